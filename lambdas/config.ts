@@ -1,0 +1,12 @@
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+}
+
+/** Reads the named environment variables once, at cold start; a missing one fails the start loudly. */
+export function readConfig<const Name extends string>(...names: Name[]): Record<Name, string> {
+  const missing = names.filter((name) => !process.env[name]);
+  if (missing.length > 0) {
+    throw new ConfigurationError(`missing environment variable(s): ${missing.join(', ')}`);
+  }
+  return Object.fromEntries(names.map((name) => [name, process.env[name]])) as Record<Name, string>;
+}

@@ -1,0 +1,64 @@
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { bearerTokenFrom, offeredSubprotocols } from './subprotocol';
+
+/** Longer tokens are refused unread; real ones are well under this. */
+export const MAX_TOKEN_CHARS = 8 * 1024;
+
+/** Only asymmetric algorithms: a JWKS holds public keys, and `none` or HMAC must never verify. */
+const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export interface JwtSettings {
+  issuer: string;
+  audience: string;
+  jwksUri: string;
+}
+
+export interface VerifiedIdentity {
+  userId: string;
+  /** The token's `exp`, epoch seconds. */
+  expiresAt: number;
+}
+
+export type VerifyToken = (token: string) => Promise<VerifiedIdentity>;
+
+/** The request parts of a `$connect` upgrade that may carry a credential. */
+export interface UpgradeRequest {
+  headers?: Record<string, string | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+}
+
+export class CredentialError extends Error {
+  override readonly name = 'CredentialError';
+}
+
+/**
+ * Verifies signature (against the issuer's JWKS, fetched and cached), `iss`, `aud`, `exp` and
+ * `nbf`. An unreachable JWKS rejects, so callers fail closed.
+ */
+export function createJwtVerifier({ issuer, audience, jwksUri }: JwtSettings): VerifyToken {
+  const jwks = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 3000 });
+  return async (token) => {
+    if (token.length > MAX_TOKEN_CHARS) throw new CredentialError(`token longer than ${MAX_TOKEN_CHARS} characters`);
+    const { payload } = await jwtVerify(token, jwks, {
+      issuer,
+      audience,
+      algorithms: ALGORITHMS,
+      requiredClaims: ['sub', 'exp'],
+    });
+    return { userId: payload.sub as string, expiresAt: payload.exp as number };
+  };
+}
+
+/** The token from, in order: `Authorization: Bearer`, `?token=`, or the `bearer.<jwt>` subprotocol. */
+export function tokenFrom(request: UpgradeRequest): string | undefined {
+  const authorization = header(request, 'authorization')?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  const query = request.queryStringParameters?.['token'];
+  const subprotocol = bearerTokenFrom(offeredSubprotocols(header(request, 'sec-websocket-protocol')));
+  return [authorization, query, subprotocol].find((token) => token !== undefined && token.length > 0);
+}
+
+/** API Gateway passes headers with the case the client sent. */
+export function header(request: UpgradeRequest, name: string): string | undefined {
+  const entry = Object.entries(request.headers ?? {}).find(([key]) => key.toLowerCase() === name);
+  return entry?.[1];
+}

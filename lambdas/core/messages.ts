@@ -1,0 +1,55 @@
+import { en } from 'zod/locales';
+import * as z from 'zod/mini';
+
+// zod/mini tree-shakes to a few KB (the classic API bundles ~470 KB); it ships no messages unless given a locale.
+z.config(en());
+
+/** Why a queue message can never be delivered; carried to the dead-letter queue as `ErrorCode`. */
+export type InvalidMessageReason = 'invalid_json' | 'invalid_message' | 'payload_too_large';
+
+/** A message that no retry can fix. It goes to the dead-letter queue with its reason, never back to the queue. */
+export class InvalidMessageError extends Error {
+  override readonly name = 'InvalidMessageError';
+
+  constructor(
+    readonly reason: InvalidMessageReason,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+const notificationId = z.string().check(z.minLength(1), z.maxLength(256));
+
+/** Body of a NotifyUser queue message: reaches every open connection of `userId`. */
+export const NotifyUserMessage = z.object({
+  userId: z.string().check(z.minLength(1), z.maxLength(256)),
+  data: z.json(),
+  id: z.optional(notificationId),
+});
+export type NotifyUserMessage = z.infer<typeof NotifyUserMessage>;
+
+/** Body of a NotifyConnection queue message: reaches one connection. */
+export const NotifyConnectionMessage = z.object({
+  connectionId: z.string().check(z.minLength(1), z.maxLength(128)),
+  data: z.json(),
+  id: z.optional(notificationId),
+  // Set by the NotifyUser fan-out so that every connection of a user sees the same notification time.
+  time: z.optional(z.iso.datetime()),
+});
+export type NotifyConnectionMessage = z.infer<typeof NotifyConnectionMessage>;
+
+export function parseMessage<T>(schema: z.ZodMiniType<T>, body: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (cause) {
+    throw new InvalidMessageError('invalid_json', 'message body is not valid JSON', { cause });
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    throw new InvalidMessageError('invalid_message', z.prettifyError(result.error).replace(/\n\s*/g, ' '));
+  }
+  return result.data;
+}

@@ -1,0 +1,19 @@
+import type { Node } from 'constructs';
+import type { WsNotifyProps } from './ws-notify';
+
+/** Reads the WsNotify settings from CDK context (`-c jwtIssuer=… -c jwtAudience=…`). */
+export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
+  const jwtIssuer = node.tryGetContext('jwtIssuer') as string | undefined;
+  const jwtAudience = node.tryGetContext('jwtAudience') as string | undefined;
+  const jwksUri = node.tryGetContext('jwksUri') as string | undefined;
+  if (!jwtIssuer) {
+    throw new Error(
+      'Missing context "jwtIssuer": the https URL of your token issuer. ' +
+        'Run e.g. `npx cdk synth -c jwtIssuer=https://issuer.example.com -c jwtAudience=my-app`.',
+    );
+  }
+  if (!jwtAudience) {
+    throw new Error('Missing context "jwtAudience": the `aud` your tokens carry. Add `-c jwtAudience=<audience>`.');
+  }
+  return { jwtIssuer, jwtAudience, ...(jwksUri && { jwksUri }) };
+}

@@ -1,0 +1,314 @@
+import * as path from 'node:path';
+import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { USER_INDEX } from '../lambdas/core/connections';
+
+export interface WsNotifyProps {
+  /** Issuer (`iss`) of the JWTs accepted at `$connect`: an https URL (http only for loopback hosts). */
+  readonly jwtIssuer: string;
+  /** Audience (`aud`) the JWTs must name. */
+  readonly jwtAudience: string;
+  /**
+   * Where the issuer publishes its signing keys.
+   * @default `${jwtIssuer}/.well-known/jwks.json`
+   */
+  readonly jwksUri?: string;
+  /**
+   * Name of the API stage; it is the last path segment of the WebSocket URL.
+   * @default 'live'
+   */
+  readonly stageName?: string;
+  /**
+   * Default route throttling of the stage (requests per second, and burst).
+   * @default { rateLimit: 500, burstLimit: 1000 }
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * What happens to the connection table when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Retention of the functions' logs and the stage's access log.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * WebSocket access logging needs the account-wide API Gateway CloudWatch role. Set to false
+   * where the account already has one (it is one setting per account and region).
+   * @default true
+   */
+  readonly configureApiGatewayAccountLogging?: boolean;
+}
+
+/** Consumers get up to this long per batch; their queues' visibility timeout is 6× this. */
+const CONSUMER_TIMEOUT = Duration.seconds(30);
+/** Lambda's SQS event source takes at most 10 records per batch without a batching window. */
+const SQS_BATCH_SIZE = 10;
+/** AWS's recommendation for Lambda consumers: enough receives to ride out throttling. */
+const MAX_RECEIVE_COUNT = 5;
+
+/**
+ * The ws-notify notification stack: a WebSocket API with a JWT-authorized `$connect`, a
+ * connection table, and the NotifyUser → NotifyConnection queues that push to connections.
+ */
+export class WsNotify extends Construct {
+  public readonly webSocketApi: WebSocketApi;
+  public readonly stage: WebSocketStage;
+  public readonly connectionsTable: Table;
+  public readonly notifyUserQueue: Queue;
+  public readonly notifyConnectionQueue: Queue;
+  public readonly notifyUserDeadLetterQueue: Queue;
+  public readonly notifyConnectionDeadLetterQueue: Queue;
+
+  private readonly logRetention: RetentionDays;
+
+  constructor(scope: Construct, id: string, props: WsNotifyProps) {
+    super(scope, id);
+    const issuer = validIssuer(props.jwtIssuer);
+    if (!props.jwtAudience) throw new Error('WsNotify: jwtAudience is required (the `aud` your tokens carry).');
+    const jwksUri = props.jwksUri ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+
+    this.connectionsTable = new Table(this, 'Connections', {
+      partitionKey: { name: 'connectionId', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy,
+    });
+    this.connectionsTable.addGlobalSecondaryIndex({
+      indexName: USER_INDEX,
+      partitionKey: { name: 'userId', type: AttributeType.STRING },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: ['expiresAt'],
+    });
+
+    this.notifyUserDeadLetterQueue = this.queue('NotifyUserDeadLetterQueue');
+    this.notifyUserQueue = this.queue('NotifyUserQueue', this.notifyUserDeadLetterQueue);
+    this.notifyConnectionDeadLetterQueue = this.queue('NotifyConnectionDeadLetterQueue');
+    this.notifyConnectionQueue = this.queue('NotifyConnectionQueue', this.notifyConnectionDeadLetterQueue);
+
+    const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
+    const authorizeFn = this.function('Authorize', 'authorize', {
+      JWT_ISSUER: issuer,
+      JWT_AUDIENCE: props.jwtAudience,
+      JWKS_URI: jwksUri,
+    });
+    const connectFn = this.function('Connect', 'connect', table);
+    const disconnectFn = this.function('Disconnect', 'disconnect', table);
+    const defaultFn = this.function('Default', 'default', {});
+    const pingFn = this.function('Ping', 'ping', {});
+
+    this.webSocketApi = new WebSocketApi(this, 'Api', {
+      description: 'ws-notify: push notifications to WebSocket clients',
+      routeSelectionExpression: '$request.body.action',
+      connectRouteOptions: {
+        integration: new WebSocketLambdaIntegration('ConnectIntegration', connectFn),
+        authorizer: new WebSocketLambdaAuthorizer('Authorizer', authorizeFn, {
+          // Empty on purpose: API Gateway answers 401 without calling the authorizer when any listed
+          // source is missing, and a token may arrive in a header, the query string or a subprotocol.
+          identitySource: [],
+        }),
+      },
+      disconnectRouteOptions: { integration: new WebSocketLambdaIntegration('DisconnectIntegration', disconnectFn) },
+      defaultRouteOptions: {
+        integration: new WebSocketLambdaIntegration('DefaultIntegration', defaultFn),
+        returnResponse: true,
+      },
+    });
+    this.webSocketApi.addRoute('ping', {
+      integration: new WebSocketLambdaIntegration('PingIntegration', pingFn),
+      returnResponse: true,
+    });
+
+    const accessLog = new LogGroup(this, 'AccessLog', { retention: this.logRetention, removalPolicy });
+    this.stage = new WebSocketStage(this, 'Stage', {
+      webSocketApi: this.webSocketApi,
+      stageName: props.stageName ?? 'live',
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 500, burstLimit: 1000 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLog),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            connectionId: '$context.connectionId',
+            routeKey: '$context.routeKey',
+            eventType: '$context.eventType',
+            status: '$context.status',
+            sourceIp: '$context.identity.sourceIp',
+            requestTime: '$context.requestTimeEpoch',
+            error: '$context.error.message',
+            authorizerError: '$context.authorizer.error',
+            integrationError: '$context.integration.error',
+          }),
+        ),
+      },
+    });
+    if (props.configureApiGatewayAccountLogging ?? true) {
+      this.stage.node.addDependency(this.apiGatewayAccountLogging());
+    }
+
+    const notifyUserFn = this.function('NotifyUser', 'notify-user', {
+      ...table,
+      NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
+      DEAD_LETTER_QUEUE_URL: this.notifyUserDeadLetterQueue.queueUrl,
+    });
+    const notifyConnectionFn = this.function('NotifyConnection', 'notify-connection', {
+      ...table,
+      MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl,
+      DEAD_LETTER_QUEUE_URL: this.notifyConnectionDeadLetterQueue.queueUrl,
+    });
+    for (const [fn, queue] of [
+      [notifyUserFn, this.notifyUserQueue],
+      [notifyConnectionFn, this.notifyConnectionQueue],
+    ] as const) {
+      fn.addEventSource(new SqsEventSource(queue, { batchSize: SQS_BATCH_SIZE, reportBatchItemFailures: true }));
+    }
+
+    // Least privilege: each function gets exactly the actions its code uses, on exactly its resources.
+    const tableArn = this.connectionsTable.tableArn;
+    allow(connectFn, ['dynamodb:PutItem'], [tableArn]);
+    allow(disconnectFn, ['dynamodb:DeleteItem'], [tableArn]);
+    allow(notifyUserFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
+    allow(notifyUserFn, ['sqs:SendMessage'], [
+      this.notifyConnectionQueue.queueArn,
+      this.notifyUserDeadLetterQueue.queueArn,
+    ]);
+    allow(notifyConnectionFn, ['dynamodb:DeleteItem'], [tableArn]);
+    allow(notifyConnectionFn, ['sqs:SendMessage'], [this.notifyConnectionDeadLetterQueue.queueArn]);
+    allow(notifyConnectionFn, ['execute-api:ManageConnections'], [this.postToConnectionArn()]);
+
+    this.acknowledgeNagFindings();
+  }
+
+  /** The `wss://` URL clients connect to. */
+  get webSocketUrl(): string {
+    return this.stage.url;
+  }
+
+  /** The `https://` endpoint of the API Gateway management API (PostToConnection). */
+  get managementApiEndpoint(): string {
+    return this.stage.callbackUrl;
+  }
+
+  private queue(id: string, deadLetterQueue?: Queue): Queue {
+    return new Queue(this, id, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      ...(deadLetterQueue
+        ? {
+            visibilityTimeout: Duration.seconds(CONSUMER_TIMEOUT.toSeconds() * 6),
+            deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+          }
+        : { retentionPeriod: Duration.days(14) }),
+    });
+  }
+
+  private function(id: string, handler: string, environment: Record<string, string>): NodejsFunction {
+    const logGroup = new LogGroup(this, `${id}Logs`, {
+      retention: this.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    return new NodejsFunction(this, `${id}Function`, {
+      entry: path.join(__dirname, '..', 'lambdas', 'handlers', `${handler}.ts`),
+      handler: 'handler',
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 256,
+      timeout: CONSUMER_TIMEOUT,
+      logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      environment: { POWERTOOLS_SERVICE_NAME: 'ws-notify', ...environment },
+      bundling: {
+        minify: true,
+        keepNames: true,
+        target: 'node22',
+        // Bundle the SDK v3 clients (not the runtime's copy) so esbuild tree-shakes them to what is used.
+        externalModules: [],
+        mainFields: ['module', 'main'],
+      },
+    });
+  }
+
+  /** PostToConnection only (POST), on this API's stage only. */
+  private postToConnectionArn(): string {
+    return Stack.of(this).formatArn({
+      service: 'execute-api',
+      resource: this.webSocketApi.apiId,
+      resourceName: `${this.stage.stageName}/POST/@connections/*`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  }
+
+  private apiGatewayAccountLogging(): CfnAccount {
+    const role = new Role(this, 'ApiGatewayCloudWatchRole', {
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+    });
+    // No L2 sets the account's CloudWatch role on its own (RestApi does it only for REST APIs).
+    return new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+  }
+
+  /** cdk-nag findings that are deliberate, each acknowledged with its reason. */
+  private acknowledgeNagFindings(): void {
+    const stack = Stack.of(this);
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const apiLogicalId = stack.resolve(stack.getLogicalId(this.webSocketApi.node.defaultChild as CfnElement));
+    const managedPolicy = (name: string) => `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
+    const logsReason =
+      'AWS-maintained minimal policy for writing logs; every data-plane permission is an inline least-privilege statement.';
+    Validations.of(this).acknowledge(
+      { id: managedPolicy('AWSLambdaBasicExecutionRole'), reason: logsReason },
+      { id: managedPolicy('AmazonAPIGatewayPushToCloudWatchLogs'), reason: logsReason },
+      {
+        id:
+          'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:' +
+          `${region}:<AWS::AccountId>:<${apiLogicalId}>/${this.stage.stageName}/POST/@connections/*]`,
+        reason: 'PostToConnection is scoped to POST on this stage; connection ids exist only at run time.',
+      },
+      {
+        id: 'AwsSolutions::AwsSolutions-L1',
+        reason: 'nodejs22.x is the runtime ws-notify is built and tested for; runtime upgrades are deliberate.',
+      },
+      {
+        id: 'AwsSolutions::AwsSolutions-APIG4',
+        reason:
+          'A WebSocket API can authorize only $connect; it is JWT-authorized, and every other route runs on a ' +
+          'connection that passed it.',
+      },
+    );
+  }
+}
+
+function allow(fn: NodejsFunction, actions: string[], resources: string[]): void {
+  fn.addToRolePolicy(new PolicyStatement({ actions, resources }));
+}
+
+function validIssuer(issuer: string | undefined): string {
+  let url: URL;
+  try {
+    url = new URL(issuer ?? '');
+  } catch {
+    throw new Error(`WsNotify: jwtIssuer must be the https URL of your token issuer (got ${JSON.stringify(issuer)}).`);
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new Error(`WsNotify: jwtIssuer must use https (http is accepted only for localhost); got ${issuer}.`);
+  }
+  return issuer as string;
+}

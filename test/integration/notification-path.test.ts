@@ -1,0 +1,270 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
+import { connectEventFor, disconnectEventFor } from '../support/events';
+import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
+import { drain, enqueue, receiveAll, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
+
+type WebSocketHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
+type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+let stack: StackUnderTest;
+let managementApi: ManagementApiServer;
+const clients = new RecordingConnections();
+let connect: WebSocketHandler;
+let disconnect: WebSocketHandler;
+let notifyUser: SqsHandler;
+let notifyConnection: SqsHandler;
+
+beforeAll(async () => {
+  stack = await startStackUnderTest();
+  managementApi = await startManagementApi(clients, 'live');
+  // The handlers read their environment once, at cold start, as in Lambda.
+  Object.assign(process.env, {
+    CONNECTIONS_TABLE_NAME: stack.tableName,
+    MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
+    NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
+  });
+  ({ handler: connect } = await import('../../lambdas/handlers/connect'));
+  ({ handler: disconnect } = await import('../../lambdas/handlers/disconnect'));
+  process.env['DEAD_LETTER_QUEUE_URL'] = stack.notifyUser.deadLetterUrl;
+  jest.isolateModules(() => {
+    ({ handler: notifyUser } = require('../../lambdas/handlers/notify-user'));
+  });
+  process.env['DEAD_LETTER_QUEUE_URL'] = stack.notifyConnection.deadLetterUrl;
+  jest.isolateModules(() => {
+    ({ handler: notifyConnection } = require('../../lambdas/handlers/notify-connection'));
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await managementApi?.stop();
+  await stack?.stop();
+});
+
+async function connectAs(userId: string, connectionId: string, open = true): Promise<void> {
+  const result = await connect(connectEventFor(connectionId, userId));
+  expect(result.statusCode).toBe(200);
+  if (open) clients.connect(connectionId);
+}
+
+async function row(connectionId: string): Promise<Record<string, unknown> | undefined> {
+  const { Item } = await stack.db.send(new GetCommand({ TableName: stack.tableName, Key: { connectionId } }));
+  return Item;
+}
+
+/** NotifyUser queue → notify-user → NotifyConnection queue → notify-connection → management API. */
+async function runPipeline() {
+  const userStage = await drain(stack, stack.notifyUser, notifyUser);
+  const connectionStage = await drain(stack, stack.notifyConnection, notifyConnection);
+  return { userStage, connectionStage };
+}
+
+describe('$connect and $disconnect', () => {
+  it("stores the authorizer's userId with the connection, and a TTL two hours out", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    await connectAs('carol', 'conn-carol-1');
+
+    const stored = await row('conn-carol-1');
+    expect(stored).toMatchObject({ connectionId: 'conn-carol-1', userId: 'carol' });
+    expect(stored?.['expiresAt']).toBeGreaterThanOrEqual(before + 2 * 60 * 60);
+    expect(stored?.['expiresAt']).toBeLessThanOrEqual(before + 2 * 60 * 60 + 2);
+  });
+
+  it('ignores any userId the client sent in the query string or headers', async () => {
+    const event = connectEventFor('conn-mallory', 'mallory', { 'x-user-id': 'alice' });
+    event.queryStringParameters = { userId: 'alice' };
+    await connect(event);
+
+    expect(await row('conn-mallory')).toMatchObject({ userId: 'mallory' });
+  });
+
+  it('refuses a $connect that reached it without an authorizer userId', async () => {
+    const event = connectEventFor('conn-nobody', 'x');
+    delete event.requestContext.authorizer;
+
+    await expect(connect(event)).rejects.toThrow(/authorizer userId/);
+    expect(await row('conn-nobody')).toBeUndefined();
+  });
+
+  it('selects the ws-notify.v1 subprotocol when the client offers it', async () => {
+    const offered = await connect(
+      connectEventFor('conn-browser', 'dave', { 'Sec-WebSocket-Protocol': 'ws-notify.v1, bearer.eyJhbGciOi' }),
+    );
+    const plain = await connect(connectEventFor('conn-cli', 'dave'));
+
+    expect(offered.headers).toEqual({ 'Sec-WebSocket-Protocol': 'ws-notify.v1' });
+    expect(plain.headers).toBeUndefined();
+  });
+
+  it('deletes the row on $disconnect', async () => {
+    await connectAs('erin', 'conn-erin-1');
+    await disconnect(disconnectEventFor('conn-erin-1'));
+
+    expect(await row('conn-erin-1')).toBeUndefined();
+  });
+});
+
+describe('NotifyUser fan-out', () => {
+  it("delivers to every one of a user's 25 connections and to none of another user's", async () => {
+    const aliceConnections = Array.from({ length: 25 }, (_, i) => `conn-alice-${i}`);
+    for (const id of aliceConnections) await connectAs('alice', id);
+    await connectAs('bob', 'conn-bob-1');
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'alice', data: { text: 'hi' }, id: 'n-1' }));
+    const { userStage, connectionStage } = await runPipeline();
+
+    expect(userStage.failedMessageIds).toEqual([]);
+    expect(connectionStage).toMatchObject({ processed: 25, failedMessageIds: [] });
+    expect(connectionStage.batches).toBeGreaterThanOrEqual(3);
+    for (const id of aliceConnections) {
+      expect(clients.framesOf(id)).toEqual([
+        { type: 'notification', id: 'n-1', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), data: { text: 'hi' } },
+      ]);
+    }
+    expect(clients.framesOf('conn-bob-1')).toEqual([]);
+  });
+
+  it('gives every connection the same notification id and time, defaulting the id to the queue message id', async () => {
+    await connectAs('frank', 'conn-frank-1');
+    await connectAs('frank', 'conn-frank-2');
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'frank', data: 42 }));
+    await runPipeline();
+
+    const [first] = clients.framesOf('conn-frank-1') as { id: string; time: string }[];
+    expect(first?.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(clients.framesOf('conn-frank-2')).toEqual([{ type: 'notification', id: first?.id, time: first?.time, data: 42 }]);
+  });
+
+  it('splits large notifications into SendMessageBatch calls within the 256 KiB batch limit', async () => {
+    const ids = ['conn-gina-1', 'conn-gina-2', 'conn-gina-3', 'conn-gina-4'];
+    for (const id of ids) await connectAs('gina', id);
+    const data = 'x'.repeat(100 * 1024);
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'gina', data }));
+    const { userStage } = await runPipeline();
+
+    expect(userStage.failedMessageIds).toEqual([]);
+    for (const id of ids) expect(clients.framesOf(id)).toEqual([expect.objectContaining({ data })]);
+  });
+
+  it('reaches nobody, and fails nothing, for a user with no connections', async () => {
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'nobody-home', data: {} }));
+    const { userStage, connectionStage } = await runPipeline();
+
+    expect(userStage).toMatchObject({ processed: 1, failedMessageIds: [] });
+    expect(connectionStage.processed).toBe(0);
+  });
+});
+
+describe('NotifyConnection delivery', () => {
+  it("deletes a gone connection's row (410) and still delivers to its siblings", async () => {
+    await connectAs('hank', 'conn-hank-live');
+    await connectAs('hank', 'conn-hank-gone', false);
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'hank', data: 'ping' }));
+    const { connectionStage } = await runPipeline();
+
+    expect(connectionStage.failedMessageIds).toEqual([]);
+    expect(await row('conn-hank-gone')).toBeUndefined();
+    expect(await row('conn-hank-live')).toBeDefined();
+    expect(clients.framesOf('conn-hank-live')).toHaveLength(1);
+  });
+
+  it('reaches exactly one connection with NotifyConnection, using its own message id', async () => {
+    await connectAs('ivy', 'conn-ivy-1');
+    await connectAs('ivy', 'conn-ivy-2');
+
+    await enqueue(stack.sqs, stack.notifyConnection.url, JSON.stringify({ connectionId: 'conn-ivy-2', data: 'just you' }));
+    await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(clients.framesOf('conn-ivy-1')).toEqual([]);
+    expect(clients.framesOf('conn-ivy-2')).toEqual([
+      { type: 'notification', id: expect.any(String), time: expect.any(String), data: 'just you' },
+    ]);
+  });
+
+  it('rides out throttling (429) through SDK retries and then delivers', async () => {
+    await connectAs('jack', 'conn-jack-1');
+    clients.throttle('conn-jack-1', 2);
+
+    await enqueue(stack.sqs, stack.notifyConnection.url, JSON.stringify({ connectionId: 'conn-jack-1', data: 'late' }));
+    const result = await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(result.failedMessageIds).toEqual([]);
+    expect(clients.framesOf('conn-jack-1')).toEqual([expect.objectContaining({ data: 'late' })]);
+  });
+
+  it('reports a record still throttled after the SDK retries as a batch item failure, and delivers its siblings', async () => {
+    await connectAs('kate', 'conn-kate-1');
+    await connectAs('kate', 'conn-kate-2');
+    // The SDK makes 3 attempts; all of them are throttled.
+    clients.throttle('conn-kate-1', 3);
+
+    await enqueue(
+      stack.sqs,
+      stack.notifyConnection.url,
+      JSON.stringify({ connectionId: 'conn-kate-1', data: 'a' }),
+      JSON.stringify({ connectionId: 'conn-kate-2', data: 'b' }),
+    );
+    const result = await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(result).toMatchObject({ batches: 1, processed: 2 });
+    expect(result.failedMessageIds).toHaveLength(1);
+    expect(clients.framesOf('conn-kate-1')).toEqual([]);
+    expect(clients.framesOf('conn-kate-2')).toHaveLength(1);
+    expect(await row('conn-kate-1')).toBeDefined();
+    // Retried after the visibility timeout, it is delivered.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const retry = await drain(stack, stack.notifyConnection, notifyConnection);
+    expect(retry.failedMessageIds).toEqual([]);
+    expect(clients.framesOf('conn-kate-1')).toEqual([expect.objectContaining({ data: 'a' })]);
+  });
+});
+
+describe('bad queue messages', () => {
+  const oversize = 'x'.repeat(128 * 1024);
+
+  it('sends each kind of bad NotifyUser message to the DLQ with its reason, and fans out its valid sibling', async () => {
+    await connectAs('liam', 'conn-liam-1');
+    const bad = {
+      'not json': 'invalid_json',
+      [JSON.stringify({ data: 1 })]: 'invalid_message',
+      [JSON.stringify({ userId: 42, data: 1 })]: 'invalid_message',
+      [JSON.stringify({ userId: 'liam' })]: 'invalid_message',
+      [JSON.stringify({ userId: 'liam', data: oversize })]: 'payload_too_large',
+    };
+
+    await enqueue(stack.sqs, stack.notifyUser.url, ...Object.keys(bad), JSON.stringify({ userId: 'liam', data: 'ok' }));
+    const { userStage } = await runPipeline();
+
+    expect(userStage).toMatchObject({ processed: 6, failedMessageIds: [] });
+    expect(clients.framesOf('conn-liam-1')).toEqual([expect.objectContaining({ data: 'ok' })]);
+    const deadLetters = await receiveAll(stack.sqs, stack.notifyUser.deadLetterUrl);
+    expect(Object.fromEntries(deadLetters.map((m) => [m.Body, m.MessageAttributes?.['ErrorCode']?.StringValue]))).toEqual(bad);
+    for (const message of deadLetters) {
+      expect(message.MessageAttributes?.['ErrorMessage']?.StringValue).toBeTruthy();
+      expect(message.MessageAttributes?.['SourceQueueArn']?.StringValue).toBe(stack.notifyUser.arn);
+    }
+  });
+
+  it('sends each kind of bad NotifyConnection message to the DLQ with its reason, and delivers its valid sibling', async () => {
+    await connectAs('mia', 'conn-mia-1');
+    const bad = {
+      '{"connectionId":': 'invalid_json',
+      [JSON.stringify({ connectionId: 'conn-mia-1' })]: 'invalid_message',
+      [JSON.stringify({ connectionId: ['conn-mia-1'], data: 1 })]: 'invalid_message',
+      [JSON.stringify({ connectionId: 'conn-mia-1', data: 1, time: 'yesterday' })]: 'invalid_message',
+      [JSON.stringify({ connectionId: 'conn-mia-1', data: oversize })]: 'payload_too_large',
+    };
+
+    await enqueue(stack.sqs, stack.notifyConnection.url, ...Object.keys(bad), JSON.stringify({ connectionId: 'conn-mia-1', data: 'ok' }));
+    const result = await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(result.failedMessageIds).toEqual([]);
+    expect(clients.framesOf('conn-mia-1')).toEqual([expect.objectContaining({ data: 'ok' })]);
+    const deadLetters = await receiveAll(stack.sqs, stack.notifyConnection.deadLetterUrl);
+    expect(Object.fromEntries(deadLetters.map((m) => [m.Body, m.MessageAttributes?.['ErrorCode']?.StringValue]))).toEqual(bad);
+  });
+});

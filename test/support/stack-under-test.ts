@@ -1,0 +1,190 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { USER_INDEX } from '../../lambdas/core/connections';
+import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
+import { toSqsRecord } from '../../local/sqs-records';
+
+export const REGION = 'us-east-1';
+
+export interface QueuePair {
+  url: string;
+  arn: string;
+  deadLetterUrl: string;
+}
+
+/** DynamoDB Local and the SQS emulator with ws-notify's table and queues, reached through real SDK v3 clients. */
+export interface StackUnderTest {
+  db: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  tableName: string;
+  notifyUser: QueuePair;
+  notifyConnection: QueuePair;
+  stop(): Promise<void>;
+}
+
+export async function startStackUnderTest(): Promise<StackUnderTest> {
+  const engines: Engine[] = [];
+  try {
+    const [dynamo, sqsEngine] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
+    engines.push(dynamo, sqsEngine);
+    Object.assign(process.env, {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsEngine.endpoint,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    });
+    const rawDb = new DynamoDBClient({});
+    const db = DynamoDBDocumentClient.from(rawDb);
+    const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+    const tableName = 'Connections';
+    await createConnectionsTable(rawDb, tableName);
+    const notifyUser = await createQueuePair(sqs, 'NotifyUser');
+    const notifyConnection = await createQueuePair(sqs, 'NotifyConnection');
+    return {
+      db,
+      sqs,
+      tableName,
+      notifyUser,
+      notifyConnection,
+      stop: async () => {
+        db.destroy();
+        sqs.destroy();
+        await Promise.all(engines.map((engine) => engine.stop()));
+      },
+    };
+  } catch (error) {
+    await Promise.all(engines.map((engine) => engine.stop()));
+    throw error;
+  }
+}
+
+/** The key schema of the construct's table (lib/ws-notify.ts). */
+async function createConnectionsTable(db: DynamoDBClient, tableName: string): Promise<void> {
+  await db.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'connectionId', AttributeType: 'S' },
+        { AttributeName: 'userId', AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: USER_INDEX,
+          KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+        },
+      ],
+    }),
+  );
+}
+
+async function createQueuePair(sqs: SQSClient, name: string): Promise<QueuePair> {
+  const deadLetter = await sqs.send(new CreateQueueCommand({ QueueName: `${name}DeadLetter` }));
+  const deadLetterArn = await queueArn(sqs, deadLetter.QueueUrl as string);
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: {
+        VisibilityTimeout: '1',
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn, maxReceiveCount: 5 }),
+      },
+    }),
+  );
+  const url = queue.QueueUrl as string;
+  return { url, arn: await queueArn(sqs, url), deadLetterUrl: deadLetter.QueueUrl as string };
+}
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  return Attributes?.QueueArn as string;
+}
+
+export async function enqueue(sqs: SQSClient, queueUrl: string, ...bodies: string[]): Promise<void> {
+  for (const body of bodies) await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+}
+
+export async function receiveAll(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+  const messages: Message[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    if (Messages.length === 0) return messages;
+    messages.push(...Messages);
+  }
+}
+
+type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+export interface DrainResult {
+  batches: number;
+  processed: number;
+  failedMessageIds: string[];
+}
+
+/**
+ * One pass over a queue as Lambda's event source mapping makes it: batches of up to 10 received
+ * messages, the handler's partial batch response honoured (only successes are deleted).
+ */
+export async function drain(stack: StackUnderTest, queue: QueuePair, handler: SqsHandler): Promise<DrainResult> {
+  const result: DrainResult = { batches: 0, processed: 0, failedMessageIds: [] };
+  for (;;) {
+    const { Messages = [] } = await stack.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }),
+    );
+    // A message this pass already failed may reappear once its visibility timeout lapses: leave it for the next pass.
+    const fresh = Messages.filter((message) => !result.failedMessageIds.includes(message.MessageId as string));
+    if (fresh.length === 0) return result;
+    const records = fresh.map((message) => toSqsRecord(message, queue.arn, REGION));
+    const response = await handler({ Records: records }, lambdaContext());
+    const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+    const succeeded = fresh.filter((message) => !failed.has(message.MessageId as string));
+    if (succeeded.length > 0) {
+      await stack.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queue.url,
+          Entries: succeeded.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+        }),
+      );
+    }
+    result.batches += 1;
+    result.processed += fresh.length;
+    result.failedMessageIds.push(...failed);
+  }
+}
+
+export function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test',
+    memoryLimitInMB: '256',
+    awsRequestId: `req-${Math.random().toString(36).slice(2)}`,
+    logGroupName: '/aws/lambda/test',
+    logStreamName: 'test',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
