@@ -1,0 +1,280 @@
+import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { wsNotifyPropsFromContext } from '../../lib/app-context';
+import { WsNotify } from '../../lib/ws-notify';
+import { WsNotifyStack } from '../../lib/ws-notify-stack';
+
+const props = { jwtIssuer: 'https://issuer.example.com', jwtAudience: 'my-app' };
+
+let template: Template;
+let resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+
+beforeAll(() => {
+  const app = new App();
+  const stack = new WsNotifyStack(app, 'WsNotify', props);
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources;
+}, 120_000);
+
+function ofType(type: string) {
+  return Object.entries(resources).filter(([, resource]) => resource.Type === type);
+}
+
+function functionLogicalId(handlerEnvSignature: string): string {
+  const match = ofType('AWS::Lambda::Function').find(([id]) => id.includes(handlerEnvSignature));
+  if (!match) throw new Error(`no function like ${handlerEnvSignature}`);
+  return match[0];
+}
+
+/** Every action the function's role may take, with the resources, as the template states them. */
+function permissionsOf(functionName: string): { actions: string[]; resources: unknown[] } {
+  const fn = resources[functionLogicalId(functionName)]!;
+  const roleId = fn.Properties['Role']['Fn::GetAtt'][0];
+  const statements = ofType('AWS::IAM::Policy')
+    .filter(([, policy]) => policy.Properties['Roles'].some((role: any) => role.Ref === roleId))
+    .flatMap(([, policy]) => policy.Properties['PolicyDocument'].Statement as any[]);
+  return {
+    actions: statements.flatMap((s) => [s.Action].flat()).sort(),
+    resources: statements.flatMap((s) => [s.Resource].flat()),
+  };
+}
+
+describe('the WebSocket API', () => {
+  it('selects routes on $request.body.action', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'WEBSOCKET',
+      RouteSelectionExpression: '$request.body.action',
+    });
+  });
+
+  it('has exactly the $connect, $disconnect, $default and ping routes', () => {
+    const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties['RouteKey']);
+    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'ping']);
+  });
+
+  it('protects $connect with a REQUEST Lambda authorizer that has no identity source to pre-check', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: '$connect',
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: Match.anyValue(),
+    });
+    const [[, authorizer]] = ofType('AWS::ApiGatewayV2::Authorizer') as [[string, any]];
+    expect(authorizer.Properties.AuthorizerType).toBe('REQUEST');
+    // A listed source that is missing gets a 401 before our code runs; tokens arrive in three places.
+    expect(authorizer.Properties.IdentitySource ?? []).toEqual([]);
+  });
+
+  it('answers ping and $default through route responses', () => {
+    for (const routeKey of ['ping', '$default']) {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, RouteResponseSelectionExpression: '$default' });
+    }
+    template.resourceCountIs('AWS::ApiGatewayV2::RouteResponse', 2);
+  });
+
+  it('has one auto-deployed stage with default route throttling and JSON access logs', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: 'live',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 },
+      AccessLogSettings: {
+        DestinationArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] },
+        Format: Match.serializedJson(Match.objectLike({ connectionId: '$context.connectionId', routeKey: '$context.routeKey' })),
+      },
+    });
+  });
+
+  it("sets the account's API Gateway CloudWatch role that WebSocket access logging needs", () => {
+    template.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } });
+  });
+});
+
+describe('the connection table', () => {
+  it('is keyed by connectionId, on demand, point-in-time recoverable, encrypted, with expiresAt as TTL', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
+  it('has a GSI by userId that carries expiresAt for fan-out', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byUser',
+          KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+        },
+      ],
+    });
+  });
+
+  it('is retained by default, and removed when the removal policy says so', () => {
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+
+    const stack = new Stack(new App(), 'Disposable');
+    new WsNotify(stack, 'WsNotify', { ...props, removalPolicy: RemovalPolicy.DESTROY });
+    Template.fromStack(stack).hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+});
+
+describe('the queues', () => {
+  it.each(['NotifyUserQueue', 'NotifyConnectionQueue'])('%s has its own DLQ, SSE and a visibility timeout ≥ 6× its consumer timeout', (name) => {
+    const [queueId, queue] = ofType('AWS::SQS::Queue').find(([id]) => id.includes(name) && !id.includes('DeadLetter'))!;
+    const [deadLetterId] = ofType('AWS::SQS::Queue').find(([id]) => id.includes(name.replace('Queue', 'DeadLetterQueue')))!;
+    const consumer = ofType('AWS::Lambda::EventSourceMapping').find(
+      ([, esm]) => esm.Properties['EventSourceArn']['Fn::GetAtt'][0] === queueId,
+    )![1];
+    const consumerTimeout = resources[consumer.Properties['FunctionName'].Ref]!.Properties['Timeout'];
+
+    expect(queue.Properties['SqsManagedSseEnabled']).toBe(true);
+    expect(queue.Properties['RedrivePolicy']).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(queue.Properties['VisibilityTimeout']).toBeGreaterThanOrEqual(6 * consumerTimeout);
+  });
+
+  it('encrypts every queue, dead-letter queues included, and refuses non-TLS access to each', () => {
+    const queues = ofType('AWS::SQS::Queue');
+    expect(queues).toHaveLength(4);
+    for (const [id, queue] of queues) {
+      expect(queue.Properties['SqsManagedSseEnabled']).toBe(true);
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('feeds each consumer in batches of at most 10, with no batching window, reporting batch item failures', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(2);
+    for (const [, mapping] of mappings) {
+      expect(mapping.Properties['BatchSize']).toBeLessThanOrEqual(10);
+      expect(mapping.Properties['MaximumBatchingWindowInSeconds'] ?? 0).toBe(0);
+      expect(mapping.Properties['FunctionResponseTypes']).toEqual(['ReportBatchItemFailures']);
+    }
+  });
+});
+
+describe('the functions', () => {
+  it('are seven Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions).toHaveLength(7);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+      });
+      const logGroup = resources[fn.Properties['LoggingConfig'].LogGroup.Ref]!;
+      expect(logGroup.Properties['RetentionInDays']).toBe(30);
+    }
+  });
+
+  it('give the authorizer the issuer, the audience and the JWKS URI, defaulting to the issuer\'s well-known path', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          JWT_ISSUER: 'https://issuer.example.com',
+          JWT_AUDIENCE: 'my-app',
+          JWKS_URI: 'https://issuer.example.com/.well-known/jwks.json',
+        }),
+      },
+    });
+  });
+});
+
+describe('IAM', () => {
+  it.each([
+    ['ConnectFunction', ['dynamodb:PutItem']],
+    ['DisconnectFunction', ['dynamodb:DeleteItem']],
+    ['NotifyUserFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    ['NotifyConnectionFunction', ['dynamodb:DeleteItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+  ])('%s may take exactly the actions its code uses', (fn, actions) => {
+    expect(permissionsOf(fn).actions).toEqual(actions);
+  });
+
+  it('lets the fan-out query only the byUser index, never the table', () => {
+    expect(permissionsOf('NotifyUserFunction').resources).toContainEqual({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.any(String), 'Arn'] }, '/index/byUser']],
+    });
+  });
+
+  it("scopes ManageConnections to POST on this API's stage @connections", () => {
+    const join = JSON.stringify(permissionsOf('NotifyConnectionFunction').resources);
+    expect(join).toMatch(/execute-api/);
+    expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
+  });
+
+  it('has no wildcard action and no dynamodb:Scan anywhere', () => {
+    const actions = ofType('AWS::IAM::Policy').flatMap(([, policy]) =>
+      (policy.Properties['PolicyDocument'].Statement as any[]).flatMap((s) => [s.Action].flat()),
+    );
+    expect(actions.filter((action: string) => action.includes('*'))).toEqual([]);
+    expect(actions).not.toContain('dynamodb:Scan');
+  });
+});
+
+describe('stack outputs', () => {
+  it('are named exactly as documented', () => {
+    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
+      ['ConnectionsTableName', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'WebSocketUrl'],
+    );
+  });
+});
+
+describe('cdk-nag AwsSolutions checks', () => {
+  it('find nothing that is not acknowledged with a reason', () => {
+    const app = new App();
+    new WsNotifyStack(app, 'Nagged', props);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('do run: an unencrypted queue added beside the construct fails synthesis', () => {
+    const app = new App();
+    const stack = new WsNotifyStack(app, 'NaggedBad', props);
+    new Queue(stack, 'Plain', { enforceSSL: false });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS/);
+  });
+});
+
+describe('configuration', () => {
+  const appWithContext = (context: Record<string, string>) => new App({ context });
+
+  it('reads jwtIssuer, jwtAudience and jwksUri from context', () => {
+    const app = appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', jwksUri: 'https://keys.example.com/jwks' });
+
+    expect(wsNotifyPropsFromContext(app.node)).toEqual({
+      jwtIssuer: 'https://id.example.com',
+      jwtAudience: 'a',
+      jwksUri: 'https://keys.example.com/jwks',
+    });
+  });
+
+  it('says which context key to set when jwtIssuer or jwtAudience is missing', () => {
+    expect(() => wsNotifyPropsFromContext(appWithContext({ jwtAudience: 'a' }).node)).toThrow(/-c jwtIssuer=/);
+    expect(() => wsNotifyPropsFromContext(appWithContext({ jwtIssuer: 'https://id.example.com' }).node)).toThrow(/-c jwtAudience=/);
+  });
+
+  it.each([
+    ['not a URL', 'issuer', /must be the https URL/],
+    ['plain http to a remote host', 'http://issuer.example.com', /must use https/],
+  ])('refuses a jwtIssuer that is %s', (_, jwtIssuer, message) => {
+    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, jwtIssuer })).toThrow(message);
+  });
+});

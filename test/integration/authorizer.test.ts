@@ -1,0 +1,162 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../../lambdas/events';
+import { authorizerEventWith } from '../support/events';
+
+type Authorizer = (event: WebSocketAuthorizerEvent) => Promise<AuthorizerResult>;
+
+const ISSUER = 'https://issuer.ws-notify.test';
+const AUDIENCE = 'ws-notify-test';
+const KID = 'test-key-1';
+
+let jwksServer: Server;
+let jwksUri: string;
+let signingKey: CryptoKey;
+let otherKey: CryptoKey;
+let publicJwk: Record<string, unknown>;
+let authorize: Authorizer;
+
+function loadAuthorizer(env: Record<string, string>): Authorizer {
+  Object.assign(process.env, env);
+  let handler!: Authorizer;
+  jest.isolateModules(() => {
+    ({ handler } = require('../../lambdas/handlers/authorize'));
+  });
+  return handler;
+}
+
+beforeAll(async () => {
+  ({ privateKey: signingKey } = await generateKeyPair('RS256', { extractable: true }));
+  ({ privateKey: otherKey } = await generateKeyPair('RS256'));
+  publicJwk = { ...(await exportJWK(signingKey)), kid: KID, alg: 'RS256', use: 'sig' };
+  // Publish only the public half.
+  for (const privatePart of ['d', 'p', 'q', 'dp', 'dq', 'qi']) delete publicJwk[privatePart];
+  jwksServer = createServer((request, response) => {
+    if (request.url !== '/.well-known/jwks.json') return void response.writeHead(404).end();
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] }));
+  });
+  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+  jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/.well-known/jwks.json`;
+  process.env['POWERTOOLS_LOG_LEVEL'] = 'SILENT';
+  authorize = loadAuthorizer({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_URI: jwksUri });
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => jwksServer?.close(resolve));
+});
+
+interface TokenOptions {
+  claims?: JWTPayload;
+  key?: CryptoKey;
+  kid?: string;
+  issuer?: string;
+  audience?: string;
+  expiresIn?: string | number;
+}
+
+function token({ claims = {}, key = signingKey, kid = KID, issuer = ISSUER, audience = AUDIENCE, expiresIn = '10m' }: TokenOptions = {}) {
+  return new SignJWT({ sub: 'alice', ...claims })
+    .setProtectedHeader({ alg: 'RS256', kid })
+    .setIssuer(issuer)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(key);
+}
+
+const bearer = async (jwt: string | Promise<string>) => authorizerEventWith({ headers: { Authorization: `Bearer ${await jwt}` } });
+
+function expectDenied(result: AuthorizerResult): void {
+  expect(result.policyDocument.Statement).toEqual([
+    { Action: 'execute-api:Invoke', Effect: 'Deny', Resource: 'arn:aws:execute-api:us-east-1:123456789012:abcdef123/live/$connect' },
+  ]);
+  expect(result.context).toBeUndefined();
+}
+
+describe('the $connect authorizer', () => {
+  describe('allows a valid token', () => {
+    it('from the Authorization header, passing userId (sub) and exp in its context', async () => {
+      const jwt = await token({ claims: { sub: 'alice' } });
+      const result = await authorize(await bearer(jwt));
+
+      expect(result.principalId).toBe('alice');
+      expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow', Resource: expect.stringMatching(/\$connect$/) });
+      expect(result.context).toEqual({ userId: 'alice', exp: expect.any(Number) });
+      expect(result.context?.['exp']).toBeGreaterThan(Date.now() / 1000);
+    });
+
+    it('from the token query parameter', async () => {
+      const result = await authorize(authorizerEventWith({ query: { token: await token({ claims: { sub: 'bob' } }) } }));
+
+      expect(result.context).toMatchObject({ userId: 'bob' });
+    });
+
+    it('from the Sec-WebSocket-Protocol pair "ws-notify.v1, bearer.<jwt>" that browsers send', async () => {
+      const jwt = await token({ claims: { sub: 'carol' } });
+      const result = await authorize(authorizerEventWith({ headers: { 'Sec-WebSocket-Protocol': `ws-notify.v1, bearer.${jwt}` } }));
+
+      expect(result.context).toMatchObject({ userId: 'carol' });
+    });
+
+    it('whatever the case of the header names', async () => {
+      const result = await authorize(authorizerEventWith({ headers: { authorization: `bearer ${await token()}` } }));
+
+      expect(result.policyDocument.Statement[0]?.Effect).toBe('Allow');
+    });
+  });
+
+  it('answers Unauthorized (401) when no token is sent anywhere', async () => {
+    await expect(authorize(authorizerEventWith())).rejects.toThrow('Unauthorized');
+    await expect(authorize(authorizerEventWith({ headers: { Authorization: 'Bearer ' } }))).rejects.toThrow('Unauthorized');
+  });
+
+  describe('denies (403)', () => {
+    const noneAlgToken = () => {
+      const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+      const now = Math.floor(Date.now() / 1000);
+      return `${encode({ alg: 'none', typ: 'JWT' })}.${encode({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, exp: now + 600 })}.`;
+    };
+    const hmacWithPublicKey = async () =>
+      new SignJWT({ sub: 'alice' })
+        .setProtectedHeader({ alg: 'HS256', kid: KID })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime('10m')
+        .sign(new TextEncoder().encode(JSON.stringify(publicJwk)));
+    const tamperedPayload = async () => {
+      const [header, , signature] = (await token({ claims: { sub: 'alice' } })).split('.');
+      const payload = Buffer.from(
+        JSON.stringify({ sub: 'admin', iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 }),
+      ).toString('base64url');
+      return `${header}.${payload}.${signature}`;
+    };
+
+    it.each([
+      ['a malformed token', async () => 'not-a-jwt'],
+      ['an expired token', () => token({ expiresIn: Math.floor(Date.now() / 1000) - 60 })],
+      ['a token not valid yet (nbf in the future)', () => token({ claims: { nbf: Math.floor(Date.now() / 1000) + 600 } })],
+      ['a token from another issuer', () => token({ issuer: 'https://evil.example.com' })],
+      ['a token for another audience', () => token({ audience: 'some-other-app' })],
+      ['a token signed by another key', () => token({ key: otherKey })],
+      ['a token with alg "none"', async () => noneAlgToken()],
+      ['an HS256 token signed with the public key', hmacWithPublicKey],
+      ['a token whose kid the JWKS does not have', () => token({ kid: 'unknown-kid' })],
+      ['a tampered payload under the original signature', tamperedPayload],
+      ['a token without sub', () => token({ claims: { sub: undefined } })],
+      ['a token over 8 KB', () => token({ claims: { padding: 'x'.repeat(8 * 1024) } })],
+    ])('%s', async (_, makeToken) => {
+      expectDenied(await authorize(await bearer(makeToken())));
+    });
+
+    it('every token while the JWKS is unreachable (fails closed)', async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const deadUri = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/.well-known/jwks.json`;
+      await new Promise((resolve) => closed.close(resolve));
+      const isolated = loadAuthorizer({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_URI: deadUri });
+
+      expectDenied(await isolated(await bearer(token())));
+    });
+  });
+});

@@ -1,0 +1,70 @@
+import { MAX_MESSAGE_BYTES, notificationFrame, pongFrame, unroutedFrameError } from '../../lambdas/core/frames';
+import { InvalidMessageError } from '../../lambdas/core/messages';
+
+const parse = (frame: string) => JSON.parse(frame) as Record<string, unknown>;
+
+describe('pong frames', () => {
+  const now = new Date('2026-11-23T10:00:00.000Z');
+
+  it('answer a ping with the server time', () => {
+    expect(parse(pongFrame('{"action":"ping"}', now))).toEqual({ type: 'pong', time: '2026-11-23T10:00:00.000Z' });
+  });
+
+  it('echo a string or numeric id', () => {
+    expect(parse(pongFrame('{"action":"ping","id":"p-1"}', now))).toMatchObject({ id: 'p-1' });
+    expect(parse(pongFrame('{"action":"ping","id":7}', now))).toMatchObject({ id: 7 });
+  });
+
+  it('drop an id that is not a short string or a number', () => {
+    expect(parse(pongFrame('{"action":"ping","id":{"x":1}}', now))).not.toHaveProperty('id');
+    expect(parse(pongFrame(`{"action":"ping","id":"${'x'.repeat(129)}"}`, now))).not.toHaveProperty('id');
+  });
+});
+
+describe('frames that match no route', () => {
+  it.each([
+    ['not JSON', 'hello', 'invalid_json'],
+    ['empty', '', 'invalid_json'],
+    ['truncated JSON', '{"action":"pi', 'invalid_json'],
+    ['a JSON array', '[1,2]', 'invalid_frame'],
+    ['a JSON string', '"ping"', 'invalid_frame'],
+    ['an object without action', '{"id":"a"}', 'invalid_frame'],
+    ['an object with a numeric action', '{"action":1}', 'invalid_frame'],
+    ['an unknown action', '{"action":"shout"}', 'unknown_action'],
+  ])('answer %s with a typed error frame', (_, body, code) => {
+    const frame = parse(unroutedFrameError(body));
+
+    expect(frame).toMatchObject({ type: 'error', code, message: expect.any(String) });
+  });
+
+  it('name the unknown action and the supported ones, and echo the id', () => {
+    expect(parse(unroutedFrameError('{"action":"shout","id":"s-1"}'))).toEqual({
+      type: 'error',
+      code: 'unknown_action',
+      message: 'unknown action "shout"; supported: ping',
+      id: 's-1',
+    });
+  });
+});
+
+describe('notification frames', () => {
+  it('carry type, id, time and data', () => {
+    const frame = notificationFrame({ id: 'n-1', time: '2026-11-23T10:00:00.000Z', data: { a: [1, null] } });
+
+    expect(parse(frame)).toEqual({ type: 'notification', id: 'n-1', time: '2026-11-23T10:00:00.000Z', data: { a: [1, null] } });
+  });
+
+  it("refuse a frame over API Gateway's 128 KB message limit as payload_too_large", () => {
+    const build = () => notificationFrame({ id: 'n', time: 't', data: 'x'.repeat(MAX_MESSAGE_BYTES) });
+
+    expect(build).toThrow(InvalidMessageError);
+    expect(build).toThrow(/131\d{3} bytes/);
+  });
+
+  it('accept a frame of exactly 128 KB', () => {
+    const overhead = notificationFrame({ id: 'n', time: 't', data: '' }).length;
+    const frame = notificationFrame({ id: 'n', time: 't', data: 'x'.repeat(MAX_MESSAGE_BYTES - overhead) });
+
+    expect(Buffer.byteLength(frame)).toBe(MAX_MESSAGE_BYTES);
+  });
+});
