@@ -4,8 +4,12 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    // jose ships ESM only; swc turns it (and our TypeScript) into CommonJS for jest.
-    '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+    // Transpile only (`npm test` type-checks with tsc first). jose ships ESM only, so it is
+    // transpiled to CommonJS too. ts-jest has no native binary, which npm ci on a mirror needs.
+    '^.+\\.(t|j)s$': [
+      'ts-jest',
+      { tsconfig: { isolatedModules: true, allowJs: true, module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true } },
+    ],
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: 30000,
