@@ -158,6 +158,37 @@ describe('NotifyUser fan-out', () => {
   });
 });
 
+describe('a NotifyUser record whose fan-out cannot complete', () => {
+  it('is reported as a batch item failure, kept in the queue, and does not fail its siblings', async () => {
+    await connectAs('nina', 'conn-nina-1');
+    let brokenNotifyUser!: SqsHandler;
+    const saved = process.env['NOTIFY_CONNECTION_QUEUE_URL'];
+    process.env['NOTIFY_CONNECTION_QUEUE_URL'] = `${stack.notifyConnection.url}-does-not-exist`;
+    process.env['DEAD_LETTER_QUEUE_URL'] = stack.notifyUser.deadLetterUrl;
+    jest.isolateModules(() => {
+      ({ handler: brokenNotifyUser } = require('../../lambdas/handlers/notify-user'));
+    });
+    process.env['NOTIFY_CONNECTION_QUEUE_URL'] = saved;
+
+    await enqueue(
+      stack.sqs,
+      stack.notifyUser.url,
+      JSON.stringify({ userId: 'nina', data: 'cannot fan out' }),
+      JSON.stringify({ userId: 'nobody-connected', data: 'nothing to do' }),
+    );
+    const result = await drain(stack, stack.notifyUser, brokenNotifyUser);
+
+    expect(result).toMatchObject({ processed: 2 });
+    expect(result.failedMessageIds).toHaveLength(1);
+    expect(await receiveAll(stack.sqs, stack.notifyUser.deadLetterUrl)).toEqual([]);
+    // After its visibility timeout the record is back, and a working consumer delivers it.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const retried = await runPipeline();
+    expect(retried.userStage.failedMessageIds).toEqual([]);
+    expect(clients.framesOf('conn-nina-1')).toEqual([expect.objectContaining({ data: 'cannot fan out' })]);
+  });
+});
+
 describe('NotifyConnection delivery', () => {
   it("deletes a gone connection's row (410) and still delivers to its siblings", async () => {
     await connectAs('hank', 'conn-hank-live');
