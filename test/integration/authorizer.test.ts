@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../../lambdas/events';
 import { authorizerEventWith } from '../support/events';
+import { loadHandler } from '../support/load-handler';
 
 type Authorizer = (event: WebSocketAuthorizerEvent) => Promise<AuthorizerResult>;
 
@@ -17,14 +18,7 @@ let otherKey: CryptoKey;
 let publicJwk: Record<string, unknown>;
 let authorize: Authorizer;
 
-function loadAuthorizer(env: Record<string, string>): Authorizer {
-  Object.assign(process.env, env);
-  let handler!: Authorizer;
-  jest.isolateModules(() => {
-    ({ handler } = require('../../lambdas/handlers/authorize'));
-  });
-  return handler;
-}
+const loadAuthorizer = (env: Record<string, string>) => loadHandler<Authorizer>('authorize', env);
 
 beforeAll(async () => {
   ({ privateKey: signingKey } = await generateKeyPair('RS256', { extractable: true }));

@@ -3,7 +3,15 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
 import { connectEventFor, disconnectEventFor } from '../support/events';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
-import { drain, enqueue, receiveAll, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
+import { loadHandler } from '../support/load-handler';
+import {
+  afterVisibilityTimeout,
+  drain,
+  enqueue,
+  receiveAll,
+  type StackUnderTest,
+  startStackUnderTest,
+} from '../support/stack-under-test';
 
 type WebSocketHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -19,21 +27,18 @@ let notifyConnection: SqsHandler;
 beforeAll(async () => {
   stack = await startStackUnderTest();
   managementApi = await startManagementApi(clients, 'live');
-  // The handlers read their environment once, at cold start, as in Lambda.
-  Object.assign(process.env, {
-    CONNECTIONS_TABLE_NAME: stack.tableName,
-    MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
+  const table = { CONNECTIONS_TABLE_NAME: stack.tableName };
+  connect = loadHandler('connect', table);
+  disconnect = loadHandler('disconnect', table);
+  notifyUser = loadHandler('notify-user', {
+    ...table,
     NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
+    DEAD_LETTER_QUEUE_URL: stack.notifyUser.deadLetterUrl,
   });
-  ({ handler: connect } = await import('../../lambdas/handlers/connect'));
-  ({ handler: disconnect } = await import('../../lambdas/handlers/disconnect'));
-  process.env['DEAD_LETTER_QUEUE_URL'] = stack.notifyUser.deadLetterUrl;
-  jest.isolateModules(() => {
-    ({ handler: notifyUser } = require('../../lambdas/handlers/notify-user'));
-  });
-  process.env['DEAD_LETTER_QUEUE_URL'] = stack.notifyConnection.deadLetterUrl;
-  jest.isolateModules(() => {
-    ({ handler: notifyConnection } = require('../../lambdas/handlers/notify-connection'));
+  notifyConnection = loadHandler('notify-connection', {
+    ...table,
+    MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
+    DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
   });
 }, 60_000);
 
@@ -161,14 +166,11 @@ describe('NotifyUser fan-out', () => {
 describe('a NotifyUser record whose fan-out cannot complete', () => {
   it('is reported as a batch item failure, kept in the queue, and does not fail its siblings', async () => {
     await connectAs('nina', 'conn-nina-1');
-    let brokenNotifyUser!: SqsHandler;
-    const saved = process.env['NOTIFY_CONNECTION_QUEUE_URL'];
-    process.env['NOTIFY_CONNECTION_QUEUE_URL'] = `${stack.notifyConnection.url}-does-not-exist`;
-    process.env['DEAD_LETTER_QUEUE_URL'] = stack.notifyUser.deadLetterUrl;
-    jest.isolateModules(() => {
-      ({ handler: brokenNotifyUser } = require('../../lambdas/handlers/notify-user'));
+    const brokenNotifyUser = loadHandler<SqsHandler>('notify-user', {
+      CONNECTIONS_TABLE_NAME: stack.tableName,
+      NOTIFY_CONNECTION_QUEUE_URL: `${stack.notifyConnection.url}-does-not-exist`,
+      DEAD_LETTER_QUEUE_URL: stack.notifyUser.deadLetterUrl,
     });
-    process.env['NOTIFY_CONNECTION_QUEUE_URL'] = saved;
 
     await enqueue(
       stack.sqs,
@@ -182,7 +184,7 @@ describe('a NotifyUser record whose fan-out cannot complete', () => {
     expect(result.failedMessageIds).toHaveLength(1);
     expect(await receiveAll(stack.sqs, stack.notifyUser.deadLetterUrl)).toEqual([]);
     // After its visibility timeout the record is back, and a working consumer delivers it.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await afterVisibilityTimeout();
     const retried = await runPipeline();
     expect(retried.userStage.failedMessageIds).toEqual([]);
     expect(clients.framesOf('conn-nina-1')).toEqual([expect.objectContaining({ data: 'cannot fan out' })]);
@@ -247,7 +249,7 @@ describe('NotifyConnection delivery', () => {
     expect(clients.framesOf('conn-kate-2')).toHaveLength(1);
     expect(await row('conn-kate-1')).toBeDefined();
     // Retried after the visibility timeout, it is delivered.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await afterVisibilityTimeout();
     const retry = await drain(stack, stack.notifyConnection, notifyConnection);
     expect(retry.failedMessageIds).toEqual([]);
     expect(clients.framesOf('conn-kate-1')).toEqual([expect.objectContaining({ data: 'a' })]);

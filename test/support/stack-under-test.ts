@@ -16,6 +16,9 @@ import { toSqsRecord } from '../../local/sqs-records';
 
 export const REGION = 'us-east-1';
 
+/** Short, so a test can watch a failed message come back; {@link afterVisibilityTimeout} waits it out. */
+const VISIBILITY_TIMEOUT_SECONDS = 1;
+
 export interface QueuePair {
   url: string;
   arn: string;
@@ -99,7 +102,7 @@ async function createQueuePair(sqs: SQSClient, name: string): Promise<QueuePair>
     new CreateQueueCommand({
       QueueName: name,
       Attributes: {
-        VisibilityTimeout: '1',
+        VisibilityTimeout: String(VISIBILITY_TIMEOUT_SECONDS),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn, maxReceiveCount: 5 }),
       },
     }),
@@ -111,6 +114,11 @@ async function createQueuePair(sqs: SQSClient, name: string): Promise<QueuePair>
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   return Attributes?.QueueArn as string;
+}
+
+/** Resolves once a message that failed now is visible again, as SQS redelivers it. */
+export function afterVisibilityTimeout(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, VISIBILITY_TIMEOUT_SECONDS * 1000 + 100));
 }
 
 export async function enqueue(sqs: SQSClient, queueUrl: string, ...bodies: string[]): Promise<void> {
