@@ -1,0 +1,346 @@
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { RouteDefinition, WebSocketApiDefinition } from './app-model';
+import { FunctionError } from './functions';
+import type { ConnectionInfo, ConnectionRegistry, PostOutcome } from './management-api';
+import { LOCAL_ACCOUNT_ID } from './provision';
+import {
+  type AuthorizerContext,
+  authorizerEvent,
+  type ConnectionRequest,
+  connectEvent,
+  connectionRequest,
+  disconnectEvent,
+  messageEvent,
+  newApiGatewayId,
+  selectRouteKey,
+} from './websocket-events';
+
+/** API Gateway's WebSocket limits: each frame, and each message (possibly several frames). */
+export const MAX_FRAME_BYTES = 32 * 1024;
+export const MAX_MESSAGE_BYTES = 128 * 1024;
+
+export interface GatewayLimits {
+  /** Closed after this long without a frame from the client (API Gateway: 10 minutes). */
+  idleTimeoutMs: number;
+  /** Closed this long after connecting, whatever happens (API Gateway: 2 hours). */
+  maxConnectionMs: number;
+}
+
+/** The part of the running app the gateway serves: the API's routes, and a way to invoke its functions. */
+export interface GatewayApp {
+  api: WebSocketApiDefinition;
+  region: string;
+  invoke(functionName: string, event: unknown): Promise<unknown>;
+}
+
+interface CloseStatus {
+  code: number;
+  reason: string;
+}
+
+interface LiveConnection {
+  request: ConnectionRequest;
+  socket: WebSocket;
+  authorizer: AuthorizerContext | undefined;
+  lastActiveAt: number;
+  /** Why the gateway itself closed the connection, if it did; `$disconnect` reports it. */
+  closedBy?: CloseStatus;
+  idleTimer?: NodeJS.Timeout;
+  lifetimeTimer: NodeJS.Timeout;
+}
+
+// The codes and reasons API Gateway closes with (developer guide, "WebSocket API status codes").
+const GOING_AWAY: CloseStatus = { code: 1001, reason: 'Going away' };
+const TOO_BIG: CloseStatus = { code: 1009, reason: 'Message too big' };
+const BINARY: CloseStatus = { code: 1003, reason: 'Binary frames are not supported' };
+const DELETED: CloseStatus = { code: 1000, reason: 'Connection Closed Normally' };
+const NO_STATUS: CloseStatus = { code: 1005, reason: 'Client-side close frame status not set' };
+
+/**
+ * The WebSocket side of API Gateway, run locally: authorizes and connects on the upgrade, routes
+ * each frame on the route selection expression, answers through route responses, enforces API
+ * Gateway's limits, and reports every close to `$disconnect`. It is also the management API's
+ * registry of open connections.
+ */
+export class WebSocketGateway implements ConnectionRegistry {
+  private readonly connections = new Map<string, LiveConnection>();
+  private readonly selectedSubprotocols = new WeakMap<IncomingMessage, string>();
+  private readonly disconnects = new Set<Promise<void>>();
+  private readonly server: WebSocketServer;
+
+  constructor(
+    private readonly app: () => GatewayApp,
+    private readonly limits: GatewayLimits,
+    private readonly log: (message: string, detail?: Record<string, unknown>) => void,
+  ) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_MESSAGE_BYTES,
+      // API Gateway negotiates no extensions.
+      perMessageDeflate: false,
+      handleProtocols: (_offered, request) => this.selectedSubprotocols.get(request) ?? false,
+    });
+  }
+
+  /** Whether the request is for this API's stage (a WebSocket upgrade, or not). */
+  servesPath(pathname: string): boolean {
+    const stage = `/${this.app().api.stageName}`;
+    return pathname === stage || pathname === `${stage}/`;
+  }
+
+  async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const { api, invoke } = this.app();
+    const connection = connectionRequest(request, { connectionId: newApiGatewayId(), apiId: api.apiId, stage: api.stageName });
+    const connectRoute = api.routes.get('$connect');
+    let authorizer: AuthorizerContext | undefined;
+    if (connectRoute?.authorizer) {
+      const outcome = await this.authorize(connectRoute, connection);
+      if (typeof outcome === 'number') return refuseUpgrade(socket, outcome);
+      authorizer = outcome;
+    }
+    let subprotocol: string | undefined;
+    if (connectRoute) {
+      const result = await invoke(connectRoute.functionName, connectEvent(connection, authorizer)).catch((error: unknown) => {
+        this.log('$connect integration failed', { connectionId: connection.connectionId, error: String(error) });
+        return { statusCode: 500 };
+      });
+      const status = statusCodeOf(result);
+      if (status < 200 || status > 299) return refuseUpgrade(socket, status);
+      subprotocol = headerOf(result, 'sec-websocket-protocol');
+    }
+    const messageAuthorizer = authorizer && withoutKey(authorizer, 'integrationLatency');
+    if (socket.destroyed) {
+      // The client left while $connect ran: API Gateway still reports the disconnect.
+      this.track(invoke, api, connection, NO_STATUS, messageAuthorizer);
+      return;
+    }
+    if (subprotocol) this.selectedSubprotocols.set(request, subprotocol);
+    this.server.handleUpgrade(request, socket, head, (webSocket) => this.open(webSocket, connection, messageAuthorizer));
+  }
+
+  post(connectionId: string, data: Buffer): PostOutcome {
+    const connection = this.connections.get(connectionId);
+    if (!connection || connection.closedBy) return 'gone';
+    connection.socket.send(data.toString('utf8'));
+    return 'sent';
+  }
+
+  info(connectionId: string): ConnectionInfo | undefined {
+    const connection = this.connections.get(connectionId);
+    if (!connection) return undefined;
+    return {
+      connectedAt: new Date(connection.request.connectedAt),
+      lastActiveAt: new Date(connection.lastActiveAt),
+      identity: { sourceIp: connection.request.sourceIp, ...(connection.request.userAgent && { userAgent: connection.request.userAgent }) },
+    };
+  }
+
+  close(connectionId: string): boolean {
+    const connection = this.connections.get(connectionId);
+    if (!connection) return false;
+    this.closeWith(connection, DELETED);
+    return true;
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  /** Closes every connection as API Gateway does on a deployment's end, and waits for their `$disconnect`s. */
+  async closeAll(): Promise<void> {
+    for (const connection of this.connections.values()) this.closeWith(connection, GOING_AWAY);
+    const deadline = Date.now() + 5_000;
+    while ((this.connections.size > 0 || this.disconnects.size > 0) && Date.now() < deadline) {
+      await Promise.race([...this.disconnects, new Promise((resolve) => setTimeout(resolve, 50))]);
+    }
+    for (const connection of this.connections.values()) connection.socket.terminate();
+    this.server.close();
+  }
+
+  /** The authorizer's context, or the HTTP status the upgrade is refused with. */
+  private async authorize(route: RouteDefinition, connection: ConnectionRequest): Promise<AuthorizerContext | number> {
+    const authorizer = route.authorizer!;
+    // API Gateway refuses a request missing a listed identity source without calling the authorizer.
+    if (!authorizer.identitySources.every((source) => hasIdentitySource(connection, source))) return 401;
+    const started = Date.now();
+    const event = authorizerEvent(connection, this.app().region, LOCAL_ACCOUNT_ID);
+    let result: unknown;
+    try {
+      result = await this.app().invoke(authorizer.functionName, event);
+    } catch (error) {
+      if (error instanceof FunctionError && error.errorMessage === 'Unauthorized') return 401;
+      this.log('authorizer failed', { connectionId: connection.connectionId, error: String(error) });
+      return 500;
+    }
+    const decision = policyDecision(result, event['methodArn'] as string);
+    if (decision !== 'Allow') {
+      if (decision === 'malformed') this.log('authorizer returned a malformed policy', { connectionId: connection.connectionId });
+      return decision === 'malformed' ? 500 : 403;
+    }
+    const { principalId, context } = result as { principalId: unknown; context?: Record<string, unknown> };
+    return { ...context, principalId, integrationLatency: Date.now() - started };
+  }
+
+  private open(socket: WebSocket, request: ConnectionRequest, authorizer: AuthorizerContext | undefined): void {
+    const connection: LiveConnection = {
+      request,
+      socket,
+      authorizer,
+      lastActiveAt: Date.now(),
+      lifetimeTimer: setTimeout(() => this.closeWith(connection, GOING_AWAY), this.limits.maxConnectionMs),
+    };
+    this.connections.set(request.connectionId, connection);
+    this.resetIdleTimer(connection);
+    enforceFrameLimit(socket, MAX_FRAME_BYTES);
+    socket.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') connection.closedBy ??= TOO_BIG;
+    });
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      if (connection.closedBy || socket.readyState !== socket.OPEN) return;
+      if (isBinary) return this.closeWith(connection, BINARY);
+      connection.lastActiveAt = Date.now();
+      this.resetIdleTimer(connection);
+      void this.route(connection, data.toString('utf8'));
+    });
+    socket.on('close', (code: number, reason: Buffer) => {
+      clearTimeout(connection.idleTimer);
+      clearTimeout(connection.lifetimeTimer);
+      this.connections.delete(request.connectionId);
+      const status = connection.closedBy ?? (code === 1005 ? NO_STATUS : { code, reason: reason.toString() });
+      const { api, invoke } = this.app();
+      this.track(invoke, api, request, status, authorizer);
+    });
+  }
+
+  private async route(connection: LiveConnection, body: string): Promise<void> {
+    const { api, invoke } = this.app();
+    const routeKey = selectRouteKey(api.routeSelectionExpression, body, new Set(api.routes.keys()));
+    const route = api.routes.get(routeKey);
+    const { event, requestId } = messageEvent(connection.request, routeKey, body, connection.authorizer);
+    const { connectionId } = connection.request;
+    if (!route) return this.send(connection, JSON.stringify({ message: 'Forbidden', connectionId, requestId }));
+    try {
+      const result = await invoke(route.functionName, event);
+      if (!route.hasRouteResponse) return;
+      const reply = typeof result === 'string' ? result : (result as { body?: unknown } | null)?.body;
+      if (reply !== undefined && reply !== null) this.send(connection, typeof reply === 'string' ? reply : JSON.stringify(reply));
+    } catch (error) {
+      this.log(`${routeKey} integration failed`, { connectionId, error: String(error) });
+      this.send(connection, JSON.stringify({ message: 'Internal server error', connectionId, requestId }));
+    }
+  }
+
+  private send(connection: LiveConnection, frame: string): void {
+    if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(frame);
+  }
+
+  private closeWith(connection: LiveConnection, status: CloseStatus): void {
+    if (connection.closedBy) return;
+    connection.closedBy = status;
+    connection.socket.close(status.code, status.reason);
+    // A client that never answers the close frame is cut off, as API Gateway would.
+    setTimeout(() => connection.socket.terminate(), 2_000).unref();
+  }
+
+  private resetIdleTimer(connection: LiveConnection): void {
+    clearTimeout(connection.idleTimer);
+    connection.idleTimer = setTimeout(() => this.closeWith(connection, GOING_AWAY), this.limits.idleTimeoutMs);
+  }
+
+  /** Runs `$disconnect` (if the API has one), remembering it so a stop can wait for it. */
+  private track(
+    invoke: GatewayApp['invoke'],
+    api: WebSocketApiDefinition,
+    request: ConnectionRequest,
+    status: CloseStatus,
+    authorizer: AuthorizerContext | undefined,
+  ): void {
+    const route = api.routes.get('$disconnect');
+    if (!route) return;
+    const disconnect = invoke(route.functionName, disconnectEvent(request, status, authorizer))
+      .then(() => undefined)
+      .catch((error: unknown) => this.log('$disconnect integration failed', { connectionId: request.connectionId, error: String(error) }))
+      .finally(() => this.disconnects.delete(disconnect));
+    this.disconnects.add(disconnect);
+  }
+}
+
+/**
+ * ws limits whole messages (maxPayload) but not single frames, and API Gateway limits both. The
+ * check hooks the point where ws has read a frame's length and fails the frame through ws's own
+ * error path, which closes with 1009 as for an oversize message.
+ */
+function enforceFrameLimit(socket: WebSocket, maxFrameBytes: number): void {
+  interface FrameReceiver {
+    _opcode: number;
+    _payloadLength: number;
+    haveLength(callback: (error?: Error) => void): void;
+    createError(type: typeof RangeError, message: string, prefix: boolean, statusCode: number, errorCode: string): Error;
+  }
+  const receiver = (socket as unknown as { _receiver?: FrameReceiver })._receiver;
+  if (typeof receiver?.haveLength !== 'function' || typeof receiver.createError !== 'function') {
+    throw new Error('this version of ws does not expose its frame reader; the 32 KB frame limit cannot be enforced');
+  }
+  const haveLength = receiver.haveLength.bind(receiver);
+  receiver.haveLength = (callback) => {
+    if (receiver._opcode < 0x08 && receiver._payloadLength > maxFrameBytes) {
+      return callback(
+        receiver.createError(RangeError, `Frame of ${receiver._payloadLength} bytes exceeds ${maxFrameBytes}`, false, 1009, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'),
+      );
+    }
+    return haveLength(callback);
+  };
+}
+
+/** `route.request.header.<name>` or `route.request.querystring.<name>` must be present and non-empty. */
+function hasIdentitySource(connection: ConnectionRequest, source: string): boolean {
+  const header = /^route\.request\.header\.(.+)$/i.exec(source)?.[1];
+  if (header) return Object.entries(connection.headers).some(([name, value]) => name.toLowerCase() === header.toLowerCase() && value !== '');
+  const query = /^route\.request\.querystring\.(.+)$/i.exec(source)?.[1];
+  if (query) return (connection.queryStringParameters?.[query] ?? '') !== '';
+  return true;
+}
+
+/** Allow only if a statement allows `execute-api:Invoke` on the method and none denies it. */
+function policyDecision(result: unknown, methodArn: string): 'Allow' | 'Deny' | 'malformed' {
+  const policy = (result as { principalId?: unknown; policyDocument?: { Statement?: unknown } } | null) ?? {};
+  const statements = policy.policyDocument?.Statement;
+  if (policy.principalId === undefined || !Array.isArray(statements)) return 'malformed';
+  const matching = statements.filter((statement: { Action?: unknown; Resource?: unknown }) =>
+    [statement.Action].flat().some((action) => typeof action === 'string' && arnMatches(action, 'execute-api:Invoke')) &&
+    [statement.Resource].flat().some((resource) => typeof resource === 'string' && arnMatches(resource, methodArn)),
+  ) as { Effect?: string }[];
+  if (matching.some((statement) => statement.Effect === 'Deny')) return 'Deny';
+  return matching.some((statement) => statement.Effect === 'Allow') ? 'Allow' : 'Deny';
+}
+
+function arnMatches(pattern: string, value: string): boolean {
+  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return regex.test(value);
+}
+
+function statusCodeOf(result: unknown): number {
+  const status = (result as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : 200;
+}
+
+function headerOf(result: unknown, name: string): string | undefined {
+  const headers = (result as { headers?: Record<string, unknown> } | null)?.headers ?? {};
+  const value = Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function withoutKey(record: AuthorizerContext, key: string): AuthorizerContext {
+  return Object.fromEntries(Object.entries(record).filter(([name]) => name !== key));
+}
+
+function refuseUpgrade(socket: Duplex, status: number): void {
+  const body = JSON.stringify({ message: status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : STATUS_CODES[status] ?? 'Error' });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

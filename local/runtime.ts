@@ -1,0 +1,348 @@
+import { type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { describeLocalApp, type LocalApp } from './app-model';
+import { readSynthesizedStack } from './cloud-assembly';
+import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
+import { SqsEventSourcePoller } from './event-source-poller';
+import { LocalFunction } from './functions';
+import { WebSocketGateway } from './gateway';
+import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
+import { handleManagementApiRequest } from './management-api';
+import { provision } from './provision';
+import { synthesize, watchedDirectories } from './synth';
+
+export interface LocalRuntimeOptions {
+  /** @default 3001; 0 picks a free port */
+  port?: number;
+  /** The CDK project to run. @default process.cwd() */
+  projectDir?: string;
+  /** Where the synthesized app, the issuer key and outputs.json go. @default `<projectDir>/.local` */
+  stateDir?: string;
+  /** The stack to run, where the app has several. */
+  stackName?: string;
+  /** @default 600 (API Gateway's 10 minutes) */
+  idleTimeoutSeconds?: number;
+  /** @default 7200 (API Gateway's 2 hours) */
+  maxConnectionSeconds?: number;
+  /** Re-synthesize and reload when a file under cdk.json's `watch.include` changes. @default false */
+  watch?: boolean;
+  /** Execution environments per function. @default 4 */
+  maxInstancesPerFunction?: number;
+  /** The runtime's own messages. */
+  log?: (message: string) => void;
+  /** What the functions write. @default discarded */
+  functionLog?: (functionName: string, line: string) => void;
+}
+
+/** `.local/outputs.json`: the stack's outputs, resolved locally, plus the local engines' endpoints. */
+export type LocalOutputs = Record<string, string> & {
+  SqsEndpoint: string;
+  DynamoDbEndpoint: string;
+  Region: string;
+};
+
+export interface LocalRuntime {
+  /** `http://127.0.0.1:<port>`: the test page, the issuer, the management API; `ws://` for the API. */
+  url: string;
+  stackName: string;
+  outputs: LocalOutputs;
+  outputsFile: string;
+  issuer: LocalIssuer;
+  /** Resolves after the next reload that a watched change triggers (for tests and tools). */
+  nextReload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The parts of a loaded app that a reload replaces. */
+interface Loaded {
+  app: LocalApp;
+  functions: Map<string, LocalFunction>;
+  pollers: SqsEventSourcePoller[];
+}
+
+const TEST_PAGE = path.join(__dirname, 'test-page.html');
+
+/**
+ * Runs the project's CDK app on this machine: synthesizes it, creates its tables and queues in
+ * DynamoDB Local and the SQS emulator, runs its functions from the synthesized bundles, polls its
+ * queues as Lambda's event-source mappings do, and serves its WebSocket API, the management API,
+ * a development token issuer and a test page on one loopback port.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const projectDir = path.resolve(options.projectDir ?? process.cwd());
+  const stateDir = path.resolve(options.stateDir ?? path.join(projectDir, '.local'));
+  const log = options.log ?? (() => undefined);
+  mkdirSync(stateDir, { recursive: true });
+
+  let ready: Ready | undefined;
+  const server = createServer((request, response) => {
+    if (!ready) return sendJson(response, 503, { message: 'the local runtime is starting' });
+    ready.serveHttp(request, response).catch((error: unknown) => sendJson(response, 500, { message: String(error) }));
+  });
+  server.on('upgrade', (request: IncomingMessage, socket, head: Buffer) => {
+    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (!ready?.gateway.servesPath(pathname)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 23\r\n\r\n{"message":"Forbidden"}');
+      return;
+    }
+    void ready.gateway.handleUpgrade(request, socket, head);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3001, '127.0.0.1', resolve);
+  });
+  const origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+
+  const engines: Engine[] = [];
+  try {
+    const issuerUrl = `${origin.origin}/issuer`;
+    const synth = () =>
+      synthesize({
+        projectDir,
+        outputDir: path.join(stateDir, 'cdk.out'),
+        context: { jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
+      });
+    log('synthesizing the CDK app and starting DynamoDB Local and the SQS emulator…');
+    const [dynamo, sqsEngine, issuer] = await Promise.all([
+      startDynamoDbLocal().then((engine) => (engines.push(engine), engine)),
+      startSqsEmulator().then((engine) => (engines.push(engine), engine)),
+      LocalIssuer.open(stateDir, issuerUrl),
+      synth(),
+    ]);
+    ready = await Ready.create({ options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, synth, log });
+    return ready.runtime(engines);
+  } catch (error) {
+    await ready?.stopServing();
+    await Promise.all(engines.map((engine) => engine.stop()));
+    await closeServer(server);
+    throw error;
+  }
+}
+
+interface ReadyParts {
+  options: LocalRuntimeOptions;
+  projectDir: string;
+  stateDir: string;
+  origin: URL;
+  server: Server;
+  engines: { dynamo: Engine; sqs: Engine };
+  issuer: LocalIssuer;
+  synth: () => Promise<void>;
+  log: (message: string) => void;
+}
+
+/** The runtime once its engines run: loads (and reloads) the app and serves it. */
+class Ready {
+  readonly gateway: WebSocketGateway;
+  private loaded!: Loaded;
+  private readonly dynamoDb: DynamoDBClient;
+  private readonly sqs: SQSClient;
+  private readonly watchers: FSWatcher[] = [];
+  private reloadWaiters: (() => void)[] = [];
+  private reloading: Promise<void> = Promise.resolve();
+  private outputs!: LocalOutputs;
+
+  private constructor(private readonly parts: ReadyParts) {
+    const { engines, options } = parts;
+    const clientConfig = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+    this.dynamoDb = new DynamoDBClient({ ...clientConfig, endpoint: engines.dynamo.endpoint });
+    this.sqs = new SQSClient({ ...clientConfig, endpoint: engines.sqs.endpoint, useQueueUrlAsEndpoint: false });
+    this.gateway = new WebSocketGateway(
+      () => ({ api: this.loaded.app.webSocketApi, region: this.loaded.app.region, invoke: (name, event) => this.invoke(name, event) }),
+      {
+        idleTimeoutMs: (options.idleTimeoutSeconds ?? 600) * 1000,
+        maxConnectionMs: (options.maxConnectionSeconds ?? 7200) * 1000,
+      },
+      (message, detail) => parts.log(`${message}${detail ? ` ${JSON.stringify(detail)}` : ''}`),
+    );
+  }
+
+  static async create(parts: ReadyParts): Promise<Ready> {
+    const ready = new Ready(parts);
+    ready.loaded = await ready.load();
+    ready.writeOutputs();
+    if (parts.options.watch) ready.watch();
+    return ready;
+  }
+
+  runtime(engines: Engine[]): LocalRuntime {
+    const { origin, issuer, stateDir, server } = this.parts;
+    return {
+      url: origin.origin,
+      stackName: this.loaded.app.stackName,
+      outputs: this.outputs,
+      outputsFile: path.join(stateDir, 'outputs.json'),
+      issuer,
+      nextReload: () => new Promise((resolve) => this.reloadWaiters.push(resolve)),
+      stop: async () => {
+        await this.stopServing();
+        await Promise.all(engines.map((engine) => engine.stop()));
+        await closeServer(server);
+      },
+    };
+  }
+
+  /** Closes connections (running their `$disconnect`), then stops pollers and functions. */
+  async stopServing(): Promise<void> {
+    for (const watcher of this.watchers) watcher.close();
+    await this.reloading;
+    await this.gateway.closeAll();
+    await this.unload(this.loaded);
+    rmSync(path.join(this.parts.stateDir, 'outputs.json'), { force: true });
+    this.dynamoDb.destroy();
+    this.sqs.destroy();
+  }
+
+  async serveHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', this.parts.origin);
+    const stage = this.loaded.app.webSocketApi.stageName;
+    if (handleManagementApiRequest(this.gateway, stage, request, response)) return;
+    const route = `${request.method} ${url.pathname}`;
+    switch (route) {
+      case 'GET /':
+        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(readFileSync(TEST_PAGE));
+        return;
+      case 'GET /issuer/.well-known/jwks.json':
+        return sendJson(response, 200, this.parts.issuer.jwks());
+      case 'GET /issuer/.well-known/openid-configuration':
+        return sendJson(response, 200, this.parts.issuer.openIdConfiguration());
+      case 'GET /_local/outputs':
+        return sendJson(response, 200, this.outputs);
+      case 'POST /_local/token': {
+        const { userId, ttlSeconds } = (await readJson(request)) as { userId?: unknown; ttlSeconds?: unknown };
+        if (typeof userId !== 'string' || userId.length === 0) return sendJson(response, 400, { message: 'userId (a string) is required' });
+        const token = await this.parts.issuer.mint({ userId, ...(typeof ttlSeconds === 'number' && { ttlSeconds }) });
+        return sendJson(response, 200, { token });
+      }
+      case 'POST /_local/notify': {
+        // The test page's "notify me": a real NotifyUser queue message, as a backend would send it.
+        const queueUrl = this.outputs['NotifyUserQueueUrl'];
+        if (!queueUrl) return sendJson(response, 404, { message: 'the stack has no NotifyUserQueueUrl output' });
+        const body = JSON.stringify(await readJson(request));
+        const { MessageId } = await this.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+        return sendJson(response, 202, { messageId: MessageId });
+      }
+      default:
+        return sendJson(response, 404, { message: `nothing at ${route}` });
+    }
+  }
+
+  private async invoke(functionName: string, event: unknown): Promise<unknown> {
+    const fn = this.loaded.functions.get(functionName);
+    if (!fn) throw new Error(`no function ${functionName} in the template`);
+    return fn.invoke(event);
+  }
+
+  private async load(): Promise<Loaded> {
+    const { options, stateDir, origin, engines, log } = this.parts;
+    const stack = readSynthesizedStack(path.join(stateDir, 'cdk.out'), options.stackName);
+    const context = await provision(stack, { dynamoDb: this.dynamoDb, sqs: this.sqs });
+    const app = describeLocalApp(stack, context, origin);
+    const baseEnvironment = {
+      AWS_REGION: app.region,
+      AWS_DEFAULT_REGION: app.region,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: engines.dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: engines.sqs.endpoint,
+      TZ: 'UTC',
+    };
+    const functions = new Map(
+      [...app.functions.values()].map((definition) => [
+        definition.name,
+        new LocalFunction(definition, {
+          baseEnvironment,
+          maxInstances: options.maxInstancesPerFunction ?? 4,
+          log: options.functionLog ?? (() => undefined),
+        }),
+      ]),
+    );
+    const pollers = app.eventSourceMappings.map(
+      (mapping) =>
+        new SqsEventSourcePoller(
+          mapping,
+          this.sqs,
+          (event) => this.invoke(mapping.functionName, event),
+          app.region,
+          (error) => log(`${mapping.functionName} (from its queue): ${error.message}`),
+        ),
+    );
+    for (const poller of pollers) poller.start();
+    log(
+      `loaded ${app.stackName}: ${app.functions.size} functions, routes ${[...app.webSocketApi.routes.keys()].join(' ')}, ` +
+        `${pollers.length} queue event sources`,
+    );
+    return { app, functions, pollers };
+  }
+
+  private async unload(loaded: Loaded): Promise<void> {
+    await Promise.all(loaded.pollers.map((poller) => poller.stop()));
+    await Promise.all([...loaded.functions.values()].map((fn) => fn.stop()));
+  }
+
+  private writeOutputs(): void {
+    const { engines, stateDir } = this.parts;
+    const { app } = this.loaded;
+    this.outputs = {
+      ...app.outputs,
+      SqsEndpoint: engines.sqs.endpoint,
+      DynamoDbEndpoint: engines.dynamo.endpoint,
+      Region: app.region,
+    };
+    // The shape `cdk deploy --outputs-file` writes, so one script reads either.
+    writeFileSync(path.join(stateDir, 'outputs.json'), `${JSON.stringify({ [app.stackName]: this.outputs }, null, 2)}\n`);
+  }
+
+  private watch(): void {
+    let timer: NodeJS.Timeout | undefined;
+    const changed = (file: string | null) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        this.reloading = this.reloading.then(() => this.reload(file ?? 'a file'));
+      }, 300);
+    };
+    for (const dir of watchedDirectories(this.parts.projectDir)) {
+      this.watchers.push(watch(dir, { recursive: true }, (_, file) => changed(file)));
+    }
+  }
+
+  /** Re-synthesizes and swaps in the new functions, routes and pollers; a failed synth keeps the running app. */
+  private async reload(file: string): Promise<void> {
+    const { log } = this.parts;
+    log(`${file} changed: re-synthesizing…`);
+    try {
+      await this.parts.synth();
+      const previous = this.loaded;
+      this.loaded = await this.load();
+      this.writeOutputs();
+      await this.unload(previous);
+      log('reloaded');
+    } catch (error) {
+      log(`reload failed, still running the previous version: ${(error as Error).message}`);
+    }
+    for (const resolve of this.reloadWaiters.splice(0)) resolve();
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    return {};
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

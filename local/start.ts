@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util';
+import { startLocalRuntime } from './runtime';
+
+const HELP = `Usage: npm start -- [options]
+
+Runs the ws-notify stack on this machine from the synthesized CDK app: the WebSocket API and
+its management API, DynamoDB Local, an SQS emulator, the queue pollers and a token issuer.
+
+Options:
+  --port <n>                      port on 127.0.0.1 (default 3001; 0 picks a free one)
+  --stack <name>                  the stack to run, where the app has several
+  --state-dir <dir>               where outputs.json, the issuer key and the synthesized app go (default .local)
+  --idle-timeout <seconds>        close idle connections after this long (default 600, as API Gateway)
+  --max-connection-duration <s>   close every connection after this long (default 7200, as API Gateway)
+  --no-watch                      do not reload when bin/, lib/ or lambdas/ change
+  --quiet-functions               do not print what the functions log
+  -h, --help                      this help`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      stack: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'max-connection-duration': { type: 'string' },
+      'no-watch': { type: 'boolean' },
+      'quiet-functions': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void console.log(HELP);
+  const number = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`--${name} takes a whole number, got "${value}"`);
+    return parsed;
+  };
+  const started = Date.now();
+  const runtime = await startLocalRuntime({
+    ...(values.port !== undefined && { port: number('port', values.port) }),
+    ...(values.stack && { stackName: values.stack }),
+    ...(values['state-dir'] && { stateDir: values['state-dir'] }),
+    ...(values['idle-timeout'] && { idleTimeoutSeconds: number('idle-timeout', values['idle-timeout']) }),
+    ...(values['max-connection-duration'] && { maxConnectionSeconds: number('max-connection-duration', values['max-connection-duration']) }),
+    watch: !values['no-watch'],
+    log: (message) => console.log(`[ws-notify] ${message}`),
+    ...(!values['quiet-functions'] && { functionLog: (fn: string, line: string) => console.log(`[${fn}] ${line}`) }),
+  });
+  const width = Math.max(...Object.keys(runtime.outputs).map((key) => key.length));
+  console.log(`\nws-notify is running locally (${runtime.stackName}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  for (const [key, value] of Object.entries(runtime.outputs)) console.log(`  ${key.padEnd(width)}  ${value}`);
+  console.log(`\n  Test page  ${runtime.url}/`);
+  console.log(`  Outputs    ${runtime.outputsFile}`);
+  console.log('\nTry: npx ws-notify stream --user alice   (and in another terminal)   npx ws-notify send --user alice --data \'{"hi":1}\'');
+  console.log('Ctrl-C stops everything.\n');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n[ws-notify] ${signal}: stopping…`);
+    runtime.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(`ws-notify: ${(error as Error).message}`);
+  process.exit(1);
+});
