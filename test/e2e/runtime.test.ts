@@ -1,0 +1,279 @@
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  GetConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ConnectionTable } from '../../lambdas/core/connections';
+import { receiveAll } from '../support/stack-under-test';
+import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
+
+let stack: RuntimeUnderTest;
+let managementApi: ApiGatewayManagementApiClient;
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  stack = await startRuntimeUnderTest();
+  managementApi = new ApiGatewayManagementApiClient({
+    endpoint: stack.outputs['ManagementApiEndpoint'],
+    region: stack.outputs.Region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of clients) client.socket.terminate();
+  managementApi?.destroy();
+  await stack?.stop();
+}, 30_000);
+
+const url = () => stack.outputs['WebSocketUrl'] as string;
+
+async function connectAs(userId: string): Promise<TestClient> {
+  const client = await TestClient.connect(url(), { headers: { Authorization: `Bearer ${await stack.tokenFor(userId)}` } });
+  clients.push(client);
+  return client;
+}
+
+/** How many rows the connection table holds (a Scan, which only a test may use). */
+async function storedConnections(): Promise<number> {
+  const { Count } = await stack.db.send(new ScanCommand({ TableName: stack.outputs['ConnectionsTableName'], Select: 'COUNT' }));
+  return Count ?? 0;
+}
+
+async function row(connectionId: string) {
+  const { Item } = await stack.db.send(new GetCommand({ TableName: stack.outputs['ConnectionsTableName'], Key: { connectionId } }));
+  return Item;
+}
+
+async function sendToQueue(output: 'NotifyUserQueueUrl' | 'NotifyConnectionQueueUrl', body: unknown): Promise<void> {
+  await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs[output], MessageBody: JSON.stringify(body) }));
+}
+
+describe('connecting', () => {
+  it('refuses an upgrade without a token with 401, and stores nothing', async () => {
+    const before = await storedConnections();
+    await expect(TestClient.connect(url())).rejects.toEqual(new UpgradeRefusedError(401));
+    expect(await storedConnections()).toBe(before);
+  });
+
+  it('refuses an upgrade with a token that does not verify with 403, and stores nothing', async () => {
+    const before = await storedConnections();
+    const refused = TestClient.connect(url(), { headers: { Authorization: 'Bearer not.a.jwt' } });
+    await expect(refused).rejects.toEqual(new UpgradeRefusedError(403));
+    expect(await storedConnections()).toBe(before);
+  });
+
+  it('refuses an expired token with 403', async () => {
+    const expired = await stack.runtime.issuer.mint({ userId: 'alice', ttlSeconds: -60 });
+    await expect(TestClient.connect(url(), { headers: { Authorization: `Bearer ${expired}` } })).rejects.toEqual(new UpgradeRefusedError(403));
+  });
+
+  it('stores an accepted connection under the user the token names', async () => {
+    await connectAs('ivy-c');
+    expect(await connectionIdFromTable('ivy-c', 1)).toHaveLength(1);
+  });
+
+  it('accepts the browser form (subprotocols) and selects ws-notify.v1', async () => {
+    const token = await stack.tokenFor('dana');
+    const client = await TestClient.connect(url(), { protocols: ['ws-notify.v1', `bearer.${token}`] });
+    clients.push(client);
+
+    expect(client.socket.protocol).toBe('ws-notify.v1');
+  });
+
+  it('refuses a path other than the stage with 403', async () => {
+    const token = await stack.tokenFor('alice');
+    const wrongStage = url().replace(/\/live$/, '/prod');
+    await expect(TestClient.connect(wrongStage, { headers: { Authorization: `Bearer ${token}` } })).rejects.toEqual(
+      new UpgradeRefusedError(403),
+    );
+  });
+});
+
+describe('frames from the client', () => {
+  it('answers ping with pong through the route response, echoing the id', async () => {
+    const client = await connectAs('alice');
+    client.send({ action: 'ping', id: 7 });
+
+    const pong = await client.frame((frame) => frame.type === 'pong');
+    expect(pong).toEqual({ type: 'pong', time: expect.any(String), id: 7 });
+  });
+
+  it('answers a frame that is not JSON with an invalid_json error frame', async () => {
+    const client = await connectAs('alice');
+    client.send('hello?');
+
+    expect(await client.frame((frame) => frame.type === 'error')).toMatchObject({ code: 'invalid_json' });
+  });
+
+  it('routes an unknown action to $default, which names the supported ones', async () => {
+    const client = await connectAs('alice');
+    client.send({ action: 'subscribe', id: 'a1' });
+
+    expect(await client.frame((frame) => frame.type === 'error')).toMatchObject({ code: 'unknown_action', id: 'a1' });
+  });
+
+  it('never lets a client invoke a $-route by naming it as the action', async () => {
+    const client = await connectAs('alice');
+    client.send({ action: '$disconnect' });
+
+    expect(await client.frame((frame) => frame.type === 'error')).toMatchObject({ code: 'unknown_action' });
+    expect(client.closed).toBeUndefined();
+  });
+
+  it('closes with 1009 on a frame over 32 KB, as API Gateway does', async () => {
+    const client = await connectAs('alice');
+    client.send(JSON.stringify({ action: 'ping', pad: 'x'.repeat(33 * 1024) }));
+
+    expect((await client.closedWith()).code).toBe(1009);
+  });
+
+  it('accepts a message of several frames each within 32 KB', async () => {
+    const client = await connectAs('alice');
+    const body = JSON.stringify({ action: 'ping', id: 'big', pad: 'x'.repeat(60 * 1024) });
+    const half = Math.ceil(body.length / 3);
+    for (const [index, part] of [body.slice(0, half), body.slice(half, 2 * half), body.slice(2 * half)].entries()) {
+      client.socket.send(part, { fin: index === 2 });
+    }
+
+    expect(await client.frame((frame) => frame.type === 'pong' && frame.id === 'big')).toBeDefined();
+  });
+
+  it('closes with 1009 on a message over 128 KB, even in small frames', async () => {
+    const client = await connectAs('alice');
+    const chunk = 'x'.repeat(30 * 1024);
+    for (let index = 0; index < 5; index++) client.socket.send(chunk, { fin: index === 4 });
+
+    expect((await client.closedWith()).code).toBe(1009);
+  });
+
+  it('closes with 1003 on a binary frame, which API Gateway does not accept', async () => {
+    const client = await connectAs('alice');
+    client.socket.send(Buffer.from([1, 2, 3]), { binary: true });
+
+    expect((await client.closedWith()).code).toBe(1003);
+  });
+});
+
+describe('notifications', () => {
+  it("NotifyUser reaches both of alice's connections and none of bob's", async () => {
+    const [alice1, alice2, bob] = await Promise.all([connectAs('alice-n'), connectAs('alice-n'), connectAs('bob-n')]);
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'alice-n', data: { text: 'shipped' }, id: 'n-1' });
+
+    const expected = { type: 'notification', id: 'n-1', time: expect.any(String), data: { text: 'shipped' } };
+    expect(await alice1.frame((frame) => frame.type === 'notification')).toEqual(expected);
+    expect(await alice2.frame((frame) => frame.type === 'notification')).toEqual(expected);
+    bob.send({ action: 'ping', id: 'after' });
+    await bob.frame((frame) => frame.id === 'after');
+    expect(bob.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
+  });
+
+  it('NotifyConnection reaches exactly one connection', async () => {
+    const [target, sibling] = await Promise.all([connectAs('carol-n'), connectAs('carol-n')]);
+    const connectionId = await connectionIdFromTable('carol-n', 2).then((ids) => ids[0] as string);
+    const targetClient = await whichClientIs(connectionId, [target, sibling]);
+    await sendToQueue('NotifyConnectionQueueUrl', { connectionId, data: 'just you', id: 'c-1' });
+
+    expect(await targetClient.frame((frame) => frame.type === 'notification')).toMatchObject({ id: 'c-1', data: 'just you' });
+    const other = targetClient === target ? sibling : target;
+    other.send({ action: 'ping', id: 'after' });
+    await other.frame((frame) => frame.id === 'after');
+    expect(other.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
+  });
+
+  it("removes the row of a connection that is gone when a notification is posted to it (410)", async () => {
+    const table = stack.outputs['ConnectionsTableName'];
+    const now = Date.now();
+    await stack.db.send(
+      new PutCommand({ TableName: table, Item: { connectionId: 'ghost=', userId: 'erin-n', connectedAt: now, expiresAt: Math.floor(now / 1000) + 3600 } }),
+    );
+    const live = await connectAs('erin-n');
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'erin-n', data: 1 });
+
+    await live.frame((frame) => frame.type === 'notification');
+    await eventually(async () => ((await row('ghost=')) === undefined ? true : undefined), 'the gone row to be deleted');
+  });
+
+  it('dead-letters a malformed NotifyUser message with its reason while its batch siblings are delivered', async () => {
+    const client = await connectAs('frank-n');
+    await stack.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: stack.outputs['NotifyUserQueueUrl'],
+        Entries: [
+          { Id: 'good', MessageBody: JSON.stringify({ userId: 'frank-n', data: 'ok', id: 'good-1' }) },
+          { Id: 'bad', MessageBody: JSON.stringify({ user: 'frank-n' }) },
+          { Id: 'worse', MessageBody: '{not json' },
+        ],
+      }),
+    );
+
+    expect(await client.frame((frame) => frame.type === 'notification')).toMatchObject({ id: 'good-1' });
+    const deadLetterUrl = await deadLetterQueueOf(stack.outputs['NotifyUserQueueUrl'] as string);
+    const dead = await eventually(async () => {
+      const messages = await receiveAll(stack.sqs, deadLetterUrl);
+      return messages.length >= 2 ? messages : undefined;
+    }, 'two dead-lettered messages');
+    expect(dead.map((message) => message.MessageAttributes?.['ErrorCode']?.StringValue).sort()).toEqual(['invalid_json', 'invalid_message']);
+  });
+});
+
+describe('the management API', () => {
+  it('reports a connection (GetConnection), posts to it, and DeleteConnection closes it and runs $disconnect', async () => {
+    const client = await connectAs('gina-m');
+    const [connectionId] = await connectionIdFromTable('gina-m', 1);
+
+    const info = await managementApi.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+    expect(info.ConnectedAt).toBeInstanceOf(Date);
+    expect(info.Identity?.SourceIp).toBe('127.0.0.1');
+
+    await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{"direct":true}' }));
+    expect(await client.frame((frame) => frame.direct === true)).toEqual({ direct: true });
+
+    await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    expect((await client.closedWith()).code).toBe(1000);
+    await eventually(async () => ((await row(connectionId as string)) === undefined ? true : undefined), '$disconnect to delete the row');
+  });
+
+  it('answers GoneException for a connection that does not exist', async () => {
+    await expect(managementApi.send(new PostToConnectionCommand({ ConnectionId: 'nobody=', Data: 'x' }))).rejects.toBeInstanceOf(GoneException);
+  });
+});
+
+describe('$disconnect', () => {
+  it("deletes a closed connection's row", async () => {
+    const client = await connectAs('hank-d');
+    const [connectionId] = await connectionIdFromTable('hank-d', 1);
+    client.close();
+
+    await eventually(async () => ((await row(connectionId as string)) === undefined ? true : undefined), 'the row to be deleted');
+  });
+});
+
+/** The user's connection ids as the table has them (the client cannot know its own id). */
+async function connectionIdFromTable(userId: string, count: number): Promise<string[]> {
+  const table = new ConnectionTable(stack.db, stack.outputs['ConnectionsTableName'] as string);
+  return eventually(async () => {
+    const ids: string[] = [];
+    for await (const page of table.connectionIdsOf(userId)) ids.push(...page);
+    return ids.length === count ? ids : undefined;
+  }, `${count} connection(s) of ${userId}`);
+}
+
+/** The queue's dead-letter queue, from its redrive policy. */
+async function deadLetterQueueOf(queueUrl: string): Promise<string> {
+  const { Attributes } = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }));
+  const { deadLetterTargetArn } = JSON.parse(Attributes?.RedrivePolicy ?? '{}') as { deadLetterTargetArn: string };
+  const { QueueUrl } = await stack.sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterTargetArn.split(':').pop() }));
+  return QueueUrl as string;
+}
+
+/** Finds which client a connection id belongs to by posting a marker to it. */
+async function whichClientIs(connectionId: string, candidates: TestClient[]): Promise<TestClient> {
+  const marker = `marker-${connectionId}`;
+  await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ marker }) }));
+  return eventually(async () => candidates.find((client) => client.frames.some((frame: any) => frame.marker === marker)), 'the marker');
+}

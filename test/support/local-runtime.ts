@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import WebSocket from 'ws';
+import { type LocalOutputs, type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+
+export const PROJECT_DIR = path.join(__dirname, '..', '..');
+
+export interface RuntimeUnderTest {
+  runtime: LocalRuntime;
+  outputs: LocalOutputs;
+  stateDir: string;
+  sqs: SQSClient;
+  db: DynamoDBDocumentClient;
+  /** A token from the runtime's issuer. */
+  tokenFor(userId: string, ttlSeconds?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** `npm start`, in-process: port 0, a state directory of its own, no file watching. */
+export async function startRuntimeUnderTest(options: Partial<LocalRuntimeOptions> = {}): Promise<RuntimeUnderTest> {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'ws-notify-e2e-'));
+  const runtime = await startLocalRuntime({ port: 0, projectDir: PROJECT_DIR, stateDir, ...options });
+  const { outputs } = runtime;
+  const clientConfig = { region: outputs.Region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+  const sqs = new SQSClient({ ...clientConfig, endpoint: outputs.SqsEndpoint, useQueueUrlAsEndpoint: false });
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientConfig, endpoint: outputs.DynamoDbEndpoint }));
+  return {
+    runtime,
+    outputs,
+    stateDir,
+    sqs,
+    db,
+    tokenFor: (userId, ttlSeconds) => runtime.issuer.mint({ userId, ...(ttlSeconds !== undefined && { ttlSeconds }) }),
+    stop: async () => {
+      sqs.destroy();
+      db.destroy();
+      await runtime.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A real `ws` client that keeps every frame it receives, and how it was closed. */
+export class TestClient {
+  readonly frames: unknown[] = [];
+  closed?: { code: number; reason: string };
+  private waiters: (() => void)[] = [];
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data: Buffer) => {
+      const text = data.toString();
+      try {
+        this.frames.push(JSON.parse(text));
+      } catch {
+        this.frames.push(text);
+      }
+      this.notify();
+    });
+    socket.on('close', (code: number, reason: Buffer) => {
+      this.closed = { code, reason: reason.toString() };
+      this.notify();
+    });
+  }
+
+  /** Opens a connection; rejects with the HTTP status if the upgrade is refused. */
+  static connect(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, options.protocols ?? [], { headers: options.headers ?? {} });
+      const client = new TestClient(socket);
+      socket.once('open', () => resolve(client));
+      socket.once('unexpected-response', (_request, response) => {
+        reject(new UpgradeRefusedError(response.statusCode ?? 0));
+        socket.terminate();
+      });
+      socket.once('error', (error) => reject(error));
+    });
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The first frame (from the start of the connection) that matches, waiting for it up to `timeoutMs`. */
+  async frame(matches: (frame: any) => boolean, timeoutMs = 10_000): Promise<any> {
+    await this.until(() => this.frames.some(matches), timeoutMs, 'a matching frame');
+    return this.frames.find(matches);
+  }
+
+  async closedWith(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
+    await this.until(() => this.closed !== undefined, timeoutMs, 'the connection to close');
+    return this.closed!;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  private async until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames so far: ${JSON.stringify(this.frames)}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  private notify(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
+  }
+}
+
+export class UpgradeRefusedError extends Error {
+  override readonly name = 'UpgradeRefusedError';
+
+  constructor(readonly status: number) {
+    super(`upgrade refused with HTTP ${status}`);
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
