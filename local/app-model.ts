@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { resourcesOfType, type SynthesizedStack, type TemplateResource } from './cloud-assembly';
 import { resolve, type ResolveContext, resolveString, UnsupportedTemplateError } from './intrinsics';
 
@@ -102,15 +101,16 @@ function functionDefinition(
   localString: (value: unknown, where: string) => string,
 ): FunctionDefinition {
   const properties = resource.Properties ?? {};
-  const assetPath = resource.Metadata?.['aws:asset:path'];
-  if (typeof assetPath !== 'string' || resource.Metadata?.['aws:asset:property'] !== 'Code') {
-    throw new UnsupportedTemplateError(`function ${logicalId} has no asset code (inline and image code are not run locally)`);
+  const objectKey = (properties['Code'] as { S3Key?: unknown } | undefined)?.S3Key;
+  const codeDir = typeof objectKey === 'string' ? stack.assetDirectories.get(objectKey) : undefined;
+  if (!codeDir) {
+    throw new UnsupportedTemplateError(`function ${logicalId} has no file asset for its code (inline and image code are not run locally)`);
   }
   const variables = (properties['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
   return {
     logicalId,
     name: context.resources.get(logicalId)?.ref as string,
-    codeDir: path.resolve(stack.assemblyDir, assetPath),
+    codeDir,
     handler: String(properties['Handler'] ?? 'index.handler'),
     environment: Object.fromEntries(
       Object.entries(variables).map(([name, value]) => [name, localString(value, `${logicalId} environment ${name}`)]),

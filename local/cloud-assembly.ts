@@ -15,13 +15,24 @@ export interface SynthesizedStack {
   assemblyDir: string;
   resources: Record<string, TemplateResource>;
   outputs: Record<string, { Value: unknown; Description?: string }>;
+  /** Each file asset's directory, by the S3 object key the template names (`<hash>.zip`). */
+  assetDirectories: Map<string, string>;
 }
 
 interface Manifest {
   artifacts?: Record<
     string,
-    { type: string; environment?: string; displayName?: string; properties?: { templateFile?: string; stackName?: string } }
+    {
+      type: string;
+      environment?: string;
+      dependencies?: string[];
+      properties?: { templateFile?: string; stackName?: string; file?: string };
+    }
   >;
+}
+
+interface AssetManifest {
+  files?: Record<string, { source: { path?: string }; destinations: Record<string, { objectKey: string }> }>;
 }
 
 const DEFAULT_REGION = 'us-east-1';
@@ -52,7 +63,25 @@ export function readSynthesizedStack(assemblyDir: string, stackName?: string): S
     assemblyDir,
     resources: template.Resources ?? {},
     outputs: template.Outputs ?? {},
+    assetDirectories: assetDirectories(assemblyDir, manifest, artifact.dependencies ?? []),
   };
+}
+
+/** Reads the stack's asset manifests: where each bundle the template deploys from S3 was staged. */
+function assetDirectories(assemblyDir: string, manifest: Manifest, dependencies: string[]): Map<string, string> {
+  const directories = new Map<string, string>();
+  for (const dependency of dependencies) {
+    const artifact = manifest.artifacts?.[dependency];
+    if (artifact?.type !== 'cdk:asset-manifest' || !artifact.properties?.file) continue;
+    const assets = JSON.parse(readFileSync(path.join(assemblyDir, artifact.properties.file), 'utf8')) as AssetManifest;
+    for (const asset of Object.values(assets.files ?? {})) {
+      if (!asset.source.path) continue;
+      for (const destination of Object.values(asset.destinations)) {
+        directories.set(destination.objectKey, path.resolve(assemblyDir, asset.source.path));
+      }
+    }
+  }
+  return directories;
 }
 
 /** The stack's resources of one CloudFormation type, by logical id. */

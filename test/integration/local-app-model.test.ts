@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { App, Duration } from 'aws-cdk-lib';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { describeLocalApp, type LocalApp } from '../../local/app-model';
+import { readSynthesizedStack } from '../../local/cloud-assembly';
+import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
+import { provision } from '../../local/provision';
+import { WsNotifyStack } from '../../lib/ws-notify-stack';
+
+const GATEWAY = new URL('http://127.0.0.1:3001');
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const engines: Engine[] = [];
+let outdir: string;
+let dynamoDb: DynamoDBClient;
+let sqs: SQSClient;
+let app: LocalApp;
+
+/** The ws-notify stack plus what a user might add in lib/: a route, and a queue with its consumer. */
+function synthesizeExtendedApp(): string {
+  const cdkApp = new App({ outdir });
+  const stack = new WsNotifyStack(cdkApp, 'Extended', { jwtIssuer: 'http://127.0.0.1:3001/issuer', jwtAudience: 'local' });
+  const jobs = new Queue(stack, 'Jobs', { visibilityTimeout: Duration.seconds(45) });
+  const entry = path.join(__dirname, '..', '..', 'lambdas', 'handlers', 'ping.ts');
+  const echo = new NodejsFunction(stack, 'Echo', { entry, runtime: Runtime.NODEJS_22_X, environment: { JOBS_QUEUE_URL: jobs.queueUrl } });
+  stack.wsNotify.webSocketApi.addRoute('echo', { integration: new WebSocketLambdaIntegration('EchoIntegration', echo), returnResponse: true });
+  const worker = new NodejsFunction(stack, 'Worker', { entry, runtime: Runtime.NODEJS_22_X, timeout: Duration.seconds(20) });
+  worker.addEventSource(new SqsEventSource(jobs, { batchSize: 5, maxBatchingWindow: Duration.seconds(2) }));
+  return cdkApp.synth().directory;
+}
+
+beforeAll(async () => {
+  outdir = mkdtempSync(path.join(tmpdir(), 'ws-notify-assembly-'));
+  const assemblyDir = synthesizeExtendedApp();
+  const [dynamo, sqsEngine] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
+  engines.push(dynamo, sqsEngine);
+  dynamoDb = new DynamoDBClient({ region: 'us-east-1', credentials, endpoint: dynamo.endpoint });
+  sqs = new SQSClient({ region: 'us-east-1', credentials, endpoint: sqsEngine.endpoint, useQueueUrlAsEndpoint: false });
+  const stack = readSynthesizedStack(assemblyDir, 'Extended');
+  app = describeLocalApp(stack, await provision(stack, { dynamoDb, sqs }), GATEWAY);
+}, 180_000);
+
+afterAll(async () => {
+  dynamoDb?.destroy();
+  sqs?.destroy();
+  await Promise.all(engines.map((engine) => engine.stop()));
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+const functionNamed = (logicalIdPart: string) => [...app.functions.values()].find((fn) => fn.logicalId.includes(logicalIdPart))!;
+
+describe('the local model of a synthesized app', () => {
+  it('serves a route added in lib/, with its route response, through the same bundle that deploys', () => {
+    const echo = app.webSocketApi.routes.get('echo');
+
+    expect(echo).toEqual({ routeKey: 'echo', functionName: functionNamed('Echo').name, hasRouteResponse: true });
+    expect(functionNamed('Echo').codeDir).toMatch(/asset\.[0-9a-f]{64}$/);
+  });
+
+  it('keeps the core routes, $connect behind its REQUEST authorizer', () => {
+    expect([...app.webSocketApi.routes.keys()].sort()).toEqual(['$connect', '$default', '$disconnect', 'echo', 'ping']);
+    expect(app.webSocketApi.routes.get('$connect')?.authorizer).toEqual({ functionName: functionNamed('Authorize').name, identitySources: [] });
+    expect(app.webSocketApi).toMatchObject({ stageName: 'live', routeSelectionExpression: '$request.body.action' });
+  });
+
+  it('polls a queue added in lib/ with its mapping settings', () => {
+    const jobs = app.eventSourceMappings.find((mapping) => mapping.functionName === functionNamed('Worker').name);
+
+    expect(jobs).toMatchObject({ batchSize: 5, batchingWindowSeconds: 2, reportBatchItemFailures: false, queueUrl: expect.stringContaining('Jobs') });
+    expect(functionNamed('Worker').timeoutSeconds).toBe(20);
+  });
+
+  it("resolves environments to local resources, and the API's AWS endpoints to the local gateway", () => {
+    expect(functionNamed('Echo').environment['JOBS_QUEUE_URL']).toBe(app.eventSourceMappings.find((m) => m.queueUrl.includes('Jobs'))?.queueUrl);
+    expect(functionNamed('NotifyConnection').environment['MANAGEMENT_API_ENDPOINT']).toBe('http://127.0.0.1:3001/live');
+    expect(app.outputs['WebSocketUrl']).toBe('ws://127.0.0.1:3001/live');
+    expect(app.outputs['ConnectionsTableName']).toBe(functionNamed('Connect').environment['CONNECTIONS_TABLE_NAME']);
+  });
+
+  it('creates the table with its keys, GSI and TTL as the template defines them', async () => {
+    const tableName = app.outputs['ConnectionsTableName'];
+    const { Table } = await dynamoDb.send(new DescribeTableCommand({ TableName: tableName }));
+    const { TimeToLiveDescription } = await dynamoDb.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+
+    expect(Table?.KeySchema).toEqual([{ AttributeName: 'connectionId', KeyType: 'HASH' }]);
+    expect(Table?.GlobalSecondaryIndexes?.[0]).toMatchObject({
+      IndexName: 'byUser',
+      KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+    });
+    expect(TimeToLiveDescription).toMatchObject({ AttributeName: 'expiresAt', TimeToLiveStatus: 'ENABLED' });
+  });
+
+  it('creates the queues with their visibility timeouts and redrive policies', async () => {
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: app.outputs['NotifyUserQueueUrl'], AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }),
+    );
+
+    expect(Attributes?.VisibilityTimeout).toBe('180');
+    expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toEqual({
+      deadLetterTargetArn: expect.stringContaining('NotifyUserDeadLetterQueue'),
+      maxReceiveCount: 5,
+    });
+  });
+});
