@@ -1,0 +1,148 @@
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest } from '../support/local-runtime';
+
+// Debian's Chromium (.ci/run installs it): Playwright's own browser download needs a network.
+const CHROMIUM = '/usr/bin/chromium';
+// The machine has no network: Chromium must not try to reach Google's services in the background.
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const SCREENSHOT = path.join(PROJECT_DIR, 'test', 'artifacts', 'test-page.png');
+/** NotifyUser queue → notify-user → NotifyConnection queue → notify-connection → the socket. */
+const NOTIFICATION_TIMEOUT_MS = 20_000;
+
+let runtime: RuntimeUnderTest;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let pageErrors: Error[];
+
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  runtime = await startRuntimeUnderTest();
+}, 120_000);
+
+afterAll(async () => {
+  try {
+    await browser?.close();
+  } finally {
+    await runtime?.stop();
+  }
+});
+
+beforeEach(async () => {
+  context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  // Fail within jest's test timeout, with Playwright's message saying what it waited for.
+  context.setDefaultTimeout(10_000);
+  page = await context.newPage();
+  pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error));
+  await page.goto(`${runtime.runtime.url}/`);
+});
+
+afterEach(async () => {
+  await context?.close();
+  expect(pageErrors).toEqual([]);
+});
+
+async function connectAs(userId: string): Promise<void> {
+  await page.getByLabel('User id').fill(userId);
+  await page.getByRole('button', { name: 'Connect', exact: true }).click();
+  await connectionState('open');
+}
+
+/** The connection status line once it reaches `state`, and its text. */
+async function connectionState(state: 'open' | 'closed' | 'refused'): Promise<string> {
+  const status = page.locator(`#connection-status[data-state="${state}"]`);
+  await status.waitFor();
+  return (await status.textContent()) ?? '';
+}
+
+/** The newest frame of `type` that went in `direction`, parsed from the log, waiting for it to appear. */
+async function loggedFrame(direction: 'in' | 'out', type: string, timeout?: number): Promise<unknown> {
+  const entry = page
+    .getByRole('log', { name: 'Frames' })
+    .locator(`li[data-direction="${direction}"][data-type="${type}"]`)
+    .first();
+  await entry.waitFor({ timeout });
+  return JSON.parse((await entry.locator('pre').textContent()) ?? '');
+}
+
+describe('the local test page, in headless Chromium', () => {
+  it('connects as the user in the field, and shows the open connection and its ws-notify.v1 subprotocol', async () => {
+    await page.getByLabel('User id').fill('alice');
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+
+    expect(await connectionState('open')).toBe('Open as alice');
+    expect(await page.locator('#protocol').textContent()).toBe('ws-notify.v1');
+    expect(await page.locator('#endpoint').textContent()).toBe(runtime.outputs['WebSocketUrl']);
+  });
+
+  it('logs the ping it sends and the pong that answers it, with the same id', async () => {
+    await connectAs('bob');
+
+    await page.getByRole('button', { name: 'Ping' }).click();
+
+    expect(await loggedFrame('out', 'ping')).toEqual({ action: 'ping', id: 1 });
+    expect(await loggedFrame('in', 'pong')).toEqual({ type: 'pong', id: 1, time: expect.any(String) });
+  });
+
+  it('notifies the connected user through the NotifyUser queue, and logs the notification frame with the data', async () => {
+    await connectAs('carol');
+    const data = { text: 'Hello from the browser test', unread: 3 };
+
+    await page.getByLabel('Notification data (JSON)').fill(JSON.stringify(data));
+    await page.getByRole('button', { name: 'Notify me' }).click();
+
+    const notification = await loggedFrame('in', 'notification', NOTIFICATION_TIMEOUT_MS);
+    expect(notification).toEqual({ type: 'notification', id: expect.any(String), time: expect.any(String), data });
+    expect(await page.locator('#notify-result').textContent()).toMatch(/^Queued for carol as message \S+\.$/);
+    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+
+  it('refuses to notify with data that is not JSON, and says why', async () => {
+    await page.getByLabel('Notification data (JSON)').fill('{"text": unquoted}');
+    await page.getByRole('button', { name: 'Notify me' }).click();
+
+    expect(await page.getByRole('alert').textContent()).toMatch(/^The data is not valid JSON: /);
+    expect(await page.getByLabel('Notification data (JSON)').getAttribute('aria-invalid')).toBe('true');
+  });
+
+  it('sends a raw frame as typed, and logs the invalid_json error frame that answers text that is not JSON', async () => {
+    await connectAs('dave');
+
+    await page.getByLabel('Raw frame', { exact: true }).fill('hello, server');
+    await page.getByRole('button', { name: 'Send frame' }).click();
+
+    expect(await loggedFrame('in', 'error')).toEqual({ type: 'error', code: 'invalid_json', message: expect.any(String) });
+    expect(await page.locator('li[data-direction="out"][data-type="text"] pre').textContent()).toBe('hello, server');
+  });
+
+  it('shows the close code and reason after Disconnect', async () => {
+    await connectAs('erin');
+
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+
+    // The reason is whatever the server's close frame carries; the page shows it after the code.
+    expect(await connectionState('closed')).toMatch(/^Closed: 1000 \S/);
+    expect(await page.getByRole('button', { name: 'Ping' }).isDisabled()).toBe(true);
+  });
+
+  it('shows a refused connection when the upgrade is refused for a bad token', async () => {
+    await page.route('**/_local/token', (route) => route.fulfill({ json: { token: 'not-a-jwt' } }));
+
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+
+    expect(await connectionState('refused')).toMatch(/^Refused: /);
+  });
+});
