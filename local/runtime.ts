@@ -213,7 +213,7 @@ class Ready {
       case 'GET /_local/outputs':
         return sendJson(response, 200, this.outputs);
       case 'POST /_local/token': {
-        const { userId, ttlSeconds } = (await readJson(request)) as { userId?: unknown; ttlSeconds?: unknown };
+        const { userId, ttlSeconds } = ((await readJson(request)) ?? {}) as { userId?: unknown; ttlSeconds?: unknown };
         if (typeof userId !== 'string' || userId.length === 0) return sendJson(response, 400, { message: 'userId (a string) is required' });
         const token = await this.parts.issuer.mint({ userId, ...(typeof ttlSeconds === 'number' && { ttlSeconds }) });
         return sendJson(response, 200, { token });
@@ -222,7 +222,11 @@ class Ready {
         // The test page's "notify me": a real NotifyUser queue message, as a backend would send it.
         const queueUrl = this.outputs['NotifyUserQueueUrl'];
         if (!queueUrl) return sendJson(response, 404, { message: 'the stack has no NotifyUserQueueUrl output' });
-        const body = JSON.stringify(await readJson(request));
+        const message = (await readJson(request)) as { userId?: unknown } | undefined;
+        if (typeof message?.userId !== 'string' || message.userId.length === 0 || !('data' in message)) {
+          return sendJson(response, 400, { message: 'send a JSON body {"userId": string, "data": any JSON}' });
+        }
+        const body = JSON.stringify(message);
         const { MessageId } = await this.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
         return sendJson(response, 202, { messageId: MessageId });
       }
@@ -332,13 +336,14 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
+/** The request's JSON body, or undefined if it is not JSON. */
 async function readJson(request: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
-    return {};
+    return undefined;
   }
 }
 

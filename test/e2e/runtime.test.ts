@@ -243,6 +243,23 @@ describe('the management API', () => {
   });
 });
 
+describe("the runtime's development endpoints", () => {
+  it('refuses a /_local/notify body without a userId or data, or that is not JSON, with 400', async () => {
+    for (const body of ['{"data":1}', '{"userId":"a"}', 'not json']) {
+      const response = await fetch(`${stack.runtime.url}/_local/notify`, { method: 'POST', body });
+      expect(response.status).toBe(400);
+    }
+  });
+
+  it('serves the issuer keys the authorizer verifies against', async () => {
+    const response = await fetch(`${stack.runtime.url}/issuer/.well-known/jwks.json`);
+    const { keys } = (await response.json()) as { keys: { kty: string; kid: string; d?: string }[] };
+
+    expect(keys).toEqual([expect.objectContaining({ kty: 'RSA', kid: expect.any(String), alg: 'RS256' })]);
+    expect(keys[0]).not.toHaveProperty('d');
+  });
+});
+
 describe('$disconnect', () => {
   it("deletes a closed connection's row", async () => {
     const client = await connectAs('hank-d');
