@@ -42,7 +42,8 @@ export async function startSqsEmulator(): Promise<Engine> {
   return { endpoint: `http://127.0.0.1:${port}`, stop: () => stopProcess(child) };
 }
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

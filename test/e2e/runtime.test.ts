@@ -7,7 +7,6 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { ConnectionTable } from '../../lambdas/core/connections';
 import { receiveAll } from '../support/stack-under-test';
 import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
@@ -74,7 +73,7 @@ describe('connecting', () => {
 
   it('stores an accepted connection under the user the token names', async () => {
     await connectAs('ivy-c');
-    expect(await connectionIdFromTable('ivy-c', 1)).toHaveLength(1);
+    expect(await stack.connectionIdsOf('ivy-c', 1)).toHaveLength(1);
   });
 
   it('accepts the browser form (subprotocols) and selects ws-notify.v1', async () => {
@@ -174,7 +173,7 @@ describe('notifications', () => {
 
   it('NotifyConnection reaches exactly one connection', async () => {
     const [target, sibling] = await Promise.all([connectAs('carol-n'), connectAs('carol-n')]);
-    const connectionId = await connectionIdFromTable('carol-n', 2).then((ids) => ids[0] as string);
+    const connectionId = await stack.connectionIdsOf('carol-n', 2).then((ids) => ids[0] as string);
     const targetClient = await whichClientIs(connectionId, [target, sibling]);
     await sendToQueue('NotifyConnectionQueueUrl', { connectionId, data: 'just you', id: 'c-1' });
 
@@ -224,7 +223,7 @@ describe('notifications', () => {
 describe('the management API', () => {
   it('reports a connection (GetConnection), posts to it, and DeleteConnection closes it and runs $disconnect', async () => {
     const client = await connectAs('gina-m');
-    const [connectionId] = await connectionIdFromTable('gina-m', 1);
+    const [connectionId] = await stack.connectionIdsOf('gina-m', 1);
 
     const info = await managementApi.send(new GetConnectionCommand({ ConnectionId: connectionId }));
     expect(info.ConnectedAt).toBeInstanceOf(Date);
@@ -263,22 +262,13 @@ describe("the runtime's development endpoints", () => {
 describe('$disconnect', () => {
   it("deletes a closed connection's row", async () => {
     const client = await connectAs('hank-d');
-    const [connectionId] = await connectionIdFromTable('hank-d', 1);
+    const [connectionId] = await stack.connectionIdsOf('hank-d', 1);
     client.close();
 
     await eventually(async () => ((await row(connectionId as string)) === undefined ? true : undefined), 'the row to be deleted');
   });
 });
 
-/** The user's connection ids as the table has them (the client cannot know its own id). */
-async function connectionIdFromTable(userId: string, count: number): Promise<string[]> {
-  const table = new ConnectionTable(stack.db, stack.outputs['ConnectionsTableName'] as string);
-  return eventually(async () => {
-    const ids: string[] = [];
-    for await (const page of table.connectionIdsOf(userId)) ids.push(...page);
-    return ids.length === count ? ids : undefined;
-  }, `${count} connection(s) of ${userId}`);
-}
 
 /** The queue's dead-letter queue, from its redrive policy. */
 async function deadLetterQueueOf(queueUrl: string): Promise<string> {

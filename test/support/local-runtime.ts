@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import WebSocket from 'ws';
+import { ConnectionTable } from '../../lambdas/core/connections';
 import { type LocalOutputs, type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 
 export const PROJECT_DIR = path.join(__dirname, '..', '..');
@@ -17,6 +18,8 @@ export interface RuntimeUnderTest {
   db: DynamoDBDocumentClient;
   /** A token from the runtime's issuer. */
   tokenFor(userId: string, ttlSeconds?: number): Promise<string>;
+  /** The user's connection ids as the table has them, once there are `count` (a client cannot know its own id). */
+  connectionIdsOf(userId: string, count: number): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -35,6 +38,14 @@ export async function startRuntimeUnderTest(options: Partial<LocalRuntimeOptions
     sqs,
     db,
     tokenFor: (userId, ttlSeconds) => runtime.issuer.mint({ userId, ...(ttlSeconds !== undefined && { ttlSeconds }) }),
+    connectionIdsOf: (userId, count) => {
+      const table = new ConnectionTable(db, outputs['ConnectionsTableName'] as string);
+      return eventually(async () => {
+        const ids: string[] = [];
+        for await (const page of table.connectionIdsOf(userId)) ids.push(...page);
+        return ids.length === count ? ids : undefined;
+      }, `${count} connection(s) of ${userId}`);
+    },
     stop: async () => {
       sqs.destroy();
       db.destroy();

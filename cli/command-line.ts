@@ -1,0 +1,247 @@
+import { parseArgs } from 'node:util';
+import type { JWTPayload } from 'jose';
+import {
+  InvalidMessageError,
+  NotifyConnectionMessage,
+  NotifyUserMessage,
+  parseMessage,
+} from '../lambdas/core/messages';
+
+/** A command line that cannot be run as given; the CLI prints `message`, then `usage`, and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Which stack a command acts on (see `resolveTarget`). */
+export interface TargetOptions {
+  outputsFile?: string;
+  stackName?: string;
+}
+
+/** A notification as it goes on its queue, named by the stack output that holds the queue's URL. */
+export type Notification =
+  | { queue: 'NotifyUserQueueUrl'; message: NotifyUserMessage }
+  | { queue: 'NotifyConnectionQueueUrl'; message: NotifyConnectionMessage };
+
+export type CommandLine =
+  | { command: 'help'; text: string }
+  | { command: 'token'; target: TargetOptions; userId: string; ttlSeconds?: number; claims?: JWTPayload }
+  | { command: 'send'; target: TargetOptions; notification: Notification }
+  | { command: 'stream'; target: TargetOptions; userId?: string; token?: string }
+  | { command: 'connections'; target: TargetOptions; userId: string };
+
+const TARGET_HELP = `Target (every command):
+  --outputs <file>   the outputs of \`cdk deploy --outputs-file\`, or a local runtime's outputs.json
+                     (default: .local/outputs.json, the local runtime \`npm start\` runs)
+  --stack <name>     the stack in that file, where it has several; without --outputs, a deployed
+                     stack whose outputs are read with CloudFormation (AWS credentials and region
+                     from the environment)
+  -h, --help         this help`;
+
+export const USAGE = `Usage: ws-notify <command> [options]
+
+Talks to a ws-notify stack: the local runtime (\`npm start\`) or a deployed one.
+
+Commands:
+  token         mint a token for a user from the local runtime's issuer
+  send          notify a user, or one connection, through the queues
+  stream        connect as a user and print every frame received
+  connections   list a user's open connections
+
+${TARGET_HELP}
+
+\`ws-notify <command> --help\` describes a command.`;
+
+const TOKEN_USAGE = `Usage: ws-notify token --user <id> [--ttl <seconds>] [--claims <json>] [target]
+
+Prints a token (a JWT) that the local runtime's authorizer accepts for the user. A deployed
+stack trusts your identity provider, which issues its tokens.
+
+Options:
+  --user <id>         the user: the token's sub
+  --ttl <seconds>     how long the token is valid (default 3600; --ttl=-60 mints an expired one)
+  --claims <json>     further claims, a JSON object; sub, iss, aud, iat and exp are the issuer's
+
+${TARGET_HELP}`;
+
+const SEND_USAGE = `Usage: ws-notify send (--user <id> | --connection <id>) --data <json> [target]
+
+Enqueues a notification, as a backend does: {"userId","data"} on the NotifyUser queue reaches
+every open connection of the user; {"connectionId","data"} on the NotifyConnection queue reaches
+that connection. Prints the SQS message id, which is also the notification's id.
+
+Options:
+  --user <id>          the user to notify
+  --connection <id>    the connection to notify (\`ws-notify connections\` lists them)
+  --data <json>        the notification's data: any JSON value, e.g. '{"text":"hi"}' or '"hi"'
+
+${TARGET_HELP}`;
+
+const STREAM_USAGE = `Usage: ws-notify stream (--user <id> | --token <jwt>) [target]
+
+Connects as the user and prints every frame received, one JSON line each, until interrupted
+(Ctrl-C). It pings now and then, as clients must to stay within the idle timeout, and does not
+print those pongs. When the server closes the connection it prints why on stderr and exits:
+0 for a normal close (1000), 1 otherwise.
+
+Options:
+  --user <id>     the user to connect as; on the local runtime, a token is minted for it
+  --token <jwt>   the token to connect with (required for a deployed stack)
+
+${TARGET_HELP}`;
+
+const CONNECTIONS_USAGE = `Usage: ws-notify connections --user <id> [target]
+
+Lists the user's open connections, one JSON line each: the connection id, when it connected,
+when it was last active and where from. A connection the table still lists but API Gateway no
+longer knows is shown with "gone": true.
+
+Options:
+  --user <id>   the user
+
+${TARGET_HELP}`;
+
+/** Claims the local issuer sets itself, whatever `--claims` says. */
+const ISSUER_CLAIMS = ['sub', 'iss', 'aud', 'iat', 'exp'];
+
+/** Reads `ws-notify <command> [options]`; throws a UsageError for anything that cannot run. */
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'token':
+      return parseToken(args);
+    case 'send':
+      return parseSend(args);
+    case 'stream':
+      return parseStream(args);
+    case 'connections':
+      return parseConnections(args);
+    case '-h':
+    case '--help':
+      return { command: 'help', text: USAGE };
+    case undefined:
+      throw new UsageError('no command given', USAGE);
+    default:
+      throw new UsageError(`unknown command "${command}"`, USAGE);
+  }
+}
+
+function parseToken(args: string[]): CommandLine {
+  const values = parseOptions(args, TOKEN_USAGE, ['user', 'ttl', 'claims']);
+  if (values.help) return { command: 'help', text: TOKEN_USAGE };
+  const usageError = (message: string) => new UsageError(message, TOKEN_USAGE);
+  const userId = required(values.user, '--user', TOKEN_USAGE);
+  let ttlSeconds: number | undefined;
+  if (values.ttl !== undefined) {
+    if (!/^-?\d+$/.test(values.ttl)) throw usageError(`--ttl takes a whole number of seconds, got "${values.ttl}"`);
+    ttlSeconds = Number(values.ttl);
+  }
+  let claims: JWTPayload | undefined;
+  if (values.claims !== undefined) {
+    const parsed = parseJson(values.claims, '--claims', TOKEN_USAGE);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw usageError('--claims takes a JSON object');
+    const reserved = ISSUER_CLAIMS.filter((claim) => claim in parsed);
+    if (reserved.length > 0) {
+      throw usageError(`--claims cannot set ${reserved.join(', ')}: the issuer sets them (use --user and --ttl)`);
+    }
+    claims = parsed as JWTPayload;
+  }
+  return {
+    command: 'token',
+    target: targetOf(values),
+    userId,
+    ...(ttlSeconds !== undefined && { ttlSeconds }),
+    ...(claims && { claims }),
+  };
+}
+
+function parseSend(args: string[]): CommandLine {
+  const values = parseOptions(args, SEND_USAGE, ['user', 'connection', 'data']);
+  if (values.help) return { command: 'help', text: SEND_USAGE };
+  if ((values.user === undefined) === (values.connection === undefined)) {
+    throw new UsageError('send takes exactly one of --user and --connection', SEND_USAGE);
+  }
+  const data = parseJson(required(values.data, '--data', SEND_USAGE), '--data', SEND_USAGE);
+  const target = targetOf(values);
+  // Checked with the schema the queue's consumer applies, so that a message it would dead-letter is never sent.
+  if (values.user !== undefined) {
+    const userId = required(values.user, '--user', SEND_USAGE);
+    return { command: 'send', target, notification: { queue: 'NotifyUserQueueUrl', message: validMessage(NotifyUserMessage, { userId, data }) } };
+  }
+  const connectionId = required(values.connection, '--connection', SEND_USAGE);
+  const message = validMessage(NotifyConnectionMessage, { connectionId, data });
+  return { command: 'send', target, notification: { queue: 'NotifyConnectionQueueUrl', message } };
+}
+
+function parseStream(args: string[]): CommandLine {
+  const values = parseOptions(args, STREAM_USAGE, ['user', 'token']);
+  if (values.help) return { command: 'help', text: STREAM_USAGE };
+  if (values.user === undefined && values.token === undefined) {
+    throw new UsageError('stream needs --user (a token is minted for it locally) or --token', STREAM_USAGE);
+  }
+  return {
+    command: 'stream',
+    target: targetOf(values),
+    ...(values.user !== undefined && { userId: required(values.user, '--user', STREAM_USAGE) }),
+    ...(values.token !== undefined && { token: required(values.token, '--token', STREAM_USAGE) }),
+  };
+}
+
+function parseConnections(args: string[]): CommandLine {
+  const values = parseOptions(args, CONNECTIONS_USAGE, ['user']);
+  if (values.help) return { command: 'help', text: CONNECTIONS_USAGE };
+  return { command: 'connections', target: targetOf(values), userId: required(values.user, '--user', CONNECTIONS_USAGE) };
+}
+
+/** The command's string options (each given once, no positionals), the target's, and --help. */
+function parseOptions<const Name extends string>(args: string[], usage: string, names: readonly Name[]): ParsedOptions<Name> {
+  const strings = Object.fromEntries([...names, 'outputs', 'stack'].map((name) => [name, { type: 'string' as const }]));
+  try {
+    const { values } = parseArgs({ args, options: { ...strings, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    // The options are built from `names`, which parseArgs's types cannot follow.
+    return values as ParsedOptions<Name>;
+  } catch (error) {
+    const { code, message } = error as Error & { code?: string };
+    // Node's advice for an unknown option (pass it after `--`) does not apply: no command takes positionals.
+    throw new UsageError(code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? (message.split('.')[0] as string) : message, usage);
+  }
+}
+
+type ParsedOptions<Name extends string> = { [name in Name | 'outputs' | 'stack']?: string } & { help?: boolean };
+
+function targetOf(values: { outputs?: string | undefined; stack?: string | undefined }): TargetOptions {
+  return {
+    ...(values.outputs !== undefined && { outputsFile: required(values.outputs, '--outputs', USAGE) }),
+    ...(values.stack !== undefined && { stackName: required(values.stack, '--stack', USAGE) }),
+  };
+}
+
+function required(value: string | undefined, option: string, usage: string): string {
+  if (value === undefined) throw new UsageError(`${option} is required`, usage);
+  if (value === '') throw new UsageError(`${option} cannot be empty`, usage);
+  return value;
+}
+
+function parseJson(text: string, option: string, usage: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${option} is not valid JSON (${(error as Error).message}); quote it for the shell, e.g. '{"text":"hi"}'`, usage);
+  }
+}
+
+function validMessage<T>(schema: Parameters<typeof parseMessage<T>>[0], message: unknown): T {
+  try {
+    return parseMessage(schema, JSON.stringify(message));
+  } catch (error) {
+    if (error instanceof InvalidMessageError) throw new UsageError(`the queue would refuse this message: ${error.message}`, SEND_USAGE);
+    throw error;
+  }
+}

@@ -1,0 +1,54 @@
+import { type CommandLine, parseCommandLine, UsageError } from './command-line';
+import { CommandError, listConnections, printToken, sendNotification } from './commands';
+import { streamFrames, UpgradeRefusedError } from './stream';
+import { resolveTarget, TargetError } from './target';
+
+/** Exit codes: 0 done, 1 the command failed, 2 the command line is wrong. */
+async function main(argv: readonly string[]): Promise<number> {
+  const commandLine = parseCommandLine(argv);
+  if (commandLine.command === 'help') {
+    console.log(commandLine.text);
+    return 0;
+  }
+  return run(commandLine);
+}
+
+async function run(commandLine: Exclude<CommandLine, { command: 'help' }>): Promise<number> {
+  const target = await resolveTarget(commandLine.target);
+  switch (commandLine.command) {
+    case 'token': {
+      const { userId, ttlSeconds, claims } = commandLine;
+      await printToken(target, { userId, ...(ttlSeconds !== undefined && { ttlSeconds }), ...(claims && { claims }) });
+      return 0;
+    }
+    case 'send':
+      await sendNotification(target, commandLine.notification);
+      return 0;
+    case 'stream':
+      return streamFrames(target, commandLine);
+    case 'connections':
+      await listConnections(target, commandLine.userId);
+      return 0;
+  }
+}
+
+/** What to tell the user; a failure the CLI did not foresee keeps its name and stack. */
+function describeFailure(error: unknown): string {
+  if (error instanceof UsageError) return `${error.message}\n\n${error.usage}`;
+  if (error instanceof TargetError || error instanceof CommandError || error instanceof UpgradeRefusedError) return error.message;
+  const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (code === 'ECONNREFUSED') {
+    return `the runtime at ${address}:${port} is not answering (connection refused): if it is the local runtime, start it with \`npm start\``;
+  }
+  return error instanceof Error ? (error.stack ?? String(error)) : String(error);
+}
+
+main(process.argv.slice(2)).then(
+  (exitCode) => {
+    process.exitCode = exitCode;
+  },
+  (error: unknown) => {
+    console.error(`ws-notify: ${describeFailure(error)}`);
+    process.exitCode = error instanceof UsageError ? 2 : 1;
+  },
+);

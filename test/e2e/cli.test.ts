@@ -1,0 +1,399 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { decodeJwt } from 'jose';
+import { freePort } from '../../local/engines';
+import { LOCAL_AUDIENCE } from '../../local/issuer';
+import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient } from '../support/local-runtime';
+
+/** The bin package.json declares: the file `npx ws-notify` runs. */
+const BIN = path.join(
+  PROJECT_DIR,
+  (JSON.parse(readFileSync(path.join(PROJECT_DIR, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['ws-notify'] as string,
+);
+/** What `cdk deploy --outputs-file` writes for a deployed stack. */
+const DEPLOYED_OUTPUTS = {
+  WebSocketUrl: 'wss://abc123.execute-api.eu-west-1.amazonaws.com/live',
+  ManagementApiEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/live',
+  NotifyUserQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/NotifyUser',
+  NotifyConnectionQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/NotifyConnection',
+  ConnectionsTableName: 'Connections',
+};
+/** A CLI run loads TypeScript through tsx and the AWS SDK: seconds on a busy machine. */
+const CLI_TIMEOUT_MS = 20_000;
+
+let stack: RuntimeUnderTest;
+let outputsFile: string;
+let scratchDir: string;
+let managementApi: ApiGatewayManagementApiClient;
+const clients: TestClient[] = [];
+const running = new Set<CliProcess>();
+
+beforeAll(async () => {
+  stack = await startRuntimeUnderTest();
+  outputsFile = stack.runtime.outputsFile;
+  scratchDir = mkdtempSync(path.join(tmpdir(), 'ws-notify-cli-'));
+  managementApi = new ApiGatewayManagementApiClient({
+    endpoint: stack.outputs['ManagementApiEndpoint'],
+    region: stack.outputs.Region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+}, 120_000);
+
+afterEach(() => {
+  for (const cli of running) cli.kill();
+});
+
+afterAll(async () => {
+  for (const cli of running) cli.kill();
+  for (const client of clients) client.socket.terminate();
+  managementApi?.destroy();
+  if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
+  await stack?.stop();
+}, 30_000);
+
+/** `ws-notify …` as a child process, run by the bin file with node (as npx does, minus npm's start-up). */
+class CliProcess {
+  stdout = '';
+  stderr = '';
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(readonly child: ChildProcess) {
+    running.add(this);
+    child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        running.delete(this);
+        resolve({ code, signal });
+      }),
+    );
+  }
+
+  static start(args: string[], { cwd = PROJECT_DIR, viaNpx = false, env = {} as Record<string, string> } = {}): CliProcess {
+    const [command, argv] = viaNpx ? ['npx', ['ws-notify', ...args]] : [process.execPath, [BIN, ...args]];
+    // Its own process group, so that a kill reaches whatever npx starts under it too.
+    const child = spawn(command, argv, { cwd, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    return new CliProcess(child);
+  }
+
+  async exited(timeoutMs = CLI_TIMEOUT_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`ws-notify did not exit within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs).unref(),
+    );
+    const { code } = await Promise.race([this.exit, timeout]);
+    return { code, stdout: this.stdout, stderr: this.stderr };
+  }
+
+  /** Waits for a stdout or stderr that satisfies `check`. */
+  until<T>(check: (cli: CliProcess) => T | undefined, what: string): Promise<T> {
+    return eventually(async () => check(this), `${what}; stderr so far: ${this.stderr}`, CLI_TIMEOUT_MS);
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  kill(): void {
+    try {
+      process.kill(-(this.child.pid as number), 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return CliProcess.start(args).exited();
+}
+
+async function connectAs(userId: string): Promise<TestClient> {
+  const client = await TestClient.connect(stack.outputs['WebSocketUrl'] as string, {
+    headers: { Authorization: `Bearer ${await stack.tokenFor(userId)}` },
+  });
+  clients.push(client);
+  return client;
+}
+
+
+/** Proves that no notification reached the client: a pong sent after the notification arrives first. */
+async function expectNoNotification(client: TestClient): Promise<void> {
+  const id = `after-${Date.now()}`;
+  client.send({ action: 'ping', id });
+  await client.frame((frame) => frame.id === id);
+  expect(client.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
+}
+
+function jsonLines(text: string): any[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line));
+}
+
+function writeOutputs(name: string, stacks: unknown): string {
+  const file = path.join(scratchDir, name);
+  writeFileSync(file, JSON.stringify(stacks));
+  return file;
+}
+
+describe('ws-notify token', () => {
+  it('prints a token from the local issuer for the user, valid for --ttl seconds, with the --claims added', async () => {
+    const { code, stdout } = await cli('token', '--user', 'tina', '--ttl', '120', '--claims', '{"role":"admin"}', '--outputs', outputsFile);
+
+    expect(code).toBe(0);
+    const claims = decodeJwt(stdout.trim());
+    expect(claims).toMatchObject({ sub: 'tina', iss: stack.runtime.issuer.settings.issuer, aud: LOCAL_AUDIENCE, role: 'admin' });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(120);
+  });
+
+  it('prints a token the gateway accepts', async () => {
+    const { stdout } = await cli('token', '--user', 'tom', '--outputs', outputsFile);
+
+    const client = await TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { Authorization: `Bearer ${stdout.trim()}` } });
+    clients.push(client);
+    expect(await stack.connectionIdsOf('tom', 1)).toHaveLength(1);
+  });
+
+  it('refuses a deployed stack, whose tokens come from its identity provider', async () => {
+    const deployed = writeOutputs('deployed.json', { Prod: DEPLOYED_OUTPUTS });
+
+    const { code, stderr } = await cli('token', '--user', 'tina', '--outputs', deployed);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('Prod is deployed and accepts tokens from your identity provider');
+  });
+});
+
+describe('ws-notify send', () => {
+  it("--user reaches every connection of that user and none of another user's, as the notification the message id names", async () => {
+    const [sara1, sara2, otto] = await Promise.all([connectAs('sara'), connectAs('sara'), connectAs('otto')]);
+
+    const { code, stdout } = await cli('send', '--user', 'sara', '--data', '{"text":"shipped"}', '--outputs', outputsFile);
+
+    expect(code).toBe(0);
+    const expected = { type: 'notification', id: stdout.trim(), time: expect.any(String), data: { text: 'shipped' } };
+    expect(await sara1.frame((frame) => frame.type === 'notification')).toEqual(expected);
+    expect(await sara2.frame((frame) => frame.type === 'notification')).toEqual(expected);
+    await expectNoNotification(otto);
+  });
+
+  it('--connection reaches that connection only', async () => {
+    const target = await connectAs('cleo');
+    const [connectionId] = await stack.connectionIdsOf('cleo', 1);
+    const sibling = await connectAs('cleo');
+    await stack.connectionIdsOf('cleo', 2);
+
+    const { code, stdout } = await cli('send', '--connection', connectionId as string, '--data', '"just you"', '--outputs', outputsFile);
+
+    expect(code).toBe(0);
+    expect(await target.frame((frame) => frame.type === 'notification')).toMatchObject({ id: stdout.trim(), data: 'just you' });
+    await expectNoNotification(sibling);
+  });
+
+  it('refuses --data that is not JSON with exit code 2', async () => {
+    const { code, stderr } = await cli('send', '--user', 'sara', '--data', '{text:1}', '--outputs', outputsFile);
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('--data is not valid JSON');
+  });
+});
+
+describe('ws-notify stream', () => {
+  it('prints each notification as a JSON line, and closes cleanly with exit code 0 on SIGINT', async () => {
+    const stream = CliProcess.start(['stream', '--user', 'sam', '--outputs', outputsFile]);
+    await stream.until((cli) => (cli.stderr.includes('connected to') ? true : undefined), 'the stream to connect');
+    const [connectionId] = await stack.connectionIdsOf('sam', 1);
+
+    await stack.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.outputs['NotifyUserQueueUrl'], MessageBody: JSON.stringify({ userId: 'sam', data: { n: 1 }, id: 's-1' }) }),
+    );
+
+    const line = await stream.until((cli) => jsonLines(cli.stdout).find((frame) => frame.type === 'notification'), 'a notification line');
+    expect(line).toEqual({ type: 'notification', id: 's-1', time: expect.any(String), data: { n: 1 } });
+    stream.signal('SIGINT');
+    expect((await stream.exited()).code).toBe(0);
+    // A clean close runs $disconnect, which deletes the row.
+    expect(await stack.connectionIdsOf('sam', 0)).not.toContain(connectionId);
+  });
+
+  it('reports the close code and exits when the server closes the connection', async () => {
+    const stream = CliProcess.start(['stream', '--user', 'stan', '--outputs', outputsFile]);
+    await stream.until((cli) => (cli.stderr.includes('connected to') ? true : undefined), 'the stream to connect');
+    const [connectionId] = await stack.connectionIdsOf('stan', 1);
+
+    await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+
+    const { code, stderr } = await stream.exited();
+    expect(stderr).toContain('the server closed the connection: 1000 Connection Closed Normally');
+    expect(code).toBe(0);
+  });
+
+  it('exits 1 with the HTTP status when the gateway refuses the upgrade', async () => {
+    const { code, stderr } = await cli('stream', '--token', 'not.a.jwt', '--outputs', outputsFile);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('refused the connection: HTTP 403 Forbidden');
+  });
+});
+
+describe('ws-notify connections', () => {
+  it("lists exactly the user's connections, each with when it connected and was last active", async () => {
+    await Promise.all([connectAs('cora'), connectAs('cora'), connectAs('carl')]);
+    const coraIds = await stack.connectionIdsOf('cora', 2);
+    const [carlId] = await stack.connectionIdsOf('carl', 1);
+
+    const { code, stdout } = await cli('connections', '--user', 'cora', '--outputs', outputsFile);
+
+    expect(code).toBe(0);
+    const listed = jsonLines(stdout);
+    expect(listed.map((connection) => connection.connectionId).sort()).toEqual([...coraIds].sort());
+    expect(listed.map((connection) => connection.connectionId)).not.toContain(carlId);
+    for (const connection of listed) {
+      expect(connection).toEqual({
+        userId: 'cora',
+        connectionId: expect.any(String),
+        connectedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        lastActiveAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        sourceIp: '127.0.0.1',
+      });
+    }
+  });
+
+  it('marks a connection that the table lists but the gateway does not know as gone', async () => {
+    const now = Date.now();
+    await stack.db.send(
+      new PutCommand({
+        TableName: stack.outputs['ConnectionsTableName'],
+        Item: { connectionId: 'ghost=', userId: 'gus', connectedAt: now, expiresAt: Math.floor(now / 1000) + 3600 },
+      }),
+    );
+
+    const { code, stdout } = await cli('connections', '--user', 'gus', '--outputs', outputsFile);
+
+    expect(code).toBe(0);
+    expect(jsonLines(stdout)).toEqual([{ userId: 'gus', connectionId: 'ghost=', gone: true }]);
+  });
+});
+
+describe('the ws-notify command line', () => {
+  it('runs with `npx ws-notify` from the project directory', async () => {
+    const { code, stdout, stderr } = await CliProcess.start(['token', '--user', 'nora', '--outputs', outputsFile], { viaNpx: true }).exited();
+
+    // Compared together so that a failure shows what npx said.
+    expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect(decodeJwt(stdout.trim()).sub).toBe('nora');
+  });
+
+  it('prints the usage of the CLI and of every command with --help, and exits 0', async () => {
+    const runs = await Promise.all([[], ['token'], ['send'], ['stream'], ['connections']].map((command) => cli(...command, '--help')));
+
+    expect(runs.map(({ code }) => code)).toEqual([0, 0, 0, 0, 0]);
+    expect(runs.map(({ stdout }) => stdout.split('\n')[0])).toEqual([
+      'Usage: ws-notify <command> [options]',
+      'Usage: ws-notify token --user <id> [--ttl <seconds>] [--claims <json>] [target]',
+      'Usage: ws-notify send (--user <id> | --connection <id>) --data <json> [target]',
+      'Usage: ws-notify stream (--user <id> | --token <jwt>) [target]',
+      'Usage: ws-notify connections --user <id> [target]',
+    ]);
+  });
+
+  it('refuses an unknown option with exit code 2, the message and the usage on stderr', async () => {
+    const { code, stdout, stderr } = await cli('connections', '--user', 'cora', '--verbose');
+
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain("ws-notify: Unknown option '--verbose'");
+    expect(stderr).toContain('Usage: ws-notify connections --user <id> [target]');
+  });
+
+  it('refuses an unknown command with exit code 2', async () => {
+    const { code, stderr } = await cli('subscribe', '--user', 'cora');
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('ws-notify: unknown command "subscribe"');
+  });
+
+  it('says that the local runtime is not running when there is no .local/outputs.json', async () => {
+    const { code, stderr } = await CliProcess.start(['send', '--user', 'sara', '--data', '1'], { cwd: scratchDir }).exited();
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('the local runtime is not running: start it with `npm start`, or pass --outputs/--stack');
+  });
+
+  it('says that the runtime is not answering when its outputs file outlived it', async () => {
+    const closedPort = await freePort();
+    const outputs = JSON.parse(readFileSync(outputsFile, 'utf8')) as Record<string, Record<string, string>>;
+    const [[stackName, stackOutputs]] = Object.entries(outputs) as [[string, Record<string, string>]];
+    const stale = writeOutputs('stale.json', { [stackName]: { ...stackOutputs, SqsEndpoint: `http://127.0.0.1:${closedPort}` } });
+
+    const { code, stderr } = await cli('send', '--user', 'sara', '--data', '1', '--outputs', stale);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain(`the runtime at 127.0.0.1:${closedPort} is not answering`);
+  });
+});
+
+describe('ws-notify --stack', () => {
+  let cloudFormation: Server;
+  let cloudFormationEnv: Record<string, string>;
+
+  beforeAll(async () => {
+    cloudFormation = await startCloudFormation({ Prod: DEPLOYED_OUTPUTS });
+    cloudFormationEnv = {
+      AWS_ENDPOINT_URL_CLOUDFORMATION: `http://127.0.0.1:${(cloudFormation.address() as AddressInfo).port}`,
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    };
+  });
+
+  afterAll(() => new Promise<void>((resolve) => (cloudFormation ? cloudFormation.close(() => resolve()) : resolve())));
+
+  it('alone reads the outputs of a deployed stack with CloudFormation DescribeStacks', async () => {
+    const { code, stderr } = await CliProcess.start(['token', '--user', 'tina', '--stack', 'Prod'], { env: cloudFormationEnv }).exited();
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('Prod is deployed and accepts tokens from your identity provider');
+  });
+
+  it('alone names the region when CloudFormation has no such stack', async () => {
+    const { code, stderr } = await CliProcess.start(['token', '--user', 'tina', '--stack', 'Staging'], { env: cloudFormationEnv }).exited();
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('ws-notify: no stack "Staging" in eu-west-1: Stack with id Staging does not exist');
+  });
+});
+
+/** DescribeStacks as CloudFormation answers it (the AWS query protocol), for the stacks given. */
+function startCloudFormation(stacks: Record<string, Record<string, string>>): Promise<Server> {
+  const server = createHttpServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const stackName = new URLSearchParams(body).get('StackName') ?? '';
+      const outputs = stacks[stackName];
+      response.setHeader('content-type', 'text/xml');
+      if (!outputs) {
+        response.statusCode = 400;
+        response.end(
+          `<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${stackName} does not exist</Message></Error><RequestId>r</RequestId></ErrorResponse>`,
+        );
+        return;
+      }
+      const members = Object.entries(outputs).map(([key, value]) => `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`);
+      response.end(
+        `<DescribeStacksResponse><DescribeStacksResult><Stacks><member><StackName>${stackName}</StackName><StackStatus>CREATE_COMPLETE</StackStatus>` +
+          `<CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>${members.join('')}</Outputs></member></Stacks></DescribeStacksResult>` +
+          '<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStacksResponse>',
+      );
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}

@@ -1,0 +1,142 @@
+import { parseCommandLine, USAGE, UsageError } from '../../cli/command-line';
+
+const usageErrorOf = (argv: string[]): UsageError => {
+  try {
+    parseCommandLine(argv);
+  } catch (error) {
+    if (error instanceof UsageError) return error;
+    throw error;
+  }
+  throw new Error(`${argv.join(' ')} was accepted`);
+};
+
+describe('the command line', () => {
+  it('without a command is a usage error with the top-level usage', () => {
+    expect(usageErrorOf([])).toMatchObject({ message: 'no command given', usage: USAGE });
+  });
+
+  it('with an unknown command is a usage error naming it', () => {
+    expect(usageErrorOf(['subscribe'])).toMatchObject({ message: 'unknown command "subscribe"', usage: USAGE });
+  });
+
+  it.each([['--help'], ['-h']])('asks for the top-level usage with %s', (flag) => {
+    expect(parseCommandLine([flag])).toEqual({ command: 'help', text: USAGE });
+  });
+
+  it.each([['token'], ['send'], ['stream'], ['connections']])('asks for the usage of %s with --help, whatever else is missing', (command) => {
+    const help = parseCommandLine([command, '--help']);
+
+    expect(help).toEqual({ command: 'help', text: expect.stringContaining(`Usage: ws-notify ${command} `) });
+  });
+
+  it('refuses an unknown option with the usage of its command', () => {
+    const error = usageErrorOf(['send', '--user', 'alice', '--data', '1', '--queue', 'x']);
+
+    expect(error.message).toBe("Unknown option '--queue'");
+    expect(error.usage).toContain('Usage: ws-notify send ');
+  });
+
+  it('refuses a positional argument', () => {
+    expect(usageErrorOf(['connections', 'alice']).message).toMatch(/Unexpected argument 'alice'/);
+  });
+
+  it('takes the target options on every command', () => {
+    expect(parseCommandLine(['connections', '--user', 'alice', '--outputs', 'out.json', '--stack', 'Prod'])).toEqual({
+      command: 'connections',
+      target: { outputsFile: 'out.json', stackName: 'Prod' },
+      userId: 'alice',
+    });
+  });
+});
+
+describe('token', () => {
+  it('takes the user, a TTL in whole seconds and further claims', () => {
+    expect(parseCommandLine(['token', '--user', 'alice', '--ttl', '60', '--claims', '{"role":"admin"}'])).toEqual({
+      command: 'token',
+      target: {},
+      userId: 'alice',
+      ttlSeconds: 60,
+      claims: { role: 'admin' },
+    });
+  });
+
+  it('takes a negative TTL, for an already expired token', () => {
+    expect(parseCommandLine(['token', '--user', 'alice', '--ttl=-60'])).toMatchObject({ ttlSeconds: -60 });
+  });
+
+  it.each([['1.5'], ['soon'], ['']])('refuses a TTL of "%s"', (ttl) => {
+    expect(usageErrorOf(['token', '--user', 'alice', '--ttl', ttl]).message).toBe(`--ttl takes a whole number of seconds, got "${ttl}"`);
+  });
+
+  it('needs --user', () => {
+    expect(usageErrorOf(['token']).message).toBe('--user is required');
+  });
+
+  it.each([['[1]'], ['"admin"'], ['null']])('refuses claims that are not a JSON object (%s)', (claims) => {
+    expect(usageErrorOf(['token', '--user', 'alice', '--claims', claims]).message).toBe('--claims takes a JSON object');
+  });
+
+  it("refuses claims that the issuer sets itself, rather than silently overriding them", () => {
+    expect(usageErrorOf(['token', '--user', 'alice', '--claims', '{"sub":"bob","exp":1}']).message).toBe(
+      '--claims cannot set sub, exp: the issuer sets them (use --user and --ttl)',
+    );
+  });
+});
+
+describe('send', () => {
+  it('to a user is a NotifyUser message', () => {
+    expect(parseCommandLine(['send', '--user', 'alice', '--data', '{"text":"shipped"}'])).toEqual({
+      command: 'send',
+      target: {},
+      notification: { queue: 'NotifyUserQueueUrl', message: { userId: 'alice', data: { text: 'shipped' } } },
+    });
+  });
+
+  it('to a connection is a NotifyConnection message', () => {
+    expect(parseCommandLine(['send', '--connection', 'L0SM9cOFvHcCIhw=', '--data', 'null'])).toMatchObject({
+      notification: { queue: 'NotifyConnectionQueueUrl', message: { connectionId: 'L0SM9cOFvHcCIhw=', data: null } },
+    });
+  });
+
+  it.each([[['--data', '1']], [['--user', 'alice', '--connection', 'c1', '--data', '1']]])(
+    'needs exactly one of --user and --connection (%j)',
+    (args) => {
+      expect(usageErrorOf(['send', ...args]).message).toBe('send takes exactly one of --user and --connection');
+    },
+  );
+
+  it('needs --data', () => {
+    expect(usageErrorOf(['send', '--user', 'alice']).message).toBe('--data is required');
+  });
+
+  it('refuses --data that is not JSON, saying so', () => {
+    expect(usageErrorOf(['send', '--user', 'alice', '--data', 'shipped']).message).toMatch(/^--data is not valid JSON/);
+  });
+
+  it('refuses a message the queue would dead-letter, with the reason', () => {
+    expect(usageErrorOf(['send', '--connection', 'c'.repeat(129), '--data', '1']).message).toMatch(
+      /^the queue would refuse this message: .*connectionId/,
+    );
+  });
+
+  it('refuses an empty user', () => {
+    expect(usageErrorOf(['send', '--user', '', '--data', '1']).message).toBe('--user cannot be empty');
+  });
+});
+
+describe('stream', () => {
+  it('takes a user, a token, or both', () => {
+    expect(parseCommandLine(['stream', '--user', 'alice'])).toEqual({ command: 'stream', target: {}, userId: 'alice' });
+    expect(parseCommandLine(['stream', '--token', 'a.b.c'])).toEqual({ command: 'stream', target: {}, token: 'a.b.c' });
+  });
+
+  it('needs a user or a token', () => {
+    expect(usageErrorOf(['stream']).message).toBe('stream needs --user (a token is minted for it locally) or --token');
+  });
+});
+
+describe('connections', () => {
+  it('needs --user', () => {
+    expect(usageErrorOf(['connections', '--outputs', 'out.json']).message).toBe('--user is required');
+  });
+});
