@@ -71,7 +71,7 @@ export class LocalFunction {
           awsRequestId: invocationId,
           functionName: this.definition.name,
           functionVersion: '$LATEST',
-          invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${this.definition.name}`,
+          invokedFunctionArn: `arn:aws:lambda:${this.options.baseEnvironment['AWS_REGION']}:000000000000:function:${this.definition.name}`,
           memoryLimitInMB: String(this.definition.memoryMb),
           logGroupName: `/aws/lambda/${this.definition.name}`,
           logStreamName: 'local',

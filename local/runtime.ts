@@ -1,4 +1,4 @@
-import { type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { type FSWatcher, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -297,8 +297,11 @@ class Ready {
       DynamoDbEndpoint: engines.dynamo.endpoint,
       Region: app.region,
     };
-    // The shape `cdk deploy --outputs-file` writes, so one script reads either.
-    writeFileSync(path.join(stateDir, 'outputs.json'), `${JSON.stringify({ [app.stackName]: this.outputs }, null, 2)}\n`);
+    // The shape `cdk deploy --outputs-file` writes, so one script reads either; renamed into place
+    // so that a CLI reading it during a reload never sees half a file.
+    const file = path.join(stateDir, 'outputs.json');
+    writeFileSync(`${file}.tmp`, `${JSON.stringify({ [app.stackName]: this.outputs }, null, 2)}\n`);
+    renameSync(`${file}.tmp`, file);
   }
 
   private watch(): void {
