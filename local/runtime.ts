@@ -91,9 +91,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }
     void ready.gateway.handleUpgrade(request, socket, head);
   });
+  const port = options.port ?? 3001;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 3001, '127.0.0.1', resolve);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`port ${port} on 127.0.0.1 is in use (another npm start?): stop it, or pass --port 0 for a free port`)
+          : error,
+      ),
+    );
+    server.listen(port, '127.0.0.1', resolve);
   });
   const origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 

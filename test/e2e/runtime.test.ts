@@ -8,7 +8,8 @@ import {
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { receiveAll } from '../support/stack-under-test';
-import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
+import { startLocalRuntime } from '../../local/runtime';
+import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
 let stack: RuntimeUnderTest;
 let managementApi: ApiGatewayManagementApiClient;
@@ -239,6 +240,15 @@ describe('the management API', () => {
 
   it('answers GoneException for a connection that does not exist', async () => {
     await expect(managementApi.send(new PostToConnectionCommand({ ConnectionId: 'nobody=', Data: 'x' }))).rejects.toBeInstanceOf(GoneException);
+  });
+});
+
+describe('starting', () => {
+  it('says what to do when its port is taken', async () => {
+    const port = Number(new URL(stack.runtime.url).port);
+    await expect(startLocalRuntime({ port, projectDir: PROJECT_DIR, stateDir: stack.stateDir })).rejects.toThrow(
+      `port ${port} on 127.0.0.1 is in use (another npm start?): stop it, or pass --port 0 for a free port`,
+    );
   });
 });
 

@@ -5,7 +5,10 @@ import { FunctionError } from '../../local/functions';
 import { type GatewayLimits, WebSocketGateway } from '../../local/gateway';
 import { eventually, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
-/** The API's functions, as plain functions: what each returns or throws is the test's to choose. */
+/**
+ * The API's functions, as plain functions: what each returns or throws is the test's to choose.
+ * Events are API Gateway's JSON, read untyped (`any`) so each test asserts the fields it cares about.
+ */
 type TestFunction = (event: any) => unknown;
 
 const events: { functionName: string; event: any }[] = [];

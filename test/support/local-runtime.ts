@@ -95,7 +95,10 @@ export class TestClient {
     this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  /** The first frame (from the start of the connection) that matches, waiting for it up to `timeoutMs`. */
+  /**
+   * The first frame (from the start of the connection) that matches, waiting for it up to `timeoutMs`.
+   * Frames are whatever JSON the server sent, so tests read them untyped (`any`) and assert their shape.
+   */
   async frame(matches: (frame: any) => boolean, timeoutMs = 10_000): Promise<any> {
     await this.until(() => this.frames.some(matches), timeoutMs, 'a matching frame');
     return this.frames.find(matches);
