@@ -71,7 +71,7 @@ Options:
 
 ${TARGET_HELP}`;
 
-const SEND_USAGE = `Usage: ws-notify send (--user <id> | --connection <id>) --data <json> [target]
+const SEND_USAGE = `Usage: ws-notify send (--user <id> [--tenant <t>] | --connection <id>) --data <json> [target]
 
 Enqueues a notification, as a backend does: {"userId","data"} on the NotifyUser queue reaches
 every open connection of the user; {"connectionId","data"} on the NotifyConnection queue reaches
@@ -79,6 +79,7 @@ that connection. Prints the SQS message id, which is also the notification's id.
 
 Options:
   --user <id>          the user to notify
+  --tenant <t>         the user's tenant: required where the stack has a tenantClaim, refused where not
   --connection <id>    the connection to notify (\`ws-notify connections\` lists them)
   --data <json>        the notification's data: any JSON value, e.g. '{"text":"hi"}' or '"hi"'
 
@@ -163,7 +164,7 @@ function parseToken(args: string[]): CommandLine {
 }
 
 function parseSend(args: string[]): CommandLine {
-  const values = parseOptions(args, SEND_USAGE, ['user', 'connection', 'data']);
+  const values = parseOptions(args, SEND_USAGE, ['user', 'tenant', 'connection', 'data']);
   if (values.help) return { command: 'help', text: SEND_USAGE };
   if ((values.user === undefined) === (values.connection === undefined)) {
     throw new UsageError('send takes exactly one of --user and --connection', SEND_USAGE);
@@ -173,8 +174,11 @@ function parseSend(args: string[]): CommandLine {
   // Checked with the schema the queue's consumer applies, so that a message it would dead-letter is never sent.
   if (values.user !== undefined) {
     const userId = required(values.user, '--user', SEND_USAGE);
-    return { command: 'send', target, notification: { queue: 'NotifyUserQueueUrl', message: validMessage(NotifyUserMessage, { userId, data }) } };
+    const tenant = values.tenant === undefined ? {} : { tenant: required(values.tenant, '--tenant', SEND_USAGE) };
+    const message = validMessage(NotifyUserMessage, { userId, data, ...tenant });
+    return { command: 'send', target, notification: { queue: 'NotifyUserQueueUrl', message } };
   }
+  if (values.tenant !== undefined) throw new UsageError('--tenant goes with --user: a connection is already in its tenant', SEND_USAGE);
   const connectionId = required(values.connection, '--connection', SEND_USAGE);
   const message = validMessage(NotifyConnectionMessage, { connectionId, data });
   return { command: 'send', target, notification: { queue: 'NotifyConnectionQueueUrl', message } };

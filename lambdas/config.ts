@@ -10,3 +10,10 @@ export function readConfig<const Name extends string>(...names: Name[]): Record<
   }
   return Object.fromEntries(names.map((name) => [name, process.env[name]])) as Record<Name, string>;
 }
+
+/** Reads settings that may be absent (a feature the stack was deployed without); empty counts as absent. */
+export function readOptionalConfig<const Name extends string>(...names: Name[]): Partial<Record<Name, string>> {
+  return Object.fromEntries(names.filter((name) => process.env[name]).map((name) => [name, process.env[name]])) as Partial<
+    Record<Name, string>
+  >;
+}

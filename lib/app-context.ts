@@ -6,6 +6,8 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   const jwtIssuer = node.tryGetContext('jwtIssuer') as string | undefined;
   const jwtAudience = node.tryGetContext('jwtAudience') as string | undefined;
   const jwksUri = node.tryGetContext('jwksUri') as string | undefined;
+  const allowAnonymous = booleanContext(node, 'allowAnonymous');
+  const tenantClaim = node.tryGetContext('tenantClaim') as string | undefined;
   if (!jwtIssuer) {
     throw new Error(
       'Missing context "jwtIssuer": the https URL of your token issuer. ' +
@@ -15,5 +17,20 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   if (!jwtAudience) {
     throw new Error('Missing context "jwtAudience": the `aud` your tokens carry. Add `-c jwtAudience=<audience>`.');
   }
-  return { jwtIssuer, jwtAudience, ...(jwksUri && { jwksUri }) };
+  return {
+    jwtIssuer,
+    jwtAudience,
+    ...(jwksUri && { jwksUri }),
+    ...(allowAnonymous !== undefined && { allowAnonymous }),
+    ...(tenantClaim && { tenantClaim }),
+  };
+}
+
+/** `-c name=true|false` arrives as a string, cdk.json's context as a boolean. */
+function booleanContext(node: Node, name: string): boolean | undefined {
+  const value = node.tryGetContext(name) as unknown;
+  if (value === undefined) return undefined;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new Error(`Context "${name}" must be true or false (got ${JSON.stringify(value)}).`);
 }

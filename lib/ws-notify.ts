@@ -12,7 +12,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { USER_INDEX } from '../lambdas/core/connections';
+import { USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
 
 export interface WsNotifyProps {
   /** Issuer (`iss`) of the JWTs accepted at `$connect`: an https URL (http only for loopback hosts). */
@@ -24,6 +24,20 @@ export interface WsNotifyProps {
    * @default `${jwtIssuer}/.well-known/jwks.json`
    */
   readonly jwksUri?: string;
+  /**
+   * Let clients connect without a credential. Each such connection is its own user,
+   * `anonymous:<connectionId>`, and receives per-connection sends (NotifyConnection) only. A
+   * credential that does not verify is refused either way.
+   * @default false
+   */
+  readonly allowAnonymous?: boolean;
+  /**
+   * The JWT claim that names a connection's tenant (e.g. `org`). When set, a token without it is
+   * refused, each connection is stored with its tenant, and a NotifyUser message must name the
+   * tenant it is for: a user id alone never reaches across tenants.
+   * @default no tenants
+   */
+  readonly tenantClaim?: string;
   /**
    * Name of the API stage; it is the last path segment of the WebSocket URL.
    * @default 'live'
@@ -94,7 +108,7 @@ export class WsNotify extends Construct {
       indexName: USER_INDEX,
       partitionKey: { name: 'userId', type: AttributeType.STRING },
       projectionType: ProjectionType.INCLUDE,
-      nonKeyAttributes: ['expiresAt'],
+      nonKeyAttributes: USER_INDEX_ATTRIBUTES,
     });
 
     this.notifyUserDeadLetterQueue = this.queue('NotifyUserDeadLetterQueue');
@@ -103,10 +117,13 @@ export class WsNotify extends Construct {
     this.notifyConnectionQueue = this.queue('NotifyConnectionQueue', this.notifyConnectionDeadLetterQueue);
 
     const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
+    const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
     const authorizeFn = this.function('Authorize', 'authorize', {
       JWT_ISSUER: issuer,
       JWT_AUDIENCE: props.jwtAudience,
       JWKS_URI: jwksUri,
+      ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false),
+      ...tenancy,
     });
     const connectFn = this.function('Connect', 'connect', table);
     const disconnectFn = this.function('Disconnect', 'disconnect', table);
@@ -165,6 +182,7 @@ export class WsNotify extends Construct {
 
     const notifyUserFn = this.function('NotifyUser', 'notify-user', {
       ...table,
+      ...tenancy,
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.notifyUserDeadLetterQueue.queueUrl,
     });
@@ -297,6 +315,13 @@ export class WsNotify extends Construct {
 
 function allow(fn: NodejsFunction, actions: string[], resources: string[]): void {
   fn.addToRolePolicy(new PolicyStatement({ actions, resources }));
+}
+
+function validTenantClaim(claim: string): string {
+  if (!/^[A-Za-z0-9_:.\-/]{1,128}$/.test(claim) || ['sub', 'iss', 'aud', 'exp', 'nbf', 'iat', 'jti'].includes(claim)) {
+    throw new Error(`WsNotify: tenantClaim must name a custom JWT claim such as "org" (got ${JSON.stringify(claim)}).`);
+  }
+  return claim;
 }
 
 function validIssuer(issuer: string | undefined): string {

@@ -24,6 +24,8 @@ export interface LocalRuntimeOptions {
   stateDir?: string;
   /** The stack to run, where the app has several. */
   stackName?: string;
+  /** CDK context for the synth, as `cdk synth -c key=value` takes it (e.g. allowAnonymous, tenantClaim). */
+  context?: Record<string, string>;
   /** @default 600 (API Gateway's 10 minutes) */
   idleTimeoutSeconds?: number;
   /** @default 7200 (API Gateway's 2 hours) */
@@ -111,7 +113,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       synthesize({
         projectDir,
         outputDir: path.join(stateDir, 'cdk.out'),
-        context: { jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
+        // The local issuer replaces whatever issuer the context names: its tokens are the ones that verify here.
+        context: { ...options.context, jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
       });
     log('synthesizing the CDK app and starting DynamoDB Local and the SQS emulator…');
     const [dynamo, sqsEngine, issuer] = await Promise.all([

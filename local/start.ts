@@ -9,6 +9,7 @@ its management API, DynamoDB Local, an SQS emulator, the queue pollers and a tok
 Options:
   --port <n>                      port on 127.0.0.1 (default 3001; 0 picks a free one)
   --stack <name>                  the stack to run, where the app has several
+  -c, --context <key=value>       CDK context for the synth, repeatable (e.g. -c allowAnonymous=true -c tenantClaim=org)
   --state-dir <dir>               where outputs.json, the issuer key and the synthesized app go (default .local)
   --idle-timeout <seconds>        close idle connections after this long (default 600, as API Gateway)
   --max-connection-duration <s>   close every connection after this long (default 7200, as API Gateway)
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
     options: {
       port: { type: 'string' },
       stack: { type: 'string' },
+      context: { type: 'string', short: 'c', multiple: true },
       'state-dir': { type: 'string' },
       'idle-timeout': { type: 'string' },
       'max-connection-duration': { type: 'string' },
@@ -36,10 +38,18 @@ async function main(): Promise<void> {
     if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`--${name} takes a whole number, got "${value}"`);
     return parsed;
   };
+  const context = Object.fromEntries(
+    (values.context ?? []).map((pair) => {
+      const separator = pair.indexOf('=');
+      if (separator <= 0) throw new Error(`--context takes key=value, got "${pair}"`);
+      return [pair.slice(0, separator), pair.slice(separator + 1)];
+    }),
+  );
   const started = Date.now();
   const runtime = await startLocalRuntime({
     ...(values.port !== undefined && { port: number('port', values.port) }),
     ...(values.stack && { stackName: values.stack }),
+    context,
     ...(values['state-dir'] && { stateDir: values['state-dir'] }),
     ...(values['idle-timeout'] && { idleTimeoutSeconds: number('idle-timeout', values['idle-timeout']) }),
     ...(values['max-connection-duration'] && { maxConnectionSeconds: number('max-connection-duration', values['max-connection-duration']) }),

@@ -11,12 +11,26 @@ export interface JwtSettings {
   issuer: string;
   audience: string;
   jwksUri: string;
+  /** The claim that names the token's tenant; a token without it is refused. Unset: no tenants. */
+  tenantClaim?: string;
 }
 
 export interface VerifiedIdentity {
   userId: string;
   /** The token's `exp`, epoch seconds. */
   expiresAt: number;
+  tenant?: string;
+}
+
+/** User ids of anonymous connections; no credential may name one. */
+export const ANONYMOUS_PREFIX = 'anonymous:';
+
+export function anonymousUserId(connectionId: string): string {
+  return `${ANONYMOUS_PREFIX}${connectionId}`;
+}
+
+export function isAnonymousUserId(userId: string): boolean {
+  return userId.startsWith(ANONYMOUS_PREFIX);
 }
 
 export type VerifyToken = (token: string) => Promise<VerifiedIdentity>;
@@ -35,7 +49,7 @@ export class CredentialError extends Error {
  * Verifies signature (against the issuer's JWKS, fetched and cached), `iss`, `aud`, `exp` and
  * `nbf`. An unreachable JWKS rejects, so callers fail closed.
  */
-export function createJwtVerifier({ issuer, audience, jwksUri }: JwtSettings): VerifyToken {
+export function createJwtVerifier({ issuer, audience, jwksUri, tenantClaim }: JwtSettings): VerifyToken {
   const jwks = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: 3000 });
   return async (token) => {
     if (token.length > MAX_TOKEN_CHARS) throw new CredentialError(`token longer than ${MAX_TOKEN_CHARS} characters`);
@@ -45,7 +59,14 @@ export function createJwtVerifier({ issuer, audience, jwksUri }: JwtSettings): V
       algorithms: ALGORITHMS,
       requiredClaims: ['sub', 'exp'],
     });
-    return { userId: payload.sub as string, expiresAt: payload.exp as number };
+    const userId = payload.sub as string;
+    if (isAnonymousUserId(userId)) throw new CredentialError(`sub may not start with "${ANONYMOUS_PREFIX}"`);
+    if (tenantClaim === undefined) return { userId, expiresAt: payload.exp as number };
+    const tenant = payload[tenantClaim];
+    if (typeof tenant !== 'string' || tenant.length === 0) {
+      throw new CredentialError(`token has no "${tenantClaim}" claim naming its tenant`);
+    }
+    return { userId, expiresAt: payload.exp as number, tenant };
   };
 }
 

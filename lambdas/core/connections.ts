@@ -5,10 +5,14 @@ export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
 
 /** The GSI that finds a user's connections (partition key `userId`). */
 export const USER_INDEX = 'byUser';
+/** What the fan-out filters on, projected into the GSI so that a Query reads the index alone. */
+export const USER_INDEX_ATTRIBUTES = ['expiresAt', 'tenant'];
 
 export interface Connection {
   connectionId: string;
   userId: string;
+  /** The tenant the credential named, in a multi-tenant stack. */
+  tenant?: string;
   /** Epoch milliseconds, as API Gateway reports it. */
   connectedAt: number;
   /** Epoch seconds; the table's TTL attribute, for rows whose `$disconnect` never arrived. */
@@ -36,19 +40,23 @@ export class ConnectionTable {
   }
 
   /**
-   * The user's live connection ids, a Query page at a time. TTL deletes lazily, so rows past
-   * `expiresAt` are filtered out rather than posted to.
+   * The user's live connection ids (in `tenant` only, if given), a Query page at a time. TTL
+   * deletes lazily, so rows past `expiresAt` are filtered out rather than posted to.
    */
-  async *connectionIdsOf(userId: string, now = Date.now()): AsyncGenerator<string[]> {
+  async *connectionIdsOf(userId: string, { tenant, now = Date.now() }: { tenant?: string; now?: number } = {}): AsyncGenerator<string[]> {
     const pages = paginateQuery(
       { client: this.db },
       {
         TableName: this.tableName,
         IndexName: USER_INDEX,
         KeyConditionExpression: 'userId = :userId',
-        FilterExpression: 'expiresAt > :now',
+        FilterExpression: tenant === undefined ? 'expiresAt > :now' : 'expiresAt > :now AND tenant = :tenant',
         ProjectionExpression: 'connectionId',
-        ExpressionAttributeValues: { ':userId': userId, ':now': Math.floor(now / 1000) },
+        ExpressionAttributeValues: {
+          ':userId': userId,
+          ':now': Math.floor(now / 1000),
+          ...(tenant !== undefined && { ':tenant': tenant }),
+        },
       },
     );
     for await (const page of pages) {

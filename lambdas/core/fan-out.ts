@@ -1,13 +1,34 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { isAnonymousUserId } from './auth';
 import type { ConnectionTable } from './connections';
 import { enqueueAll } from './enqueue';
 import { type Notification, notificationFrame } from './frames';
-import type { NotifyConnectionMessage } from './messages';
+import { InvalidMessageError, type NotifyConnectionMessage, type NotifyUserMessage } from './messages';
 
 export interface FanOutDeps {
   connections: ConnectionTable;
   sqs: SQSClient;
   notifyConnectionQueueUrl: string;
+  /** The claim tenants come from, in a multi-tenant stack. */
+  tenantClaim?: string;
+}
+
+/**
+ * The tenant a NotifyUser message is confined to. In a multi-tenant stack it must name one, so
+ * that a user id alone never reaches across tenants; in a single-tenant stack it must not.
+ * Anonymous users exist per connection and receive NotifyConnection only.
+ */
+export function recipientsOf(message: Pick<NotifyUserMessage, 'userId' | 'tenant'>, tenantClaim: string | undefined): { userId: string; tenant?: string } {
+  if (isAnonymousUserId(message.userId)) {
+    throw new InvalidMessageError('invalid_message', 'anonymous connections receive NotifyConnection messages only');
+  }
+  if (tenantClaim !== undefined && message.tenant === undefined) {
+    throw new InvalidMessageError('invalid_message', `this stack is multi-tenant (tenantClaim "${tenantClaim}"): name the user's tenant`);
+  }
+  if (tenantClaim === undefined && message.tenant !== undefined) {
+    throw new InvalidMessageError('invalid_message', 'this stack has no tenants (no tenantClaim): remove "tenant"');
+  }
+  return { userId: message.userId, ...(message.tenant !== undefined && { tenant: message.tenant }) };
 }
 
 /**
@@ -15,11 +36,16 @@ export interface FanOutDeps {
  * enqueued. Throws if any could not be, so the NotifyUser record is retried; a retry may repeat
  * deliveries, which clients recognise by the notification id.
  */
-export async function fanOutToUser(userId: string, notification: Notification, deps: FanOutDeps): Promise<number> {
-  // Fails before any work if the frame could never be delivered.
+export async function fanOutToUser(
+  message: Pick<NotifyUserMessage, 'userId' | 'tenant'>,
+  notification: Notification,
+  deps: FanOutDeps,
+): Promise<number> {
+  // Fails before any work if the message is not for this stack or the frame could never be delivered.
+  const { userId, tenant } = recipientsOf(message, deps.tenantClaim);
   notificationFrame(notification);
   let enqueued = 0;
-  for await (const connectionIds of deps.connections.connectionIdsOf(userId)) {
+  for await (const connectionIds of deps.connections.connectionIdsOf(userId, tenant === undefined ? {} : { tenant })) {
     const bodies = connectionIds.map((connectionId) =>
       JSON.stringify({ connectionId, ...notification } satisfies NotifyConnectionMessage),
     );

@@ -22,11 +22,13 @@ export class InvalidMessageError extends Error {
 
 const notificationId = z.string().check(z.minLength(1), z.maxLength(256));
 
-/** Body of a NotifyUser queue message: reaches every open connection of `userId`. */
+/** Body of a NotifyUser queue message: reaches every open connection of `userId` (in `tenant`). */
 export const NotifyUserMessage = z.object({
   userId: z.string().check(z.minLength(1), z.maxLength(256)),
   data: z.json(),
   id: z.optional(notificationId),
+  // Required in a multi-tenant stack and refused in a single-tenant one (see fan-out).
+  tenant: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
 });
 export type NotifyUserMessage = z.infer<typeof NotifyUserMessage>;
 

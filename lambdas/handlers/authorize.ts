@@ -1,34 +1,45 @@
-import { readConfig } from '../config';
-import { createJwtVerifier, tokenFrom } from '../core/auth';
+import { readConfig, readOptionalConfig } from '../config';
+import { anonymousUserId, createJwtVerifier, tokenFrom } from '../core/auth';
 import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../events';
 import { logger } from '../logger';
 
-const config = readConfig('JWT_ISSUER', 'JWT_AUDIENCE', 'JWKS_URI');
+const config = readConfig('JWT_ISSUER', 'JWT_AUDIENCE', 'JWKS_URI', 'ALLOW_ANONYMOUS');
+const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
 const verifyToken = createJwtVerifier({
   issuer: config.JWT_ISSUER,
   audience: config.JWT_AUDIENCE,
   jwksUri: config.JWKS_URI,
+  ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
 });
+const allowAnonymous = config.ALLOW_ANONYMOUS === 'true';
 
 /**
- * The `$connect` REQUEST authorizer. No token: 401 (API Gateway's answer to an `Unauthorized`
- * error). Any token that does not verify, for whatever reason, JWKS outages included: 403.
+ * The `$connect` REQUEST authorizer. No credential: 401 (API Gateway's answer to an
+ * `Unauthorized` error), or, where anonymous access is on, an anonymous user of this connection
+ * alone. A credential that does not verify, for whatever reason, JWKS outages included: 403,
+ * never a fall-back to anonymous.
  */
 export const handler = async (event: WebSocketAuthorizerEvent): Promise<AuthorizerResult> => {
+  const { connectionId } = event.requestContext;
   const token = tokenFrom(event);
   if (token === undefined) {
-    logger.info('connection refused: no credential', { connectionId: event.requestContext.connectionId });
+    if (allowAnonymous) {
+      const userId = anonymousUserId(connectionId);
+      logger.info('anonymous connection', { connectionId });
+      return policy('Allow', userId, event.methodArn, { userId, anonymous: true });
+    }
+    logger.info('connection refused: no credential', { connectionId });
     throw new Error('Unauthorized');
   }
   try {
-    const { userId, expiresAt } = await verifyToken(token);
-    return policy('Allow', userId, event.methodArn, { userId, exp: expiresAt });
+    const { userId, expiresAt, tenant } = await verifyToken(token);
+    return policy('Allow', userId, event.methodArn, { userId, exp: expiresAt, ...(tenant !== undefined && { tenant }) });
   } catch (error) {
     logger.info('connection refused: credential rejected', {
-      connectionId: event.requestContext.connectionId,
+      connectionId,
       reason: (error as Error).message,
     });
-    return policy('Deny', 'anonymous', event.methodArn);
+    return policy('Deny', 'unauthenticated', event.methodArn);
   }
 };
 

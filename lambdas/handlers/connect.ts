@@ -16,7 +16,8 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
   if (typeof userId !== 'string' || userId.length === 0) {
     throw new Error('$connect reached without an authorizer userId: is the authorizer attached?');
   }
-  await connections.register({ connectionId, userId, connectedAt });
+  const tenant = authorizer?.['tenant'];
+  await connections.register({ connectionId, userId, connectedAt, ...(typeof tenant === 'string' && { tenant }) });
   logger.info('connected', { connectionId });
 
   const subprotocol = selectedSubprotocol(offeredSubprotocols(header(event, 'sec-websocket-protocol')));

@@ -102,13 +102,13 @@ describe('the connection table', () => {
     });
   });
 
-  it('has a GSI by userId that carries expiresAt for fan-out', () => {
+  it('has a GSI by userId that carries expiresAt and tenant for fan-out', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: [
         {
           IndexName: 'byUser',
           KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt', 'tenant'] },
         },
       ],
     });
@@ -195,6 +195,32 @@ describe('the functions', () => {
   });
 });
 
+describe('anonymous access and tenants', () => {
+  const environmentOf = (source: Template, handlerSignature: RegExp) =>
+    Object.values(source.findResources('AWS::Lambda::Function'))
+      .map((fn) => fn['Properties']['Environment']['Variables'] as Record<string, unknown>)
+      .filter((variables) => Object.keys(variables).some((name) => handlerSignature.test(name)));
+
+  it('are off by default: the authorizer refuses a missing credential and knows no tenant claim', () => {
+    const [authorizer] = environmentOf(template, /^JWT_ISSUER$/);
+    expect(authorizer).toMatchObject({ ALLOW_ANONYMOUS: 'false' });
+    expect(authorizer).not.toHaveProperty('TENANT_CLAIM');
+  });
+
+  it('give the authorizer and the NotifyUser fan-out the tenant claim, and the authorizer the anonymous switch', () => {
+    const stack = new Stack();
+    new WsNotify(stack, 'WsNotify', { ...props, allowAnonymous: true, tenantClaim: 'org' });
+    const configured = Template.fromStack(stack);
+
+    expect(environmentOf(configured, /^JWT_ISSUER$/)[0]).toMatchObject({ ALLOW_ANONYMOUS: 'true', TENANT_CLAIM: 'org' });
+    expect(environmentOf(configured, /^NOTIFY_CONNECTION_QUEUE_URL$/)[0]).toMatchObject({ TENANT_CLAIM: 'org' });
+  }, 120_000);
+
+  it.each(['sub', 'exp', 'org name', ''])('refuses %j as the tenant claim', (tenantClaim) => {
+    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, tenantClaim })).toThrow(/tenantClaim must name a custom JWT claim/);
+  });
+});
+
 describe('IAM', () => {
   it.each([
     ['ConnectFunction', ['dynamodb:PutItem']],
@@ -264,6 +290,14 @@ describe('configuration', () => {
       jwtAudience: 'a',
       jwksUri: 'https://keys.example.com/jwks',
     });
+  });
+
+  it('reads allowAnonymous (true or false) and tenantClaim from context', () => {
+    const app = appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', allowAnonymous: 'true', tenantClaim: 'org' });
+    expect(wsNotifyPropsFromContext(app.node)).toMatchObject({ allowAnonymous: true, tenantClaim: 'org' });
+
+    const invalid = appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', allowAnonymous: 'yes' });
+    expect(() => wsNotifyPropsFromContext(invalid.node)).toThrow('Context "allowAnonymous" must be true or false (got "yes").');
   });
 
   it('says which context key to set when jwtIssuer or jwtAudience is missing', () => {

@@ -18,7 +18,7 @@ let otherKey: CryptoKey;
 let publicJwk: Record<string, unknown>;
 let authorize: Authorizer;
 
-const loadAuthorizer = (env: Record<string, string>) => loadHandler<Authorizer>('authorize', env);
+const loadAuthorizer = (env: Record<string, string>) => loadHandler<Authorizer>('authorize', { ALLOW_ANONYMOUS: 'false', ...env });
 
 beforeAll(async () => {
   ({ privateKey: signingKey } = await generateKeyPair('RS256', { extractable: true }));
@@ -139,6 +139,7 @@ describe('the $connect authorizer', () => {
       ['a tampered payload under the original signature', tamperedPayload],
       ['a token without sub', () => token({ claims: { sub: undefined } })],
       ['a token over 8 KB', () => token({ claims: { padding: 'x'.repeat(8 * 1024) } })],
+      ['a token whose sub claims the anonymous namespace', () => token({ claims: { sub: 'anonymous:L0SM9cOFvHcCIhw=' } })],
     ])('%s', async (_, makeToken) => {
       expectDenied(await authorize(await bearer(makeToken())));
     });
@@ -152,5 +153,53 @@ describe('the $connect authorizer', () => {
 
       expectDenied(await isolated(await bearer(token())));
     });
+  });
+});
+
+describe('the $connect authorizer with anonymous access on', () => {
+  let anonymousAllowed: Authorizer;
+
+  beforeAll(() => {
+    anonymousAllowed = loadAuthorizer({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_URI: jwksUri, ALLOW_ANONYMOUS: 'true' });
+  });
+
+  it('makes a connection without a credential the anonymous user of that connection', async () => {
+    const event = authorizerEventWith();
+    const result = await anonymousAllowed(event);
+
+    const userId = `anonymous:${event.requestContext.connectionId}`;
+    expect(result.principalId).toBe(userId);
+    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
+    expect(result.context).toEqual({ userId, anonymous: true });
+  });
+
+  it('still denies a credential that does not verify, rather than falling back to anonymous', async () => {
+    expectDenied(await anonymousAllowed(await bearer('not-a-jwt')));
+  });
+
+  it('still lets a valid token connect as its user', async () => {
+    const result = await anonymousAllowed(await bearer(token({ claims: { sub: 'alice' } })));
+    expect(result.context).toMatchObject({ userId: 'alice' });
+  });
+});
+
+describe('the $connect authorizer with a tenant claim', () => {
+  let multiTenant: Authorizer;
+
+  beforeAll(() => {
+    multiTenant = loadAuthorizer({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_URI: jwksUri, TENANT_CLAIM: 'org' });
+  });
+
+  it("passes the token's tenant in the context", async () => {
+    const result = await multiTenant(await bearer(token({ claims: { sub: 'alice', org: 'acme' } })));
+    expect(result.context).toEqual({ userId: 'alice', exp: expect.any(Number), tenant: 'acme' });
+  });
+
+  it.each([
+    ['no tenant claim', {}],
+    ['an empty tenant claim', { org: '' }],
+    ['a tenant claim that is not a string', { org: ['acme', 'globex'] }],
+  ])('denies a token with %s', async (_, claims) => {
+    expectDenied(await multiTenant(await bearer(token({ claims }))));
   });
 });

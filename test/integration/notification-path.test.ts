@@ -267,12 +267,14 @@ describe('bad queue messages', () => {
       [JSON.stringify({ userId: 42, data: 1 })]: 'invalid_message',
       [JSON.stringify({ userId: 'liam' })]: 'invalid_message',
       [JSON.stringify({ userId: 'liam', data: oversize })]: 'payload_too_large',
+      [JSON.stringify({ userId: 'anonymous:L0SM9cOFvHcCIhw=', data: 1 })]: 'invalid_message',
+      [JSON.stringify({ userId: 'liam', data: 1, tenant: 'acme' })]: 'invalid_message',
     };
 
     await enqueue(stack.sqs, stack.notifyUser.url, ...Object.keys(bad), JSON.stringify({ userId: 'liam', data: 'ok' }));
     const { userStage } = await runPipeline();
 
-    expect(userStage).toMatchObject({ processed: 6, failedMessageIds: [] });
+    expect(userStage).toMatchObject({ processed: 8, failedMessageIds: [] });
     expect(clients.framesOf('conn-liam-1')).toEqual([expect.objectContaining({ data: 'ok' })]);
     const deadLetters = await receiveAll(stack.sqs, stack.notifyUser.deadLetterUrl);
     expect(Object.fromEntries(deadLetters.map((m) => [m.Body, m.MessageAttributes?.['ErrorCode']?.StringValue]))).toEqual(bad);
@@ -299,5 +301,56 @@ describe('bad queue messages', () => {
     expect(clients.framesOf('conn-mia-1')).toEqual([expect.objectContaining({ data: 'ok' })]);
     const deadLetters = await receiveAll(stack.sqs, stack.notifyConnection.deadLetterUrl);
     expect(Object.fromEntries(deadLetters.map((m) => [m.Body, m.MessageAttributes?.['ErrorCode']?.StringValue]))).toEqual(bad);
+  });
+});
+
+describe('in a multi-tenant stack (tenantClaim)', () => {
+  let multiTenantNotifyUser: SqsHandler;
+
+  beforeAll(() => {
+    multiTenantNotifyUser = loadHandler('notify-user', {
+      CONNECTIONS_TABLE_NAME: stack.tableName,
+      NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
+      DEAD_LETTER_QUEUE_URL: stack.notifyUser.deadLetterUrl,
+      TENANT_CLAIM: 'org',
+    });
+  });
+
+  async function connectInTenant(userId: string, tenant: string, connectionId: string): Promise<void> {
+    const event = connectEventFor(connectionId, userId);
+    event.requestContext.authorizer = { ...event.requestContext.authorizer, tenant };
+    await connect(event);
+    clients.connect(connectionId);
+  }
+
+  it('stores the tenant the authorizer named with the connection', async () => {
+    await connectInTenant('olga', 'acme', 'conn-olga-acme');
+    expect(await row('conn-olga-acme')).toMatchObject({ userId: 'olga', tenant: 'acme' });
+  });
+
+  it("reaches only the named tenant's connections of the user", async () => {
+    await connectInTenant('tara', 'acme', 'conn-tara-acme');
+    await connectInTenant('tara', 'globex', 'conn-tara-globex');
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'tara', tenant: 'acme', data: 'acme only' }));
+    await drain(stack, stack.notifyUser, multiTenantNotifyUser);
+    await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(clients.framesOf('conn-tara-acme')).toEqual([expect.objectContaining({ data: 'acme only' })]);
+    expect(clients.framesOf('conn-tara-globex')).toEqual([]);
+  });
+
+  it('dead-letters a NotifyUser message that names no tenant: a user id alone never crosses tenants', async () => {
+    await connectInTenant('uma', 'acme', 'conn-uma-acme');
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'uma', data: 'whose?' }));
+    const result = await drain(stack, stack.notifyUser, multiTenantNotifyUser);
+
+    expect(result.failedMessageIds).toEqual([]);
+    const [deadLetter] = await receiveAll(stack.sqs, stack.notifyUser.deadLetterUrl);
+    expect(deadLetter?.MessageAttributes?.['ErrorCode']?.StringValue).toBe('invalid_message');
+    expect(deadLetter?.MessageAttributes?.['ErrorMessage']?.StringValue).toMatch(/multi-tenant .*name the user's tenant/);
+    await drain(stack, stack.notifyConnection, notifyConnection);
+    expect(clients.framesOf('conn-uma-acme')).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { USER_INDEX } from '../../lambdas/core/connections';
+import { USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
 import { toSqsRecord } from '../../local/sqs-records';
 
@@ -88,7 +88,7 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
         {
           IndexName: USER_INDEX,
           KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: USER_INDEX_ATTRIBUTES },
         },
       ],
     }),

@@ -92,6 +92,13 @@ describe('send', () => {
     });
   });
 
+  it("to a user in a tenant names the tenant, and --tenant goes with --user only", () => {
+    expect(parseCommandLine(['send', '--user', 'alice', '--tenant', 'acme', '--data', '1'])).toMatchObject({
+      notification: { queue: 'NotifyUserQueueUrl', message: { userId: 'alice', tenant: 'acme', data: 1 } },
+    });
+    expect(usageErrorOf(['send', '--connection', 'c', '--tenant', 'acme', '--data', '1']).message).toMatch(/^--tenant goes with --user/);
+  });
+
   it('to a connection is a NotifyConnection message', () => {
     expect(parseCommandLine(['send', '--connection', 'L0SM9cOFvHcCIhw=', '--data', 'null'])).toMatchObject({
       notification: { queue: 'NotifyConnectionQueueUrl', message: { connectionId: 'L0SM9cOFvHcCIhw=', data: null } },

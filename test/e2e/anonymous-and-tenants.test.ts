@@ -1,0 +1,134 @@
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { receiveAll } from '../support/stack-under-test';
+import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
+
+/** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org` runs it. */
+let stack: RuntimeUnderTest;
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org' } });
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of clients) client.socket.terminate();
+  await stack?.stop();
+}, 30_000);
+
+async function connect(options: Parameters<typeof TestClient.connect>[1] = {}, query = ''): Promise<TestClient> {
+  const client = await TestClient.connect(`${stack.outputs['WebSocketUrl']}${query}`, options);
+  clients.push(client);
+  return client;
+}
+
+async function connectAs(userId: string, tenant: string, query = ''): Promise<TestClient> {
+  const token = await stack.runtime.issuer.mint({ userId, claims: { org: tenant } });
+  return connect({ headers: { Authorization: `Bearer ${token}` } }, query);
+}
+
+async function send(output: 'NotifyUserQueueUrl' | 'NotifyConnectionQueueUrl', body: unknown): Promise<void> {
+  await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs[output], MessageBody: JSON.stringify(body) }));
+}
+
+/** The anonymous connections' rows (a Scan, which only a test may use: nothing in the stack can find them by user). */
+async function anonymousRows(count: number): Promise<Record<string, unknown>[]> {
+  return eventually(async () => {
+    const { Items = [] } = await stack.db.send(
+      new ScanCommand({
+        TableName: stack.outputs['ConnectionsTableName'],
+        FilterExpression: 'begins_with(userId, :anonymous)',
+        ExpressionAttributeValues: { ':anonymous': 'anonymous:' },
+      }),
+    );
+    return Items.length === count ? Items : undefined;
+  }, `${count} anonymous connection(s)`);
+}
+
+/** Dead-lettered NotifyUser messages, by body, with their ErrorMessage. */
+async function deadLetteredNotifyUser(count: number): Promise<Map<string, string | undefined>> {
+  const { Attributes } = await stack.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: stack.outputs['NotifyUserQueueUrl'], AttributeNames: ['RedrivePolicy'] }),
+  );
+  const { deadLetterTargetArn } = JSON.parse(Attributes?.RedrivePolicy ?? '{}') as { deadLetterTargetArn: string };
+  const { QueueUrl } = await stack.sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterTargetArn.split(':').pop() }));
+  const found = new Map<string, string | undefined>();
+  return eventually(async () => {
+    for (const message of await receiveAll(stack.sqs, QueueUrl as string)) {
+      found.set(message.Body as string, message.MessageAttributes?.['ErrorMessage']?.StringValue);
+    }
+    return found.size >= count ? found : undefined;
+  }, `${count} dead-lettered message(s)`);
+}
+
+/** Proves that no notification reached the client: a pong sent afterwards arrives with none before it. */
+async function expectNoNotification(client: TestClient): Promise<void> {
+  const id = `after-${Date.now()}`;
+  client.send({ action: 'ping', id });
+  await client.frame((frame) => frame.id === id);
+  expect(client.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
+}
+
+describe('anonymous access (allowAnonymous)', () => {
+  it('connects a client without a credential as the anonymous user of its connection, reached by NotifyConnection', async () => {
+    const client = await connect();
+    const [row] = await anonymousRows(1);
+    const connectionId = row?.['connectionId'] as string;
+
+    expect(row?.['userId']).toBe(`anonymous:${connectionId}`);
+    await send('NotifyConnectionQueueUrl', { connectionId, data: 'hello, stranger' });
+    expect(await client.frame((frame) => frame.type === 'notification')).toMatchObject({ data: 'hello, stranger' });
+  });
+
+  it('never reaches an anonymous connection by NotifyUser: the message is dead-lettered with the reason', async () => {
+    const before = new Set((await anonymousRows(1)).map((row) => row['userId']));
+    const client = await connect();
+    const userId = (await anonymousRows(2)).map((row) => row['userId'] as string).find((id) => !before.has(id));
+
+    await send('NotifyUserQueueUrl', { userId, data: 'fan-out to a stranger' });
+    const deadLetters = await deadLetteredNotifyUser(1);
+
+    expect([...deadLetters.values()]).toContain('anonymous connections receive NotifyConnection messages only');
+    await expectNoNotification(client);
+  });
+
+  it('still refuses a credential that does not verify (403), rather than connecting it anonymously', async () => {
+    await expect(connect({ headers: { Authorization: 'Bearer not.a.jwt' } })).rejects.toEqual(new UpgradeRefusedError(403));
+  });
+});
+
+describe('tenants (tenantClaim "org")', () => {
+  it("stores the token's tenant, whatever the client claims in the query string", async () => {
+    await connectAs('vera', 'acme', '?tenant=globex&org=globex');
+    const [connectionId] = await stack.connectionIdsOf('vera', 1);
+
+    const { Item } = await stack.db.send(new GetCommand({ TableName: stack.outputs['ConnectionsTableName'], Key: { connectionId } }));
+    expect(Item).toMatchObject({ userId: 'vera', tenant: 'acme' });
+  });
+
+  it('refuses a token without the tenant claim (403)', async () => {
+    const token = await stack.runtime.issuer.mint({ userId: 'walt' });
+    await expect(connect({ headers: { Authorization: `Bearer ${token}` } })).rejects.toEqual(new UpgradeRefusedError(403));
+  });
+
+  it("delivers a NotifyUser message only to the named tenant's connections of the user", async () => {
+    const [acme, globex] = await Promise.all([connectAs('xena', 'acme'), connectAs('xena', 'globex')]);
+    await stack.connectionIdsOf('xena', 2);
+
+    await send('NotifyUserQueueUrl', { userId: 'xena', tenant: 'acme', data: 'for acme' });
+
+    expect(await acme.frame((frame) => frame.type === 'notification')).toMatchObject({ data: 'for acme' });
+    await expectNoNotification(globex);
+  });
+
+  it('dead-letters a NotifyUser message that names no tenant, reaching nobody', async () => {
+    const client = await connectAs('yuri', 'acme');
+    await stack.connectionIdsOf('yuri', 1);
+
+    await send('NotifyUserQueueUrl', { userId: 'yuri', data: 'whose tenant?' });
+    const deadLetters = await deadLetteredNotifyUser(1);
+
+    expect(deadLetters.get(JSON.stringify({ userId: 'yuri', data: 'whose tenant?' }))).toMatch(/multi-tenant/);
+    await expectNoNotification(client);
+  });
+});
