@@ -47,12 +47,23 @@ export interface EventSourceMappingDefinition {
   maximumConcurrency?: number;
 }
 
+/** An EventBridge rule that invokes functions on a `rate(...)` schedule. */
+export interface ScheduledRuleDefinition {
+  logicalId: string;
+  ruleArn: string;
+  intervalSeconds: number;
+  targets: { functionName: string; input?: string }[];
+}
+
 export interface LocalApp {
   stackName: string;
   region: string;
   functions: Map<string, FunctionDefinition>;
   webSocketApi: WebSocketApiDefinition;
   eventSourceMappings: EventSourceMappingDefinition[];
+  scheduledRules: ScheduledRuleDefinition[];
+  /** What the template asks for that the runtime will not do, said once at start. */
+  notRunLocally: string[];
   /** The stack's outputs, resolved to local endpoints. */
   outputs: Record<string, string>;
 }
@@ -70,12 +81,15 @@ export function describeLocalApp(stack: SynthesizedStack, context: ResolveContex
     const definition = functionDefinition(stack, logicalId, resource, context, localString);
     functions.set(definition.name, definition);
   }
+  const notRunLocally: string[] = [];
   return {
     stackName: stack.stackName,
     region: stack.region,
     functions,
     webSocketApi: api,
     eventSourceMappings: eventSourceMappings(stack, context, functions),
+    scheduledRules: scheduledRules(stack, context, functions, notRunLocally),
+    notRunLocally,
     outputs: Object.fromEntries(
       Object.entries(stack.outputs).map(([key, output]) => [key, localString(output.Value, `output ${key}`)]),
     ),
@@ -210,6 +224,42 @@ function eventSourceMappings(
         ...(maximumConcurrency !== undefined && { maximumConcurrency }),
       };
     });
+}
+
+/** The seconds of a `rate(N unit)` schedule expression, or undefined for any other (`cron(...)`). */
+export function rateSeconds(expression: string): number | undefined {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
+  if (!match) return undefined;
+  const unit = { minute: 60, hour: 3600, day: 86400 }[(match[2] as string).replace(/s$/, '') as 'minute' | 'hour' | 'day'];
+  return Number(match[1]) * unit;
+}
+
+function scheduledRules(
+  stack: SynthesizedStack,
+  context: ResolveContext,
+  functions: Map<string, FunctionDefinition>,
+  notRunLocally: string[],
+): ScheduledRuleDefinition[] {
+  return resourcesOfType(stack, 'AWS::Events::Rule').flatMap(([logicalId, rule]) => {
+    const properties = rule.Properties ?? {};
+    const expression = properties['ScheduleExpression'];
+    if (typeof expression !== 'string' || properties['State'] === 'DISABLED') return [];
+    const intervalSeconds = rateSeconds(expression);
+    if (intervalSeconds === undefined) {
+      notRunLocally.push(`rule ${logicalId}: ${expression} (only rate() schedules run locally)`);
+      return [];
+    }
+    const targets = ((properties['Targets'] as { Arn: unknown; Input?: unknown }[] | undefined) ?? []).flatMap((target) => {
+      const functionName = /:function:([^:/]+)$/.exec(resolveString(target.Arn, context, `${logicalId} target`))?.[1];
+      if (functionName === undefined || !functions.has(functionName)) {
+        notRunLocally.push(`rule ${logicalId}: a target that is not one of the stack's functions`);
+        return [];
+      }
+      return [{ functionName, ...(typeof target.Input === 'string' && { input: target.Input }) }];
+    });
+    const ruleArn = `arn:aws:events:${context.region}:${context.accountId}:rule/${context.resources.get(logicalId)?.ref ?? logicalId}`;
+    return [{ logicalId, ruleArn, intervalSeconds, targets }];
+  });
 }
 
 /** `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function arn}/invocations` → the function's name. */

@@ -13,6 +13,7 @@ import { WebSocketGateway } from './gateway';
 import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
 import { handleManagementApiRequest } from './management-api';
 import { provision } from './provision';
+import { Scheduler } from './scheduler';
 import { synthesize, watchedDirectories } from './synth';
 
 export interface LocalRuntimeOptions {
@@ -32,6 +33,8 @@ export interface LocalRuntimeOptions {
   maxConnectionSeconds?: number;
   /** Re-synthesize and reload when a file under cdk.json's `watch.include` changes. @default false */
   watch?: boolean;
+  /** Run every scheduled rule this often instead of at its own rate (to try a schedule without waiting). */
+  scheduleEverySeconds?: number;
   /** Execution environments per function. @default 4 */
   maxInstancesPerFunction?: number;
   /** The runtime's own messages. */
@@ -64,6 +67,7 @@ interface Loaded {
   app: LocalApp;
   functions: Map<string, LocalFunction>;
   pollers: SqsEventSourcePoller[];
+  scheduler: Scheduler;
 }
 
 const TEST_PAGE = path.join(__dirname, 'test-page.html');
@@ -286,14 +290,24 @@ class Ready {
         ),
     );
     for (const poller of pollers) poller.start();
+    const scheduler = new Scheduler(
+      app.scheduledRules,
+      (functionName, event) => this.invoke(functionName, event),
+      app.region,
+      (rule, error) => log(`scheduled rule ${rule.logicalId}: ${error.message}`),
+      options.scheduleEverySeconds,
+    );
+    scheduler.start();
     log(
       `loaded ${app.stackName}: ${app.functions.size} functions, routes ${[...app.webSocketApi.routes.keys()].join(' ')}, ` +
-        `${pollers.length} queue event sources`,
+        `${pollers.length} queue event sources, ${app.scheduledRules.length} scheduled rules`,
     );
-    return { app, functions, pollers };
+    for (const notice of app.notRunLocally) log(`not run locally: ${notice}`);
+    return { app, functions, pollers, scheduler };
   }
 
   private async unload(loaded: Loaded): Promise<void> {
+    await loaded.scheduler.stop();
     await Promise.all(loaded.pollers.map((poller) => poller.stop()));
     await Promise.all([...loaded.functions.values()].map((fn) => fn.stop()));
   }

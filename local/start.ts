@@ -13,6 +13,7 @@ Options:
   --state-dir <dir>               where outputs.json, the issuer key and the synthesized app go (default .local)
   --idle-timeout <seconds>        close idle connections after this long (default 600, as API Gateway)
   --max-connection-duration <s>   close every connection after this long (default 7200, as API Gateway)
+  --schedule-every <seconds>      run scheduled rules this often instead of at their rate
   --no-watch                      do not reload when bin/, lib/ or lambdas/ change
   --quiet-functions               do not print what the functions log
   -h, --help                      this help`;
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
       'state-dir': { type: 'string' },
       'idle-timeout': { type: 'string' },
       'max-connection-duration': { type: 'string' },
+      'schedule-every': { type: 'string' },
       'no-watch': { type: 'boolean' },
       'quiet-functions': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -36,6 +38,11 @@ async function main(): Promise<void> {
     if (value === undefined) return undefined;
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`--${name} takes a whole number, got "${value}"`);
+    return parsed;
+  };
+  const positive = (name: string, value: string) => {
+    const parsed = number(name, value) as number;
+    if (parsed < 1) throw new Error(`--${name} takes at least 1, got "${value}"`);
     return parsed;
   };
   const context = Object.fromEntries(
@@ -53,6 +60,7 @@ async function main(): Promise<void> {
     ...(values['state-dir'] && { stateDir: values['state-dir'] }),
     ...(values['idle-timeout'] && { idleTimeoutSeconds: number('idle-timeout', values['idle-timeout']) }),
     ...(values['max-connection-duration'] && { maxConnectionSeconds: number('max-connection-duration', values['max-connection-duration']) }),
+    ...(values['schedule-every'] && { scheduleEverySeconds: positive('schedule-every', values['schedule-every']) }),
     watch: !values['no-watch'],
     log: (message) => console.log(`[ws-notify] ${message}`),
     ...(!values['quiet-functions'] && { functionLog: (fn: string, line: string) => console.log(`[${fn}] ${line}`) }),

@@ -5,6 +5,8 @@ import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from 
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { App, Duration } from 'aws-cdk-lib';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -33,6 +35,8 @@ function synthesizeExtendedApp(): string {
   stack.wsNotify.webSocketApi.addRoute('echo', { integration: new WebSocketLambdaIntegration('EchoIntegration', echo), returnResponse: true });
   const worker = new NodejsFunction(stack, 'Worker', { entry, runtime: Runtime.NODEJS_22_X, timeout: Duration.seconds(20) });
   worker.addEventSource(new SqsEventSource(jobs, { batchSize: 5, maxBatchingWindow: Duration.seconds(2) }));
+  new Rule(stack, 'Sweep', { schedule: Schedule.rate(Duration.minutes(5)), targets: [new LambdaFunction(worker)] });
+  new Rule(stack, 'Nightly', { schedule: Schedule.cron({ hour: '3', minute: '0' }), targets: [new LambdaFunction(worker)] });
   return cdkApp.synth().directory;
 }
 
@@ -77,6 +81,18 @@ describe('the local model of a synthesized app', () => {
     expect(functionNamed('Worker').timeoutSeconds).toBe(20);
   });
 
+  it('runs a rate() rule added in lib/ on its schedule, and names a cron() rule it will not run', () => {
+    expect(app.scheduledRules).toEqual([
+      {
+        logicalId: expect.stringContaining('Sweep'),
+        ruleArn: expect.stringMatching(/^arn:aws:events:us-east-1:000000000000:rule\//),
+        intervalSeconds: 300,
+        targets: [{ functionName: functionNamed('Worker').name }],
+      },
+    ]);
+    expect(app.notRunLocally).toEqual([expect.stringMatching(/^rule Nightly.*cron\(0 3 \* \* \? \*\) \(only rate\(\) schedules run locally\)$/)]);
+  });
+
   it("resolves environments to local resources, and the API's AWS endpoints to the local gateway", () => {
     expect(functionNamed('Echo').environment['JOBS_QUEUE_URL']).toBe(app.eventSourceMappings.find((m) => m.queueUrl.includes('Jobs'))?.queueUrl);
     expect(functionNamed('NotifyConnection').environment['MANAGEMENT_API_ENDPOINT']).toBe('http://127.0.0.1:3001/live');
@@ -93,7 +109,7 @@ describe('the local model of a synthesized app', () => {
     expect(Table?.GlobalSecondaryIndexes?.[0]).toMatchObject({
       IndexName: 'byUser',
       KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
-      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt', 'tenant'] },
     });
     expect(TimeToLiveDescription).toMatchObject({ AttributeName: 'expiresAt', TimeToLiveStatus: 'ENABLED' });
   });
