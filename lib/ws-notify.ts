@@ -90,9 +90,10 @@ export class WsNotify extends Construct {
 
   constructor(scope: Construct, id: string, props: WsNotifyProps) {
     super(scope, id);
-    const issuer = validIssuer(props.jwtIssuer);
+    const issuer = validHttpsUrl('jwtIssuer', props.jwtIssuer, 'the https URL of your token issuer');
     if (!props.jwtAudience) throw new Error('WsNotify: jwtAudience is required (the `aud` your tokens carry).');
-    const jwksUri = props.jwksUri ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`;
+    // The keys decide who anyone is: fetched over plain http, whoever is on the path could mint tokens.
+    const jwksUri = validHttpsUrl('jwksUri', props.jwksUri ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`, "the https URL of your issuer's keys");
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
@@ -324,16 +325,16 @@ function validTenantClaim(claim: string): string {
   return claim;
 }
 
-function validIssuer(issuer: string | undefined): string {
+function validHttpsUrl(prop: string, value: string | undefined, what: string): string {
   let url: URL;
   try {
-    url = new URL(issuer ?? '');
+    url = new URL(value ?? '');
   } catch {
-    throw new Error(`WsNotify: jwtIssuer must be the https URL of your token issuer (got ${JSON.stringify(issuer)}).`);
+    throw new Error(`WsNotify: ${prop} must be ${what} (got ${JSON.stringify(value)}).`);
   }
   const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new Error(`WsNotify: jwtIssuer must use https (http is accepted only for localhost); got ${issuer}.`);
+    throw new Error(`WsNotify: ${prop} must use https (http is accepted only for localhost); got ${value}.`);
   }
-  return issuer as string;
+  return value as string;
 }

@@ -59,7 +59,9 @@ export function createJwtVerifier({ issuer, audience, jwksUri, tenantClaim }: Jw
       algorithms: ALGORITHMS,
       requiredClaims: ['sub', 'exp'],
     });
-    const userId = payload.sub as string;
+    // jose checks only that `sub` is present; the user id must be a real one.
+    const userId = payload.sub;
+    if (typeof userId !== 'string' || userId.length === 0) throw new CredentialError('sub must be a non-empty string');
     if (isAnonymousUserId(userId)) throw new CredentialError(`sub may not start with "${ANONYMOUS_PREFIX}"`);
     if (tenantClaim === undefined) return { userId, expiresAt: payload.exp as number };
     const tenant = payload[tenantClaim];
@@ -76,6 +78,19 @@ export function tokenFrom(request: UpgradeRequest): string | undefined {
   const query = request.queryStringParameters?.['token'];
   const subprotocol = bearerTokenFrom(offeredSubprotocols(header(request, 'sec-websocket-protocol')));
   return [authorization, query, subprotocol].find((token) => token !== undefined && token.length > 0);
+}
+
+/**
+ * Whether the request offers a credential at all, usable or not: an Authorization header, a
+ * `token` query parameter, or a `bearer.` subprotocol. Where anonymous access is on, an offered
+ * credential that cannot be used is refused, never taken for no credential.
+ */
+export function credentialOffered(request: UpgradeRequest): boolean {
+  return (
+    header(request, 'authorization') !== undefined ||
+    request.queryStringParameters?.['token'] !== undefined ||
+    offeredSubprotocols(header(request, 'sec-websocket-protocol')).some((protocol) => /^bearer\./i.test(protocol))
+  );
 }
 
 /** API Gateway passes headers with the case the client sent. */

@@ -1,5 +1,5 @@
 import { readConfig, readOptionalConfig } from '../config';
-import { anonymousUserId, createJwtVerifier, tokenFrom } from '../core/auth';
+import { anonymousUserId, createJwtVerifier, credentialOffered, tokenFrom } from '../core/auth';
 import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../events';
 import { logger } from '../logger';
 
@@ -23,6 +23,10 @@ export const handler = async (event: WebSocketAuthorizerEvent): Promise<Authoriz
   const { connectionId } = event.requestContext;
   const token = tokenFrom(event);
   if (token === undefined) {
+    if (allowAnonymous && credentialOffered(event)) {
+      logger.info('connection refused: a credential was offered but holds no token', { connectionId });
+      return policy('Deny', 'unauthenticated', event.methodArn);
+    }
     if (allowAnonymous) {
       const userId = anonymousUserId(connectionId);
       logger.info('anonymous connection', { connectionId });

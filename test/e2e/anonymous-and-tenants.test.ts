@@ -92,8 +92,11 @@ describe('anonymous access (allowAnonymous)', () => {
     await expectNoNotification(client);
   });
 
-  it('still refuses a credential that does not verify (403), rather than connecting it anonymously', async () => {
-    await expect(connect({ headers: { Authorization: 'Bearer not.a.jwt' } })).rejects.toEqual(new UpgradeRefusedError(403));
+  it.each([
+    ['a token that does not verify', { Authorization: 'Bearer not.a.jwt' }],
+    ['a Basic header, which holds no token', { Authorization: 'Basic YWxpY2U6c2VjcmV0' }],
+  ])('still refuses %s (403), rather than connecting it anonymously', async (_, headers) => {
+    await expect(connect({ headers })).rejects.toEqual(new UpgradeRefusedError(403));
   });
 });
 

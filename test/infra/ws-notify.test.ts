@@ -311,4 +311,10 @@ describe('configuration', () => {
   ])('refuses a jwtIssuer that is %s', (_, jwtIssuer, message) => {
     expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, jwtIssuer })).toThrow(message);
   });
+
+  it('refuses a jwksUri over plain http to another host: whoever is on the path could serve their own key', () => {
+    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, jwksUri: 'http://keys.example.com/jwks.json' })).toThrow(
+      'WsNotify: jwksUri must use https (http is accepted only for localhost); got http://keys.example.com/jwks.json.',
+    );
+  });
 });

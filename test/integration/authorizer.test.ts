@@ -139,6 +139,7 @@ describe('the $connect authorizer', () => {
       ['a tampered payload under the original signature', tamperedPayload],
       ['a token without sub', () => token({ claims: { sub: undefined } })],
       ['a token over 8 KB', () => token({ claims: { padding: 'x'.repeat(8 * 1024) } })],
+      ['a token whose sub is empty', () => token({ claims: { sub: '' } })],
       ['a token whose sub claims the anonymous namespace', () => token({ claims: { sub: 'anonymous:L0SM9cOFvHcCIhw=' } })],
     ])('%s', async (_, makeToken) => {
       expectDenied(await authorize(await bearer(makeToken())));
@@ -175,6 +176,15 @@ describe('the $connect authorizer with anonymous access on', () => {
 
   it('still denies a credential that does not verify, rather than falling back to anonymous', async () => {
     expectDenied(await anonymousAllowed(await bearer('not-a-jwt')));
+  });
+
+  it.each<[string, Parameters<typeof authorizerEventWith>[0]]>([
+    ['a Basic Authorization header', { headers: { Authorization: 'Basic YWxpY2U6c2VjcmV0' } }],
+    ['a Bearer header without a token', { headers: { Authorization: 'Bearer' } }],
+    ['an empty token query parameter', { query: { token: '' } }],
+    ['an empty bearer. subprotocol', { headers: { 'Sec-WebSocket-Protocol': 'ws-notify.v1, bearer.' } }],
+  ])('denies %s: an offered credential that holds no token is not "no credential"', async (_, request) => {
+    expectDenied(await anonymousAllowed(authorizerEventWith(request)));
   });
 
   it('still lets a valid token connect as its user', async () => {
