@@ -298,7 +298,7 @@ describe('the ws-notify command line', () => {
     expect(runs.map(({ stdout }) => stdout.split('\n')[0])).toEqual([
       'Usage: ws-notify <command> [options]',
       'Usage: ws-notify token --user <id> [--ttl <seconds>] [--claims <json>] [target]',
-      'Usage: ws-notify send (--user <id> | --connection <id>) --data <json> [target]',
+      'Usage: ws-notify send (--user <id> [--tenant <t>] | --connection <id>) --data <json> [target]',
       'Usage: ws-notify stream (--user <id> | --token <jwt>) [target]',
       'Usage: ws-notify connections --user <id> [target]',
     ]);
