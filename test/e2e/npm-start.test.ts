@@ -83,9 +83,10 @@ describe('npm start', () => {
     expect(outputs()['WebSocketUrl']).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/live$/);
   });
 
-  it('prints the endpoints and the test page URL', () => {
+  it('prints the endpoints and the test page URL', async () => {
+    // outputs.json is written just before the endpoints are printed.
+    await eventually(async () => (/Test page\s+http:\/\/127\.0\.0\.1:\d+\//.test(output) ? true : undefined), `the test page URL in:\n${output}`);
     expect(output).toContain(outputs()['WebSocketUrl']);
-    expect(output).toMatch(/Test page\s+http:\/\/127\.0\.0\.1:\d+\//);
   });
 
   it('closes idle connections after --idle-timeout', async () => {
