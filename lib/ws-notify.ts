@@ -6,13 +6,16 @@ import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authoriz
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
+import { EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
+import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 
 export interface WsNotifyProps {
   /** Issuer (`iss`) of the JWTs accepted at `$connect`: an https URL (http only for loopback hosts). */
@@ -111,6 +114,12 @@ export class WsNotify extends Construct {
       projectionType: ProjectionType.INCLUDE,
       nonKeyAttributes: USER_INDEX_ATTRIBUTES,
     });
+    this.connectionsTable.addGlobalSecondaryIndex({
+      indexName: EXPIRY_INDEX,
+      partitionKey: { name: 'expiryBucket', type: AttributeType.STRING },
+      sortKey: { name: 'credentialExpiresAt', type: AttributeType.NUMBER },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
 
     this.notifyUserDeadLetterQueue = this.queue('NotifyUserDeadLetterQueue');
     this.notifyUserQueue = this.queue('NotifyUserQueue', this.notifyUserDeadLetterQueue);
@@ -119,13 +128,9 @@ export class WsNotify extends Construct {
 
     const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
     const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
-    const authorizeFn = this.function('Authorize', 'authorize', {
-      JWT_ISSUER: issuer,
-      JWT_AUDIENCE: props.jwtAudience,
-      JWKS_URI: jwksUri,
-      ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false),
-      ...tenancy,
-    });
+    const tokens = { JWT_ISSUER: issuer, JWT_AUDIENCE: props.jwtAudience, JWKS_URI: jwksUri, ...tenancy };
+    const authorizeFn = this.function('Authorize', 'authorize', { ...tokens, ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false) });
+    const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
     const connectFn = this.function('Connect', 'connect', table);
     const disconnectFn = this.function('Disconnect', 'disconnect', table);
     const defaultFn = this.function('Default', 'default', {});
@@ -150,6 +155,10 @@ export class WsNotify extends Construct {
     });
     this.webSocketApi.addRoute('ping', {
       integration: new WebSocketLambdaIntegration('PingIntegration', pingFn),
+      returnResponse: true,
+    });
+    this.webSocketApi.addRoute('authenticate', {
+      integration: new WebSocketLambdaIntegration('AuthenticateIntegration', authenticateFn),
       returnResponse: true,
     });
 
@@ -199,6 +208,19 @@ export class WsNotify extends Construct {
       fn.addEventSource(new SqsEventSource(queue, { batchSize: SQS_BATCH_SIZE, reportBatchItemFailures: true }));
     }
 
+    // Waits up to a minute for credentials about to expire, so it has that minute and room to close them.
+    const expireCredentialsFn = this.function(
+      'ExpireCredentials',
+      'expire-credentials',
+      { ...table, MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl },
+      Duration.seconds(LOOK_AHEAD_SECONDS + 30),
+    );
+    new Rule(this, 'ExpireCredentialsSchedule', {
+      description: 'ws-notify: close connections whose credential expired',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(expireCredentialsFn)],
+    });
+
     // Least privilege: each function gets exactly the actions its code uses, on exactly its resources.
     const tableArn = this.connectionsTable.tableArn;
     allow(connectFn, ['dynamodb:PutItem'], [tableArn]);
@@ -210,7 +232,11 @@ export class WsNotify extends Construct {
     ]);
     allow(notifyConnectionFn, ['dynamodb:DeleteItem'], [tableArn]);
     allow(notifyConnectionFn, ['sqs:SendMessage'], [this.notifyConnectionDeadLetterQueue.queueArn]);
-    allow(notifyConnectionFn, ['execute-api:ManageConnections'], [this.postToConnectionArn()]);
+    allow(notifyConnectionFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
+    allow(authenticateFn, ['dynamodb:UpdateItem'], [tableArn]);
+    allow(expireCredentialsFn, ['dynamodb:Query'], [`${tableArn}/index/${EXPIRY_INDEX}`]);
+    allow(expireCredentialsFn, ['dynamodb:GetItem', 'dynamodb:DeleteItem'], [tableArn]);
+    allow(expireCredentialsFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST'), this.manageConnectionsArn('DELETE')]);
 
     this.acknowledgeNagFindings();
   }
@@ -238,7 +264,7 @@ export class WsNotify extends Construct {
     });
   }
 
-  private function(id: string, handler: string, environment: Record<string, string>): NodejsFunction {
+  private function(id: string, handler: string, environment: Record<string, string>, timeout = CONSUMER_TIMEOUT): NodejsFunction {
     const logGroup = new LogGroup(this, `${id}Logs`, {
       retention: this.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -249,7 +275,7 @@ export class WsNotify extends Construct {
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: 256,
-      timeout: CONSUMER_TIMEOUT,
+      timeout,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
       environment: { POWERTOOLS_SERVICE_NAME: 'ws-notify', ...environment },
@@ -264,12 +290,12 @@ export class WsNotify extends Construct {
     });
   }
 
-  /** PostToConnection only (POST), on this API's stage only. */
-  private postToConnectionArn(): string {
+  /** One management API verb (POST: PostToConnection, DELETE: DeleteConnection), on this API's stage only. */
+  private manageConnectionsArn(method: 'POST' | 'DELETE'): string {
     return Stack.of(this).formatArn({
       service: 'execute-api',
       resource: this.webSocketApi.apiId,
-      resourceName: `${this.stage.stageName}/POST/@connections/*`,
+      resourceName: `${this.stage.stageName}/${method}/@connections/*`,
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
   }
@@ -294,12 +320,12 @@ export class WsNotify extends Construct {
     Validations.of(this).acknowledge(
       { id: managedPolicy('AWSLambdaBasicExecutionRole'), reason: logsReason },
       { id: managedPolicy('AmazonAPIGatewayPushToCloudWatchLogs'), reason: logsReason },
-      {
+      ...(['POST', 'DELETE'] as const).map((method) => ({
         id:
           'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:' +
-          `${region}:<AWS::AccountId>:<${apiLogicalId}>/${this.stage.stageName}/POST/@connections/*]`,
-        reason: 'PostToConnection is scoped to POST on this stage; connection ids exist only at run time.',
-      },
+          `${region}:<AWS::AccountId>:<${apiLogicalId}>/${this.stage.stageName}/${method}/@connections/*]`,
+        reason: `ManageConnections is scoped to ${method} on this stage; connection ids exist only at run time.`,
+      })),
       {
         id: 'AwsSolutions::AwsSolutions-L1',
         reason: 'nodejs22.x is the runtime ws-notify is built and tested for; runtime upgrades are deliberate.',

@@ -1,4 +1,5 @@
-import { DeleteCommand, type DynamoDBDocumentClient, paginateQuery, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 /** API Gateway closes every WebSocket connection after 2 hours; a row older than that is dead. */
 export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
@@ -7,6 +8,14 @@ export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
 export const USER_INDEX = 'byUser';
 /** What the fan-out filters on, projected into the GSI so that a Query reads the index alone. */
 export const USER_INDEX_ATTRIBUTES = ['expiresAt', 'tenant'];
+
+/** The GSI that finds connections whose credential expires in a given minute (`expiryBucket`). */
+export const EXPIRY_INDEX = 'byCredentialExpiry';
+
+/** The minute a credential expires in, `2026-11-23T20:47`: the expiry index's partition key. */
+export function expiryBucket(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().slice(0, 16);
+}
 
 export interface Connection {
   connectionId: string;
@@ -17,6 +26,13 @@ export interface Connection {
   connectedAt: number;
   /** Epoch seconds; the table's TTL attribute, for rows whose `$disconnect` never arrived. */
   expiresAt: number;
+  /** Epoch seconds: when the credential it connected (or last authenticated) with expires. */
+  credentialExpiresAt?: number;
+}
+
+export interface ExpiringCredential {
+  connectionId: string;
+  credentialExpiresAt: number;
 }
 
 /** The connection table: one row per open connection, found by id or, through the GSI, by user. */
@@ -30,9 +46,60 @@ export class ConnectionTable {
     const row = {
       ...connection,
       expiresAt: Math.ceil(connection.connectedAt / 1000) + MAX_CONNECTION_SECONDS,
+      ...(connection.credentialExpiresAt !== undefined && { expiryBucket: expiryBucket(connection.credentialExpiresAt) }),
     };
     await this.db.send(new PutCommand({ TableName: this.tableName, Item: row }));
     return row;
+  }
+
+  /** Records a refreshed credential's expiry; false if the connection has no row (it is gone). */
+  async refreshCredential(connectionId: string, credentialExpiresAt: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket',
+          ConditionExpression: 'attribute_exists(connectionId)',
+          ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': expiryBucket(credentialExpiresAt) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** The connection's credential expiry as it is now (a refresh may have moved it), or undefined if it is gone. */
+  async credentialExpiryOf(connectionId: string): Promise<number | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { connectionId }, ConsistentRead: true, ProjectionExpression: 'credentialExpiresAt' }),
+    );
+    return Item?.['credentialExpiresAt'] as number | undefined;
+  }
+
+  /**
+   * Connections whose credential expires from `since` to `until` (epoch seconds): one Query per
+   * minute bucket of the expiry index, never a Scan.
+   */
+  async *credentialsExpiring(since: number, until: number): AsyncGenerator<ExpiringCredential> {
+    for (let minute = Math.floor(since / 60) * 60; minute <= until; minute += 60) {
+      const pages = paginateQuery(
+        { client: this.db },
+        {
+          TableName: this.tableName,
+          IndexName: EXPIRY_INDEX,
+          KeyConditionExpression: 'expiryBucket = :bucket AND credentialExpiresAt BETWEEN :since AND :until',
+          ExpressionAttributeValues: { ':bucket': expiryBucket(minute), ':since': since, ':until': until },
+        },
+      );
+      for await (const page of pages) {
+        for (const item of page.Items ?? []) {
+          yield { connectionId: item['connectionId'] as string, credentialExpiresAt: item['credentialExpiresAt'] as number };
+        }
+      }
+    }
   }
 
   async remove(connectionId: string): Promise<void> {

@@ -5,9 +5,15 @@ import { InvalidMessageError, type NotifyUserMessage } from './messages';
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** The actions a client may send; each is a route of the WebSocket API. */
-export const CLIENT_ACTIONS = ['ping'] as const;
+export const CLIENT_ACTIONS = ['ping', 'authenticate'] as const;
 
-export type ErrorCode = 'invalid_json' | 'invalid_frame' | 'unknown_action';
+export type ErrorCode =
+  | 'invalid_json'
+  | 'invalid_frame'
+  | 'unknown_action'
+  | 'invalid_credential'
+  | 'user_mismatch'
+  | 'credential_expired';
 
 export interface Notification {
   id: string;
@@ -34,6 +40,11 @@ export function pongFrame(body: string | undefined, now: Date): string {
   return JSON.stringify({ type: 'pong', time: now.toISOString(), ...idOf(parseJson(body)) });
 }
 
+/** The reply to a refresh: the new credential holds until `expiresAt`. */
+export function authenticatedFrame(expiresAt: number, frame: unknown): string {
+  return JSON.stringify({ type: 'authenticated', expiresAt: new Date(expiresAt * 1000).toISOString(), ...idOf(frame) });
+}
+
 export function errorFrame(code: ErrorCode, message: string, frame?: unknown): string {
   return JSON.stringify({ type: 'error', code, message, ...idOf(frame) });
 }
@@ -50,7 +61,7 @@ export function unroutedFrameError(body: string | undefined): string {
   return errorFrame('unknown_action', `unknown action "${action}"; supported: ${CLIENT_ACTIONS.join(', ')}`, json);
 }
 
-function parseJson(body: string | undefined): unknown {
+export function parseJson(body: string | undefined): unknown {
   try {
     return JSON.parse(body ?? '');
   } catch {

@@ -1,16 +1,11 @@
-import { readConfig, readOptionalConfig } from '../config';
-import { anonymousUserId, createJwtVerifier, credentialOffered, tokenFrom } from '../core/auth';
+import { readConfig } from '../config';
+import { anonymousUserId, credentialOffered, tokenFrom } from '../core/auth';
 import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../events';
 import { logger } from '../logger';
+import { tokenVerifierFromEnvironment } from '../token-verifier';
 
-const config = readConfig('JWT_ISSUER', 'JWT_AUDIENCE', 'JWKS_URI', 'ALLOW_ANONYMOUS');
-const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
-const verifyToken = createJwtVerifier({
-  issuer: config.JWT_ISSUER,
-  audience: config.JWT_AUDIENCE,
-  jwksUri: config.JWKS_URI,
-  ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
-});
+const config = readConfig('ALLOW_ANONYMOUS');
+const { verifyToken } = tokenVerifierFromEnvironment();
 const allowAnonymous = config.ALLOW_ANONYMOUS === 'true';
 
 /**

@@ -17,7 +17,15 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
     throw new Error('$connect reached without an authorizer userId: is the authorizer attached?');
   }
   const tenant = authorizer?.['tenant'];
-  await connections.register({ connectionId, userId, connectedAt, ...(typeof tenant === 'string' && { tenant }) });
+  // API Gateway may pass authorizer context values on as strings.
+  const credentialExpiresAt = Number(authorizer?.['exp']);
+  await connections.register({
+    connectionId,
+    userId,
+    connectedAt,
+    ...(typeof tenant === 'string' && { tenant }),
+    ...(Number.isFinite(credentialExpiresAt) && { credentialExpiresAt }),
+  });
   logger.info('connected', { connectionId });
 
   const subprotocol = selectedSubprotocol(offeredSubprotocols(header(event, 'sec-websocket-protocol')));

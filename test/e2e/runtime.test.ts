@@ -16,7 +16,8 @@ let managementApi: ApiGatewayManagementApiClient;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  stack = await startRuntimeUnderTest();
+  // The expiry sweep runs every 2 s instead of every minute, so that expiry is seen within a test.
+  stack = await startRuntimeUnderTest({ scheduleEverySeconds: 2 });
   managementApi = new ApiGatewayManagementApiClient({
     endpoint: stack.outputs['ManagementApiEndpoint'],
     region: stack.outputs.Region,
@@ -240,6 +241,48 @@ describe('the management API', () => {
 
   it('answers GoneException for a connection that does not exist', async () => {
     await expect(managementApi.send(new PostToConnectionCommand({ ConnectionId: 'nobody=', Data: 'x' }))).rejects.toBeInstanceOf(GoneException);
+  });
+});
+
+describe('credential expiry and refresh', () => {
+  async function connectWithTokenFor(userId: string, ttlSeconds: number): Promise<{ client: TestClient; exp: number }> {
+    const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const client = await TestClient.connect(url(), { headers: { Authorization: `Bearer ${await stack.tokenFor(userId, ttlSeconds)}` } });
+    clients.push(client);
+    return { client, exp };
+  }
+
+  it("closes a connection within 60 s of its token's exp, after a credential_expired frame, and deletes its row", async () => {
+    const { client, exp } = await connectWithTokenFor('kim-x', 3);
+    const [connectionId] = await stack.connectionIdsOf('kim-x', 1);
+
+    expect(await client.frame((frame) => frame.type === 'error', 20_000)).toMatchObject({ code: 'credential_expired' });
+    expect((await client.closedWith(20_000)).code).toBe(1000);
+    expect(Date.now()).toBeLessThan(exp * 1000 + 60_000);
+    await eventually(async () => ((await row(connectionId as string)) === undefined ? true : undefined), 'the row to be deleted');
+  }, 30_000);
+
+  it('keeps a connection open past its first exp once the client authenticates with a fresh token', async () => {
+    const { client, exp } = await connectWithTokenFor('lou-x', 3);
+    client.send({ action: 'authenticate', token: await stack.tokenFor('lou-x', 3600), id: 'refresh' });
+
+    const authenticated = await client.frame((frame) => frame.id === 'refresh');
+    expect(authenticated).toEqual({ type: 'authenticated', expiresAt: expect.any(String), id: 'refresh' });
+    expect(Date.parse(authenticated.expiresAt)).toBeGreaterThan(Date.now() + 3_500_000);
+    // Past the first exp, several sweeps later: an absence can only be shown over time.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 5_000));
+    client.send({ action: 'ping', id: 'still-here' });
+    expect(await client.frame((frame) => frame.id === 'still-here')).toMatchObject({ type: 'pong' });
+    expect(client.frames.filter((frame: any) => frame.code === 'credential_expired')).toEqual([]);
+  }, 30_000);
+
+  it("refuses a refresh with another user's token (user_mismatch) or a token that does not verify (invalid_credential)", async () => {
+    const { client } = await connectWithTokenFor('max-x', 3600);
+    client.send({ action: 'authenticate', token: await stack.tokenFor('someone-else', 3600), id: 'a' });
+    client.send({ action: 'authenticate', token: 'not.a.jwt', id: 'b' });
+
+    expect(await client.frame((frame) => frame.id === 'a')).toMatchObject({ type: 'error', code: 'user_mismatch' });
+    expect(await client.frame((frame) => frame.id === 'b')).toMatchObject({ type: 'error', code: 'invalid_credential' });
   });
 });
 

@@ -49,9 +49,9 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it('has exactly the $connect, $disconnect, $default and ping routes', () => {
+  it('has exactly the $connect, $disconnect, $default, ping and authenticate routes', () => {
     const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties['RouteKey']);
-    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'ping']);
+    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'ping']);
   });
 
   it('protects $connect with a REQUEST Lambda authorizer that has no identity source to pre-check', () => {
@@ -66,11 +66,11 @@ describe('the WebSocket API', () => {
     expect(authorizer.Properties.IdentitySource ?? []).toEqual([]);
   });
 
-  it('answers ping and $default through route responses', () => {
-    for (const routeKey of ['ping', '$default']) {
+  it('answers ping, authenticate and $default through route responses', () => {
+    for (const routeKey of ['ping', 'authenticate', '$default']) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, RouteResponseSelectionExpression: '$default' });
     }
-    template.resourceCountIs('AWS::ApiGatewayV2::RouteResponse', 2);
+    template.resourceCountIs('AWS::ApiGatewayV2::RouteResponse', 3);
   });
 
   it('has one auto-deployed stage with default route throttling and JSON access logs', () => {
@@ -102,13 +102,21 @@ describe('the connection table', () => {
     });
   });
 
-  it('has a GSI by userId that carries expiresAt and tenant for fan-out', () => {
+  it('has a GSI by userId that carries expiresAt and tenant for fan-out, and one by credential expiry minute', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: [
         {
           IndexName: 'byUser',
           KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
           Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt', 'tenant'] },
+        },
+        {
+          IndexName: 'byCredentialExpiry',
+          KeySchema: [
+            { AttributeName: 'expiryBucket', KeyType: 'HASH' },
+            { AttributeName: 'credentialExpiresAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
     });
@@ -168,9 +176,9 @@ describe('the queues', () => {
 });
 
 describe('the functions', () => {
-  it('are seven Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
+  it('are nine Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(7);
+    expect(functions).toHaveLength(9);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -195,6 +203,22 @@ describe('the functions', () => {
   });
 });
 
+describe('credential expiry', () => {
+  it('sweeps every minute, with time to wait a minute for credentials about to expire', () => {
+    const [[, rule]] = ofType('AWS::Events::Rule') as [[string, any]];
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+    expect(rule.Properties.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionLogicalId('ExpireCredentials'), 'Arn'] } })]);
+    expect(resources[functionLogicalId('ExpireCredentials')]?.Properties['Timeout']).toBe(90);
+  });
+
+  it('gives authenticate the same issuer, audience and keys as the authorizer', () => {
+    const [authorizer, authenticate] = ['Authorize', 'Authenticate'].map(
+      (id) => resources[functionLogicalId(`${id}Function`)]?.Properties['Environment']['Variables'],
+    );
+    for (const name of ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWKS_URI']) expect(authenticate[name]).toEqual(authorizer[name]);
+  });
+});
+
 describe('anonymous access and tenants', () => {
   const environmentOf = (source: Template, handlerSignature: RegExp) =>
     Object.values(source.findResources('AWS::Lambda::Function'))
@@ -202,7 +226,7 @@ describe('anonymous access and tenants', () => {
       .filter((variables) => Object.keys(variables).some((name) => handlerSignature.test(name)));
 
   it('are off by default: the authorizer refuses a missing credential and knows no tenant claim', () => {
-    const [authorizer] = environmentOf(template, /^JWT_ISSUER$/);
+    const [authorizer] = environmentOf(template, /^ALLOW_ANONYMOUS$/);
     expect(authorizer).toMatchObject({ ALLOW_ANONYMOUS: 'false' });
     expect(authorizer).not.toHaveProperty('TENANT_CLAIM');
   });
@@ -212,7 +236,7 @@ describe('anonymous access and tenants', () => {
     new WsNotify(stack, 'WsNotify', { ...props, allowAnonymous: true, tenantClaim: 'org' });
     const configured = Template.fromStack(stack);
 
-    expect(environmentOf(configured, /^JWT_ISSUER$/)[0]).toMatchObject({ ALLOW_ANONYMOUS: 'true', TENANT_CLAIM: 'org' });
+    expect(environmentOf(configured, /^ALLOW_ANONYMOUS$/)[0]).toMatchObject({ ALLOW_ANONYMOUS: 'true', TENANT_CLAIM: 'org' });
     expect(environmentOf(configured, /^NOTIFY_CONNECTION_QUEUE_URL$/)[0]).toMatchObject({ TENANT_CLAIM: 'org' });
   }, 120_000);
 
@@ -227,6 +251,8 @@ describe('IAM', () => {
     ['DisconnectFunction', ['dynamodb:DeleteItem']],
     ['NotifyUserFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['NotifyConnectionFunction', ['dynamodb:DeleteItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    ['AuthenticateFunction', ['dynamodb:UpdateItem']],
+    ['ExpireCredentialsFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'execute-api:ManageConnections']],
   ])('%s may take exactly the actions its code uses', (fn, actions) => {
     expect(permissionsOf(fn).actions).toEqual(actions);
   });
@@ -241,6 +267,16 @@ describe('IAM', () => {
     const join = JSON.stringify(permissionsOf('NotifyConnectionFunction').resources);
     expect(join).toMatch(/execute-api/);
     expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
+  });
+
+  it('lets the expiry sweep query only the expiry index, and post and delete only on this stage', () => {
+    const { resources: sweepResources } = permissionsOf('ExpireCredentialsFunction');
+    expect(sweepResources).toContainEqual({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.any(String), 'Arn'] }, '/index/byCredentialExpiry']],
+    });
+    const join = JSON.stringify(sweepResources);
+    expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
+    expect(join).toMatch(/\/live\/DELETE\/@connections\/\*/);
   });
 
   it('has no wildcard action and no dynamodb:Scan anywhere', () => {

@@ -69,7 +69,7 @@ describe('the local model of a synthesized app', () => {
   });
 
   it('keeps the core routes, $connect behind its REQUEST authorizer', () => {
-    expect([...app.webSocketApi.routes.keys()].sort()).toEqual(['$connect', '$default', '$disconnect', 'echo', 'ping']);
+    expect([...app.webSocketApi.routes.keys()].sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'echo', 'ping']);
     expect(app.webSocketApi.routes.get('$connect')?.authorizer).toEqual({ functionName: functionNamed('Authorize').name, identitySources: [] });
     expect(app.webSocketApi).toMatchObject({ stageName: 'live', routeSelectionExpression: '$request.body.action' });
   });
@@ -82,7 +82,7 @@ describe('the local model of a synthesized app', () => {
   });
 
   it('runs a rate() rule added in lib/ on its schedule, and names a cron() rule it will not run', () => {
-    expect(app.scheduledRules).toEqual([
+    expect(app.scheduledRules.filter((rule) => rule.logicalId.includes('Sweep'))).toEqual([
       {
         logicalId: expect.stringContaining('Sweep'),
         ruleArn: expect.stringMatching(/^arn:aws:events:us-east-1:000000000000:rule\//),
@@ -90,6 +90,10 @@ describe('the local model of a synthesized app', () => {
         targets: [{ functionName: functionNamed('Worker').name }],
       },
     ]);
+    expect(app.scheduledRules.find((rule) => rule.logicalId.includes('ExpireCredentials'))).toMatchObject({
+      intervalSeconds: 60,
+      targets: [{ functionName: functionNamed('ExpireCredentials').name }],
+    });
     expect(app.notRunLocally).toEqual([expect.stringMatching(/^rule Nightly.*cron\(0 3 \* \* \? \*\) \(only rate\(\) schedules run locally\)$/)]);
   });
 
@@ -106,10 +110,16 @@ describe('the local model of a synthesized app', () => {
     const { TimeToLiveDescription } = await dynamoDb.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
 
     expect(Table?.KeySchema).toEqual([{ AttributeName: 'connectionId', KeyType: 'HASH' }]);
-    expect(Table?.GlobalSecondaryIndexes?.[0]).toMatchObject({
+    expect(Table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === 'byUser')).toMatchObject({
       IndexName: 'byUser',
       KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
       Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt', 'tenant'] },
+    });
+    expect(Table?.GlobalSecondaryIndexes?.find((index) => index.IndexName === 'byCredentialExpiry')).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'expiryBucket', KeyType: 'HASH' },
+        { AttributeName: 'credentialExpiresAt', KeyType: 'RANGE' },
+      ],
     });
     expect(TimeToLiveDescription).toMatchObject({ AttributeName: 'expiresAt', TimeToLiveStatus: 'ENABLED' });
   });

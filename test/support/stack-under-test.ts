@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
+import { EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
 import { toSqsRecord } from '../../local/sqs-records';
 
@@ -82,6 +82,8 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
       AttributeDefinitions: [
         { AttributeName: 'connectionId', AttributeType: 'S' },
         { AttributeName: 'userId', AttributeType: 'S' },
+        { AttributeName: 'expiryBucket', AttributeType: 'S' },
+        { AttributeName: 'credentialExpiresAt', AttributeType: 'N' },
       ],
       KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -89,6 +91,14 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
           IndexName: USER_INDEX,
           KeySchema: [{ AttributeName: 'userId', KeyType: 'HASH' }],
           Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: USER_INDEX_ATTRIBUTES },
+        },
+        {
+          IndexName: EXPIRY_INDEX,
+          KeySchema: [
+            { AttributeName: 'expiryBucket', KeyType: 'HASH' },
+            { AttributeName: 'credentialExpiresAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
     }),

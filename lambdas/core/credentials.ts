@@ -1,0 +1,105 @@
+import {
+  type ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import * as z from 'zod/mini';
+import type { VerifyToken } from './auth';
+import type { ConnectionTable, ExpiringCredential } from './connections';
+import { authenticatedFrame, errorFrame, parseJson } from './frames';
+
+const AuthenticateFrame = z.object({ action: z.literal('authenticate'), token: z.string().check(z.minLength(1)) });
+
+/** Who a connection is, as its `$connect` authorizer said. */
+export interface ConnectionIdentity {
+  connectionId: string;
+  userId: string;
+  tenant?: string;
+}
+
+/**
+ * `{"action":"authenticate","token"}`: replaces the connection's credential with a fresh token for
+ * the same user (and tenant), so that it is not closed when the first one expires. Returns the
+ * reply frame.
+ */
+export async function refreshCredential(
+  body: string | undefined,
+  connection: ConnectionIdentity,
+  deps: { verifyToken: VerifyToken; connections: ConnectionTable },
+): Promise<string> {
+  const frame = parseJson(body);
+  const request = AuthenticateFrame.safeParse(frame);
+  if (!request.success) return errorFrame('invalid_frame', 'authenticate takes {"action":"authenticate","token":"<jwt>"}', frame);
+  let identity;
+  try {
+    identity = await deps.verifyToken(request.data.token);
+  } catch (error) {
+    return errorFrame('invalid_credential', `the token does not verify: ${(error as Error).message}`, frame);
+  }
+  if (identity.userId !== connection.userId || identity.tenant !== connection.tenant) {
+    return errorFrame('user_mismatch', 'the token must name the user (and tenant) this connection belongs to', frame);
+  }
+  if (!(await deps.connections.refreshCredential(connection.connectionId, identity.expiresAt))) {
+    return errorFrame('invalid_credential', 'this connection is closing', frame);
+  }
+  return authenticatedFrame(identity.expiresAt, frame);
+}
+
+export interface ExpiryDeps {
+  connections: ConnectionTable;
+  managementApi: ApiGatewayManagementApiClient;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** A sweep looks this far back, for runs that were late or missed. */
+const LOOK_BACK_SECONDS = 15 * 60;
+/** …and this far ahead, waiting for those to expire, so that none outlives its `exp` by a full schedule period. */
+export const LOOK_AHEAD_SECONDS = 60;
+
+export type ExpiryOutcome = 'closed' | 'refreshed' | 'gone';
+
+/**
+ * One run of the expiry sweep (every minute): each connection whose credential has expired, or
+ * expires within the next minute, is told `credential_expired` and closed at its `exp`, unless the
+ * client refreshed it in the meantime.
+ */
+export async function expireCredentials(deps: ExpiryDeps): Promise<Record<ExpiryOutcome, number>> {
+  const now = deps.now ?? (() => Date.now());
+  const sleep = deps.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const nowSeconds = Math.floor(now() / 1000);
+  const due: ExpiringCredential[] = [];
+  for await (const credential of deps.connections.credentialsExpiring(nowSeconds - LOOK_BACK_SECONDS, nowSeconds + LOOK_AHEAD_SECONDS)) {
+    due.push(credential);
+  }
+  const outcomes = await Promise.all(
+    due.map(async ({ connectionId, credentialExpiresAt }) => {
+      await sleep(Math.max(0, credentialExpiresAt * 1000 - now()));
+      return expireIfStillDue(connectionId, Math.floor(now() / 1000), deps);
+    }),
+  );
+  return {
+    closed: outcomes.filter((outcome) => outcome === 'closed').length,
+    refreshed: outcomes.filter((outcome) => outcome === 'refreshed').length,
+    gone: outcomes.filter((outcome) => outcome === 'gone').length,
+  };
+}
+
+async function expireIfStillDue(connectionId: string, nowSeconds: number, deps: ExpiryDeps): Promise<ExpiryOutcome> {
+  // Read again: the index is eventually consistent, and the client may have refreshed since the Query.
+  const current = await deps.connections.credentialExpiryOf(connectionId);
+  if (current === undefined) return 'gone';
+  if (current > nowSeconds) return 'refreshed';
+  try {
+    const frame = errorFrame('credential_expired', 'the credential this connection was opened with has expired; reconnect with a fresh one');
+    await deps.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
+    // API Gateway then runs $disconnect, which deletes the row.
+    await deps.managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    return 'closed';
+  } catch (error) {
+    if (!(error instanceof GoneException)) throw error;
+    await deps.connections.remove(connectionId);
+    return 'gone';
+  }
+}

@@ -1,0 +1,24 @@
+import { createDocumentClient } from '../clients';
+import { readConfig } from '../config';
+import { ConnectionTable } from '../core/connections';
+import { refreshCredential } from '../core/credentials';
+import type { WebSocketEvent, WebSocketResult } from '../events';
+import { tokenVerifierFromEnvironment } from '../token-verifier';
+
+const config = readConfig('CONNECTIONS_TABLE_NAME');
+const deps = {
+  ...tokenVerifierFromEnvironment(),
+  connections: new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME),
+};
+
+/** `authenticate`: a fresh token for the connection's user keeps it open past the first one's expiry. */
+export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
+  const { connectionId, authorizer } = event.requestContext;
+  const tenant = authorizer?.['tenant'];
+  const identity = {
+    connectionId,
+    userId: String(authorizer?.['userId'] ?? ''),
+    ...(typeof tenant === 'string' && { tenant }),
+  };
+  return { statusCode: 200, body: await refreshCredential(event.body, identity, deps) };
+};

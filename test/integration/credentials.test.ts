@@ -1,0 +1,117 @@
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { VerifiedIdentity } from '../../lambdas/core/auth';
+import { ConnectionTable } from '../../lambdas/core/connections';
+import { expireCredentials, refreshCredential } from '../../lambdas/core/credentials';
+import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
+import { type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
+
+let stack: StackUnderTest;
+let managementApiServer: ManagementApiServer;
+let managementApi: ApiGatewayManagementApiClient;
+let connections: ConnectionTable;
+const clients = new RecordingConnections();
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+beforeAll(async () => {
+  stack = await startStackUnderTest();
+  managementApiServer = await startManagementApi(clients, 'live');
+  managementApi = new ApiGatewayManagementApiClient({ endpoint: managementApiServer.endpoint });
+  connections = new ConnectionTable(stack.db, stack.tableName);
+}, 60_000);
+
+afterAll(async () => {
+  managementApi?.destroy();
+  await managementApiServer?.stop();
+  await stack?.stop();
+});
+
+async function open(connectionId: string, userId: string, credentialExpiresAt: number, tenant?: string): Promise<void> {
+  await connections.register({ connectionId, userId, connectedAt: Date.now(), credentialExpiresAt, ...(tenant && { tenant }) });
+  clients.connect(connectionId);
+}
+
+async function row(connectionId: string) {
+  const { Item } = await stack.db.send(new GetCommand({ TableName: stack.tableName, Key: { connectionId } }));
+  return Item;
+}
+
+/** The issuer's verdict on a token, as the test decides it (the real verifier is tested with real JWTs elsewhere). */
+const verifierSaying =
+  (identity: VerifiedIdentity | Error) =>
+  async (): Promise<VerifiedIdentity> => {
+    if (identity instanceof Error) throw identity;
+    return identity;
+  };
+
+describe('authenticate (refreshing a connection\'s credential)', () => {
+  it('moves the expiry to the new token\'s exp and answers "authenticated", echoing the id', async () => {
+    await open('conn-refresh-1', 'alice', nowSeconds() + 300);
+    const expiresAt = nowSeconds() + 3600;
+
+    const reply = await refreshCredential(
+      JSON.stringify({ action: 'authenticate', token: 'jwt', id: 'r1' }),
+      { connectionId: 'conn-refresh-1', userId: 'alice' },
+      { verifyToken: verifierSaying({ userId: 'alice', expiresAt }), connections },
+    );
+
+    expect(JSON.parse(reply)).toEqual({ type: 'authenticated', expiresAt: new Date(expiresAt * 1000).toISOString(), id: 'r1' });
+    expect(await row('conn-refresh-1')).toMatchObject({ credentialExpiresAt: expiresAt });
+  });
+
+  it.each<[string, VerifiedIdentity | Error, string]>([
+    ['a token that does not verify', new Error('"exp" claim timestamp check failed'), 'invalid_credential'],
+    ["another user's token", { userId: 'mallory', expiresAt: nowSeconds() + 3600 }, 'user_mismatch'],
+    ["the same user's token in another tenant", { userId: 'alice', expiresAt: nowSeconds() + 3600, tenant: 'globex' }, 'user_mismatch'],
+  ])('refuses %s, leaving the expiry as it was', async (_, verdict, code) => {
+    const before = nowSeconds() + 300;
+    await open('conn-refresh-2', 'alice', before, 'acme');
+
+    const reply = await refreshCredential(
+      JSON.stringify({ action: 'authenticate', token: 'jwt' }),
+      { connectionId: 'conn-refresh-2', userId: 'alice', tenant: 'acme' },
+      { verifyToken: verifierSaying(verdict), connections },
+    );
+
+    expect(JSON.parse(reply)).toMatchObject({ type: 'error', code });
+    expect(await row('conn-refresh-2')).toMatchObject({ credentialExpiresAt: before });
+  });
+
+  it('answers invalid_frame when there is no token', async () => {
+    const reply = await refreshCredential('{"action":"authenticate"}', { connectionId: 'c', userId: 'alice' }, {
+      verifyToken: verifierSaying({ userId: 'alice', expiresAt: 1 }),
+      connections,
+    });
+    expect(JSON.parse(reply)).toMatchObject({ type: 'error', code: 'invalid_frame' });
+  });
+});
+
+describe('the credential expiry sweep', () => {
+  it('closes expired and about-to-expire connections at their exp with credential_expired, and spares refreshed and later ones', async () => {
+    const now = nowSeconds();
+    await open('conn-expired', 'bob', now - 5);
+    await open('conn-expiring', 'bob', now + 2);
+    await open('conn-refreshed', 'bob', now + 2);
+    await open('conn-later', 'bob', now + 600);
+    await connections.register({ connectionId: 'conn-vanished', userId: 'bob', connectedAt: Date.now(), credentialExpiresAt: now - 5 });
+
+    // The client refreshes while the sweep waits for the credentials due within the minute.
+    let refreshed: Promise<boolean> | undefined;
+    const sleep = async (ms: number) => {
+      refreshed ??= connections.refreshCredential('conn-refreshed', now + 3600);
+      await refreshed;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    };
+    const outcomes = await expireCredentials({ connections, managementApi, sleep });
+
+    expect(outcomes).toEqual({ closed: 2, refreshed: 1, gone: 1 });
+    for (const closed of ['conn-expired', 'conn-expiring']) {
+      expect(clients.framesOf(closed)).toEqual([expect.objectContaining({ type: 'error', code: 'credential_expired' })]);
+      expect(clients.info(closed)).toBeUndefined();
+    }
+    expect(nowSeconds()).toBeGreaterThanOrEqual(now + 2);
+    expect(clients.info('conn-refreshed')).toBeDefined();
+    expect(clients.info('conn-later')).toBeDefined();
+    expect(await row('conn-vanished')).toBeUndefined();
+  }, 20_000);
+});
