@@ -235,7 +235,7 @@ export class WsNotify extends Construct {
     allow(notifyConnectionFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
     allow(authenticateFn, ['dynamodb:UpdateItem'], [tableArn]);
     allow(expireCredentialsFn, ['dynamodb:Query'], [`${tableArn}/index/${EXPIRY_INDEX}`]);
-    allow(expireCredentialsFn, ['dynamodb:GetItem', 'dynamodb:DeleteItem'], [tableArn]);
+    allow(expireCredentialsFn, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [tableArn]);
     allow(expireCredentialsFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST'), this.manageConnectionsArn('DELETE')]);
 
     this.acknowledgeNagFindings();

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, paginateQuery, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 /** API Gateway closes every WebSocket connection after 2 hours; a row older than that is dead. */
 export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
@@ -52,7 +52,7 @@ export class ConnectionTable {
     return row;
   }
 
-  /** Records a refreshed credential's expiry; false if the connection has no row (it is gone). */
+  /** Records a refreshed credential's expiry; false if the connection is gone or already closing. */
   async refreshCredential(connectionId: string, credentialExpiresAt: number): Promise<boolean> {
     try {
       await this.db.send(
@@ -60,7 +60,7 @@ export class ConnectionTable {
           TableName: this.tableName,
           Key: { connectionId },
           UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket',
-          ConditionExpression: 'attribute_exists(connectionId)',
+          ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
           ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': expiryBucket(credentialExpiresAt) },
         }),
       );
@@ -71,12 +71,27 @@ export class ConnectionTable {
     }
   }
 
-  /** The connection's credential expiry as it is now (a refresh may have moved it), or undefined if it is gone. */
-  async credentialExpiryOf(connectionId: string): Promise<number | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { connectionId }, ConsistentRead: true, ProjectionExpression: 'credentialExpiresAt' }),
-    );
-    return Item?.['credentialExpiresAt'] as number | undefined;
+  /**
+   * Marks the connection as closing for its expired credential, if it still is expired (a refresh
+   * moves `credentialExpiresAt`) and no other sweep has claimed it: one conditional write, so that
+   * overlapping sweeps close each connection once. False if it is not to be closed.
+   */
+  async claimExpired(connectionId: string, nowSeconds: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          UpdateExpression: 'SET closing = :true',
+          ConditionExpression: 'credentialExpiresAt <= :now AND attribute_not_exists(closing)',
+          ExpressionAttributeValues: { ':true': true, ':now': nowSeconds },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /**

@@ -5,7 +5,7 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import * as z from 'zod/mini';
-import type { VerifyToken } from './auth';
+import type { VerifiedIdentity, VerifyToken } from './auth';
 import type { ConnectionTable, ExpiringCredential } from './connections';
 import { authenticatedFrame, errorFrame, parseJson } from './frames';
 
@@ -31,7 +31,7 @@ export async function refreshCredential(
   const frame = parseJson(body);
   const request = AuthenticateFrame.safeParse(frame);
   if (!request.success) return errorFrame('invalid_frame', 'authenticate takes {"action":"authenticate","token":"<jwt>"}', frame);
-  let identity;
+  let identity: VerifiedIdentity;
   try {
     identity = await deps.verifyToken(request.data.token);
   } catch (error) {
@@ -58,7 +58,8 @@ const LOOK_BACK_SECONDS = 15 * 60;
 /** …and this far ahead, waiting for those to expire, so that none outlives its `exp` by a full schedule period. */
 export const LOOK_AHEAD_SECONDS = 60;
 
-export type ExpiryOutcome = 'closed' | 'refreshed' | 'gone';
+/** Closed now; skipped (refreshed meanwhile, or another sweep closed it); or its connection was already gone. */
+export type ExpiryOutcome = 'closed' | 'skipped' | 'gone';
 
 /**
  * One run of the expiry sweep (every minute): each connection whose credential has expired, or
@@ -81,16 +82,14 @@ export async function expireCredentials(deps: ExpiryDeps): Promise<Record<Expiry
   );
   return {
     closed: outcomes.filter((outcome) => outcome === 'closed').length,
-    refreshed: outcomes.filter((outcome) => outcome === 'refreshed').length,
+    skipped: outcomes.filter((outcome) => outcome === 'skipped').length,
     gone: outcomes.filter((outcome) => outcome === 'gone').length,
   };
 }
 
 async function expireIfStillDue(connectionId: string, nowSeconds: number, deps: ExpiryDeps): Promise<ExpiryOutcome> {
-  // Read again: the index is eventually consistent, and the client may have refreshed since the Query.
-  const current = await deps.connections.credentialExpiryOf(connectionId);
-  if (current === undefined) return 'gone';
-  if (current > nowSeconds) return 'refreshed';
+  // The index is eventually consistent and the client may have refreshed since the Query: the claim decides.
+  if (!(await deps.connections.claimExpired(connectionId, nowSeconds))) return 'skipped';
   try {
     const frame = errorFrame('credential_expired', 'the credential this connection was opened with has expired; reconnect with a fresh one');
     await deps.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));

@@ -252,7 +252,7 @@ describe('IAM', () => {
     ['NotifyUserFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['NotifyConnectionFunction', ['dynamodb:DeleteItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['AuthenticateFunction', ['dynamodb:UpdateItem']],
-    ['ExpireCredentialsFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'execute-api:ManageConnections']],
+    ['ExpireCredentialsFunction', ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
   ])('%s may take exactly the actions its code uses', (fn, actions) => {
     expect(permissionsOf(fn).actions).toEqual(actions);
   });

@@ -104,7 +104,7 @@ describe('the credential expiry sweep', () => {
     };
     const outcomes = await expireCredentials({ connections, managementApi, sleep });
 
-    expect(outcomes).toEqual({ closed: 2, refreshed: 1, gone: 1 });
+    expect(outcomes).toEqual({ closed: 2, skipped: 1, gone: 1 });
     for (const closed of ['conn-expired', 'conn-expiring']) {
       expect(clients.framesOf(closed)).toEqual([expect.objectContaining({ type: 'error', code: 'credential_expired' })]);
       expect(clients.info(closed)).toBeUndefined();
@@ -114,4 +114,20 @@ describe('the credential expiry sweep', () => {
     expect(clients.info('conn-later')).toBeDefined();
     expect(await row('conn-vanished')).toBeUndefined();
   }, 20_000);
+
+  it('closes a connection once when sweeps overlap (a sweep waits up to a minute; the next starts every minute)', async () => {
+    await open('conn-overlap', 'cara', nowSeconds() - 1);
+
+    const [first, second] = await Promise.all([expireCredentials({ connections, managementApi }), expireCredentials({ connections, managementApi })]);
+
+    expect(first.closed + second.closed).toBe(1);
+    expect(clients.framesOf('conn-overlap')).toEqual([expect.objectContaining({ code: 'credential_expired' })]);
+  });
+
+  it('refuses a refresh once the connection is closing for its expired credential', async () => {
+    await open('conn-closing', 'dana', nowSeconds() - 1);
+    expect(await connections.claimExpired('conn-closing', nowSeconds())).toBe(true);
+
+    expect(await connections.refreshCredential('conn-closing', nowSeconds() + 3600)).toBe(false);
+  });
 });
