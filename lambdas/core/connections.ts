@@ -1,5 +1,12 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, paginateQuery, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  paginateQuery,
+  PutCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 
 /** API Gateway closes every WebSocket connection after 2 hours; a row older than that is dead. */
 export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
@@ -54,21 +61,11 @@ export class ConnectionTable {
 
   /** Records a refreshed credential's expiry; false if the connection is gone or already closing. */
   async refreshCredential(connectionId: string, credentialExpiresAt: number): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { connectionId },
-          UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket',
-          ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
-          ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': expiryBucket(credentialExpiresAt) },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return this.updateIf(connectionId, {
+      UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket',
+      ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
+      ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': expiryBucket(credentialExpiresAt) },
+    });
   }
 
   /**
@@ -77,16 +74,20 @@ export class ConnectionTable {
    * overlapping sweeps close each connection once. False if it is not to be closed.
    */
   async claimExpired(connectionId: string, nowSeconds: number): Promise<boolean> {
+    return this.updateIf(connectionId, {
+      UpdateExpression: 'SET closing = :true',
+      ConditionExpression: 'credentialExpiresAt <= :now AND attribute_not_exists(closing)',
+      ExpressionAttributeValues: { ':true': true, ':now': nowSeconds },
+    });
+  }
+
+  /** One conditional update of the connection's row; false where the condition does not hold. */
+  private async updateIf(
+    connectionId: string,
+    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'>,
+  ): Promise<boolean> {
     try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { connectionId },
-          UpdateExpression: 'SET closing = :true',
-          ConditionExpression: 'credentialExpiresAt <= :now AND attribute_not_exists(closing)',
-          ExpressionAttributeValues: { ':true': true, ':now': nowSeconds },
-        }),
-      );
+      await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: { connectionId }, ...update }));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
