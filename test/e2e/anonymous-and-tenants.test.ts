@@ -100,6 +100,22 @@ describe('anonymous access (allowAnonymous)', () => {
   });
 });
 
+describe('refreshing a credential across users or tenants', () => {
+  it("cannot turn an anonymous connection into a user's with authenticate (user_mismatch)", async () => {
+    const client = await connect();
+    client.send({ action: 'authenticate', token: await stack.runtime.issuer.mint({ userId: 'zoe', claims: { org: 'acme' } }), id: 'up' });
+
+    expect(await client.frame((frame) => frame.id === 'up')).toMatchObject({ type: 'error', code: 'user_mismatch' });
+  });
+
+  it("refuses a fresh token for the same user in another tenant (user_mismatch)", async () => {
+    const client = await connectAs('ada', 'acme');
+    client.send({ action: 'authenticate', token: await stack.runtime.issuer.mint({ userId: 'ada', claims: { org: 'globex' } }), id: 'hop' });
+
+    expect(await client.frame((frame) => frame.id === 'hop')).toMatchObject({ type: 'error', code: 'user_mismatch' });
+  });
+});
+
 describe('tenants (tenantClaim "org")', () => {
   it("stores the token's tenant, whatever the client claims in the query string", async () => {
     await connectAs('vera', 'acme', '?tenant=globex&org=globex');
