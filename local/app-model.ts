@@ -142,7 +142,7 @@ function webSocketApi(stack: SynthesizedStack, context: ResolveContext): WebSock
   }
   const [apiLogicalId, apiResource] = api;
   const ofThisApi = (type: string) =>
-    resourcesOfType(stack, type).filter(([, resource]) => refersTo(resource.Properties?.['ApiId'], apiLogicalId));
+    resourcesOfType(stack, type).filter(([, resource]) => refId(resource.Properties?.['ApiId']) === apiLogicalId);
   const [stage, ...otherStages] = ofThisApi('AWS::ApiGatewayV2::Stage');
   if (!stage || otherStages.length > 0) {
     throw new UnsupportedTemplateError(`the WebSocket API ${apiLogicalId} needs exactly one stage locally`);
@@ -273,6 +273,3 @@ function refId(value: unknown): string | undefined {
   return typeof value === 'object' && value !== null && 'Ref' in value ? String(value.Ref) : undefined;
 }
 
-function refersTo(value: unknown, logicalId: string): boolean {
-  return refId(value) === logicalId;
-}

@@ -114,7 +114,7 @@ export class WebSocketGateway implements ConnectionRegistry {
     const messageAuthorizer = authorizer && withoutKey(authorizer, 'integrationLatency');
     if (socket.destroyed) {
       // The client left while $connect ran: API Gateway still reports the disconnect.
-      this.track(invoke, api, connection, NO_STATUS, messageAuthorizer);
+      this.track(connection, NO_STATUS, messageAuthorizer);
       return;
     }
     if (subprotocol) this.selectedSubprotocols.set(request, subprotocol);
@@ -143,10 +143,6 @@ export class WebSocketGateway implements ConnectionRegistry {
     if (!connection) return false;
     this.closeWith(connection, DELETED);
     return true;
-  }
-
-  get openConnections(): number {
-    return this.connections.size;
   }
 
   /** Closes every connection as API Gateway does on a deployment's end, and waits for their `$disconnect`s. */
@@ -210,8 +206,7 @@ export class WebSocketGateway implements ConnectionRegistry {
       clearTimeout(connection.lifetimeTimer);
       this.connections.delete(request.connectionId);
       const status = connection.closedBy ?? (code === 1005 ? NO_STATUS : { code, reason: reason.toString() });
-      const { api, invoke } = this.app();
-      this.track(invoke, api, request, status, authorizer);
+      this.track(request, status, authorizer);
     });
   }
 
@@ -251,13 +246,8 @@ export class WebSocketGateway implements ConnectionRegistry {
   }
 
   /** Runs `$disconnect` (if the API has one), remembering it so a stop can wait for it. */
-  private track(
-    invoke: GatewayApp['invoke'],
-    api: WebSocketApiDefinition,
-    request: ConnectionRequest,
-    status: CloseStatus,
-    authorizer: AuthorizerContext | undefined,
-  ): void {
+  private track(request: ConnectionRequest, status: CloseStatus, authorizer: AuthorizerContext | undefined): void {
+    const { api, invoke } = this.app();
     const route = api.routes.get('$disconnect');
     if (!route) return;
     const disconnect = invoke(route.functionName, disconnectEvent(request, status, authorizer))

@@ -70,7 +70,7 @@ function placeholderValues(logicalId: string, resource: TemplateResource, contex
 }
 
 /** A stable, API Gateway-shaped id (10 lowercase characters) for a local API. */
-export function localApiId(logicalId: string): string {
+function localApiId(logicalId: string): string {
   return createHash('sha256').update(logicalId).digest('hex').replace(/[0-9]/g, '').padEnd(10, 'a').slice(0, 10);
 }
 

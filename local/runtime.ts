@@ -57,8 +57,6 @@ export interface LocalRuntime {
   outputs: LocalOutputs;
   outputsFile: string;
   issuer: LocalIssuer;
-  /** Resolves after the next reload that a watched change triggers (for tests and tools). */
-  nextReload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -128,9 +126,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       synth(),
     ]);
     ready = await Ready.create({ options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, synth, log });
-    return ready.runtime(engines);
+    return ready.runtime();
   } catch (error) {
-    await ready?.stopServing();
     await Promise.all(engines.map((engine) => engine.stop()));
     await closeServer(server);
     throw error;
@@ -156,7 +153,6 @@ class Ready {
   private readonly dynamoDb: DynamoDBClient;
   private readonly sqs: SQSClient;
   private readonly watchers: FSWatcher[] = [];
-  private reloadWaiters: (() => void)[] = [];
   private reloading: Promise<void> = Promise.resolve();
   private outputs!: LocalOutputs;
 
@@ -183,18 +179,17 @@ class Ready {
     return ready;
   }
 
-  runtime(engines: Engine[]): LocalRuntime {
-    const { origin, issuer, stateDir, server } = this.parts;
+  runtime(): LocalRuntime {
+    const { origin, issuer, server, engines } = this.parts;
     return {
       url: origin.origin,
       stackName: this.loaded.app.stackName,
       outputs: this.outputs,
-      outputsFile: path.join(stateDir, 'outputs.json'),
+      outputsFile: this.outputsFile,
       issuer,
-      nextReload: () => new Promise((resolve) => this.reloadWaiters.push(resolve)),
       stop: async () => {
         await this.stopServing();
-        await Promise.all(engines.map((engine) => engine.stop()));
+        await Promise.all(Object.values(engines).map((engine) => engine.stop()));
         await closeServer(server);
       },
     };
@@ -206,7 +201,7 @@ class Ready {
     await this.reloading;
     await this.gateway.closeAll();
     await this.unload(this.loaded);
-    rmSync(path.join(this.parts.stateDir, 'outputs.json'), { force: true });
+    rmSync(this.outputsFile, { force: true });
     this.dynamoDb.destroy();
     this.sqs.destroy();
   }
@@ -312,8 +307,12 @@ class Ready {
     await Promise.all([...loaded.functions.values()].map((fn) => fn.stop()));
   }
 
+  private get outputsFile(): string {
+    return path.join(this.parts.stateDir, 'outputs.json');
+  }
+
   private writeOutputs(): void {
-    const { engines, stateDir } = this.parts;
+    const { engines } = this.parts;
     const { app } = this.loaded;
     this.outputs = {
       ...app.outputs,
@@ -323,9 +322,8 @@ class Ready {
     };
     // The shape `cdk deploy --outputs-file` writes, so one script reads either; renamed into place
     // so that a CLI reading it during a reload never sees half a file.
-    const file = path.join(stateDir, 'outputs.json');
-    writeFileSync(`${file}.tmp`, `${JSON.stringify({ [app.stackName]: this.outputs }, null, 2)}\n`);
-    renameSync(`${file}.tmp`, file);
+    writeFileSync(`${this.outputsFile}.tmp`, `${JSON.stringify({ [app.stackName]: this.outputs }, null, 2)}\n`);
+    renameSync(`${this.outputsFile}.tmp`, this.outputsFile);
   }
 
   private watch(): void {
@@ -355,7 +353,6 @@ class Ready {
     } catch (error) {
       log(`reload failed, still running the previous version: ${(error as Error).message}`);
     }
-    for (const resolve of this.reloadWaiters.splice(0)) resolve();
   }
 }
 
