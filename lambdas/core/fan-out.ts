@@ -28,7 +28,7 @@ export function recipientsOf(message: Pick<NotifyUserMessage, 'userId' | 'tenant
   if (tenantClaim === undefined && message.tenant !== undefined) {
     throw new InvalidMessageError('invalid_message', 'this stack has no tenants (no tenantClaim): remove "tenant"');
   }
-  return { userId: message.userId, ...(message.tenant !== undefined && { tenant: message.tenant }) };
+  return { userId: message.userId, tenant: message.tenant };
 }
 
 /**
@@ -45,7 +45,7 @@ export async function fanOutToUser(
   const { userId, tenant } = recipientsOf(message, deps.tenantClaim);
   notificationFrame(notification);
   let enqueued = 0;
-  for await (const connectionIds of deps.connections.connectionIdsOf(userId, tenant === undefined ? {} : { tenant })) {
+  for await (const connectionIds of deps.connections.connectionIdsOf(userId, { tenant })) {
     const bodies = connectionIds.map((connectionId) =>
       JSON.stringify({ connectionId, ...notification } satisfies NotifyConnectionMessage),
     );

@@ -7,7 +7,7 @@ import { tokenVerifierFromEnvironment } from '../token-verifier';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME');
 const deps = {
-  ...tokenVerifierFromEnvironment(),
+  verifyToken: tokenVerifierFromEnvironment(),
   connections: new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME),
 };
 

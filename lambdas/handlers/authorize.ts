@@ -5,7 +5,7 @@ import { logger } from '../logger';
 import { tokenVerifierFromEnvironment } from '../token-verifier';
 
 const config = readConfig('ALLOW_ANONYMOUS');
-const { verifyToken } = tokenVerifierFromEnvironment();
+const verifyToken = tokenVerifierFromEnvironment();
 const allowAnonymous = config.ALLOW_ANONYMOUS === 'true';
 
 /**
