@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { JWTPayload } from 'jose';
+import { API_KEY_SCOPES, type ApiKeyScope, type NewApiKey } from '../lambdas/core/api-keys';
+import { isAnonymousUserId } from '../lambdas/core/auth';
 import {
   InvalidMessageError,
   NotifyConnectionMessage,
@@ -35,7 +37,10 @@ export type CommandLine =
   | { command: 'token'; target: TargetOptions; userId: string; ttlSeconds?: number; claims?: JWTPayload }
   | { command: 'send'; target: TargetOptions; notification: Notification }
   | { command: 'stream'; target: TargetOptions; userId?: string; token?: string }
-  | { command: 'connections'; target: TargetOptions; userId: string };
+  | { command: 'connections'; target: TargetOptions; userId: string }
+  | { command: 'apikey create'; target: TargetOptions; key: NewApiKey }
+  | { command: 'apikey list'; target: TargetOptions; userId: string }
+  | { command: 'apikey revoke'; target: TargetOptions; keyId: string };
 
 const TARGET_HELP = `Target (every command):
   --outputs <file>   the outputs of \`cdk deploy --outputs-file\`, or a local runtime's outputs.json
@@ -54,6 +59,7 @@ Commands:
   send          notify a user, or one connection, through the queues
   stream        connect as a user and print every frame received
   connections   list a user's open connections
+  apikey        create, list and revoke API keys
 
 ${TARGET_HELP}
 
@@ -109,6 +115,28 @@ Options:
 
 ${TARGET_HELP}`;
 
+const APIKEY_USAGE = `Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [target]
+       ws-notify apikey list --user <id> [target]
+       ws-notify apikey revoke <keyId> [target]
+
+API keys authenticate clients that hold no JWT: at $connect as the x-api-key header, the apikey
+query parameter, or Authorization: Basic base64(<user>:<key>). Only a hash of each key is stored.
+
+  create   prints a new key, once, on stdout (its id and settings on stderr): store it now
+  list     the user's keys, one JSON line each, with their status (active, expired, revoked)
+  revoke   revokes the key: it opens no more connections, and those it opened are sent
+           {"type":"error","code":"credential_revoked"} and closed within a minute
+
+Options:
+  --user <id>        the user the key authenticates as
+  --tenant <t>       the key's tenant: required where the stack has a tenantClaim, refused where not
+  --expires <when>   when it expires: an ISO 8601 time (2027-01-31T00:00:00Z) or a duration from
+                     now (90s, 15m, 12h, 30d); its connections are then closed with
+                     "credential_expired" (default: never)
+  --scope <scope>    connect (open WebSocket connections; the default) or publish
+
+${TARGET_HELP}`;
+
 /** Claims the local issuer sets itself, whatever `--claims` says. */
 const ISSUER_CLAIMS = ['sub', 'iss', 'aud', 'iat', 'exp'];
 
@@ -124,6 +152,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       return parseStream(args);
     case 'connections':
       return parseConnections(args);
+    case 'apikey':
+      return parseApiKey(args);
     case '-h':
     case '--help':
       return { command: 'help', text: USAGE };
@@ -204,13 +234,84 @@ function parseConnections(args: string[]): CommandLine {
   return { command: 'connections', target: targetOf(values), userId: required(values.user, '--user', CONNECTIONS_USAGE) };
 }
 
-/** The command's string options (each given once, no positionals), the target's, and --help. */
-function parseOptions<const Name extends string>(args: string[], usage: string, names: readonly Name[]): ParsedOptions<Name> {
+function parseApiKey(args: string[]): CommandLine {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case 'create': {
+      const values = parseOptions(rest, APIKEY_USAGE, ['user', 'tenant', 'expires', 'scope']);
+      if (values.help) return { command: 'help', text: APIKEY_USAGE };
+      const scope = values.scope ?? 'connect';
+      if (!(API_KEY_SCOPES as readonly string[]).includes(scope)) {
+        throw new UsageError(`--scope takes ${API_KEY_SCOPES.join(' or ')}, got "${scope}"`, APIKEY_USAGE);
+      }
+      const key: NewApiKey = {
+        userId: required(values.user, '--user', APIKEY_USAGE),
+        scope: scope as ApiKeyScope,
+        ...(values.tenant !== undefined && { tenant: required(values.tenant, '--tenant', APIKEY_USAGE) }),
+        ...(values.expires !== undefined && { expiresAt: expiryTime(values.expires) }),
+      };
+      if (isAnonymousUserId(key.userId)) throw new UsageError('--user cannot name an anonymous user', APIKEY_USAGE);
+      return { command: 'apikey create', target: targetOf(values), key };
+    }
+    case 'list': {
+      const values = parseOptions(rest, APIKEY_USAGE, ['user']);
+      if (values.help) return { command: 'help', text: APIKEY_USAGE };
+      return { command: 'apikey list', target: targetOf(values), userId: required(values.user, '--user', APIKEY_USAGE) };
+    }
+    case 'revoke': {
+      const { positionals, ...values } = parseOptions(rest, APIKEY_USAGE, [], { positionals: 1 });
+      if (values.help) return { command: 'help', text: APIKEY_USAGE };
+      const [keyId] = positionals;
+      if (keyId === undefined) throw new UsageError('revoke needs the id of the key (apikey list shows them)', APIKEY_USAGE);
+      return { command: 'apikey revoke', target: targetOf(values), keyId };
+    }
+    case '-h':
+    case '--help':
+      return { command: 'help', text: APIKEY_USAGE };
+    case undefined:
+      throw new UsageError('apikey needs a subcommand: create, list or revoke', APIKEY_USAGE);
+    default:
+      throw new UsageError(`unknown apikey subcommand "${subcommand}"`, APIKEY_USAGE);
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `--expires`: an ISO 8601 time, or a duration from now such as `30d`; epoch seconds, in the future. */
+function expiryTime(text: string, nowMs = Date.now()): number {
+  const duration = text.match(/^(\d+)([smhd])$/);
+  const expiresMs = duration ? nowMs + Number(duration[1]) * (DURATION_UNITS[duration[2] as string] as number) * 1000 : isoTime(text);
+  if (expiresMs === undefined) {
+    throw new UsageError(`--expires takes an ISO 8601 time (2027-01-31T00:00:00Z) or a duration (90s, 15m, 12h, 30d), got "${text}"`, APIKEY_USAGE);
+  }
+  if (expiresMs <= nowMs) throw new UsageError(`--expires must be in the future, got "${text}"`, APIKEY_USAGE);
+  return Math.floor(expiresMs / 1000);
+}
+
+function isoTime(text: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}(T|$)/.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The command's string options (each given once), the target's, --help, and up to `positionals` arguments. */
+function parseOptions<const Name extends string>(
+  args: string[],
+  usage: string,
+  names: readonly Name[],
+  { positionals: allowed = 0 } = {},
+): ParsedOptions<Name> & { positionals: string[] } {
   const strings = Object.fromEntries([...names, 'outputs', 'stack'].map((name) => [name, { type: 'string' as const }]));
   try {
-    const { values } = parseArgs({ args, options: { ...strings, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...strings, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: allowed > 0,
+    });
+    if (positionals.length > allowed) throw new TypeError(`Unexpected argument '${positionals[allowed]}'`);
     // The options are built from `names`, which parseArgs's types cannot follow.
-    return values as ParsedOptions<Name>;
+    return { ...(values as ParsedOptions<Name>), positionals };
   } catch (error) {
     const { code, message } = error as Error & { code?: string };
     // Node's advice for an unknown option (pass it after `--`) does not apply: no command takes positionals.

@@ -1,5 +1,6 @@
 import { GetConnectionCommand, GoneException, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { type ApiKey, ApiKeyTable, type NewApiKey } from '../lambdas/core/api-keys';
 import { ConnectionTable } from '../lambdas/core/connections';
 import { LocalIssuer, type TokenRequest } from '../local/issuer';
 import { documentClientFor, managementApiClientFor, sqsClientFor } from './clients';
@@ -74,4 +75,57 @@ async function describeConnection(managementApi: ApiGatewayManagementApiClient, 
     if (error instanceof GoneException) return { connectionId, gone: true };
     throw error;
   }
+}
+
+/** `apikey create`: the new key on stdout, the only time it is shown; what it is, on stderr. */
+export async function createApiKey(target: Target, key: NewApiKey): Promise<void> {
+  await withApiKeyTable(target, async (keys) => {
+    const { apiKey, record } = await keys.create(key);
+    console.log(apiKey);
+    console.error(`created ${JSON.stringify(describeApiKey(record))}; the key is shown once: store it now`);
+  });
+}
+
+/** `apikey list`: one JSON line per key of the user, oldest first. */
+export async function listApiKeys(target: Target, userId: string): Promise<void> {
+  await withApiKeyTable(target, async (keys) => {
+    for await (const key of keys.keysOf(userId)) console.log(JSON.stringify(describeApiKey(key)));
+  });
+}
+
+/** `apikey revoke`: an unknown key fails; revoking a revoked key again changes nothing. */
+export async function revokeApiKey(target: Target, keyId: string): Promise<void> {
+  await withApiKeyTable(target, async (keys) => {
+    const outcome = await keys.revoke(keyId);
+    if (outcome === 'unknown') throw new CommandError(`there is no API key ${keyId} (apikey list --user <id> shows a user's keys)`);
+    console.log(
+      outcome === 'revoked'
+        ? `revoked ${keyId}: its connections are closed with "credential_revoked" within a minute`
+        : `${keyId} was already revoked`,
+    );
+  });
+}
+
+async function withApiKeyTable(target: Target, use: (keys: ApiKeyTable) => Promise<void>): Promise<void> {
+  const db = documentClientFor(target);
+  try {
+    await use(new ApiKeyTable(db, target.outputs.ApiKeysTableName));
+  } finally {
+    db.destroy();
+  }
+}
+
+function describeApiKey({ keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt }: ApiKey, now = Date.now() / 1000) {
+  const status = revokedAt !== undefined ? 'revoked' : expiresAt !== undefined && expiresAt <= now ? 'expired' : 'active';
+  const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+  return {
+    keyId,
+    userId,
+    ...(tenant !== undefined && { tenant }),
+    scope,
+    status,
+    createdAt: iso(createdAt),
+    ...(expiresAt !== undefined && { expiresAt: iso(expiresAt) }),
+    ...(revokedAt !== undefined && { revokedAt: iso(revokedAt) }),
+  };
 }

@@ -10,6 +10,7 @@ export const STACK_OUTPUT_KEYS = [
   'NotifyUserQueueUrl',
   'NotifyConnectionQueueUrl',
   'ConnectionsTableName',
+  'ApiKeysTableName',
 ] as const;
 export type StackOutputs = Record<(typeof STACK_OUTPUT_KEYS)[number], string>;
 

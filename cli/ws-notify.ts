@@ -1,5 +1,5 @@
 import { type CommandLine, parseCommandLine, UsageError } from './command-line';
-import { CommandError, listConnections, printToken, sendNotification } from './commands';
+import { CommandError, createApiKey, listApiKeys, listConnections, printToken, revokeApiKey, sendNotification } from './commands';
 import { streamFrames, UpgradeRefusedError } from './stream';
 import { resolveTarget, TargetError } from './target';
 
@@ -28,6 +28,15 @@ async function run(commandLine: Exclude<CommandLine, { command: 'help' }>): Prom
       return streamFrames(target, commandLine);
     case 'connections':
       await listConnections(target, commandLine.userId);
+      return 0;
+    case 'apikey create':
+      await createApiKey(target, commandLine.key);
+      return 0;
+    case 'apikey list':
+      await listApiKeys(target, commandLine.userId);
+      return 0;
+    case 'apikey revoke':
+      await revokeApiKey(target, commandLine.keyId);
       return 0;
   }
 }

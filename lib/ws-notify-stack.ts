@@ -18,6 +18,7 @@ export class WsNotifyStack extends Stack {
       NotifyUserQueueUrl: [this.wsNotify.notifyUserQueue.queueUrl, 'Send {"userId","data"} here'],
       NotifyConnectionQueueUrl: [this.wsNotify.notifyConnectionQueue.queueUrl, 'Send {"connectionId","data"} here'],
       ConnectionsTableName: [this.wsNotify.connectionsTable.tableName, 'Open connections, by id and by user'],
+      ApiKeysTableName: [this.wsNotify.apiKeysTable.tableName, 'API keys (ws-notify apikey create|list|revoke)'],
     };
     for (const [id, [value, description]] of Object.entries(outputs)) {
       new CfnOutput(this, id, { value, description });

@@ -14,7 +14,8 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
+import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../lambdas/core/api-keys';
+import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 
 export interface WsNotifyProps {
@@ -52,7 +53,7 @@ export interface WsNotifyProps {
    */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
-   * What happens to the connection table when the stack is deleted.
+   * What happens to the connection and API key tables when the stack is deleted.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -84,6 +85,8 @@ export class WsNotify extends Construct {
   public readonly webSocketApi: WebSocketApi;
   public readonly stage: WebSocketStage;
   public readonly connectionsTable: Table;
+  /** API keys (`ws-notify apikey`): one row per key, holding the SHA-256 of its secret, never the secret. */
+  public readonly apiKeysTable: Table;
   public readonly notifyUserQueue: Queue;
   public readonly notifyConnectionQueue: Queue;
   public readonly notifyUserDeadLetterQueue: Queue;
@@ -120,6 +123,32 @@ export class WsNotify extends Construct {
       sortKey: { name: 'credentialExpiresAt', type: AttributeType.NUMBER },
       projectionType: ProjectionType.KEYS_ONLY,
     });
+    this.connectionsTable.addGlobalSecondaryIndex({
+      indexName: API_KEY_INDEX,
+      partitionKey: { name: 'keyId', type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
+
+    this.apiKeysTable = new Table(this, 'ApiKeys', {
+      partitionKey: { name: 'keyId', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
+    });
+    this.apiKeysTable.addGlobalSecondaryIndex({
+      indexName: KEY_USER_INDEX,
+      partitionKey: { name: 'userId', type: AttributeType.STRING },
+      sortKey: { name: 'createdAt', type: AttributeType.NUMBER },
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: KEY_USER_INDEX_ATTRIBUTES,
+    });
+    this.apiKeysTable.addGlobalSecondaryIndex({
+      indexName: REVOCATION_INDEX,
+      partitionKey: { name: 'revocationBucket', type: AttributeType.STRING },
+      sortKey: { name: 'revokedAt', type: AttributeType.NUMBER },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
 
     this.notifyUserDeadLetterQueue = this.queue('NotifyUserDeadLetterQueue');
     this.notifyUserQueue = this.queue('NotifyUserQueue', this.notifyUserDeadLetterQueue);
@@ -127,9 +156,10 @@ export class WsNotify extends Construct {
     this.notifyConnectionQueue = this.queue('NotifyConnectionQueue', this.notifyConnectionDeadLetterQueue);
 
     const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
+    const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
     const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
     const tokens = { JWT_ISSUER: issuer, JWT_AUDIENCE: props.jwtAudience, JWKS_URI: jwksUri, ...tenancy };
-    const authorizeFn = this.function('Authorize', 'authorize', { ...tokens, ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false) });
+    const authorizeFn = this.function('Authorize', 'authorize', { ...tokens, ...keys, ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false) });
     const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
     const connectFn = this.function('Connect', 'connect', table);
     const disconnectFn = this.function('Disconnect', 'disconnect', table);
@@ -209,16 +239,16 @@ export class WsNotify extends Construct {
     }
 
     // Waits up to a minute for credentials about to expire, so it has that minute and room to close them.
-    const expireCredentialsFn = this.function(
-      'ExpireCredentials',
-      'expire-credentials',
-      { ...table, MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl },
+    const credentialSweepFn = this.function(
+      'CredentialSweep',
+      'credential-sweep',
+      { ...table, ...keys, MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl },
       Duration.seconds(LOOK_AHEAD_SECONDS + 30),
     );
-    new Rule(this, 'ExpireCredentialsSchedule', {
-      description: 'ws-notify: close connections whose credential expired',
+    new Rule(this, 'CredentialSweepSchedule', {
+      description: 'ws-notify: close connections whose credential expired or whose API key was revoked',
       schedule: Schedule.rate(Duration.minutes(1)),
-      targets: [new LambdaFunction(expireCredentialsFn)],
+      targets: [new LambdaFunction(credentialSweepFn)],
     });
 
     // Least privilege: each function gets exactly the actions its code uses, on exactly its resources.
@@ -234,9 +264,14 @@ export class WsNotify extends Construct {
     allow(notifyConnectionFn, ['sqs:SendMessage'], [this.notifyConnectionDeadLetterQueue.queueArn]);
     allow(notifyConnectionFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
     allow(authenticateFn, ['dynamodb:UpdateItem'], [tableArn]);
-    allow(expireCredentialsFn, ['dynamodb:Query'], [`${tableArn}/index/${EXPIRY_INDEX}`]);
-    allow(expireCredentialsFn, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [tableArn]);
-    allow(expireCredentialsFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST'), this.manageConnectionsArn('DELETE')]);
+    allow(authorizeFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
+    allow(credentialSweepFn, ['dynamodb:Query'], [
+      `${tableArn}/index/${EXPIRY_INDEX}`,
+      `${tableArn}/index/${API_KEY_INDEX}`,
+      `${this.apiKeysTable.tableArn}/index/${REVOCATION_INDEX}`,
+    ]);
+    allow(credentialSweepFn, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [tableArn]);
+    allow(credentialSweepFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST'), this.manageConnectionsArn('DELETE')]);
 
     this.acknowledgeNagFindings();
   }

@@ -72,23 +72,53 @@ export function createJwtVerifier({ issuer, audience, jwksUri, tenantClaim }: Jw
   };
 }
 
-/** The token from, in order: `Authorization: Bearer`, `?token=`, or the `bearer.<jwt>` subprotocol. */
-export function tokenFrom(request: UpgradeRequest): string | undefined {
-  const authorization = header(request, 'authorization')?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-  const query = request.queryStringParameters?.['token'];
-  const subprotocol = bearerTokenFrom(offeredSubprotocols(header(request, 'sec-websocket-protocol')));
-  return [authorization, query, subprotocol].find((token) => token !== undefined && token.length > 0);
+/** A credential as the client presented it, not yet verified. */
+export type PresentedCredential =
+  | { kind: 'token'; token: string }
+  /** `user` is the user name of `Authorization: Basic`, which must be the key's user. */
+  | { kind: 'apiKey'; apiKey: string; user?: string };
+
+/**
+ * The credential from the first of these that holds one: `Authorization: Bearer <jwt>`,
+ * `Authorization: Basic base64(<user>:<key>)`, `x-api-key`, `?token=`, `?apikey=`, the
+ * `bearer.<jwt>` subprotocol. Only that one is verified: a credential found earlier is never
+ * skipped over for a later one.
+ */
+export function credentialFrom(request: UpgradeRequest): PresentedCredential | undefined {
+  const authorization = header(request, 'authorization');
+  const bearer = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  if (bearer !== undefined) return { kind: 'token', token: bearer };
+  const basic = authorization?.match(/^Basic\s+(\S+)\s*$/i)?.[1];
+  if (basic !== undefined) {
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    // Without a colon there is no user: an empty one, which matches no key's user.
+    return colon < 0 ? { kind: 'apiKey', apiKey: decoded, user: '' } : { kind: 'apiKey', apiKey: decoded.slice(colon + 1), user: decoded.slice(0, colon) };
+  }
+  const query = request.queryStringParameters ?? {};
+  const candidates: [PresentedCredential['kind'], string | undefined][] = [
+    ['apiKey', header(request, 'x-api-key')],
+    ['token', query['token']],
+    ['apiKey', query['apikey']],
+    ['token', bearerTokenFrom(offeredSubprotocols(header(request, 'sec-websocket-protocol')))],
+  ];
+  const [kind, value] = candidates.find(([, candidate]) => candidate !== undefined && candidate.length > 0) ?? [];
+  if (kind === undefined || value === undefined) return undefined;
+  return kind === 'token' ? { kind, token: value } : { kind, apiKey: value };
 }
 
 /**
- * Whether the request offers a credential at all, usable or not: an Authorization header, a
- * `token` query parameter, or a `bearer.` subprotocol. Where anonymous access is on, an offered
- * credential that cannot be used is refused, never taken for no credential.
+ * Whether the request offers a credential at all, usable or not: an Authorization or x-api-key
+ * header, a `token` or `apikey` query parameter, or a `bearer.` subprotocol. Where anonymous
+ * access is on, an offered credential that cannot be used is refused, never taken for no credential.
  */
 export function credentialOffered(request: UpgradeRequest): boolean {
+  const query = request.queryStringParameters ?? {};
   return (
     header(request, 'authorization') !== undefined ||
-    request.queryStringParameters?.['token'] !== undefined ||
+    header(request, 'x-api-key') !== undefined ||
+    query['token'] !== undefined ||
+    query['apikey'] !== undefined ||
     offeredSubprotocols(header(request, 'sec-websocket-protocol')).some((protocol) => /^bearer\./i.test(protocol))
   );
 }

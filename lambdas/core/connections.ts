@@ -7,6 +7,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 
 /** API Gateway closes every WebSocket connection after 2 hours; a row older than that is dead. */
 export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
@@ -19,10 +20,8 @@ export const USER_INDEX_ATTRIBUTES = ['expiresAt', 'tenant'];
 /** The GSI that finds connections whose credential expires in a given minute (`expiryBucket`). */
 export const EXPIRY_INDEX = 'byCredentialExpiry';
 
-/** The minute a credential expires in, `2026-11-23T20:47`: the expiry index's partition key. */
-export function expiryBucket(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().slice(0, 16);
-}
+/** The sparse GSI that finds the connections an API key opened (`keyId`), to close them when it is revoked. */
+export const API_KEY_INDEX = 'byApiKey';
 
 export interface Connection {
   connectionId: string;
@@ -35,6 +34,8 @@ export interface Connection {
   expiresAt: number;
   /** Epoch seconds: when the credential it connected (or last authenticated) with expires. */
   credentialExpiresAt?: number;
+  /** The API key it connected with, if it did. */
+  keyId?: string;
 }
 
 export interface ExpiringCredential {
@@ -53,7 +54,7 @@ export class ConnectionTable {
     const row = {
       ...connection,
       expiresAt: Math.ceil(connection.connectedAt / 1000) + MAX_CONNECTION_SECONDS,
-      ...(connection.credentialExpiresAt !== undefined && { expiryBucket: expiryBucket(connection.credentialExpiresAt) }),
+      ...(connection.credentialExpiresAt !== undefined && { expiryBucket: minuteBucket(connection.credentialExpiresAt) }),
     };
     await this.db.send(new PutCommand({ TableName: this.tableName, Item: row }));
     return row;
@@ -64,7 +65,7 @@ export class ConnectionTable {
     return this.updateIf(connectionId, {
       UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket',
       ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
-      ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': expiryBucket(credentialExpiresAt) },
+      ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': minuteBucket(credentialExpiresAt) },
     });
   }
 
@@ -78,6 +79,18 @@ export class ConnectionTable {
       UpdateExpression: 'SET closing = :true',
       ConditionExpression: 'credentialExpiresAt <= :now AND attribute_not_exists(closing)',
       ExpressionAttributeValues: { ':true': true, ':now': nowSeconds },
+    });
+  }
+
+  /**
+   * Marks the connection as closing because the key it connected with was revoked, unless a sweep
+   * already claimed it. False if it is not to be closed (again).
+   */
+  async claimRevoked(connectionId: string): Promise<boolean> {
+    return this.updateIf(connectionId, {
+      UpdateExpression: 'SET closing = :true',
+      ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
+      ExpressionAttributeValues: { ':true': true },
     });
   }
 
@@ -100,14 +113,14 @@ export class ConnectionTable {
    * minute bucket of the expiry index, never a Scan.
    */
   async *credentialsExpiring(since: number, until: number): AsyncGenerator<ExpiringCredential> {
-    for (let minute = Math.floor(since / 60) * 60; minute <= until; minute += 60) {
+    for (const bucket of minuteBucketsBetween(since, until)) {
       const pages = paginateQuery(
         { client: this.db },
         {
           TableName: this.tableName,
           IndexName: EXPIRY_INDEX,
           KeyConditionExpression: 'expiryBucket = :bucket AND credentialExpiresAt BETWEEN :since AND :until',
-          ExpressionAttributeValues: { ':bucket': expiryBucket(minute), ':since': since, ':until': until },
+          ExpressionAttributeValues: { ':bucket': bucket, ':since': since, ':until': until },
         },
       );
       for await (const page of pages) {
@@ -115,6 +128,17 @@ export class ConnectionTable {
           yield { connectionId: item['connectionId'] as string, credentialExpiresAt: item['credentialExpiresAt'] as number };
         }
       }
+    }
+  }
+
+  /** The connections the API key opened: a Query of the sparse key index. */
+  async *connectionIdsOpenedWith(keyId: string): AsyncGenerator<string> {
+    const pages = paginateQuery(
+      { client: this.db },
+      { TableName: this.tableName, IndexName: API_KEY_INDEX, KeyConditionExpression: 'keyId = :keyId', ExpressionAttributeValues: { ':keyId': keyId } },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) yield item['connectionId'] as string;
     }
   }
 

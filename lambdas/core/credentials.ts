@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import * as z from 'zod/mini';
 import type { VerifiedIdentity, VerifyToken } from './auth';
+import type { ApiKeyTable } from './api-keys';
 import type { ConnectionTable, ExpiringCredential } from './connections';
 import { authenticatedFrame, errorFrame, parseJson } from './frames';
 
@@ -46,27 +47,27 @@ export async function refreshCredential(
   return authenticatedFrame(identity.expiresAt, frame);
 }
 
-export interface ExpiryDeps {
+export interface SweepDeps {
   connections: ConnectionTable;
   managementApi: ApiGatewayManagementApiClient;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** A sweep looks this far back, for runs that were late or missed. */
+/** Sweeps look this far back, for runs that were late or missed. */
 const LOOK_BACK_SECONDS = 15 * 60;
 /** …and this far ahead, waiting for those to expire, so that none outlives its `exp` by a full schedule period. */
 export const LOOK_AHEAD_SECONDS = 60;
 
-/** Closed now; skipped (refreshed meanwhile, or another sweep closed it); or its connection was already gone. */
-export type ExpiryOutcome = 'closed' | 'skipped' | 'gone';
+/** Closed now; skipped (refreshed meanwhile, or another sweep closed it); or the connection was already gone. */
+export type SweepOutcome = 'closed' | 'skipped' | 'gone';
 
 /**
  * One run of the expiry sweep (every minute): each connection whose credential has expired, or
  * expires within the next minute, is told `credential_expired` and closed at its `exp`, unless the
  * client refreshed it in the meantime.
  */
-export async function expireCredentials(deps: ExpiryDeps): Promise<Record<ExpiryOutcome, number>> {
+export async function expireCredentials(deps: SweepDeps): Promise<Record<SweepOutcome, number>> {
   const now = deps.now ?? (() => Date.now());
   const sleep = deps.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const nowSeconds = Math.floor(now() / 1000);
@@ -77,22 +78,45 @@ export async function expireCredentials(deps: ExpiryDeps): Promise<Record<Expiry
   const outcomes = await Promise.all(
     due.map(async ({ connectionId, credentialExpiresAt }) => {
       await sleep(Math.max(0, credentialExpiresAt * 1000 - now()));
-      return expireIfStillDue(connectionId, Math.floor(now() / 1000), deps);
+      // The index is eventually consistent and the client may have refreshed since the Query: the claim decides.
+      if (!(await deps.connections.claimExpired(connectionId, Math.floor(now() / 1000)))) return 'skipped';
+      return close(connectionId, 'credential_expired', 'the credential this connection was opened with has expired; reconnect with a fresh one', deps);
     }),
   );
-  return {
-    closed: outcomes.filter((outcome) => outcome === 'closed').length,
-    skipped: outcomes.filter((outcome) => outcome === 'skipped').length,
-    gone: outcomes.filter((outcome) => outcome === 'gone').length,
-  };
+  return tally(outcomes);
 }
 
-async function expireIfStillDue(connectionId: string, nowSeconds: number, deps: ExpiryDeps): Promise<ExpiryOutcome> {
-  // The index is eventually consistent and the client may have refreshed since the Query: the claim decides.
-  if (!(await deps.connections.claimExpired(connectionId, nowSeconds))) return 'skipped';
+/**
+ * One run of the revocation sweep (every minute, beside the expiry sweep): each connection opened
+ * with a key revoked in the last 15 minutes is told `credential_revoked` and closed. Looking back
+ * that far also catches a connection whose `$connect` passed the authorizer just before the
+ * revocation and was stored just after it.
+ */
+export async function closeRevokedKeyConnections(deps: SweepDeps & { apiKeys: ApiKeyTable }): Promise<Record<SweepOutcome, number>> {
+  const nowSeconds = Math.floor((deps.now ?? Date.now)() / 1000);
+  const outcomes: Promise<SweepOutcome>[] = [];
+  for await (const keyId of deps.apiKeys.revokedBetween(nowSeconds - LOOK_BACK_SECONDS, nowSeconds)) {
+    for await (const connectionId of deps.connections.connectionIdsOpenedWith(keyId)) {
+      outcomes.push(
+        (async () => {
+          if (!(await deps.connections.claimRevoked(connectionId))) return 'skipped';
+          return close(connectionId, 'credential_revoked', 'the API key this connection was opened with has been revoked', deps);
+        })(),
+      );
+    }
+  }
+  return tally(await Promise.all(outcomes));
+}
+
+/** Tells a claimed connection why, then closes it. */
+async function close(
+  connectionId: string,
+  code: 'credential_expired' | 'credential_revoked',
+  message: string,
+  deps: Pick<SweepDeps, 'connections' | 'managementApi'>,
+): Promise<SweepOutcome> {
   try {
-    const frame = errorFrame('credential_expired', 'the credential this connection was opened with has expired; reconnect with a fresh one');
-    await deps.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
+    await deps.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: errorFrame(code, message) }));
     // API Gateway then runs $disconnect, which deletes the row.
     await deps.managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
     return 'closed';
@@ -102,3 +126,12 @@ async function expireIfStillDue(connectionId: string, nowSeconds: number, deps: 
     return 'gone';
   }
 }
+
+function tally(outcomes: SweepOutcome[]): Record<SweepOutcome, number> {
+  return {
+    closed: outcomes.filter((outcome) => outcome === 'closed').length,
+    skipped: outcomes.filter((outcome) => outcome === 'skipped').length,
+    gone: outcomes.filter((outcome) => outcome === 'gone').length,
+  };
+}
+

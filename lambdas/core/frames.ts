@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'unknown_action'
   | 'invalid_credential'
   | 'user_mismatch'
-  | 'credential_expired';
+  | 'credential_expired'
+  | 'credential_revoked';
 
 export interface Notification {
   id: string;

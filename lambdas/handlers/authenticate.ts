@@ -3,7 +3,7 @@ import { readConfig } from '../config';
 import { ConnectionTable } from '../core/connections';
 import { refreshCredential } from '../core/credentials';
 import type { WebSocketEvent, WebSocketResult } from '../events';
-import { tokenVerifierFromEnvironment } from '../token-verifier';
+import { tokenVerifierFromEnvironment } from '../credential-verifiers';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME');
 const deps = {

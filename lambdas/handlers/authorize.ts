@@ -1,25 +1,27 @@
 import { readConfig } from '../config';
-import { anonymousUserId, credentialOffered, tokenFrom } from '../core/auth';
+import type { ApiKeyIdentity } from '../core/api-keys';
+import { anonymousUserId, credentialFrom, credentialOffered, type VerifiedIdentity } from '../core/auth';
+import { connectKeyVerifierFromEnvironment, tokenVerifierFromEnvironment } from '../credential-verifiers';
 import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../events';
 import { logger } from '../logger';
-import { tokenVerifierFromEnvironment } from '../token-verifier';
 
 const config = readConfig('ALLOW_ANONYMOUS');
 const verifyToken = tokenVerifierFromEnvironment();
+const verifyApiKey = connectKeyVerifierFromEnvironment();
 const allowAnonymous = config.ALLOW_ANONYMOUS === 'true';
 
 /**
- * The `$connect` REQUEST authorizer. No credential: 401 (API Gateway's answer to an
- * `Unauthorized` error), or, where anonymous access is on, an anonymous user of this connection
- * alone. A credential that does not verify, for whatever reason, JWKS outages included: 403,
- * never a fall-back to anonymous.
+ * The `$connect` REQUEST authorizer: a JWT or an API key. No credential: 401 (API Gateway's
+ * answer to an `Unauthorized` error), or, where anonymous access is on, an anonymous user of this
+ * connection alone. A credential that does not verify, for whatever reason, JWKS outages
+ * included: 403, never a fall-back to anonymous.
  */
 export const handler = async (event: WebSocketAuthorizerEvent): Promise<AuthorizerResult> => {
   const { connectionId } = event.requestContext;
-  const token = tokenFrom(event);
-  if (token === undefined) {
+  const credential = credentialFrom(event);
+  if (credential === undefined) {
     if (allowAnonymous && credentialOffered(event)) {
-      logger.info('connection refused: a credential was offered but holds no token', { connectionId });
+      logger.info('connection refused: a credential was offered but is empty or malformed', { connectionId });
       return policy('Deny', 'unauthenticated', event.methodArn);
     }
     if (allowAnonymous) {
@@ -31,16 +33,28 @@ export const handler = async (event: WebSocketAuthorizerEvent): Promise<Authoriz
     throw new Error('Unauthorized');
   }
   try {
-    const { userId, expiresAt, tenant } = await verifyToken(token);
-    return policy('Allow', userId, event.methodArn, { userId, exp: expiresAt, ...(tenant !== undefined && { tenant }) });
+    const identity: VerifiedIdentity | ApiKeyIdentity =
+      credential.kind === 'token' ? await verifyToken(credential.token) : await verifyApiKey(credential.apiKey, credential.user);
+    return policy('Allow', identity.userId, event.methodArn, authorizerContext(identity));
   } catch (error) {
     logger.info('connection refused: credential rejected', {
       connectionId,
+      credential: credential.kind,
       reason: (error as Error).message,
     });
     return policy('Deny', 'unauthenticated', event.methodArn);
   }
 };
+
+/** What `$connect` stores with the connection; API Gateway hands it on as `requestContext.authorizer`. */
+function authorizerContext(identity: VerifiedIdentity | ApiKeyIdentity): NonNullable<AuthorizerResult['context']> {
+  return {
+    userId: identity.userId,
+    ...(identity.expiresAt !== undefined && { exp: identity.expiresAt }),
+    ...(identity.tenant !== undefined && { tenant: identity.tenant }),
+    ...('keyId' in identity && { keyId: identity.keyId }),
+  };
+}
 
 function policy(
   effect: 'Allow' | 'Deny',

@@ -17,6 +17,7 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
     throw new Error('$connect reached without an authorizer userId: is the authorizer attached?');
   }
   const tenant = authorizer?.['tenant'];
+  const keyId = authorizer?.['keyId'];
   // API Gateway may pass authorizer context values on as strings.
   const credentialExpiresAt = Number(authorizer?.['exp']);
   await connections.register({
@@ -24,6 +25,7 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
     userId,
     connectedAt,
     ...(typeof tenant === 'string' && { tenant }),
+    ...(typeof keyId === 'string' && { keyId }),
     ...(Number.isFinite(credentialExpiresAt) && { credentialExpiresAt }),
   });
   logger.info('connected', { connectionId });

@@ -1,14 +1,17 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { receiveAll } from '../support/stack-under-test';
 import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
 /** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org` runs it. */
 let stack: RuntimeUnderTest;
+let apiKeys: ApiKeyTable;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
   stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org' } });
+  apiKeys = new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string);
 }, 120_000);
 
 afterAll(async () => {
@@ -94,9 +97,18 @@ describe('anonymous access (allowAnonymous)', () => {
 
   it.each([
     ['a token that does not verify', { Authorization: 'Bearer not.a.jwt' }],
-    ['a Basic header, which holds no token', { Authorization: 'Basic YWxpY2U6c2VjcmV0' }],
+    ['a Basic header whose password is not an API key', { Authorization: 'Basic YWxpY2U6c2VjcmV0' }],
+    ['an API key that is not one', { 'x-api-key': 'wsn_garbage' }],
+    ['an empty x-api-key header', { 'x-api-key': '' }],
   ])('still refuses %s (403), rather than connecting it anonymously', async (_, headers) => {
     await expect(connect({ headers })).rejects.toEqual(new UpgradeRefusedError(403));
+  });
+
+  it('still refuses a revoked API key (403), rather than connecting it anonymously', async () => {
+    const { apiKey, record } = await apiKeys.create({ userId: 'olga', tenant: 'acme', scope: 'connect' });
+    await apiKeys.revoke(record.keyId);
+
+    await expect(connect({ headers: { 'x-api-key': apiKey } })).rejects.toEqual(new UpgradeRefusedError(403));
   });
 });
 
@@ -149,5 +161,32 @@ describe('tenants (tenantClaim "org")', () => {
 
     expect(deadLetters.get(JSON.stringify({ userId: 'yuri', data: 'whose tenant?' }))).toMatch(/multi-tenant/);
     await expectNoNotification(client);
+  });
+});
+
+describe('API keys in a multi-tenant stack', () => {
+  it("connect into the key's tenant only: ?tenant= naming another moves nothing, and the other tenant's NotifyUser does not reach it", async () => {
+    const { apiKey } = await apiKeys.create({ userId: 'zara', tenant: 'globex', scope: 'connect' });
+    const keyed = await connect({ headers: { 'x-api-key': apiKey } }, '?tenant=acme&org=acme');
+    const [connectionId] = await stack.connectionIdsOf('zara', 1);
+
+    const { Item } = await stack.db.send(new GetCommand({ TableName: stack.outputs['ConnectionsTableName'], Key: { connectionId } }));
+    expect(Item).toMatchObject({ userId: 'zara', tenant: 'globex' });
+
+    // zara in acme gets acme's notification: that fan-out is done, having planned its recipients once.
+    const inAcme = await connectAs('zara', 'acme');
+    await stack.connectionIdsOf('zara', 2);
+    await send('NotifyUserQueueUrl', { userId: 'zara', tenant: 'acme', data: 'for acme' });
+    await inAcme.frame((frame) => frame.type === 'notification');
+    await send('NotifyUserQueueUrl', { userId: 'zara', tenant: 'globex', data: 'for globex' });
+    await keyed.frame((frame) => frame.type === 'notification');
+
+    expect(keyed.frames.filter((frame: any) => frame.type === 'notification')).toEqual([expect.objectContaining({ data: 'for globex' })]);
+  });
+
+  it('refuse a key that names no tenant (403)', async () => {
+    const { apiKey } = await apiKeys.create({ userId: 'zeke', scope: 'connect' });
+
+    await expect(connect({ headers: { 'x-api-key': apiKey } })).rejects.toEqual(new UpgradeRefusedError(403));
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { acceptedCases, AttackerKeySite, type Credential, refusedCases, TokenForge } from '../support/attacks';
 import { PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
@@ -13,7 +14,7 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   [stack, attacker] = await Promise.all([startRuntimeUnderTest(), AttackerKeySite.start()]);
-  forge = TokenForge.open(stack.stateDir, stack.runtime.issuer, attacker);
+  forge = TokenForge.open(stack.stateDir, stack.runtime.issuer, attacker, new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string));
 }, 120_000);
 
 afterAll(async () => {
@@ -74,7 +75,7 @@ describe('$connect refuses, and stores nothing for,', () => {
   });
 });
 
-describe('$connect accepts, under the user the winning token names,', () => {
+describe('$connect accepts, under the user the winning credential names,', () => {
   it.each(acceptedCases)('$name', async ({ credential, connectsAs }) => {
     await connect(await credential(forge));
 

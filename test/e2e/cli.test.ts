@@ -24,6 +24,7 @@ const DEPLOYED_OUTPUTS = {
   NotifyUserQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/NotifyUser',
   NotifyConnectionQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/NotifyConnection',
   ConnectionsTableName: 'Connections',
+  ApiKeysTableName: 'ApiKeys',
 };
 /** A CLI run loads TypeScript through tsx and the AWS SDK: seconds on a busy machine. */
 const CLI_TIMEOUT_MS = 20_000;
@@ -36,7 +37,8 @@ const clients: TestClient[] = [];
 const running = new Set<CliProcess>();
 
 beforeAll(async () => {
-  stack = await startRuntimeUnderTest();
+  // The credential sweep runs every 2 s, so that a revocation is seen within a test.
+  stack = await startRuntimeUnderTest({ scheduleEverySeconds: 2 });
   outputsFile = stack.runtime.outputsFile;
   scratchDir = mkdtempSync(path.join(tmpdir(), 'ws-notify-cli-'));
   managementApi = new ApiGatewayManagementApiClient({
@@ -282,6 +284,65 @@ describe('ws-notify connections', () => {
   });
 });
 
+describe('ws-notify apikey', () => {
+  it('creates a key that connects as its user, lists it, and revokes it, which closes its connection with credential_revoked', async () => {
+    const created = await cli('apikey', 'create', '--user', 'kira', '--expires', '30d', '--outputs', outputsFile);
+    expect(created.code).toBe(0);
+    const apiKey = created.stdout.trim();
+    expect(apiKey).toMatch(/^wsn_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const keyId = apiKey.split('_')[1] as string;
+    expect(created.stderr).toContain('shown once');
+
+    const client = await TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { 'x-api-key': apiKey } });
+    clients.push(client);
+    await stack.connectionIdsOf('kira', 1);
+
+    const listed = await cli('apikey', 'list', '--user', 'kira', '--outputs', outputsFile);
+    expect(listed.code).toBe(0);
+    expect(jsonLines(listed.stdout)).toEqual([
+      {
+        keyId,
+        userId: 'kira',
+        scope: 'connect',
+        status: 'active',
+        createdAt: expect.stringMatching(/^\d{4}-/),
+        expiresAt: expect.stringMatching(/^\d{4}-/),
+      },
+    ]);
+    const { createdAt, expiresAt } = jsonLines(listed.stdout)[0];
+    expect(Date.parse(expiresAt) - Date.parse(createdAt)).toBeCloseTo(30 * 86_400_000, -4);
+    expect(listed.stdout).not.toContain(apiKey.split('_').slice(2).join('_'));
+
+    const revoked = await cli('apikey', 'revoke', keyId, '--outputs', outputsFile);
+    expect(revoked).toMatchObject({ code: 0, stdout: expect.stringContaining(`revoked ${keyId}`) });
+    expect(await client.frame((frame) => frame.type === 'error', 20_000)).toMatchObject({ code: 'credential_revoked' });
+    expect((await client.closedWith(20_000)).code).toBe(1000);
+
+    expect(jsonLines((await cli('apikey', 'list', '--user', 'kira', '--outputs', outputsFile)).stdout)).toEqual([
+      expect.objectContaining({ keyId, status: 'revoked', revokedAt: expect.any(String) }),
+    ]);
+    expect(await cli('apikey', 'revoke', keyId, '--outputs', outputsFile)).toMatchObject({ code: 0, stdout: `${keyId} was already revoked\n` });
+  }, 60_000);
+
+  it('fails with exit code 1 for a key that does not exist', async () => {
+    const { code, stderr } = await cli('apikey', 'revoke', '0123456789abcdef', '--outputs', outputsFile);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('there is no API key 0123456789abcdef');
+  });
+
+  it('refuses an --expires that is neither a time nor a duration, or is past, with exit code 2', async () => {
+    const runs = await Promise.all([
+      cli('apikey', 'create', '--user', 'kira', '--expires', 'tomorrow'),
+      cli('apikey', 'create', '--user', 'kira', '--expires', '2001-01-01T00:00:00Z'),
+    ]);
+
+    expect(runs.map(({ code }) => code)).toEqual([2, 2]);
+    expect(runs[0]?.stderr).toContain('--expires takes an ISO 8601 time');
+    expect(runs[1]?.stderr).toContain('--expires must be in the future');
+  });
+});
+
 describe('the ws-notify command line', () => {
   it('runs with `npx ws-notify` from the project directory', async () => {
     const { code, stdout, stderr } = await CliProcess.start(['token', '--user', 'nora', '--outputs', outputsFile], { viaNpx: true }).exited();
@@ -292,15 +353,16 @@ describe('the ws-notify command line', () => {
   });
 
   it('prints the usage of the CLI and of every command with --help, and exits 0', async () => {
-    const runs = await Promise.all([[], ['token'], ['send'], ['stream'], ['connections']].map((command) => cli(...command, '--help')));
+    const runs = await Promise.all([[], ['token'], ['send'], ['stream'], ['connections'], ['apikey']].map((command) => cli(...command, '--help')));
 
-    expect(runs.map(({ code }) => code)).toEqual([0, 0, 0, 0, 0]);
+    expect(runs.map(({ code }) => code)).toEqual([0, 0, 0, 0, 0, 0]);
     expect(runs.map(({ stdout }) => stdout.split('\n')[0])).toEqual([
       'Usage: ws-notify <command> [options]',
       'Usage: ws-notify token --user <id> [--ttl <seconds>] [--claims <json>] [target]',
       'Usage: ws-notify send (--user <id> [--tenant <t>] | --connection <id>) --data <json> [target]',
       'Usage: ws-notify stream (--user <id> | --token <jwt>) [target]',
       'Usage: ws-notify connections --user <id> [target]',
+      'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [target]',
     ]);
   });
 

@@ -70,6 +70,7 @@ describe('npm start', () => {
   it('writes outputs.json in the shape `cdk deploy --outputs-file` writes, with the local endpoints', () => {
     expect(Object.keys(outputs()).sort()).toEqual(
       [
+        'ApiKeysTableName',
         'ConnectionsTableName',
         'DynamoDbEndpoint',
         'ManagementApiEndpoint',

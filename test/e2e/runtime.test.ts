@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { receiveAll } from '../support/stack-under-test';
 import { startLocalRuntime } from '../../local/runtime';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
@@ -284,6 +285,48 @@ describe('credential expiry and refresh', () => {
     expect(await client.frame((frame) => frame.id === 'a')).toMatchObject({ type: 'error', code: 'user_mismatch' });
     expect(await client.frame((frame) => frame.id === 'b')).toMatchObject({ type: 'error', code: 'invalid_credential' });
   });
+});
+
+describe('API key revocation and expiry', () => {
+  const apiKeys = () => new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string);
+
+  async function connectWithKey(apiKey: string): Promise<TestClient> {
+    const client = await TestClient.connect(url(), { headers: { 'x-api-key': apiKey } });
+    clients.push(client);
+    return client;
+  }
+
+  it('closes every connection of a revoked key within 60 s, after a credential_revoked frame, and spares its other keys', async () => {
+    const revoked = await apiKeys().create({ userId: 'nia-x', scope: 'connect' });
+    const kept = await apiKeys().create({ userId: 'nia-x', scope: 'connect' });
+    const [first, second, other] = await Promise.all([connectWithKey(revoked.apiKey), connectWithKey(revoked.apiKey), connectWithKey(kept.apiKey)]);
+    await stack.connectionIdsOf('nia-x', 3);
+
+    const revokedAt = Date.now();
+    await apiKeys().revoke(revoked.record.keyId);
+
+    for (const client of [first, second]) {
+      expect(await client.frame((frame) => frame.type === 'error', 20_000)).toMatchObject({ code: 'credential_revoked' });
+      expect((await client.closedWith(20_000)).code).toBe(1000);
+    }
+    expect(Date.now()).toBeLessThan(revokedAt + 60_000);
+    await expect(connectWithKey(revoked.apiKey)).rejects.toEqual(new UpgradeRefusedError(403));
+    other.send({ action: 'ping', id: 'kept' });
+    expect(await other.frame((frame) => frame.id === 'kept')).toMatchObject({ type: 'pong' });
+    expect(other.frames.filter((frame: any) => frame.type === 'error')).toEqual([]);
+  }, 45_000);
+
+  it("closes a key's connection within 60 s of the key's expiry, after a credential_expired frame", async () => {
+    const expiresAt = Math.floor(Date.now() / 1000) + 3;
+    const { apiKey } = await apiKeys().create({ userId: 'oz-x', scope: 'connect', expiresAt });
+    const client = await connectWithKey(apiKey);
+
+    expect(await client.frame((frame) => frame.type === 'error', 20_000)).toMatchObject({ code: 'credential_expired' });
+    expect((await client.closedWith(20_000)).code).toBe(1000);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000);
+    expect(Date.now()).toBeLessThan(expiresAt * 1000 + 60_000);
+    await expect(connectWithKey(apiKey)).rejects.toEqual(new UpgradeRefusedError(403));
+  }, 30_000);
 });
 
 describe('starting', () => {

@@ -102,7 +102,7 @@ describe('the connection table', () => {
     });
   });
 
-  it('has a GSI by userId that carries expiresAt and tenant for fan-out, and one by credential expiry minute', () => {
+  it('has a GSI by userId that carries expiresAt and tenant for fan-out, one by credential expiry minute, and one by API key', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: [
         {
@@ -118,6 +118,7 @@ describe('the connection table', () => {
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },
+        { IndexName: 'byApiKey', KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
       ],
     });
   });
@@ -203,12 +204,55 @@ describe('the functions', () => {
   });
 });
 
-describe('credential expiry', () => {
-  it('sweeps every minute, with time to wait a minute for credentials about to expire', () => {
+describe('the API key table', () => {
+  it('is keyed by keyId, on demand, point-in-time recoverable, encrypted, without TTL (expired keys stay listed)', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: Match.absent(),
+    });
+  });
+
+  it("has a GSI by user that carries all but the secret's hash, and one by revocation minute", () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byUser',
+          KeySchema: [
+            { AttributeName: 'userId', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['tenant', 'scope', 'expiresAt', 'revokedAt'] },
+        },
+        {
+          IndexName: 'byRevocation',
+          KeySchema: [
+            { AttributeName: 'revocationBucket', KeyType: 'HASH' },
+            { AttributeName: 'revokedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+    });
+  });
+
+  it('is named to the authorizer and the credential sweep', () => {
+    const keysTable = { Ref: ofType('AWS::DynamoDB::Table').find(([, table]) => table.Properties['KeySchema'][0].AttributeName === 'keyId')![0] };
+    for (const fn of ['AuthorizeFunction', 'CredentialSweepFunction']) {
+      expect(resources[functionLogicalId(fn)]?.Properties['Environment']['Variables']['API_KEYS_TABLE_NAME']).toEqual(keysTable);
+    }
+  });
+});
+
+describe('the credential sweep', () => {
+  it('runs every minute, with time to wait a minute for credentials about to expire', () => {
     const [[, rule]] = ofType('AWS::Events::Rule') as [[string, any]];
     expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
-    expect(rule.Properties.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionLogicalId('ExpireCredentials'), 'Arn'] } })]);
-    expect(resources[functionLogicalId('ExpireCredentials')]?.Properties['Timeout']).toBe(90);
+    expect(rule.Properties.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionLogicalId('CredentialSweep'), 'Arn'] } })]);
+    expect(resources[functionLogicalId('CredentialSweep')]?.Properties['Timeout']).toBe(90);
   });
 
   it('gives authenticate the same issuer, audience and keys as the authorizer', () => {
@@ -252,7 +296,8 @@ describe('IAM', () => {
     ['NotifyUserFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['NotifyConnectionFunction', ['dynamodb:DeleteItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['AuthenticateFunction', ['dynamodb:UpdateItem']],
-    ['ExpireCredentialsFunction', ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
+    ['AuthorizeFunction', ['dynamodb:GetItem']],
+    ['CredentialSweepFunction', ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
   ])('%s may take exactly the actions its code uses', (fn, actions) => {
     expect(permissionsOf(fn).actions).toEqual(actions);
   });
@@ -269,11 +314,15 @@ describe('IAM', () => {
     expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
   });
 
-  it('lets the expiry sweep query only the expiry index, and post and delete only on this stage', () => {
-    const { resources: sweepResources } = permissionsOf('ExpireCredentialsFunction');
-    expect(sweepResources).toContainEqual({
-      'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.any(String), 'Arn'] }, '/index/byCredentialExpiry']],
-    });
+  it('lets the authorizer only read keys, by id', () => {
+    expect(permissionsOf('AuthorizeFunction').resources).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/ApiKeys/), 'Arn'] }]);
+  });
+
+  it('lets the credential sweep query only its three indexes, and post and delete only on this stage', () => {
+    const { resources: sweepResources } = permissionsOf('CredentialSweepFunction');
+    for (const index of ['byCredentialExpiry', 'byApiKey', 'byRevocation']) {
+      expect(sweepResources).toContainEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.any(String), 'Arn'] }, `/index/${index}`]] });
+    }
     const join = JSON.stringify(sweepResources);
     expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
     expect(join).toMatch(/\/live\/DELETE\/@connections\/\*/);
@@ -291,7 +340,7 @@ describe('IAM', () => {
 describe('stack outputs', () => {
   it('are named exactly as documented', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
-      ['ConnectionsTableName', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'WebSocketUrl'],
+      ['ApiKeysTableName', 'ConnectionsTableName', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'WebSocketUrl'],
     );
   });
 });

@@ -1,8 +1,9 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { VerifiedIdentity } from '../../lambdas/core/auth';
+import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { ConnectionTable } from '../../lambdas/core/connections';
-import { expireCredentials, refreshCredential } from '../../lambdas/core/credentials';
+import { closeRevokedKeyConnections, expireCredentials, refreshCredential } from '../../lambdas/core/credentials';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
@@ -10,6 +11,7 @@ let stack: StackUnderTest;
 let managementApiServer: ManagementApiServer;
 let managementApi: ApiGatewayManagementApiClient;
 let connections: ConnectionTable;
+let apiKeys: ApiKeyTable;
 const clients = new RecordingConnections();
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -18,6 +20,7 @@ beforeAll(async () => {
   managementApiServer = await startManagementApi(clients, 'live');
   managementApi = new ApiGatewayManagementApiClient({ endpoint: managementApiServer.endpoint });
   connections = new ConnectionTable(stack.db, stack.tableName);
+  apiKeys = new ApiKeyTable(stack.db, stack.apiKeysTableName);
 }, 60_000);
 
 afterAll(async () => {
@@ -129,5 +132,60 @@ describe('the credential expiry sweep', () => {
     expect(await connections.claimExpired('conn-closing', nowSeconds())).toBe(true);
 
     expect(await connections.refreshCredential('conn-closing', nowSeconds() + 3600)).toBe(false);
+  });
+});
+
+describe('the revocation sweep', () => {
+  async function openWithKey(connectionId: string, userId: string, keyId: string): Promise<void> {
+    await connections.register({ connectionId, userId, connectedAt: Date.now(), keyId });
+    clients.connect(connectionId);
+  }
+
+  it("closes every connection a revoked key opened with credential_revoked, and spares other keys' connections", async () => {
+    const revoked = await apiKeys.create({ userId: 'erin', scope: 'connect' });
+    const kept = await apiKeys.create({ userId: 'erin', scope: 'connect' });
+    await openWithKey('conn-key-1', 'erin', revoked.record.keyId);
+    await openWithKey('conn-key-2', 'erin', revoked.record.keyId);
+    await openWithKey('conn-key-kept', 'erin', kept.record.keyId);
+    await connections.register({ connectionId: 'conn-key-vanished', userId: 'erin', connectedAt: Date.now(), keyId: revoked.record.keyId });
+    await apiKeys.revoke(revoked.record.keyId);
+
+    const outcomes = await closeRevokedKeyConnections({ connections, apiKeys, managementApi });
+
+    expect(outcomes).toEqual({ closed: 2, skipped: 0, gone: 1 });
+    for (const closed of ['conn-key-1', 'conn-key-2']) {
+      expect(clients.framesOf(closed)).toEqual([expect.objectContaining({ type: 'error', code: 'credential_revoked' })]);
+      expect(clients.info(closed)).toBeUndefined();
+    }
+    expect(clients.info('conn-key-kept')).toBeDefined();
+    expect(clients.framesOf('conn-key-kept')).toEqual([]);
+    expect(await row('conn-key-vanished')).toBeUndefined();
+  });
+
+  it('closes a connection once when sweeps overlap, and again finds nothing to do while $disconnect is pending', async () => {
+    const key = await apiKeys.create({ userId: 'finn', scope: 'connect' });
+    await openWithKey('conn-key-overlap', 'finn', key.record.keyId);
+    await apiKeys.revoke(key.record.keyId);
+
+    const [first, second] = await Promise.all([
+      closeRevokedKeyConnections({ connections, apiKeys, managementApi }),
+      closeRevokedKeyConnections({ connections, apiKeys, managementApi }),
+    ]);
+    // The test's management API does not run $disconnect, so the row stays, claimed: later sweeps skip it.
+    const third = await closeRevokedKeyConnections({ connections, apiKeys, managementApi });
+
+    expect(first.closed + second.closed).toBe(1);
+    expect(third).toMatchObject({ closed: 0 });
+    expect(clients.framesOf('conn-key-overlap')).toEqual([expect.objectContaining({ code: 'credential_revoked' })]);
+  });
+
+  it('leaves alone the connections of a key revoked longer ago than the sweep looks back', async () => {
+    const key = await apiKeys.create({ userId: 'gus', scope: 'connect' });
+    await openWithKey('conn-key-old-revocation', 'gus', key.record.keyId);
+    await apiKeys.revoke(key.record.keyId, nowSeconds() - 16 * 60);
+
+    await closeRevokedKeyConnections({ connections, apiKeys, managementApi });
+
+    expect(clients.info('conn-key-old-revocation')).toBeDefined();
   });
 });

@@ -35,7 +35,7 @@ function synthesizeExtendedApp(): string {
   stack.wsNotify.webSocketApi.addRoute('echo', { integration: new WebSocketLambdaIntegration('EchoIntegration', echo), returnResponse: true });
   const worker = new NodejsFunction(stack, 'Worker', { entry, runtime: Runtime.NODEJS_22_X, timeout: Duration.seconds(20) });
   worker.addEventSource(new SqsEventSource(jobs, { batchSize: 5, maxBatchingWindow: Duration.seconds(2) }));
-  new Rule(stack, 'Sweep', { schedule: Schedule.rate(Duration.minutes(5)), targets: [new LambdaFunction(worker)] });
+  new Rule(stack, 'Housekeeping', { schedule: Schedule.rate(Duration.minutes(5)), targets: [new LambdaFunction(worker)] });
   new Rule(stack, 'Nightly', { schedule: Schedule.cron({ hour: '3', minute: '0' }), targets: [new LambdaFunction(worker)] });
   return cdkApp.synth().directory;
 }
@@ -82,17 +82,17 @@ describe('the local model of a synthesized app', () => {
   });
 
   it('runs a rate() rule added in lib/ on its schedule, and names a cron() rule it will not run', () => {
-    expect(app.scheduledRules.filter((rule) => rule.logicalId.includes('Sweep'))).toEqual([
+    expect(app.scheduledRules.filter((rule) => rule.logicalId.includes('Housekeeping'))).toEqual([
       {
-        logicalId: expect.stringContaining('Sweep'),
+        logicalId: expect.stringContaining('Housekeeping'),
         ruleArn: expect.stringMatching(/^arn:aws:events:us-east-1:000000000000:rule\//),
         intervalSeconds: 300,
         targets: [{ functionName: functionNamed('Worker').name }],
       },
     ]);
-    expect(app.scheduledRules.find((rule) => rule.logicalId.includes('ExpireCredentials'))).toMatchObject({
+    expect(app.scheduledRules.find((rule) => rule.logicalId.includes('CredentialSweep'))).toMatchObject({
       intervalSeconds: 60,
-      targets: [{ functionName: functionNamed('ExpireCredentials').name }],
+      targets: [{ functionName: functionNamed('CredentialSweep').name }],
     });
     expect(app.notRunLocally).toEqual([expect.stringMatching(/^rule Nightly.*cron\(0 3 \* \* \? \*\) \(only rate\(\) schedules run locally\)$/)]);
   });

@@ -1,6 +1,6 @@
 /**
- * The `$connect` attack table: every way a credential can be sent wrong, and what the upgrade must
- * answer. docs/security.md mirrors it row by row, by case name.
+ * The `$connect` attack table: every way a credential (a JWT or an API key) can be sent wrong, and
+ * what the upgrade must answer. docs/security.md mirrors it row by row, by case name.
  */
 
 import { readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import {
   type JWSHeaderParameters,
   type JWTPayload,
 } from 'jose';
+import type { ApiKeyTable, NewApiKey } from '../../lambdas/core/api-keys';
 import type { LocalIssuer } from '../../local/issuer';
 
 /** How a client presents (or fails to present) a credential on the upgrade. */
@@ -88,7 +89,8 @@ export interface Forgery {
 
 /**
  * Crafts JWTs the way an attacker (or a careless issuer) could: the issuer's real private key from
- * the runtime's state directory, a key of the attacker's own, or no key at all.
+ * the runtime's state directory, a key of the attacker's own, or no key at all. Issues (and
+ * revokes) real API keys in the runtime's key table, as `ws-notify apikey` does.
  */
 export class TokenForge {
   private constructor(
@@ -96,13 +98,27 @@ export class TokenForge {
     readonly attacker: AttackerKeySite,
     private readonly issuerPrivateJwk: JWK,
     readonly issuerKid: string,
+    private readonly keys: ApiKeyTable,
   ) {}
 
-  static open(stateDir: string, issuer: LocalIssuer, attacker: AttackerKeySite): TokenForge {
+  static open(stateDir: string, issuer: LocalIssuer, attacker: AttackerKeySite, keys: ApiKeyTable): TokenForge {
     const issuerPrivateJwk = JSON.parse(readFileSync(path.join(stateDir, 'issuer-key.json'), 'utf8')) as JWK;
     const kid = issuer.jwks().keys[0]?.kid;
     if (kid === undefined) throw new Error('the local issuer publishes no key id');
-    return new TokenForge(issuer, attacker, issuerPrivateJwk, kid);
+    return new TokenForge(issuer, attacker, issuerPrivateJwk, kid, keys);
+  }
+
+  /** A new API key (scope connect unless said otherwise), created `createdSecondsAgo` ago. */
+  async apiKey(key: Partial<NewApiKey> & { userId: string }, createdSecondsAgo = 0): Promise<string> {
+    const { apiKey } = await this.keys.create({ scope: 'connect', ...key }, nowSeconds() - createdSecondsAgo);
+    return apiKey;
+  }
+
+  /** A new API key, revoked at once. */
+  async revokedApiKey(userId: string): Promise<string> {
+    const { apiKey, record } = await this.keys.create({ userId, scope: 'connect' });
+    await this.keys.revoke(record.keyId);
+    return apiKey;
   }
 
   /** Claims that verify: this issuer and audience, `sub`, `iat` now, `exp` in ten minutes. */
@@ -189,7 +205,10 @@ const bearerForged =
 
 const attackerSigned = (header: JWSHeaderParameters = {}) => bearerForged(() => ({ attackerSigned: true, header }));
 const withClaims = (claims: JWTPayload) => bearerForged(() => ({ claims }));
-const basic = (user: string) => `Basic ${Buffer.from(user).toString('base64')}`;
+const basic = (userAndPassword: string) => `Basic ${Buffer.from(userAndPassword).toString('base64')}`;
+const apiKeyHeader = (apiKey: string): Credential => ({ headers: { 'x-api-key': apiKey } });
+/** The key with its secret's last character changed: a real key id, the wrong secret. */
+const withWrongSecret = (apiKey: string) => `${apiKey.slice(0, -1)}${apiKey.endsWith('A') ? 'B' : 'A'}`;
 const KB8 = 8 * 1024;
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 
@@ -203,11 +222,6 @@ export const refusedCases: RefusedCase[] = [
     name: 'Authorization: Bearer followed only by spaces',
     status: 401,
     credential: async () => ({ headers: { Authorization: 'Bearer     ' } }),
-  },
-  {
-    name: 'Authorization: Basic credentials (not a bearer token)',
-    status: 401,
-    credential: async () => ({ headers: { Authorization: basic('mallory:hunter2') } }),
   },
   {
     name: 'Authorization: Bearer with two tokens (the header is malformed, so unread)',
@@ -357,6 +371,84 @@ export const refusedCases: RefusedCase[] = [
     status: 403,
     credential: async (forge) => ({ query: { token: 'garbage' }, protocols: ['ws-notify.v1', `bearer.${await forge.sign()}`] }),
   },
+  {
+    name: 'Authorization: Basic (a password, not an API key) next to a valid query token (the header wins, no fall-back)',
+    status: 403,
+    credential: async (forge) => ({ headers: { Authorization: basic('someone:else') }, query: { token: await forge.sign() } }),
+  },
+  {
+    name: 'a revoked API key in x-api-key next to a valid query token (the header wins, no fall-back)',
+    status: 403,
+    credential: async (forge) => ({ ...apiKeyHeader(await forge.revokedApiKey('mallory')), query: { token: await forge.sign() } }),
+  },
+  {
+    name: 'an invalid query token next to a valid apikey parameter (the token parameter wins, no fall-back)',
+    status: 403,
+    credential: async (forge) => ({ query: { token: 'garbage', apikey: await forge.apiKey({ userId: 'mallory' }) } }),
+  },
+
+  // API keys.
+  { name: 'an empty x-api-key header', status: 401, credential: async () => apiKeyHeader('') },
+  { name: 'an empty apikey query parameter', status: 401, credential: async () => ({ query: { apikey: '' } }) },
+  { name: 'Authorization: Basic with a password that is not an API key', status: 403, credential: async () => ({ headers: { Authorization: basic('mallory:hunter2') } }) },
+  { name: 'a garbage API key in x-api-key', status: 403, credential: async () => apiKeyHeader('garbage') },
+  { name: 'a garbage API key in the apikey parameter', status: 403, credential: async () => ({ query: { apikey: 'wsn_garbage' } }) },
+  { name: 'a revoked API key', status: 403, credential: async (forge) => apiKeyHeader(await forge.revokedApiKey('mallory')) },
+  {
+    name: 'an expired API key (expired a minute ago)',
+    status: 403,
+    credential: async (forge) => apiKeyHeader(await forge.apiKey({ userId: 'mallory', expiresAt: nowSeconds() - 60 }, 3600)),
+  },
+  {
+    name: 'a real key id with the wrong secret',
+    status: 403,
+    credential: async (forge) => apiKeyHeader(withWrongSecret(await forge.apiKey({ userId: 'mallory' }))),
+  },
+  {
+    name: 'an unknown key id with a well-formed secret',
+    status: 403,
+    credential: async (forge) => apiKeyHeader((await forge.apiKey({ userId: 'mallory' })).replace(/^wsn_[0-9a-f]{16}_/, 'wsn_0000000000000000_')),
+  },
+  {
+    name: 'a valid API key with a character appended',
+    status: 403,
+    credential: async (forge) => apiKeyHeader(`${await forge.apiKey({ userId: 'mallory' })}x`),
+  },
+  {
+    name: 'an API key of 10,000 characters (refused unread)',
+    status: 403,
+    credential: async () => apiKeyHeader(`wsn_${'0'.repeat(10_000)}`),
+  },
+  {
+    name: 'a publish-scope API key (it may post events, not connect)',
+    status: 403,
+    credential: async (forge) => apiKeyHeader(await forge.apiKey({ userId: 'mallory', scope: 'publish' })),
+  },
+  {
+    name: 'an API key that names a tenant, in a stack without tenants',
+    status: 403,
+    credential: async (forge) => apiKeyHeader(await forge.apiKey({ userId: 'mallory', tenant: 'acme' })),
+  },
+  {
+    name: "Authorization: Basic with another user's name and the attacker's valid key",
+    status: 403,
+    credential: async (forge) => ({ headers: { Authorization: basic(`victim:${await forge.apiKey({ userId: 'mallory' })}`) } }),
+  },
+  {
+    name: 'Authorization: Basic with an empty user name and a valid key',
+    status: 403,
+    credential: async (forge) => ({ headers: { Authorization: basic(`:${await forge.apiKey({ userId: 'mallory' })}`) } }),
+  },
+  {
+    name: 'Authorization: Basic with a valid key and no colon (no user name)',
+    status: 403,
+    credential: async (forge) => ({ headers: { Authorization: basic(await forge.apiKey({ userId: 'mallory' })) } }),
+  },
+  {
+    name: 'a valid API key sent as a Bearer token (a key is not a JWT)',
+    status: 403,
+    credential: async (forge) => bearer(await forge.apiKey({ userId: 'mallory' })),
+  },
 ];
 
 /** Must connect, stored under exactly the user named. */
@@ -383,11 +475,11 @@ export const acceptedCases: AcceptedCase[] = [
     }),
   },
   {
-    name: 'Authorization: Basic next to a valid query token: the Basic header is ignored',
-    connectsAs: 'basic-then-query',
+    name: 'an Authorization header of another scheme next to a valid query token: the header holds no credential',
+    connectsAs: 'digest-then-query',
     credential: async (forge) => ({
-      headers: { Authorization: basic('someone:else') },
-      query: { token: await forge.sign({ claims: { sub: 'basic-then-query' } }) },
+      headers: { Authorization: 'Digest username="someone"' },
+      query: { token: await forge.sign({ claims: { sub: 'digest-then-query' } }) },
     }),
   },
   {
@@ -414,6 +506,41 @@ export const acceptedCases: AcceptedCase[] = [
     name: `a valid token of exactly ${KB8} characters`,
     connectsAs: 'exactly-8k',
     credential: async (forge) => bearer(await forge.ofLength(KB8, 'exactly-8k')),
+  },
+  {
+    name: 'a valid API key in x-api-key',
+    connectsAs: 'key-header-user',
+    credential: async (forge) => apiKeyHeader(await forge.apiKey({ userId: 'key-header-user' })),
+  },
+  {
+    name: 'a valid API key in the apikey query parameter',
+    connectsAs: 'key-query-user',
+    credential: async (forge) => ({ query: { apikey: await forge.apiKey({ userId: 'key-query-user' }) } }),
+  },
+  {
+    name: "Authorization: Basic with the key's own user name",
+    connectsAs: 'key-basic-user',
+    credential: async (forge) => ({ headers: { Authorization: basic(`key-basic-user:${await forge.apiKey({ userId: 'key-basic-user' })}`) } }),
+  },
+  {
+    name: 'an API key that expires in an hour',
+    connectsAs: 'key-expiring-user',
+    credential: async (forge) => apiKeyHeader(await forge.apiKey({ userId: 'key-expiring-user', expiresAt: nowSeconds() + 3600 })),
+  },
+  {
+    name: "a valid API key in x-api-key and another user's token in the query: the header wins",
+    connectsAs: 'key-over-token-user',
+    credential: async (forge) => ({
+      ...apiKeyHeader(await forge.apiKey({ userId: 'key-over-token-user' })),
+      query: { token: await forge.sign({ claims: { sub: 'token-under-key-user' } }) },
+    }),
+  },
+  {
+    name: "a valid Bearer token and another user's API key in x-api-key: Authorization wins",
+    connectsAs: 'token-over-key-user',
+    credential: async (forge) => ({
+      headers: { Authorization: `Bearer ${await forge.sign({ claims: { sub: 'token-over-key-user' } })}`, 'x-api-key': await forge.apiKey({ userId: 'key-under-token-user' }) },
+    }),
   },
 ];
 

@@ -10,7 +10,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
+import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../../lambdas/core/api-keys';
+import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
 import { toSqsRecord } from '../../local/sqs-records';
 
@@ -25,11 +26,12 @@ export interface QueuePair {
   deadLetterUrl: string;
 }
 
-/** DynamoDB Local and the SQS emulator with ws-notify's table and queues, reached through real SDK v3 clients. */
+/** DynamoDB Local and the SQS emulator with ws-notify's tables and queues, reached through real SDK v3 clients. */
 export interface StackUnderTest {
   db: DynamoDBDocumentClient;
   sqs: SQSClient;
   tableName: string;
+  apiKeysTableName: string;
   notifyUser: QueuePair;
   notifyConnection: QueuePair;
   stop(): Promise<void>;
@@ -52,13 +54,15 @@ export async function startStackUnderTest(): Promise<StackUnderTest> {
     const db = DynamoDBDocumentClient.from(rawDb);
     const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
     const tableName = 'Connections';
-    await createConnectionsTable(rawDb, tableName);
+    const apiKeysTableName = 'ApiKeys';
+    await Promise.all([createConnectionsTable(rawDb, tableName), createApiKeysTable(rawDb, apiKeysTableName)]);
     const notifyUser = await createQueuePair(sqs, 'NotifyUser');
     const notifyConnection = await createQueuePair(sqs, 'NotifyConnection');
     return {
       db,
       sqs,
       tableName,
+      apiKeysTableName,
       notifyUser,
       notifyConnection,
       stop: async () => {
@@ -84,6 +88,7 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
         { AttributeName: 'userId', AttributeType: 'S' },
         { AttributeName: 'expiryBucket', AttributeType: 'S' },
         { AttributeName: 'credentialExpiresAt', AttributeType: 'N' },
+        { AttributeName: 'keyId', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -97,6 +102,43 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
           KeySchema: [
             { AttributeName: 'expiryBucket', KeyType: 'HASH' },
             { AttributeName: 'credentialExpiresAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        { IndexName: API_KEY_INDEX, KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+      ],
+    }),
+  );
+}
+
+/** The key schema of the construct's API key table. */
+async function createApiKeysTable(db: DynamoDBClient, tableName: string): Promise<void> {
+  await db.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'keyId', AttributeType: 'S' },
+        { AttributeName: 'userId', AttributeType: 'S' },
+        { AttributeName: 'createdAt', AttributeType: 'N' },
+        { AttributeName: 'revocationBucket', AttributeType: 'S' },
+        { AttributeName: 'revokedAt', AttributeType: 'N' },
+      ],
+      KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: KEY_USER_INDEX,
+          KeySchema: [
+            { AttributeName: 'userId', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: KEY_USER_INDEX_ATTRIBUTES },
+        },
+        {
+          IndexName: REVOCATION_INDEX,
+          KeySchema: [
+            { AttributeName: 'revocationBucket', KeyType: 'HASH' },
+            { AttributeName: 'revokedAt', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },

@@ -23,10 +23,10 @@ describe('the command line', () => {
     expect(parseCommandLine([flag])).toEqual({ command: 'help', text: USAGE });
   });
 
-  it.each([['token'], ['send'], ['stream'], ['connections']])('asks for the usage of %s with --help, whatever else is missing', (command) => {
-    const help = parseCommandLine([command, '--help']);
+  it.each([['token'], ['send'], ['stream'], ['connections'], ['apikey'], ['apikey', 'create'], ['apikey', 'revoke']])('asks for the usage of %s with --help, whatever else is missing', (...command) => {
+    const help = parseCommandLine([...command, '--help']);
 
-    expect(help).toEqual({ command: 'help', text: expect.stringContaining(`Usage: ws-notify ${command} `) });
+    expect(help).toEqual({ command: 'help', text: expect.stringContaining(`Usage: ws-notify ${command[0]} `) });
   });
 
   it('refuses an unknown option with the usage of its command', () => {
@@ -145,5 +145,56 @@ describe('stream', () => {
 describe('connections', () => {
   it('needs --user', () => {
     expect(usageErrorOf(['connections', '--outputs', 'out.json']).message).toBe('--user is required');
+  });
+});
+
+describe('apikey', () => {
+  const now = Date.now();
+  beforeAll(() => jest.useFakeTimers({ now, doNotFake: ['setTimeout', 'setImmediate', 'nextTick'] }));
+  afterAll(() => jest.useRealTimers());
+
+  it('create takes the user, tenant, expiry and scope; connect is the default scope and no expiry the default', () => {
+    expect(parseCommandLine(['apikey', 'create', '--user', 'alice', '--tenant', 'acme', '--expires', '2030-01-31T00:00:00Z', '--scope', 'publish'])).toEqual({
+      command: 'apikey create',
+      target: {},
+      key: { userId: 'alice', tenant: 'acme', scope: 'publish', expiresAt: Date.parse('2030-01-31T00:00:00Z') / 1000 },
+    });
+    expect(parseCommandLine(['apikey', 'create', '--user', 'alice'])).toEqual({ command: 'apikey create', target: {}, key: { userId: 'alice', scope: 'connect' } });
+  });
+
+  it.each([
+    ['90s', 90],
+    ['15m', 15 * 60],
+    ['12h', 12 * 3600],
+    ['30d', 30 * 86_400],
+  ])('reads --expires %s as that long from now', (expires, seconds) => {
+    const parsed = parseCommandLine(['apikey', 'create', '--user', 'alice', '--expires', expires]);
+
+    expect(parsed).toMatchObject({ key: { expiresAt: Math.floor(now / 1000) + seconds } });
+  });
+
+  it.each([
+    [['apikey'], 'apikey needs a subcommand: create, list or revoke'],
+    [['apikey', 'rotate'], 'unknown apikey subcommand "rotate"'],
+    [['apikey', 'create'], '--user is required'],
+    [['apikey', 'create', '--user', 'anonymous:abc'], '--user cannot name an anonymous user'],
+    [['apikey', 'create', '--user', 'alice', '--scope', 'admin'], '--scope takes connect or publish, got "admin"'],
+    [['apikey', 'create', '--user', 'alice', '--expires', '1y'], expect.stringContaining('--expires takes an ISO 8601 time')],
+    [['apikey', 'create', '--user', 'alice', '--expires', '0s'], '--expires must be in the future, got "0s"'],
+    [['apikey', 'create', '--user', 'alice', '--tenant', ''], '--tenant cannot be empty'],
+    [['apikey', 'list'], '--user is required'],
+    [['apikey', 'revoke'], 'revoke needs the id of the key (apikey list shows them)'],
+    [['apikey', 'revoke', 'a', 'b'], "Unexpected argument 'b'"],
+    [['apikey', 'create', 'alice'], expect.stringMatching(/Unexpected argument 'alice'/)],
+  ])('refuses %j: %s', (argv, message) => {
+    expect(usageErrorOf(argv)).toMatchObject({ message, usage: expect.stringContaining('Usage: ws-notify apikey create') });
+  });
+
+  it('revoke takes the key id and the target options', () => {
+    expect(parseCommandLine(['apikey', 'revoke', '0123456789abcdef', '--outputs', 'out.json'])).toEqual({
+      command: 'apikey revoke',
+      target: { outputsFile: 'out.json' },
+      keyId: '0123456789abcdef',
+    });
   });
 });

@@ -8,6 +8,7 @@ const deployedOutputs = {
   NotifyUserQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WsNotify-NotifyUser',
   NotifyConnectionQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WsNotify-NotifyConnection',
   ConnectionsTableName: 'WsNotify-Connections',
+  ApiKeysTableName: 'WsNotify-ApiKeys',
 };
 
 const localOutputs = {
@@ -16,6 +17,7 @@ const localOutputs = {
   NotifyUserQueueUrl: 'http://sqs.us-east-1.localhost:4001/000000000000/WsNotify-NotifyUser',
   NotifyConnectionQueueUrl: 'http://sqs.us-east-1.localhost:4001/000000000000/WsNotify-NotifyConnection',
   ConnectionsTableName: 'WsNotify-Connections',
+  ApiKeysTableName: 'WsNotify-ApiKeys',
   SqsEndpoint: 'http://127.0.0.1:4001',
   DynamoDbEndpoint: 'http://127.0.0.1:4002',
   Region: 'us-east-1',
@@ -34,6 +36,7 @@ describe('an outputs file', () => {
         NotifyUserQueueUrl: localOutputs.NotifyUserQueueUrl,
         NotifyConnectionQueueUrl: localOutputs.NotifyConnectionQueueUrl,
         ConnectionsTableName: localOutputs.ConnectionsTableName,
+        ApiKeysTableName: localOutputs.ApiKeysTableName,
       },
       region: 'us-east-1',
       sqsEndpoint: 'http://127.0.0.1:4001',

@@ -1,4 +1,6 @@
+import { createDocumentClient } from './clients';
 import { readConfig, readOptionalConfig } from './config';
+import { ApiKeyTable, createApiKeyVerifier, type VerifyApiKey } from './core/api-keys';
 import { createJwtVerifier, type VerifyToken } from './core/auth';
 
 /** The issuer's token verifier, as the deployment configured it (the authorizer and `authenticate` share it). */
@@ -10,5 +12,15 @@ export function tokenVerifierFromEnvironment(): VerifyToken {
     audience: config.JWT_AUDIENCE,
     jwksUri: config.JWKS_URI,
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
+  });
+}
+
+/** The verifier of `connect` API keys, against the deployment's key table. */
+export function connectKeyVerifierFromEnvironment(): VerifyApiKey {
+  const { API_KEYS_TABLE_NAME } = readConfig('API_KEYS_TABLE_NAME');
+  const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
+  return createApiKeyVerifier(new ApiKeyTable(createDocumentClient(), API_KEYS_TABLE_NAME), {
+    scope: 'connect',
+    multiTenant: TENANT_CLAIM !== undefined,
   });
 }

@@ -1,0 +1,187 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, paginateQuery, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { CredentialError, isAnonymousUserId } from './auth';
+import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
+
+/**
+ * An API key is `wsn_<keyId>_<secret>`: the id finds the row with one GetItem, the secret (32
+ * random bytes) is checked against its SHA-256, the only form in which it is stored. A slow
+ * password hash buys nothing for a secret of 256 random bits.
+ */
+const KEY_PATTERN = /^wsn_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+/** Longer values are refused unread. */
+export const MAX_API_KEY_CHARS = 128;
+
+/** `connect` keys open WebSocket connections; `publish` keys post events over HTTP. */
+export const API_KEY_SCOPES = ['connect', 'publish'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** The GSI that lists a user's keys (partition key `userId`, sort key `createdAt`). */
+export const KEY_USER_INDEX = 'byUser';
+/** What `apikey list` shows, projected into that index: everything but the secret's hash. */
+export const KEY_USER_INDEX_ATTRIBUTES = ['tenant', 'scope', 'expiresAt', 'revokedAt'];
+/** The GSI that finds keys revoked in a given minute (`revocationBucket`), for the sweep that closes their connections. */
+export const REVOCATION_INDEX = 'byRevocation';
+
+export interface ApiKey {
+  keyId: string;
+  userId: string;
+  tenant?: string;
+  scope: ApiKeyScope;
+  /** Epoch seconds, as are the times below. */
+  createdAt: number;
+  expiresAt?: number;
+  revokedAt?: number;
+}
+
+export interface NewApiKey {
+  userId: string;
+  tenant?: string;
+  scope: ApiKeyScope;
+  expiresAt?: number;
+}
+
+/** The API keys table: one row per key, by id; by user through a GSI; recently revoked ones through another. */
+export class ApiKeyTable {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Stores a new key and returns it: the only time its secret exists outside the client. */
+  async create(key: NewApiKey, nowSeconds = Math.floor(Date.now() / 1000)): Promise<{ apiKey: string; record: ApiKey }> {
+    if (key.userId.length === 0 || isAnonymousUserId(key.userId)) {
+      throw new RangeError(`an API key needs a user id that is not empty and not anonymous (got ${JSON.stringify(key.userId)})`);
+    }
+    if (key.tenant === '') throw new RangeError('a tenant, when given, cannot be empty');
+    if (key.expiresAt !== undefined && key.expiresAt <= nowSeconds) throw new RangeError('an API key must expire in the future');
+    const keyId = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const record: ApiKey = { keyId, ...key, createdAt: nowSeconds };
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...record, secretHash: sha256(secret) },
+        // 64 random bits do not collide in practice; if they ever do, the write fails rather than replacing a key.
+        ConditionExpression: 'attribute_not_exists(keyId)',
+      }),
+    );
+    return { apiKey: `wsn_${keyId}_${secret}`, record };
+  }
+
+  /** The key's row, if the key is well-formed, exists, and its secret matches; CredentialError otherwise. */
+  async verify(apiKey: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<ApiKey> {
+    if (apiKey.length > MAX_API_KEY_CHARS) throw new CredentialError(`API key longer than ${MAX_API_KEY_CHARS} characters`);
+    const [, keyId, secret] = apiKey.match(KEY_PATTERN) ?? [];
+    if (keyId === undefined || secret === undefined) throw new CredentialError('not an API key (wsn_<id>_<secret>)');
+    // Strongly consistent: a key revoked a moment ago must not open a connection.
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { keyId }, ConsistentRead: true }));
+    if (Item === undefined) throw new CredentialError('unknown API key');
+    if (!timingSafeEqual(Buffer.from(sha256(secret), 'hex'), Buffer.from(String(Item['secretHash']), 'hex'))) {
+      throw new CredentialError('wrong API key secret');
+    }
+    const record = toApiKey(Item);
+    if (record.revokedAt !== undefined) throw new CredentialError('API key revoked');
+    if (record.expiresAt !== undefined && record.expiresAt <= nowSeconds) throw new CredentialError('API key expired');
+    return record;
+  }
+
+  /** Marks the key revoked; the credential sweep then closes the connections it opened. */
+  async revoke(keyId: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<'revoked' | 'already revoked' | 'unknown'> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { keyId },
+          UpdateExpression: 'SET revokedAt = :now, revocationBucket = :bucket',
+          ConditionExpression: 'attribute_exists(keyId) AND attribute_not_exists(revokedAt)',
+          ExpressionAttributeValues: { ':now': nowSeconds, ':bucket': minuteBucket(nowSeconds) },
+        }),
+      );
+      return 'revoked';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { keyId }, ConsistentRead: true }));
+      return Item === undefined ? 'unknown' : 'already revoked';
+    }
+  }
+
+  /** The user's keys, oldest first, revoked and expired ones included. */
+  async *keysOf(userId: string): AsyncGenerator<ApiKey> {
+    const pages = paginateQuery(
+      { client: this.db },
+      { TableName: this.tableName, IndexName: KEY_USER_INDEX, KeyConditionExpression: 'userId = :userId', ExpressionAttributeValues: { ':userId': userId } },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) yield toApiKey(item);
+    }
+  }
+
+  /** Ids of the keys revoked from `since` to `until` (epoch seconds): one Query per minute bucket, never a Scan. */
+  async *revokedBetween(since: number, until: number): AsyncGenerator<string> {
+    for (const bucket of minuteBucketsBetween(since, until)) {
+      const pages = paginateQuery(
+        { client: this.db },
+        {
+          TableName: this.tableName,
+          IndexName: REVOCATION_INDEX,
+          KeyConditionExpression: 'revocationBucket = :bucket AND revokedAt BETWEEN :since AND :until',
+          ExpressionAttributeValues: { ':bucket': bucket, ':since': since, ':until': until },
+        },
+      );
+      for await (const page of pages) {
+        for (const item of page.Items ?? []) yield item['keyId'] as string;
+      }
+    }
+  }
+}
+
+function sha256(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function toApiKey(item: Record<string, unknown>): ApiKey {
+  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt } = item as unknown as ApiKey;
+  return {
+    keyId,
+    userId,
+    scope,
+    createdAt,
+    ...(tenant !== undefined && { tenant }),
+    ...(expiresAt !== undefined && { expiresAt }),
+    ...(revokedAt !== undefined && { revokedAt }),
+  };
+}
+
+/** Who a verified API key says the client is. */
+export interface ApiKeyIdentity {
+  userId: string;
+  keyId: string;
+  tenant?: string;
+  /** Epoch seconds; absent for a key that does not expire. */
+  expiresAt?: number;
+}
+
+/** Verifies a key presented alone (`basicUser` undefined) or as the password of `Basic <user>:<key>`. */
+export type VerifyApiKey = (apiKey: string, basicUser?: string) => Promise<ApiKeyIdentity>;
+
+/**
+ * A verifier for keys of one scope. In a multi-tenant stack a key must name its tenant, and in a
+ * single-tenant one it must not, as NotifyUser messages must and must not.
+ */
+export function createApiKeyVerifier(keys: ApiKeyTable, { scope, multiTenant }: { scope: ApiKeyScope; multiTenant: boolean }): VerifyApiKey {
+  return async (apiKey, basicUser) => {
+    const key = await keys.verify(apiKey);
+    if (key.scope !== scope) throw new CredentialError(`API key has scope "${key.scope}", not "${scope}"`);
+    if (basicUser !== undefined && basicUser !== key.userId) throw new CredentialError("the Basic user name is not the key's user");
+    if (multiTenant && key.tenant === undefined) throw new CredentialError('API key names no tenant, and this stack has tenants');
+    if (!multiTenant && key.tenant !== undefined) throw new CredentialError('API key names a tenant, and this stack has none');
+    return {
+      userId: key.userId,
+      keyId: key.keyId,
+      ...(key.tenant !== undefined && { tenant: key.tenant }),
+      ...(key.expiresAt !== undefined && { expiresAt: key.expiresAt }),
+    };
+  };
+}
