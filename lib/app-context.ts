@@ -8,6 +8,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   const jwksUri = node.tryGetContext('jwksUri') as string | undefined;
   const allowAnonymous = booleanContext(node, 'allowAnonymous');
   const tenantClaim = node.tryGetContext('tenantClaim') as string | undefined;
+  const publicTopics = listContext(node, 'publicTopics');
   if (!jwtIssuer) {
     throw new Error(
       'Missing context "jwtIssuer": the https URL of your token issuer. ' +
@@ -23,7 +24,17 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...(jwksUri && { jwksUri }),
     ...(allowAnonymous !== undefined && { allowAnonymous }),
     ...(tenantClaim && { tenantClaim }),
+    ...(publicTopics && { publicTopics }),
   };
+}
+
+/** `-c name=a,b` arrives as a comma-separated string, cdk.json's context as a list. */
+function listContext(node: Node, name: string): string[] | undefined {
+  const value = node.tryGetContext(name) as unknown;
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') return value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
+  throw new Error(`Context "${name}" must be a comma-separated list or a list of strings (got ${JSON.stringify(value)}).`);
 }
 
 /** `-c name=true|false` arrives as a string, cdk.json's context as a boolean. */

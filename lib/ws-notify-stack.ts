@@ -19,6 +19,8 @@ export class WsNotifyStack extends Stack {
       NotifyConnectionQueueUrl: [this.wsNotify.notifyConnectionQueue.queueUrl, 'Send {"connectionId","data"} here'],
       ConnectionsTableName: [this.wsNotify.connectionsTable.tableName, 'Open connections, by id and by user'],
       ApiKeysTableName: [this.wsNotify.apiKeysTable.tableName, 'API keys (ws-notify apikey create|list|revoke)'],
+      SubscriptionsTableName: [this.wsNotify.subscriptionsTable.tableName, 'Topic subscriptions, by topic and by connection'],
+      PublishQueueUrl: [this.wsNotify.publishQueue.queueUrl, 'Send {"topic","event":<CloudEvent>} here'],
     };
     for (const [id, [value, description]] of Object.entries(outputs)) {
       new CfnOutput(this, id, { value, description });

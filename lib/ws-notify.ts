@@ -17,6 +17,8 @@ import { Construct } from 'constructs';
 import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../lambdas/core/api-keys';
 import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
+import { CONNECTION_INDEX } from '../lambdas/core/subscriptions';
+import { grantFrom } from '../lambdas/core/topics';
 
 export interface WsNotifyProps {
   /** Issuer (`iss`) of the JWTs accepted at `$connect`: an https URL (http only for loopback hosts). */
@@ -42,6 +44,13 @@ export interface WsNotifyProps {
    * @default no tenants
    */
   readonly tenantClaim?: string;
+  /**
+   * Topic patterns any connection may subscribe to, signed in or anonymous (`news`, `status.*`,
+   * `*` for all); beyond these, a credential's `topics` grant decides. Publishing always needs a
+   * `publishTopics` grant.
+   * @default none
+   */
+  readonly publicTopics?: string[];
   /**
    * Name of the API stage; it is the last path segment of the WebSocket URL.
    * @default 'live'
@@ -91,6 +100,11 @@ export class WsNotify extends Construct {
   public readonly notifyConnectionQueue: Queue;
   public readonly notifyUserDeadLetterQueue: Queue;
   public readonly notifyConnectionDeadLetterQueue: Queue;
+  /** Topic subscriptions: by topic (plain and grouped partitions), and by connection through a GSI. */
+  public readonly subscriptionsTable: Table;
+  /** Send `{"topic","event":<CloudEvent>}` here to publish to a topic's subscribers. */
+  public readonly publishQueue: Queue;
+  public readonly publishDeadLetterQueue: Queue;
 
   private readonly logRetention: RetentionDays;
 
@@ -150,19 +164,42 @@ export class WsNotify extends Construct {
       projectionType: ProjectionType.KEYS_ONLY,
     });
 
+    this.subscriptionsTable = new Table(this, 'Subscriptions', {
+      partitionKey: { name: 'topicKey', type: AttributeType.STRING },
+      sortKey: { name: 'connectionId', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy,
+    });
+    this.subscriptionsTable.addGlobalSecondaryIndex({
+      indexName: CONNECTION_INDEX,
+      partitionKey: { name: 'connectionId', type: AttributeType.STRING },
+      sortKey: { name: 'topicKey', type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
+
     this.notifyUserDeadLetterQueue = this.queue('NotifyUserDeadLetterQueue');
     this.notifyUserQueue = this.queue('NotifyUserQueue', this.notifyUserDeadLetterQueue);
     this.notifyConnectionDeadLetterQueue = this.queue('NotifyConnectionDeadLetterQueue');
     this.notifyConnectionQueue = this.queue('NotifyConnectionQueue', this.notifyConnectionDeadLetterQueue);
+    this.publishDeadLetterQueue = this.queue('PublishDeadLetterQueue');
+    this.publishQueue = this.queue('PublishQueue', this.publishDeadLetterQueue);
 
     const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
+    const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName };
+    const publicTopics = validPublicTopics(props.publicTopics ?? []);
     const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
     const tokens = { JWT_ISSUER: issuer, JWT_AUDIENCE: props.jwtAudience, JWKS_URI: jwksUri, ...tenancy };
     const authorizeFn = this.function('Authorize', 'authorize', { ...tokens, ...keys, ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false) });
     const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
     const connectFn = this.function('Connect', 'connect', table);
-    const disconnectFn = this.function('Disconnect', 'disconnect', table);
+    const disconnectFn = this.function('Disconnect', 'disconnect', { ...table, ...subscriptions });
+    const subscribeFn = this.function('Subscribe', 'subscribe', { ...subscriptions, PUBLIC_TOPICS: JSON.stringify(publicTopics) });
+    const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', subscriptions);
+    const publishFn = this.function('Publish', 'publish', { PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
 
@@ -187,10 +224,15 @@ export class WsNotify extends Construct {
       integration: new WebSocketLambdaIntegration('PingIntegration', pingFn),
       returnResponse: true,
     });
-    this.webSocketApi.addRoute('authenticate', {
-      integration: new WebSocketLambdaIntegration('AuthenticateIntegration', authenticateFn),
-      returnResponse: true,
-    });
+    for (const [routeKey, fn] of [
+      ['authenticate', authenticateFn],
+      ['subscribe', subscribeFn],
+      ['unsubscribe', unsubscribeFn],
+      ['publish', publishFn],
+    ] as const) {
+      const id = routeKey[0]!.toUpperCase() + routeKey.slice(1);
+      this.webSocketApi.addRoute(routeKey, { integration: new WebSocketLambdaIntegration(`${id}Integration`, fn), returnResponse: true });
+    }
 
     const accessLog = new LogGroup(this, 'AccessLog', { retention: this.logRetention, removalPolicy });
     this.stage = new WebSocketStage(this, 'Stage', {
@@ -228,12 +270,21 @@ export class WsNotify extends Construct {
     });
     const notifyConnectionFn = this.function('NotifyConnection', 'notify-connection', {
       ...table,
+      ...subscriptions,
       MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl,
       DEAD_LETTER_QUEUE_URL: this.notifyConnectionDeadLetterQueue.queueUrl,
+    });
+    const topicFanOutFn = this.function('TopicFanOut', 'topic-fan-out', {
+      ...subscriptions,
+      ...tenancy,
+      NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
+      PUBLISH_QUEUE_URL: this.publishQueue.queueUrl,
+      DEAD_LETTER_QUEUE_URL: this.publishDeadLetterQueue.queueUrl,
     });
     for (const [fn, queue] of [
       [notifyUserFn, this.notifyUserQueue],
       [notifyConnectionFn, this.notifyConnectionQueue],
+      [topicFanOutFn, this.publishQueue],
     ] as const) {
       fn.addEventSource(new SqsEventSource(queue, { batchSize: SQS_BATCH_SIZE, reportBatchItemFailures: true }));
     }
@@ -242,7 +293,7 @@ export class WsNotify extends Construct {
     const credentialSweepFn = this.function(
       'CredentialSweep',
       'credential-sweep',
-      { ...table, ...keys, MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl },
+      { ...table, ...keys, ...subscriptions, MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl },
       Duration.seconds(LOOK_AHEAD_SECONDS + 30),
     );
     new Rule(this, 'CredentialSweepSchedule', {
@@ -253,8 +304,24 @@ export class WsNotify extends Construct {
 
     // Least privilege: each function gets exactly the actions its code uses, on exactly its resources.
     const tableArn = this.connectionsTable.tableArn;
+    const subscriptionsArn = this.subscriptionsTable.tableArn;
+    const bySubscriber = `${subscriptionsArn}/index/${CONNECTION_INDEX}`;
     allow(connectFn, ['dynamodb:PutItem'], [tableArn]);
     allow(disconnectFn, ['dynamodb:DeleteItem'], [tableArn]);
+    // Removing a connection's subscriptions: Query its index, BatchWriteItem the deletes.
+    for (const fn of [disconnectFn, notifyConnectionFn, credentialSweepFn]) {
+      allow(fn, ['dynamodb:Query'], [bySubscriber]);
+      allow(fn, ['dynamodb:BatchWriteItem'], [subscriptionsArn]);
+    }
+    allow(subscribeFn, ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [subscriptionsArn]);
+    allow(unsubscribeFn, ['dynamodb:DeleteItem'], [subscriptionsArn]);
+    allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
+    allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);
+    allow(topicFanOutFn, ['sqs:SendMessage'], [
+      this.notifyConnectionQueue.queueArn,
+      this.publishQueue.queueArn,
+      this.publishDeadLetterQueue.queueArn,
+    ]);
     allow(notifyUserFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
     allow(notifyUserFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,
@@ -377,6 +444,14 @@ export class WsNotify extends Construct {
 
 function allow(fn: NodejsFunction, actions: string[], resources: string[]): void {
   fn.addToRolePolicy(new PolicyStatement({ actions, resources }));
+}
+
+function validPublicTopics(patterns: string[]): string[] {
+  try {
+    return grantFrom(patterns, 'publicTopics') ?? [];
+  } catch (error) {
+    throw new Error(`WsNotify: ${(error as Error).message} (got ${JSON.stringify(patterns)}).`);
+  }
 }
 
 function validTenantClaim(claim: string): string {

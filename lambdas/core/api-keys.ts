@@ -20,7 +20,7 @@ export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 /** The GSI that lists a user's keys (partition key `userId`, sort key `createdAt`). */
 export const KEY_USER_INDEX = 'byUser';
 /** What `apikey list` shows, projected into that index: everything but the secret's hash. */
-export const KEY_USER_INDEX_ATTRIBUTES = ['tenant', 'scope', 'expiresAt', 'revokedAt'];
+export const KEY_USER_INDEX_ATTRIBUTES = ['tenant', 'scope', 'expiresAt', 'revokedAt', 'topics', 'publishTopics'];
 /** The GSI that finds keys revoked in a given minute (`revocationBucket`), for the sweep that closes their connections. */
 export const REVOCATION_INDEX = 'byRevocation';
 
@@ -33,6 +33,9 @@ export interface ApiKey {
   createdAt: number;
   expiresAt?: number;
   revokedAt?: number;
+  /** Topic patterns it may subscribe to, and publish to, as a token's `topics` and `publishTopics` claims. */
+  topics?: string[];
+  publishTopics?: string[];
 }
 
 export interface NewApiKey {
@@ -40,6 +43,8 @@ export interface NewApiKey {
   tenant?: string;
   scope: ApiKeyScope;
   expiresAt?: number;
+  topics?: string[];
+  publishTopics?: string[];
 }
 
 /** The API keys table: one row per key, by id; by user through a GSI; recently revoked ones through another. */
@@ -142,7 +147,7 @@ function sha256(secret: string): string {
 }
 
 function toApiKey(item: Record<string, unknown>): ApiKey {
-  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt } = item as unknown as ApiKey;
+  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt, topics, publishTopics } = item as unknown as ApiKey;
   return {
     keyId,
     userId,
@@ -151,6 +156,8 @@ function toApiKey(item: Record<string, unknown>): ApiKey {
     ...(tenant !== undefined && { tenant }),
     ...(expiresAt !== undefined && { expiresAt }),
     ...(revokedAt !== undefined && { revokedAt }),
+    ...(topics !== undefined && { topics }),
+    ...(publishTopics !== undefined && { publishTopics }),
   };
 }
 
@@ -161,6 +168,8 @@ export interface ApiKeyIdentity {
   tenant?: string;
   /** Epoch seconds; absent for a key that does not expire. */
   expiresAt?: number;
+  topics?: string[];
+  publishTopics?: string[];
 }
 
 /** Verifies a key presented alone (`basicUser` undefined) or as the password of `Basic <user>:<key>`. */
@@ -182,6 +191,8 @@ export function createApiKeyVerifier(keys: ApiKeyTable, { scope, multiTenant }: 
       keyId: key.keyId,
       ...(key.tenant !== undefined && { tenant: key.tenant }),
       ...(key.expiresAt !== undefined && { expiresAt: key.expiresAt }),
+      ...(key.topics !== undefined && { topics: key.topics }),
+      ...(key.publishTopics !== undefined && { publishTopics: key.publishTopics }),
     };
   };
 }

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { bearerTokenFrom, offeredSubprotocols } from './subprotocol';
+import { grantFrom } from './topics';
 
 /** Longer tokens are refused unread; real ones are well under this. */
 export const MAX_TOKEN_CHARS = 8 * 1024;
@@ -20,6 +21,10 @@ export interface VerifiedIdentity {
   /** The token's `exp`, epoch seconds. */
   expiresAt: number;
   tenant?: string;
+  /** Topic patterns from the `topics` claim: what the connection may subscribe to. */
+  topics?: string[];
+  /** Topic patterns from the `publishTopics` claim: what it may publish to. */
+  publishTopics?: string[];
 }
 
 /** User ids of anonymous connections; no credential may name one. */
@@ -63,13 +68,25 @@ export function createJwtVerifier({ issuer, audience, jwksUri, tenantClaim }: Jw
     const userId = payload.sub;
     if (typeof userId !== 'string' || userId.length === 0) throw new CredentialError('sub must be a non-empty string');
     if (isAnonymousUserId(userId)) throw new CredentialError(`sub may not start with "${ANONYMOUS_PREFIX}"`);
-    if (tenantClaim === undefined) return { userId, expiresAt: payload.exp as number };
+    const identity: VerifiedIdentity = { userId, expiresAt: payload.exp as number, ...grantsIn(payload) };
+    if (tenantClaim === undefined) return identity;
     const tenant = payload[tenantClaim];
     if (typeof tenant !== 'string' || tenant.length === 0) {
       throw new CredentialError(`token has no "${tenantClaim}" claim naming its tenant`);
     }
-    return { userId, expiresAt: payload.exp as number, tenant };
+    return { ...identity, tenant };
   };
+}
+
+/** The token's topic grants; a malformed one refuses the token. */
+function grantsIn(payload: Record<string, unknown>): Pick<VerifiedIdentity, 'topics' | 'publishTopics'> {
+  try {
+    const topics = grantFrom(payload['topics'], 'topics');
+    const publishTopics = grantFrom(payload['publishTopics'], 'publishTopics');
+    return { ...(topics && { topics }), ...(publishTopics && { publishTopics }) };
+  } catch (error) {
+    throw new CredentialError((error as Error).message);
+  }
 }
 
 /** A credential as the client presented it, not yet verified. */

@@ -8,6 +8,7 @@ import * as z from 'zod/mini';
 import type { VerifiedIdentity, VerifyToken } from './auth';
 import type { ApiKeyTable } from './api-keys';
 import type { ConnectionTable, ExpiringCredential } from './connections';
+import type { SubscriptionTable } from './subscriptions';
 import { authenticatedFrame, errorFrame, parseJson } from './frames';
 
 const AuthenticateFrame = z.object({ action: z.literal('authenticate'), token: z.string().check(z.minLength(1)) });
@@ -49,6 +50,7 @@ export async function refreshCredential(
 
 export interface SweepDeps {
   connections: ConnectionTable;
+  subscriptions: SubscriptionTable;
   managementApi: ApiGatewayManagementApiClient;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -113,7 +115,7 @@ async function close(
   connectionId: string,
   code: 'credential_expired' | 'credential_revoked',
   message: string,
-  deps: Pick<SweepDeps, 'connections' | 'managementApi'>,
+  deps: Pick<SweepDeps, 'connections' | 'subscriptions' | 'managementApi'>,
 ): Promise<SweepOutcome> {
   try {
     await deps.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: errorFrame(code, message) }));
@@ -122,7 +124,7 @@ async function close(
     return 'closed';
   } catch (error) {
     if (!(error instanceof GoneException)) throw error;
-    await deps.connections.remove(connectionId);
+    await Promise.all([deps.connections.remove(connectionId), deps.subscriptions.removeAllOf(connectionId)]);
     return 'gone';
   }
 }

@@ -5,32 +5,28 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { ConnectionTable } from './connections';
-import { type Notification, notificationFrame } from './frames';
 import { InvalidMessageError } from './messages';
+import type { SubscriptionTable } from './subscriptions';
 
 export interface DeliverDeps {
   managementApi: ApiGatewayManagementApiClient;
   connections: ConnectionTable;
+  subscriptions: SubscriptionTable;
 }
 
 export type DeliveryOutcome = 'delivered' | 'gone';
 
 /**
- * Posts the notification frame to one connection. A gone connection (410) has its row removed
- * and counts as done; throttling and 5xx are retried by the SDK, then thrown for SQS to retry.
+ * Posts a frame to one connection. A gone connection (410) has its row and its subscriptions
+ * removed and counts as done; throttling and 5xx are retried by the SDK, then thrown for SQS to retry.
  */
-export async function deliverToConnection(
-  connectionId: string,
-  notification: Notification,
-  deps: DeliverDeps,
-): Promise<DeliveryOutcome> {
-  const frame = notificationFrame(notification);
+export async function deliverToConnection(connectionId: string, frame: string, deps: DeliverDeps): Promise<DeliveryOutcome> {
   try {
     await deps.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
     return 'delivered';
   } catch (error) {
     if (error instanceof GoneException) {
-      await deps.connections.remove(connectionId);
+      await Promise.all([deps.connections.remove(connectionId), deps.subscriptions.removeAllOf(connectionId)]);
       return 'gone';
     }
     if (error instanceof PayloadTooLargeException) {

@@ -22,13 +22,18 @@ export function recipientsOf(message: Pick<NotifyUserMessage, 'userId' | 'tenant
   if (isAnonymousUserId(message.userId)) {
     throw new InvalidMessageError('invalid_message', 'anonymous connections receive NotifyConnection messages only');
   }
-  if (tenantClaim !== undefined && message.tenant === undefined) {
-    throw new InvalidMessageError('invalid_message', `this stack is multi-tenant (tenantClaim "${tenantClaim}"): name the user's tenant`);
+  checkTenancy(message.tenant, tenantClaim, "the user's tenant");
+  return { userId: message.userId, tenant: message.tenant };
+}
+
+/** A message names a tenant in a multi-tenant stack, and none in a single-tenant one. */
+export function checkTenancy(tenant: string | undefined, tenantClaim: string | undefined, whose: string): void {
+  if (tenantClaim !== undefined && tenant === undefined) {
+    throw new InvalidMessageError('invalid_message', `this stack is multi-tenant (tenantClaim "${tenantClaim}"): name ${whose}`);
   }
-  if (tenantClaim === undefined && message.tenant !== undefined) {
+  if (tenantClaim === undefined && tenant !== undefined) {
     throw new InvalidMessageError('invalid_message', 'this stack has no tenants (no tenantClaim): remove "tenant"');
   }
-  return { userId: message.userId, tenant: message.tenant };
 }
 
 /**

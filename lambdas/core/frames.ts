@@ -1,11 +1,12 @@
 import * as z from 'zod/mini';
 import { InvalidMessageError, type NotifyUserMessage } from './messages';
+import type { CloudEvent } from './topics';
 
 /** API Gateway refuses to send a message over 128 KB to a client. */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** The actions a client may send; each is a route of the WebSocket API. */
-export const CLIENT_ACTIONS = ['ping', 'authenticate'] as const;
+export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish'] as const;
 
 export type ErrorCode =
   | 'invalid_json'
@@ -14,7 +15,10 @@ export type ErrorCode =
   | 'invalid_credential'
   | 'user_mismatch'
   | 'credential_expired'
-  | 'credential_revoked';
+  | 'credential_revoked'
+  | 'forbidden_topic'
+  | 'invalid_subscription'
+  | 'invalid_event';
 
 export interface Notification {
   id: string;
@@ -27,11 +31,19 @@ const FrameId = z.union([z.string().check(z.maxLength(128)), z.number()]);
 const ClientFrame = z.object({ action: z.string(), id: z.optional(FrameId) });
 
 export function notificationFrame({ id, time, data }: Notification): string {
-  const frame = JSON.stringify({ type: 'notification', id, time, data });
+  return deliverable('notification', JSON.stringify({ type: 'notification', id, time, data }));
+}
+
+/** An event of a topic the connection subscribed to. */
+export function eventFrame(topic: string, event: CloudEvent): string {
+  return deliverable('event', JSON.stringify({ type: 'event', topic, event }));
+}
+
+function deliverable(kind: string, frame: string): string {
   if (Buffer.byteLength(frame) > MAX_MESSAGE_BYTES) {
     throw new InvalidMessageError(
       'payload_too_large',
-      `notification frame is ${Buffer.byteLength(frame)} bytes; API Gateway delivers at most ${MAX_MESSAGE_BYTES}`,
+      `${kind} frame is ${Buffer.byteLength(frame)} bytes; API Gateway delivers at most ${MAX_MESSAGE_BYTES}`,
     );
   }
   return frame;
@@ -70,7 +82,8 @@ export function parseJson(body: string | undefined): unknown {
   }
 }
 
-function idOf(frame: unknown): { id?: string | number } {
+/** The client's frame id, to echo in the reply. */
+export function idOf(frame: unknown): { id?: string | number } {
   if (typeof frame !== 'object' || frame === null || !('id' in frame)) return {};
   const id = FrameId.safeParse(frame.id);
   return id.success ? { id: id.data } : {};

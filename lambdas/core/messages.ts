@@ -43,12 +43,18 @@ export const NotifyConnectionMessage = z.object({
 export type NotifyConnectionMessage = z.infer<typeof NotifyConnectionMessage>;
 
 export function parseMessage<T>(schema: z.ZodMiniType<T>, body: string): T {
-  let json: unknown;
+  return validMessage(schema, parseJsonBody(body));
+}
+
+export function parseJsonBody(body: string): unknown {
   try {
-    json = JSON.parse(body);
+    return JSON.parse(body);
   } catch (cause) {
     throw new InvalidMessageError('invalid_json', 'message body is not valid JSON', { cause });
   }
+}
+
+export function validMessage<T>(schema: z.ZodMiniType<T>, json: unknown): T {
   const result = schema.safeParse(json);
   if (!result.success) {
     throw new InvalidMessageError('invalid_message', z.prettifyError(result.error).replace(/\n\s*/g, ' '));

@@ -53,6 +53,9 @@ function authorizerContext(identity: VerifiedIdentity | ApiKeyIdentity): NonNull
     ...(identity.expiresAt !== undefined && { exp: identity.expiresAt }),
     ...(identity.tenant !== undefined && { tenant: identity.tenant }),
     ...('keyId' in identity && { keyId: identity.keyId }),
+    // Context values are strings, numbers or booleans: lists travel as JSON.
+    ...(identity.topics !== undefined && { topics: JSON.stringify(identity.topics) }),
+    ...(identity.publishTopics !== undefined && { publishTopics: JSON.stringify(identity.publishTopics) }),
   };
 }
 

@@ -3,23 +3,32 @@ import { readConfig } from '../config';
 import { ConnectionTable } from '../core/connections';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { deliverToConnection } from '../core/deliver';
-import { NotifyConnectionMessage, parseMessage } from '../core/messages';
+import { eventFrame, notificationFrame } from '../core/frames';
+import { NotifyConnectionMessage, parseJsonBody, validMessage } from '../core/messages';
+import { SubscriptionTable } from '../core/subscriptions';
+import { EventDelivery } from '../core/topics';
 import { logger } from '../logger';
 import { sentTime, sqsBatchHandler } from '../sqs-batch';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT', 'DEAD_LETTER_QUEUE_URL');
+const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT', 'DEAD_LETTER_QUEUE_URL');
+const db = createDocumentClient();
 const deps = {
   managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
-  connections: new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME),
+  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
 };
 
+/** Backends' NotifyConnection messages, and the topic fan-out's event deliveries (which carry `event`). */
 export const handler = sqsBatchHandler(async (record) => {
-  const message = parseMessage(NotifyConnectionMessage, record.body);
-  const notification = {
-    id: message.id ?? record.messageId,
-    time: message.time ?? sentTime(record),
-    data: message.data,
-  };
-  const outcome = await deliverToConnection(message.connectionId, notification, deps);
+  const json = parseJsonBody(record.body);
+  if (typeof json === 'object' && json !== null && 'event' in json) {
+    const { connectionId, topic, event } = validMessage(EventDelivery, json);
+    const outcome = await deliverToConnection(connectionId, eventFrame(topic, event), deps);
+    logger.info('event delivered', { messageId: record.messageId, topic, eventId: event.id, outcome });
+    return;
+  }
+  const message = validMessage(NotifyConnectionMessage, json);
+  const notification = { id: message.id ?? record.messageId, time: message.time ?? sentTime(record), data: message.data };
+  const outcome = await deliverToConnection(message.connectionId, notificationFrame(notification), deps);
   logger.info('notification delivered', { messageId: record.messageId, notificationId: notification.id, outcome });
 }, new DeadLetterQueue(createSqsClient(), config.DEAD_LETTER_QUEUE_URL));

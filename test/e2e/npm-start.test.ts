@@ -76,8 +76,10 @@ describe('npm start', () => {
         'ManagementApiEndpoint',
         'NotifyConnectionQueueUrl',
         'NotifyUserQueueUrl',
+        'PublishQueueUrl',
         'Region',
         'SqsEndpoint',
+        'SubscriptionsTableName',
         'WebSocketUrl',
       ].sort(),
     );

@@ -49,9 +49,9 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it('has exactly the $connect, $disconnect, $default, ping and authenticate routes', () => {
+  it('has exactly the $connect, $disconnect, $default, ping, authenticate, subscribe, unsubscribe and publish routes', () => {
     const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties['RouteKey']);
-    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'ping']);
+    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'ping', 'publish', 'subscribe', 'unsubscribe']);
   });
 
   it('protects $connect with a REQUEST Lambda authorizer that has no identity source to pre-check', () => {
@@ -66,11 +66,12 @@ describe('the WebSocket API', () => {
     expect(authorizer.Properties.IdentitySource ?? []).toEqual([]);
   });
 
-  it('answers ping, authenticate and $default through route responses', () => {
-    for (const routeKey of ['ping', 'authenticate', '$default']) {
+  it('answers every client action and $default through route responses', () => {
+    const routeKeys = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', '$default'];
+    for (const routeKey of routeKeys) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, RouteResponseSelectionExpression: '$default' });
     }
-    template.resourceCountIs('AWS::ApiGatewayV2::RouteResponse', 3);
+    template.resourceCountIs('AWS::ApiGatewayV2::RouteResponse', routeKeys.length);
   });
 
   it('has one auto-deployed stage with default route throttling and JSON access logs', () => {
@@ -151,7 +152,7 @@ describe('the queues', () => {
 
   it('encrypts every queue, dead-letter queues included, and refuses non-TLS access to each', () => {
     const queues = ofType('AWS::SQS::Queue');
-    expect(queues).toHaveLength(4);
+    expect(queues).toHaveLength(6);
     for (const [id, queue] of queues) {
       expect(queue.Properties['SqsManagedSseEnabled']).toBe(true);
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -167,7 +168,7 @@ describe('the queues', () => {
 
   it('feeds each consumer in batches of at most 10, with no batching window, reporting batch item failures', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const [, mapping] of mappings) {
       expect(mapping.Properties['BatchSize']).toBeLessThanOrEqual(10);
       expect(mapping.Properties['MaximumBatchingWindowInSeconds'] ?? 0).toBe(0);
@@ -177,9 +178,9 @@ describe('the queues', () => {
 });
 
 describe('the functions', () => {
-  it('are nine Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
+  it('are thirteen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(13);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -225,7 +226,7 @@ describe('the API key table', () => {
             { AttributeName: 'userId', KeyType: 'HASH' },
             { AttributeName: 'createdAt', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['tenant', 'scope', 'expiresAt', 'revokedAt'] },
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['tenant', 'scope', 'expiresAt', 'revokedAt', 'topics', 'publishTopics'] },
         },
         {
           IndexName: 'byRevocation',
@@ -245,6 +246,40 @@ describe('the API key table', () => {
       expect(resources[functionLogicalId(fn)]?.Properties['Environment']['Variables']['API_KEYS_TABLE_NAME']).toEqual(keysTable);
     }
   });
+});
+
+describe('the subscription table', () => {
+  it('is keyed by topic and connection, on demand, recoverable, encrypted, with the connection TTL, and indexed by connection', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'topicKey', KeyType: 'HASH' },
+        { AttributeName: 'connectionId', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byConnection',
+          KeySchema: [
+            { AttributeName: 'connectionId', KeyType: 'HASH' },
+            { AttributeName: 'topicKey', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+    });
+  });
+
+  it('gives the subscribe route the public topics, and refuses a malformed one', () => {
+    const stack = new Stack();
+    new WsNotify(stack, 'WsNotify', { ...props, publicTopics: ['news', 'status.*'] });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PUBLIC_TOPICS: '["news","status.*"]' }) },
+    });
+    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, publicTopics: ['has space'] })).toThrow(/publicTopics/);
+  }, 120_000);
 });
 
 describe('the credential sweep', () => {
@@ -292,12 +327,16 @@ describe('anonymous access and tenants', () => {
 describe('IAM', () => {
   it.each([
     ['ConnectFunction', ['dynamodb:PutItem']],
-    ['DisconnectFunction', ['dynamodb:DeleteItem']],
+    ['DisconnectFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query']],
     ['NotifyUserFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
-    ['NotifyConnectionFunction', ['dynamodb:DeleteItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    ['NotifyConnectionFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['AuthenticateFunction', ['dynamodb:UpdateItem']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
-    ['CredentialSweepFunction', ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
+    ['CredentialSweepFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
+    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem']],
+    ['UnsubscribeFunction', ['dynamodb:DeleteItem']],
+    ['PublishFunction', ['sqs:SendMessage']],
+    ['TopicFanOutFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
   ])('%s may take exactly the actions its code uses', (fn, actions) => {
     expect(permissionsOf(fn).actions).toEqual(actions);
   });
@@ -340,7 +379,7 @@ describe('IAM', () => {
 describe('stack outputs', () => {
   it('are named exactly as documented', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
-      ['ApiKeysTableName', 'ConnectionsTableName', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'WebSocketUrl'],
+      ['ApiKeysTableName', 'ConnectionsTableName', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'PublishQueueUrl', 'SubscriptionsTableName', 'WebSocketUrl'],
     );
   });
 });

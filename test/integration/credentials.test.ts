@@ -4,6 +4,7 @@ import type { VerifiedIdentity } from '../../lambdas/core/auth';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { ConnectionTable } from '../../lambdas/core/connections';
 import { closeRevokedKeyConnections, expireCredentials, refreshCredential } from '../../lambdas/core/credentials';
+import { SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
@@ -12,6 +13,7 @@ let managementApiServer: ManagementApiServer;
 let managementApi: ApiGatewayManagementApiClient;
 let connections: ConnectionTable;
 let apiKeys: ApiKeyTable;
+let subscriptions: SubscriptionTable;
 const clients = new RecordingConnections();
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -21,6 +23,7 @@ beforeAll(async () => {
   managementApi = new ApiGatewayManagementApiClient({ endpoint: managementApiServer.endpoint });
   connections = new ConnectionTable(stack.db, stack.tableName);
   apiKeys = new ApiKeyTable(stack.db, stack.apiKeysTableName);
+  subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName);
 }, 60_000);
 
 afterAll(async () => {
@@ -105,7 +108,7 @@ describe('the credential expiry sweep', () => {
       await refreshed;
       await new Promise((resolve) => setTimeout(resolve, ms));
     };
-    const outcomes = await expireCredentials({ connections, managementApi, sleep });
+    const outcomes = await expireCredentials({ connections, subscriptions, managementApi, sleep });
 
     expect(outcomes).toEqual({ closed: 2, skipped: 1, gone: 1 });
     for (const closed of ['conn-expired', 'conn-expiring']) {
@@ -121,7 +124,7 @@ describe('the credential expiry sweep', () => {
   it('closes a connection once when sweeps overlap (a sweep waits up to a minute; the next starts every minute)', async () => {
     await open('conn-overlap', 'cara', nowSeconds() - 1);
 
-    const [first, second] = await Promise.all([expireCredentials({ connections, managementApi }), expireCredentials({ connections, managementApi })]);
+    const [first, second] = await Promise.all([expireCredentials({ connections, subscriptions, managementApi }), expireCredentials({ connections, subscriptions, managementApi })]);
 
     expect(first.closed + second.closed).toBe(1);
     expect(clients.framesOf('conn-overlap')).toEqual([expect.objectContaining({ code: 'credential_expired' })]);
@@ -150,7 +153,7 @@ describe('the revocation sweep', () => {
     await connections.register({ connectionId: 'conn-key-vanished', userId: 'erin', connectedAt: Date.now(), keyId: revoked.record.keyId });
     await apiKeys.revoke(revoked.record.keyId);
 
-    const outcomes = await closeRevokedKeyConnections({ connections, apiKeys, managementApi });
+    const outcomes = await closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi });
 
     expect(outcomes).toEqual({ closed: 2, skipped: 0, gone: 1 });
     for (const closed of ['conn-key-1', 'conn-key-2']) {
@@ -168,11 +171,11 @@ describe('the revocation sweep', () => {
     await apiKeys.revoke(key.record.keyId);
 
     const [first, second] = await Promise.all([
-      closeRevokedKeyConnections({ connections, apiKeys, managementApi }),
-      closeRevokedKeyConnections({ connections, apiKeys, managementApi }),
+      closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi }),
+      closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi }),
     ]);
     // The test's management API does not run $disconnect, so the row stays, claimed: later sweeps skip it.
-    const third = await closeRevokedKeyConnections({ connections, apiKeys, managementApi });
+    const third = await closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi });
 
     expect(first.closed + second.closed).toBe(1);
     expect(third).toMatchObject({ closed: 0 });
@@ -184,7 +187,7 @@ describe('the revocation sweep', () => {
     await openWithKey('conn-key-old-revocation', 'gus', key.record.keyId);
     await apiKeys.revoke(key.record.keyId, nowSeconds() - 16 * 60);
 
-    await closeRevokedKeyConnections({ connections, apiKeys, managementApi });
+    await closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi });
 
     expect(clients.info('conn-key-old-revocation')).toBeDefined();
   });

@@ -29,7 +29,8 @@ beforeAll(async () => {
   managementApi = await startManagementApi(clients, 'live');
   const table = { CONNECTIONS_TABLE_NAME: stack.tableName };
   connect = loadHandler('connect', table);
-  disconnect = loadHandler('disconnect', table);
+  const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName };
+  disconnect = loadHandler('disconnect', { ...table, ...subscriptions });
   notifyUser = loadHandler('notify-user', {
     ...table,
     NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
@@ -37,6 +38,7 @@ beforeAll(async () => {
   });
   notifyConnection = loadHandler('notify-connection', {
     ...table,
+    ...subscriptions,
     MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
     DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
   });

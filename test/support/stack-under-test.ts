@@ -12,6 +12,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../../lambdas/core/api-keys';
 import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
+import { CONNECTION_INDEX } from '../../lambdas/core/subscriptions';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
 import { toSqsRecord } from '../../local/sqs-records';
 
@@ -32,6 +33,7 @@ export interface StackUnderTest {
   sqs: SQSClient;
   tableName: string;
   apiKeysTableName: string;
+  subscriptionsTableName: string;
   notifyUser: QueuePair;
   notifyConnection: QueuePair;
   stop(): Promise<void>;
@@ -55,7 +57,12 @@ export async function startStackUnderTest(): Promise<StackUnderTest> {
     const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
     const tableName = 'Connections';
     const apiKeysTableName = 'ApiKeys';
-    await Promise.all([createConnectionsTable(rawDb, tableName), createApiKeysTable(rawDb, apiKeysTableName)]);
+    const subscriptionsTableName = 'Subscriptions';
+    await Promise.all([
+      createConnectionsTable(rawDb, tableName),
+      createApiKeysTable(rawDb, apiKeysTableName),
+      createSubscriptionsTable(rawDb, subscriptionsTableName),
+    ]);
     const notifyUser = await createQueuePair(sqs, 'NotifyUser');
     const notifyConnection = await createQueuePair(sqs, 'NotifyConnection');
     return {
@@ -63,6 +70,7 @@ export async function startStackUnderTest(): Promise<StackUnderTest> {
       sqs,
       tableName,
       apiKeysTableName,
+      subscriptionsTableName,
       notifyUser,
       notifyConnection,
       stop: async () => {
@@ -139,6 +147,34 @@ async function createApiKeysTable(db: DynamoDBClient, tableName: string): Promis
           KeySchema: [
             { AttributeName: 'revocationBucket', KeyType: 'HASH' },
             { AttributeName: 'revokedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+    }),
+  );
+}
+
+/** The key schema of the construct's subscription table. */
+async function createSubscriptionsTable(db: DynamoDBClient, tableName: string): Promise<void> {
+  await db.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'topicKey', AttributeType: 'S' },
+        { AttributeName: 'connectionId', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'topicKey', KeyType: 'HASH' },
+        { AttributeName: 'connectionId', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: CONNECTION_INDEX,
+          KeySchema: [
+            { AttributeName: 'connectionId', KeyType: 'HASH' },
+            { AttributeName: 'topicKey', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },

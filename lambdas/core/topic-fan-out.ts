@@ -1,0 +1,54 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { enqueueAll } from './enqueue';
+import { checkTenancy } from './fan-out';
+import { eventFrame } from './frames';
+import { chooseMember, type SubscriptionTable } from './subscriptions';
+import { type EventDelivery, eventTypeMatches, type PublishMessage } from './topics';
+
+export interface TopicFanOutDeps {
+  subscriptions: SubscriptionTable;
+  sqs: SQSClient;
+  notifyConnectionQueueUrl: string;
+  /** Where a large topic's next page is handed on, to be fanned out by another invocation meanwhile. */
+  publishQueueUrl: string;
+  tenantClaim?: string;
+  /** Subscribers per page. @default 1000 */
+  pageSize?: number;
+}
+
+export const DEFAULT_PAGE_SIZE = 1000;
+
+/**
+ * Event → the topic's subscribers whose filters pass its type, and one member of each group →
+ * one NotifyConnection delivery each. One page of plain subscribers per invocation: when there are
+ * more, the rest is enqueued as a message of its own first, so that a topic of 10,000 subscribers
+ * is worked through by several invocations at once rather than one long one. Groups are read on
+ * the first page only. Returns how many deliveries were enqueued.
+ */
+export async function fanOutToTopic(message: PublishMessage, deps: TopicFanOutDeps): Promise<{ enqueued: number; continued: boolean }> {
+  checkTenancy(message.tenant, deps.tenantClaim, 'the topic\'s tenant');
+  const { topic, tenant, event } = message;
+  // Fails before any work if the frame could never be delivered.
+  eventFrame(topic, event);
+
+  const page = await deps.subscriptions.plainSubscribers(topic, tenant, {
+    limit: deps.pageSize ?? DEFAULT_PAGE_SIZE,
+    ...(message.after !== undefined && { after: message.after }),
+  });
+  if (page.after !== undefined) {
+    const rest: PublishMessage = { ...message, after: page.after };
+    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.publishQueueUrl, MessageBody: JSON.stringify(rest) }));
+  }
+  const recipients = page.subscribers.filter((subscriber) => eventTypeMatches(subscriber.events, event.type)).map((s) => s.connectionId);
+  if (message.after === undefined) {
+    // CloudEvents are unique by source and id: the same event picks the same member on every retry.
+    const eventKey = `${event.source}\0${event.id}`;
+    for (const members of (await deps.subscriptions.groups(topic, tenant)).values()) {
+      const chosen = chooseMember(members.filter((member) => eventTypeMatches(member.events, event.type)), eventKey);
+      if (chosen !== undefined) recipients.push(chosen.connectionId);
+    }
+  }
+  const bodies = recipients.map((connectionId) => JSON.stringify({ connectionId, topic, event } satisfies EventDelivery));
+  await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
+  return { enqueued: bodies.length, continued: page.after !== undefined };
+}

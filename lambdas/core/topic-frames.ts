@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import * as z from 'zod/mini';
+import { MAX_CONNECTION_SECONDS } from './connections';
+import { errorFrame, idOf, parseJson } from './frames';
+import type { SubscriptionTable } from './subscriptions';
+import { EventTypeFilter, GroupName, mayAccess, MAX_PATTERNS, type PublishMessage, type TopicGrants, TopicName } from './topics';
+
+/** A connection as its `$connect` authorizer described it, with what it may do with topics. */
+export interface TopicCaller {
+  connectionId: string;
+  userId: string;
+  tenant?: string;
+  /** Epoch milliseconds. */
+  connectedAt: number;
+  grants: TopicGrants;
+}
+
+const SubscribeFrame = z.object({
+  action: z.literal('subscribe'),
+  topic: TopicName,
+  events: z.optional(z.array(EventTypeFilter).check(z.minLength(1), z.maxLength(MAX_PATTERNS))),
+  group: z.optional(GroupName),
+});
+
+const UnsubscribeFrame = z.object({ action: z.literal('unsubscribe'), topic: TopicName });
+
+/** What a client may say about its event; the server sets `specversion`, `source`, and the rest it leaves out. */
+const ClientEvent = z.strictObject({
+  type: z.string().check(z.minLength(1), z.maxLength(256)),
+  id: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  subject: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
+  datacontenttype: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  data: z.optional(z.json()),
+});
+const PublishFrame = z.object({ action: z.literal('publish'), topic: TopicName, event: ClientEvent });
+
+/** `subscribe`: stores the subscription if the connection may read the topic. Returns the reply frame. */
+export async function subscribe(body: string | undefined, caller: TopicCaller, deps: { subscriptions: SubscriptionTable }): Promise<string> {
+  const frame = parseJson(body);
+  const request = SubscribeFrame.safeParse(frame);
+  if (!request.success) return errorFrame('invalid_subscription', z.prettifyError(request.error).replace(/\n\s*/g, ' '), frame);
+  const { topic, events, group } = request.data;
+  if (!mayAccess(caller.grants.subscribe, topic)) return errorFrame('forbidden_topic', `this connection may not subscribe to "${topic}"`, frame);
+  await deps.subscriptions.subscribe({
+    connectionId: caller.connectionId,
+    topic,
+    ...(caller.tenant !== undefined && { tenant: caller.tenant }),
+    ...(events !== undefined && { events }),
+    ...(group !== undefined && { group }),
+    expiresAt: Math.ceil(caller.connectedAt / 1000) + MAX_CONNECTION_SECONDS,
+  });
+  return JSON.stringify({ type: 'subscribed', topic, events: events ?? null, group: group ?? null, ...idOf(frame) });
+}
+
+/** `unsubscribe`: answered `unsubscribed` whether or not there was a subscription. */
+export async function unsubscribe(body: string | undefined, caller: TopicCaller, deps: { subscriptions: SubscriptionTable }): Promise<string> {
+  const frame = parseJson(body);
+  const request = UnsubscribeFrame.safeParse(frame);
+  if (!request.success) return errorFrame('invalid_subscription', z.prettifyError(request.error).replace(/\n\s*/g, ' '), frame);
+  await deps.subscriptions.unsubscribe(caller.connectionId, request.data.topic, caller.tenant);
+  return JSON.stringify({ type: 'unsubscribed', topic: request.data.topic, ...idOf(frame) });
+}
+
+export interface ClientPublishDeps {
+  sqs: SQSClient;
+  publishQueueUrl: string;
+  now?: () => Date;
+}
+
+/**
+ * `publish`: a client's event, to a topic its credential may publish to. The server makes it a
+ * CloudEvent whose `source` names the publishing user, so no client can pass for another source.
+ */
+export async function publishFromClient(body: string | undefined, caller: TopicCaller, deps: ClientPublishDeps): Promise<string> {
+  const frame = parseJson(body);
+  const request = PublishFrame.safeParse(frame);
+  if (!request.success) return errorFrame('invalid_event', z.prettifyError(request.error).replace(/\n\s*/g, ' '), frame);
+  const { topic, event } = request.data;
+  if (!mayAccess(caller.grants.publish, topic)) return errorFrame('forbidden_topic', `this connection may not publish to "${topic}"`, frame);
+  const message: PublishMessage = {
+    topic,
+    ...(caller.tenant !== undefined && { tenant: caller.tenant }),
+    event: {
+      specversion: '1.0',
+      id: event.id ?? randomUUID(),
+      source: `ws-notify:user:${caller.userId}`,
+      time: (deps.now?.() ?? new Date()).toISOString(),
+      ...event,
+    },
+  };
+  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.publishQueueUrl, MessageBody: JSON.stringify(message) }));
+  return JSON.stringify({ type: 'published', topic, eventId: message.event.id, ...idOf(frame) });
+}

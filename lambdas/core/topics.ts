@@ -1,0 +1,107 @@
+import * as z from 'zod/mini';
+// For zod's English error messages, which messages.ts configures once.
+import './messages';
+
+/**
+ * Topic names: letters, digits and `._:/-`, up to 128 characters. `#` is not among them, so a
+ * topic's storage key (`<tenant>#<topic>`) splits one way only.
+ */
+export const TopicName = z.string().check(z.regex(/^[A-Za-z0-9._:/-]{1,128}$/, 'a topic is 1-128 letters, digits or ._:/-'));
+
+/** A grant names a topic, or every topic with a prefix when it ends in `*` (`*` alone: all). */
+export const TopicPattern = z.string().check(z.regex(/^[A-Za-z0-9._:/-]{0,128}\*?$/), z.minLength(1));
+
+/** An event-type filter: a type, or every type under a prefix (`order.*`). */
+export const EventTypeFilter = z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 'an event type filter is 1-128 printable characters'));
+
+export const GroupName = z.string().check(z.regex(/^[A-Za-z0-9._-]{1,64}$/, 'a group is 1-64 letters, digits or ._-'));
+
+/** At most this many patterns per grant, and filters per subscription: a bound on work per frame. */
+export const MAX_PATTERNS = 50;
+
+export function topicMatches(pattern: string, topic: string): boolean {
+  return pattern.endsWith('*') ? topic.startsWith(pattern.slice(0, -1)) : pattern === topic;
+}
+
+/** Without filters every type passes; `order.*` passes `order.created` (and `order.line.added`), not `order`. */
+export function eventTypeMatches(filters: readonly string[] | undefined, type: string): boolean {
+  if (filters === undefined) return true;
+  return filters.some((filter) => (filter.endsWith('.*') ? type.startsWith(filter.slice(0, -1)) : filter === type));
+}
+
+/** What a connection's credential lets it do with topics. */
+export interface TopicGrants {
+  /** Topics it may subscribe to: its credential's `topics` plus the stack's public topics. */
+  subscribe: string[];
+  /** Topics it may publish to: its credential's `publishTopics`. */
+  publish: string[];
+}
+
+export function mayAccess(patterns: readonly string[], topic: string): boolean {
+  return patterns.some((pattern) => topicMatches(pattern, topic));
+}
+
+const Patterns = z.array(TopicPattern).check(z.maxLength(MAX_PATTERNS));
+
+/**
+ * Reads a grant claim (`topics`, `publishTopics`): absent is no grant; anything but a list of
+ * patterns is an error, so a malformed credential is refused rather than read loosely.
+ */
+export function grantFrom(value: unknown, claim: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Patterns.safeParse(value);
+  if (!parsed.success) {
+    throw new RangeError(`"${claim}" must be a list of at most ${MAX_PATTERNS} topic patterns (letters, digits, ._:/- and a trailing *)`);
+  }
+  return parsed.data;
+}
+
+/** The key under which a tenant's topic is stored: tenants never share a topic. */
+export function topicKey(topic: string, tenant: string | undefined): string {
+  return `${tenant ?? ''}#${topic}`;
+}
+
+/**
+ * A CloudEvent 1.0 in structured JSON form. Extension attributes are kept as they are; their names
+ * must be lower-case letters and digits, as the spec requires.
+ */
+export const CloudEvent = z.catchall(
+  z.object({
+    specversion: z.literal('1.0'),
+    id: z.string().check(z.minLength(1), z.maxLength(256)),
+    source: z.string().check(z.minLength(1), z.maxLength(1024)),
+    type: z.string().check(z.minLength(1), z.maxLength(256)),
+    time: z.optional(z.iso.datetime({ offset: true })),
+    subject: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
+    datacontenttype: z.optional(z.string().check(z.minLength(1))),
+    dataschema: z.optional(z.string().check(z.minLength(1))),
+    data: z.optional(z.json()),
+    data_base64: z.optional(z.base64()),
+  }),
+  z.json(),
+).check(
+  z.refine((event) => Object.keys(event).every((name) => /^[a-z0-9]{1,20}$/.test(name) || name === 'data_base64'), {
+    message: 'CloudEvents attribute names are 1-20 lower-case letters or digits',
+  }),
+  z.refine((event) => !('data' in event && 'data_base64' in event), { message: 'an event has data or data_base64, not both' }),
+);
+export type CloudEvent = z.infer<typeof CloudEvent>;
+
+/** Body of a Publish queue message: `event` to the subscribers of `topic` (in `tenant`). */
+export const PublishMessage = z.object({
+  topic: TopicName,
+  event: CloudEvent,
+  // Required in a multi-tenant stack and refused in a single-tenant one, as for NotifyUser.
+  tenant: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  // Set by the fan-out on the message that continues a large topic from this subscriber on.
+  after: z.optional(z.string().check(z.minLength(1))),
+});
+export type PublishMessage = z.infer<typeof PublishMessage>;
+
+/** A topic event on its way to one connection, on the NotifyConnection queue. */
+export const EventDelivery = z.object({
+  connectionId: z.string().check(z.minLength(1), z.maxLength(128)),
+  topic: TopicName,
+  event: CloudEvent,
+});
+export type EventDelivery = z.infer<typeof EventDelivery>;

@@ -1,0 +1,27 @@
+import { createDocumentClient, createSqsClient } from '../clients';
+import { readConfig, readOptionalConfig } from '../config';
+import { DeadLetterQueue } from '../core/dead-letter';
+import { parseMessage } from '../core/messages';
+import { SubscriptionTable } from '../core/subscriptions';
+import { fanOutToTopic } from '../core/topic-fan-out';
+import { PublishMessage } from '../core/topics';
+import { logger } from '../logger';
+import { sqsBatchHandler } from '../sqs-batch';
+
+const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'NOTIFY_CONNECTION_QUEUE_URL', 'PUBLISH_QUEUE_URL', 'DEAD_LETTER_QUEUE_URL');
+const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
+const sqs = createSqsClient();
+const deps = {
+  subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME),
+  sqs,
+  notifyConnectionQueueUrl: config.NOTIFY_CONNECTION_QUEUE_URL,
+  publishQueueUrl: config.PUBLISH_QUEUE_URL,
+  ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
+};
+
+/** The Publish queue: each event to its topic's subscribers, a page of them per message. */
+export const handler = sqsBatchHandler(async (record) => {
+  const message = parseMessage(PublishMessage, record.body);
+  const outcome = await fanOutToTopic(message, deps);
+  logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
+}, new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL));

@@ -1,0 +1,231 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { JWTPayload } from 'jose';
+import { CONNECTION_INDEX } from '../../lambdas/core/subscriptions';
+import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient } from '../support/local-runtime';
+
+/** The stack as `npm start -- -c publicTopics=news` runs it. */
+let stack: RuntimeUnderTest;
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  stack = await startRuntimeUnderTest({ context: { publicTopics: 'news' } });
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of clients) client.socket.terminate();
+  await stack?.stop();
+}, 60_000);
+
+async function connectAs(userId: string, claims: JWTPayload = {}): Promise<TestClient> {
+  const token = await stack.runtime.issuer.mint({ userId, claims });
+  const client = await TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { Authorization: `Bearer ${token}` } });
+  clients.push(client);
+  return client;
+}
+
+let nextFrameId = 0;
+
+/** Sends the frame with a fresh id and returns the reply to it. */
+async function request(client: TestClient, frame: Record<string, unknown>): Promise<any> {
+  const id = `req-${nextFrameId++}`;
+  client.send({ ...frame, id });
+  return client.frame((reply) => reply.id === id);
+}
+
+async function subscribe(client: TestClient, subscription: Record<string, unknown>): Promise<void> {
+  expect(await request(client, { action: 'subscribe', ...subscription })).toMatchObject({ type: 'subscribed' });
+}
+
+let nextEventId = 0;
+
+/** A backend's publish: a CloudEvent on the Publish queue. */
+async function publish(topic: string, type: string, data: unknown = {}): Promise<string> {
+  const id = `evt-${nextEventId++}`;
+  const event = { specversion: '1.0', id, source: 'https://shop.example/orders', type, data };
+  await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs['PublishQueueUrl'], MessageBody: JSON.stringify({ topic, event }) }));
+  return id;
+}
+
+function eventsOf(client: TestClient): any[] {
+  return client.frames.filter((frame: any) => frame.type === 'event');
+}
+
+describe('subscribing', () => {
+  it('answers subscribed, echoing the topic, filters and group; unsubscribe answers unsubscribed', async () => {
+    const client = await connectAs('sub-ann', { topics: ['orders.*'] });
+
+    expect(await request(client, { action: 'subscribe', topic: 'orders.eu', events: ['order.*'], group: 'billing' })).toEqual({
+      type: 'subscribed',
+      topic: 'orders.eu',
+      events: ['order.*'],
+      group: 'billing',
+      id: expect.any(String),
+    });
+    expect(await request(client, { action: 'unsubscribe', topic: 'orders.eu' })).toEqual({ type: 'unsubscribed', topic: 'orders.eu', id: expect.any(String) });
+  });
+
+  it('refuses a topic outside the token grant and the public topics with forbidden_topic', async () => {
+    const client = await connectAs('sub-ben', { topics: ['orders.*'] });
+
+    expect(await request(client, { action: 'subscribe', topic: 'payroll' })).toMatchObject({ type: 'error', code: 'forbidden_topic' });
+    expect(await request(client, { action: 'subscribe', topic: 'orders' })).toMatchObject({ type: 'error', code: 'forbidden_topic' });
+  });
+
+  it('lets any connection subscribe to a public topic, with no grant', async () => {
+    const client = await connectAs('sub-cat');
+
+    await subscribe(client, { topic: 'news' });
+    const id = await publish('news', 'news.published', { headline: 'hi' });
+
+    expect(await client.frame((frame) => frame.type === 'event')).toEqual({
+      type: 'event',
+      topic: 'news',
+      event: { specversion: '1.0', id, source: 'https://shop.example/orders', type: 'news.published', data: { headline: 'hi' } },
+    });
+  });
+
+  it.each([
+    ['no topic', { action: 'subscribe' }],
+    ['a topic with a space', { action: 'subscribe', topic: 'a b' }],
+    ['events that are not a list', { action: 'subscribe', topic: 'news', events: 'order.*' }],
+    ['an empty events list', { action: 'subscribe', topic: 'news', events: [] }],
+    ['a group with a space', { action: 'subscribe', topic: 'news', group: 'a b' }],
+  ])('refuses %s with invalid_subscription', async (_what, frame) => {
+    const client = await connectAs('sub-dan');
+
+    expect(await request(client, frame)).toMatchObject({ type: 'error', code: 'invalid_subscription' });
+  });
+});
+
+describe('event-type filters', () => {
+  it('deliver every type without a filter, the listed types with one, and a prefix with type.*', async () => {
+    const grants = { topics: ['shop'] };
+    const [exact, prefix, all] = await Promise.all([connectAs('f-exact', grants), connectAs('f-prefix', grants), connectAs('f-all', grants)]);
+    await subscribe(exact, { topic: 'shop', events: ['order.created'] });
+    await subscribe(prefix, { topic: 'shop', events: ['order.*'] });
+    await subscribe(all, { topic: 'shop' });
+
+    const created = await publish('shop', 'order.created');
+    const shipped = await publish('shop', 'order.shipped');
+    const paid = await publish('shop', 'invoice.paid');
+    const ordering = await publish('shop', 'order');
+    await eventually(async () => (eventsOf(all).length === 4 ? true : undefined), 'all four events at the unfiltered subscriber');
+    // The filtered subscribers' deliveries were planned by the same fan-outs, and are done or close behind.
+    await eventually(async () => (eventsOf(prefix).length >= 2 && eventsOf(exact).length >= 1 ? true : undefined), 'the filtered subscribers');
+
+    expect(eventsOf(exact).map((frame) => frame.event.id)).toEqual([created]);
+    expect(eventsOf(prefix).map((frame) => frame.event.id).sort()).toEqual([created, shipped].sort());
+    expect(eventsOf(all).map((frame) => frame.event.id).sort()).toEqual([created, shipped, paid, ordering].sort());
+  });
+});
+
+describe('shared groups', () => {
+  it('deliver each event to exactly one member of a group, and every event to a subscriber outside it', async () => {
+    const grants = { topics: ['jobs'] };
+    const members = await Promise.all(['g-1', 'g-2', 'g-3'].map((user) => connectAs(user, grants)));
+    const watcher = await connectAs('g-watcher', grants);
+    for (const member of members) await subscribe(member, { topic: 'jobs', group: 'workers' });
+    await subscribe(watcher, { topic: 'jobs' });
+
+    const ids: string[] = [];
+    for (let index = 0; index < 30; index++) ids.push(await publish('jobs', 'job.queued', { index }));
+    await eventually(async () => (eventsOf(watcher).length === 30 ? true : undefined), 'every event at the watcher', 30_000);
+    await eventually(
+      async () => (members.reduce((sum, member) => sum + eventsOf(member).length, 0) >= 30 ? true : undefined),
+      'every event at the group',
+      30_000,
+    );
+
+    const received = members.flatMap((member) => eventsOf(member).map((frame) => frame.event.id));
+    expect(received.sort()).toEqual([...ids].sort());
+    // Rendezvous hashing spreads 30 events over 3 members: each gets some.
+    expect(members.map((member) => eventsOf(member).length).every((count) => count > 0)).toBe(true);
+  }, 60_000);
+});
+
+describe('publishing from a client', () => {
+  it('reaches subscribers as a CloudEvent whose source names the publishing user, when the token grants publishTopics', async () => {
+    const reader = await connectAs('pub-reader', { topics: ['chat.*'] });
+    const writer = await connectAs('pub-writer', { publishTopics: ['chat.*'] });
+    await subscribe(reader, { topic: 'chat.lobby' });
+
+    const reply = await request(writer, { action: 'publish', topic: 'chat.lobby', event: { type: 'message.posted', data: { text: 'hello' } } });
+
+    expect(reply).toEqual({ type: 'published', topic: 'chat.lobby', eventId: expect.any(String), id: expect.any(String) });
+    expect((await reader.frame((frame) => frame.type === 'event')).event).toEqual({
+      specversion: '1.0',
+      id: reply.eventId,
+      source: 'ws-notify:user:pub-writer',
+      type: 'message.posted',
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      data: { text: 'hello' },
+    });
+  });
+
+  it('refuses a topic outside publishTopics (subscribe grants and public topics included) with forbidden_topic', async () => {
+    const client = await connectAs('pub-nope', { topics: ['chat.*'], publishTopics: ['alerts'] });
+
+    expect(await request(client, { action: 'publish', topic: 'chat.lobby', event: { type: 't' } })).toMatchObject({ code: 'forbidden_topic' });
+    expect(await request(client, { action: 'publish', topic: 'news', event: { type: 't' } })).toMatchObject({ code: 'forbidden_topic' });
+  });
+
+  it('refuses an event without a type, or one that sets source, with invalid_event', async () => {
+    const client = await connectAs('pub-bad', { publishTopics: ['*'] });
+
+    expect(await request(client, { action: 'publish', topic: 'x', event: { data: 1 } })).toMatchObject({ code: 'invalid_event' });
+    expect(await request(client, { action: 'publish', topic: 'x', event: { type: 't', source: 'https://bank.example' } })).toMatchObject({
+      code: 'invalid_event',
+    });
+  });
+});
+
+describe('subscriptions and their connection', () => {
+  async function subscriptionsOf(connectionId: string): Promise<number> {
+    const { Count } = await stack.db.send(
+      new QueryCommand({
+        TableName: stack.outputs['SubscriptionsTableName'],
+        IndexName: CONNECTION_INDEX,
+        KeyConditionExpression: 'connectionId = :id',
+        ExpressionAttributeValues: { ':id': connectionId },
+        Select: 'COUNT',
+      }),
+    );
+    return Count ?? 0;
+  }
+
+  it('vanish when the connection closes ($disconnect)', async () => {
+    const client = await connectAs('clean-up', { topics: ['*'] });
+    const [connectionId] = await stack.connectionIdsOf('clean-up', 1);
+    await subscribe(client, { topic: 'a' });
+    await subscribe(client, { topic: 'b', group: 'g' });
+    expect(await subscriptionsOf(connectionId as string)).toBe(2);
+
+    client.close();
+
+    await eventually(async () => ((await subscriptionsOf(connectionId as string)) === 0 ? true : undefined), 'the subscriptions to be removed');
+  });
+});
+
+describe('a large topic', () => {
+  it('serves 1,000 subscribers with one event', async () => {
+    const token = await stack.runtime.issuer.mint({ userId: 'crowd', claims: { topics: ['stadium'] } });
+    const crowd: TestClient[] = [];
+    for (let start = 0; start < 1000; start += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, () => TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { Authorization: `Bearer ${token}` } })),
+      );
+      clients.push(...batch);
+      crowd.push(...batch);
+      await Promise.all(batch.map((client) => subscribe(client, { topic: 'stadium' })));
+    }
+
+    const id = await publish('stadium', 'goal.scored');
+
+    await eventually(
+      async () => (crowd.every((client) => eventsOf(client).some((frame) => frame.event.id === id)) ? true : undefined),
+      'the event at all 1,000 subscribers',
+      90_000,
+    );
+  }, 240_000);
+});
