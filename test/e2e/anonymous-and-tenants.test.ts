@@ -30,7 +30,7 @@ async function connectAs(userId: string, tenant: string, query = ''): Promise<Te
   return connect({ headers: { Authorization: `Bearer ${token}` } }, query);
 }
 
-async function send(output: 'NotifyUserQueueUrl' | 'NotifyConnectionQueueUrl', body: unknown): Promise<void> {
+async function send(output: 'NotifyUserQueueUrl' | 'NotifyConnectionQueueUrl' | 'PublishQueueUrl', body: unknown): Promise<void> {
   await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs[output], MessageBody: JSON.stringify(body) }));
 }
 
@@ -50,11 +50,7 @@ async function anonymousRows(count: number): Promise<Record<string, unknown>[]> 
 
 /** Dead-lettered NotifyUser messages, by body, with their ErrorMessage. */
 async function deadLetteredNotifyUser(count: number): Promise<Map<string, string | undefined>> {
-  const { Attributes } = await stack.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: stack.outputs['NotifyUserQueueUrl'], AttributeNames: ['RedrivePolicy'] }),
-  );
-  const { deadLetterTargetArn } = JSON.parse(Attributes?.RedrivePolicy ?? '{}') as { deadLetterTargetArn: string };
-  const { QueueUrl } = await stack.sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterTargetArn.split(':').pop() }));
+  const { QueueUrl } = await stack.sqs.send(new GetQueueUrlCommand({ QueueName: await deadLetterQueueNameOf('NotifyUserQueueUrl') }));
   const found = new Map<string, string | undefined>();
   return eventually(async () => {
     for (const message of await receiveAll(stack.sqs, QueueUrl as string)) {
@@ -190,3 +186,55 @@ describe('API keys in a multi-tenant stack', () => {
     await expect(connect({ headers: { 'x-api-key': apiKey } })).rejects.toEqual(new UpgradeRefusedError(403));
   });
 });
+
+describe('topics in a multi-tenant stack', () => {
+  async function request(client: TestClient, frame: Record<string, unknown>): Promise<any> {
+    const id = `req-${Date.now()}-${Math.random()}`;
+    client.send({ ...frame, id });
+    return client.frame((reply) => reply.id === id);
+  }
+
+  async function connectWithTopics(userId: string, tenant: string): Promise<TestClient> {
+    const token = await stack.runtime.issuer.mint({ userId, claims: { org: tenant, topics: ['news'], publishTopics: ['news'] } });
+    return connect({ headers: { Authorization: `Bearer ${token}` } });
+  }
+
+  it("live inside each tenant: a tenant's event, from a backend or a client, reaches only that tenant's subscribers", async () => {
+    const [acme, globex] = await Promise.all([connectWithTopics('tia', 'acme'), connectWithTopics('tia', 'globex')]);
+    for (const client of [acme, globex]) expect(await request(client, { action: 'subscribe', topic: 'news' })).toMatchObject({ type: 'subscribed' });
+
+    const event = { specversion: '1.0', id: 'acme-1', source: 'https://acme.example', type: 'news.posted' };
+    await send('PublishQueueUrl', { topic: 'news', tenant: 'acme', event });
+    expect((await acme.frame((frame) => frame.type === 'event')).event).toMatchObject({ id: 'acme-1' });
+    expect(await request(globex, { action: 'publish', topic: 'news', event: { type: 'news.posted', id: 'globex-1' } })).toMatchObject({ type: 'published' });
+    expect((await globex.frame((frame) => frame.type === 'event')).event).toMatchObject({ id: 'globex-1' });
+
+    // Each side's events were fanned out once, having planned their subscribers then.
+    expect(acme.frames.filter((frame: any) => frame.type === 'event').map((frame: any) => frame.event.id)).toEqual(['acme-1']);
+    expect(globex.frames.filter((frame: any) => frame.type === 'event').map((frame: any) => frame.event.id)).toEqual(['globex-1']);
+  });
+
+  it('dead-letter a Publish message that names no tenant', async () => {
+    const event = { specversion: '1.0', id: 'nobody-1', source: 'https://acme.example', type: 'news.posted' };
+    await send('PublishQueueUrl', { topic: 'news', event });
+
+    const { QueueUrl } = await stack.sqs.send(new GetQueueUrlCommand({ QueueName: await deadLetterQueueNameOf('PublishQueueUrl') }));
+    const messages = await eventually(async () => {
+      const received = await receiveAll(stack.sqs, QueueUrl as string);
+      return received.length > 0 ? received : undefined;
+    }, 'the dead-lettered Publish message');
+    expect(messages[0]?.MessageAttributes?.['ErrorMessage']?.StringValue).toMatch(/multi-tenant/);
+  });
+
+  it('refuse an anonymous connection any topic that is not public', async () => {
+    const client = await connect();
+
+    expect(await request(client, { action: 'subscribe', topic: 'news' })).toMatchObject({ type: 'error', code: 'forbidden_topic' });
+  });
+});
+
+async function deadLetterQueueNameOf(output: string): Promise<string> {
+  const { Attributes } = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.outputs[output], AttributeNames: ['RedrivePolicy'] }));
+  const { deadLetterTargetArn } = JSON.parse(Attributes?.RedrivePolicy ?? '{}') as { deadLetterTargetArn: string };
+  return deadLetterTargetArn.split(':').pop() as string;
+}

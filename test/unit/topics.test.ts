@@ -1,0 +1,72 @@
+import { CloudEvent, eventTypeMatches, grantFrom, mayAccess, topicKey, topicMatches } from '../../lambdas/core/topics';
+
+describe('topic patterns', () => {
+  it.each([
+    ['orders', 'orders', true],
+    ['orders', 'orders.eu', false],
+    ['orders.*', 'orders.eu', true],
+    ['orders.*', 'orders', false],
+    ['orders*', 'orders-archive', true],
+    ['*', 'anything', true],
+  ])('%s matches %s: %s', (pattern, topic, expected) => {
+    expect(topicMatches(pattern, topic)).toBe(expected);
+  });
+
+  it('grant access when any pattern matches, and none when there are none', () => {
+    expect(mayAccess(['a', 'b.*'], 'b.c')).toBe(true);
+    expect(mayAccess([], 'b.c')).toBe(false);
+  });
+});
+
+describe('event-type filters', () => {
+  it('pass every type when absent, exact types, and prefixes ending in .*', () => {
+    expect(eventTypeMatches(undefined, 'x')).toBe(true);
+    expect(eventTypeMatches(['order.created'], 'order.created')).toBe(true);
+    expect(eventTypeMatches(['order.created'], 'order.created.v2')).toBe(false);
+    expect(eventTypeMatches(['order.*'], 'order.line.added')).toBe(true);
+    expect(eventTypeMatches(['order.*'], 'order')).toBe(false);
+    expect(eventTypeMatches(['order.*'], 'orders.created')).toBe(false);
+  });
+});
+
+describe('grant claims', () => {
+  it('are absent, or a list of patterns', () => {
+    expect(grantFrom(undefined, 'topics')).toBeUndefined();
+    expect(grantFrom(['a', 'b.*', '*'], 'topics')).toEqual(['a', 'b.*', '*']);
+  });
+
+  it.each([['a string', 'orders'], ['a pattern with a space', ['a b']], ['a * in the middle', ['a*b']], ['an empty pattern', ['']], ['51 patterns', Array(51).fill('a')]])(
+    'refuse %s',
+    (_what, value) => {
+      expect(() => grantFrom(value, 'topics')).toThrow(/"topics" must be a list/);
+    },
+  );
+});
+
+describe('topic keys', () => {
+  it('put each tenant in its own namespace', () => {
+    expect(topicKey('news', 'acme')).toBe('acme#news');
+    expect(topicKey('news', undefined)).toBe('#news');
+  });
+});
+
+describe('CloudEvents', () => {
+  const valid = { specversion: '1.0', id: '1', source: 'https://shop.example', type: 'order.created' };
+
+  it('accept the required attributes, the optional ones and extensions', () => {
+    const event = { ...valid, time: '2026-11-23T10:00:00+01:00', subject: 'o-1', datacontenttype: 'application/json', data: { a: 1 }, traceparent: 'x' };
+    expect(CloudEvent.parse(event)).toEqual(event);
+  });
+
+  it.each([
+    ['another specversion', { ...valid, specversion: '0.3' }],
+    ['no id', { ...valid, id: undefined }],
+    ['an empty source', { ...valid, source: '' }],
+    ['no type', { ...valid, type: undefined }],
+    ['a time that is not RFC 3339', { ...valid, time: 'yesterday' }],
+    ['an upper-case extension name', { ...valid, TraceParent: 'x' }],
+    ['data and data_base64 both', { ...valid, data: 1, data_base64: 'AQ==' }],
+  ])('refuse %s', (_what, event) => {
+    expect(CloudEvent.safeParse(JSON.parse(JSON.stringify(event))).success).toBe(false);
+  });
+});
