@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { JWTPayload } from 'jose';
 import { API_KEY_SCOPES, type ApiKeyScope, type NewApiKey } from '../lambdas/core/api-keys';
 import { isAnonymousUserId } from '../lambdas/core/auth';
+import { grantFrom, PublishMessage } from '../lambdas/core/topics';
 import {
   InvalidMessageError,
   NotifyConnectionMessage,
@@ -36,7 +38,8 @@ export type CommandLine =
   | { command: 'help'; text: string }
   | { command: 'token'; target: TargetOptions; userId: string; ttlSeconds?: number; claims?: JWTPayload }
   | { command: 'send'; target: TargetOptions; notification: Notification }
-  | { command: 'stream'; target: TargetOptions; userId?: string; token?: string }
+  | { command: 'stream'; target: TargetOptions; userId?: string; token?: string; subscription?: { topic: string; events?: string[]; group?: string } }
+  | { command: 'publish'; target: TargetOptions; message: PublishMessage }
   | { command: 'connections'; target: TargetOptions; userId: string }
   | { command: 'apikey create'; target: TargetOptions; key: NewApiKey }
   | { command: 'apikey list'; target: TargetOptions; userId: string }
@@ -57,7 +60,8 @@ Talks to a ws-notify stack: the local runtime (\`npm start\`) or a deployed one.
 Commands:
   token         mint a token for a user from the local runtime's issuer
   send          notify a user, or one connection, through the queues
-  stream        connect as a user and print every frame received
+  stream        connect as a user and print every frame received (or a topic's events)
+  publish       publish a CloudEvent to a topic's subscribers
   connections   list a user's open connections
   apikey        create, list and revoke API keys
 
@@ -91,7 +95,7 @@ Options:
 
 ${TARGET_HELP}`;
 
-const STREAM_USAGE = `Usage: ws-notify stream (--user <id> | --token <jwt>) [target]
+const STREAM_USAGE = `Usage: ws-notify stream (--user <id> | --token <jwt>) [--topic <t> [--events <a,b>] [--group <g>]] [target]
 
 Connects as the user and prints every frame received, one JSON line each, until interrupted
 (Ctrl-C). It pings now and then, as clients must to stay within the idle timeout, and does not
@@ -101,6 +105,25 @@ print those pongs. When the server closes the connection it prints why on stderr
 Options:
   --user <id>     the user to connect as; on the local runtime, a token is minted for it
   --token <jwt>   the token to connect with (required for a deployed stack)
+  --topic <t>     also subscribe to the topic (the local issuer's token grants it; a real
+                  token needs it in its topics claim, unless the topic is public)
+  --events <a,b>  only these event types (order.* for a prefix)
+  --group <g>     share the topic's events with the group's other members
+
+${TARGET_HELP}`;
+
+const PUBLISH_USAGE = `Usage: ws-notify publish --topic <t> --type <type> [--data <json>] [--subject <s>] [--source <uri>] [--tenant <t>] [target]
+
+Publishes a CloudEvent to the topic's subscribers, as a backend does: {"topic","event"} on the
+Publish queue. Prints the event's id.
+
+Options:
+  --topic <t>      the topic
+  --type <type>    the event's type, e.g. order.created
+  --data <json>    the event's data: any JSON value (default: none)
+  --subject <s>    the event's subject
+  --source <uri>   the event's source (default: ws-notify-cli)
+  --tenant <t>     the topic's tenant: required where the stack has a tenantClaim, refused where not
 
 ${TARGET_HELP}`;
 
@@ -115,7 +138,7 @@ Options:
 
 ${TARGET_HELP}`;
 
-const APIKEY_USAGE = `Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [target]
+const APIKEY_USAGE = `Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [target]
        ws-notify apikey list --user <id> [target]
        ws-notify apikey revoke <keyId> [target]
 
@@ -134,6 +157,10 @@ Options:
                      now (90s, 15m, 12h, 30d); its connections are then closed with
                      "credential_expired" (default: never)
   --scope <scope>    connect (open WebSocket connections; the default) or publish
+  --topics <p,q>     topics its connections may subscribe to (a trailing * matches a prefix),
+                     as a token's topics claim grants them
+  --publish-topics <p,q>
+                     topics its connections may publish to
 
 ${TARGET_HELP}`;
 
@@ -152,6 +179,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       return parseStream(args);
     case 'connections':
       return parseConnections(args);
+    case 'publish':
+      return parsePublish(args);
     case 'apikey':
       return parseApiKey(args);
     case '-h':
@@ -201,31 +230,61 @@ function parseSend(args: string[]): CommandLine {
   }
   const data = parseJson(required(values.data, '--data', SEND_USAGE), '--data', SEND_USAGE);
   const target = targetOf(values);
-  // Checked with the schema the queue's consumer applies, so that a message it would dead-letter is never sent.
   if (values.user !== undefined) {
     const userId = required(values.user, '--user', SEND_USAGE);
     const tenant = values.tenant === undefined ? {} : { tenant: required(values.tenant, '--tenant', SEND_USAGE) };
-    const message = validMessage(NotifyUserMessage, { userId, data, ...tenant });
+    const message = validMessage(NotifyUserMessage, { userId, data, ...tenant }, SEND_USAGE);
     return { command: 'send', target, notification: { queue: 'NotifyUserQueueUrl', message } };
   }
   if (values.tenant !== undefined) throw new UsageError('--tenant goes with --user: a connection is already in its tenant', SEND_USAGE);
   const connectionId = required(values.connection, '--connection', SEND_USAGE);
-  const message = validMessage(NotifyConnectionMessage, { connectionId, data });
+  const message = validMessage(NotifyConnectionMessage, { connectionId, data }, SEND_USAGE);
   return { command: 'send', target, notification: { queue: 'NotifyConnectionQueueUrl', message } };
 }
 
 function parseStream(args: string[]): CommandLine {
-  const values = parseOptions(args, STREAM_USAGE, ['user', 'token']);
+  const values = parseOptions(args, STREAM_USAGE, ['user', 'token', 'topic', 'events', 'group']);
   if (values.help) return { command: 'help', text: STREAM_USAGE };
   if (values.user === undefined && values.token === undefined) {
     throw new UsageError('stream needs --user (a token is minted for it locally) or --token', STREAM_USAGE);
   }
+  if (values.topic === undefined && (values.events !== undefined || values.group !== undefined)) {
+    throw new UsageError('--events and --group go with --topic', STREAM_USAGE);
+  }
+  const events = values.events?.split(',').map((type) => type.trim()).filter((type) => type.length > 0);
   return {
     command: 'stream',
     target: targetOf(values),
     ...(values.user !== undefined && { userId: required(values.user, '--user', STREAM_USAGE) }),
     ...(values.token !== undefined && { token: required(values.token, '--token', STREAM_USAGE) }),
+    ...(values.topic !== undefined && {
+      subscription: {
+        topic: required(values.topic, '--topic', STREAM_USAGE),
+        ...(events !== undefined && events.length > 0 && { events }),
+        ...(values.group !== undefined && { group: required(values.group, '--group', STREAM_USAGE) }),
+      },
+    }),
   };
+}
+
+function parsePublish(args: string[]): CommandLine {
+  const values = parseOptions(args, PUBLISH_USAGE, ['topic', 'type', 'data', 'subject', 'source', 'tenant']);
+  if (values.help) return { command: 'help', text: PUBLISH_USAGE };
+  const data = values.data === undefined ? {} : { data: parseJson(values.data, '--data', PUBLISH_USAGE) };
+  const candidate = {
+    topic: required(values.topic, '--topic', PUBLISH_USAGE),
+    ...(values.tenant !== undefined && { tenant: required(values.tenant, '--tenant', PUBLISH_USAGE) }),
+    event: {
+      specversion: '1.0',
+      id: randomUUID(),
+      source: values.source ?? 'ws-notify-cli',
+      type: required(values.type, '--type', PUBLISH_USAGE),
+      time: new Date().toISOString(),
+      ...(values.subject !== undefined && { subject: values.subject }),
+      ...data,
+    },
+  };
+  return { command: 'publish', target: targetOf(values), message: validMessage(PublishMessage, candidate, PUBLISH_USAGE) };
 }
 
 function parseConnections(args: string[]): CommandLine {
@@ -238,7 +297,7 @@ function parseApiKey(args: string[]): CommandLine {
   const [subcommand, ...rest] = args;
   switch (subcommand) {
     case 'create': {
-      const values = parseOptions(rest, APIKEY_USAGE, ['user', 'tenant', 'expires', 'scope']);
+      const values = parseOptions(rest, APIKEY_USAGE, ['user', 'tenant', 'expires', 'scope', 'topics', 'publish-topics']);
       if (values.help) return { command: 'help', text: APIKEY_USAGE };
       const scope = values.scope ?? 'connect';
       if (!(API_KEY_SCOPES as readonly string[]).includes(scope)) {
@@ -249,6 +308,8 @@ function parseApiKey(args: string[]): CommandLine {
         scope: scope as ApiKeyScope,
         ...(values.tenant !== undefined && { tenant: required(values.tenant, '--tenant', APIKEY_USAGE) }),
         ...(values.expires !== undefined && { expiresAt: expiryTime(values.expires) }),
+        ...grantOption(values.topics, 'topics'),
+        ...grantOption(values['publish-topics'], 'publishTopics'),
       };
       if (isAnonymousUserId(key.userId)) throw new UsageError('--user cannot name an anonymous user', APIKEY_USAGE);
       return { command: 'apikey create', target: targetOf(values), key };
@@ -272,6 +333,17 @@ function parseApiKey(args: string[]): CommandLine {
       throw new UsageError('apikey needs a subcommand: create, list or revoke', APIKEY_USAGE);
     default:
       throw new UsageError(`unknown apikey subcommand "${subcommand}"`, APIKEY_USAGE);
+  }
+}
+
+/** `--topics a,b.*`: the key's grant, read as a token's claim is. */
+function grantOption(list: string | undefined, grant: 'topics' | 'publishTopics'): Partial<Record<'topics' | 'publishTopics', string[]>> {
+  if (list === undefined) return {};
+  const option = grant === 'topics' ? '--topics' : '--publish-topics';
+  try {
+    return { [grant]: grantFrom(list.split(',').map((pattern) => pattern.trim()), grant) };
+  } catch {
+    throw new UsageError(`${option} takes a comma-separated list of topic patterns (letters, digits, ._:/- and a trailing *), got "${list}"`, APIKEY_USAGE);
   }
 }
 
@@ -342,11 +414,12 @@ function parseJson(text: string, option: string, usage: string): unknown {
   }
 }
 
-function validMessage<T>(schema: Parameters<typeof parseMessage<T>>[0], message: unknown): T {
+/** Checked with the schema the queue's consumer applies, so that a message it would dead-letter is never sent. */
+function validMessage<T>(schema: Parameters<typeof parseMessage<T>>[0], message: unknown, usage: string): T {
   try {
     return parseMessage(schema, JSON.stringify(message));
   } catch (error) {
-    if (error instanceof InvalidMessageError) throw new UsageError(`the queue would refuse this message: ${error.message}`, SEND_USAGE);
+    if (error instanceof InvalidMessageError) throw new UsageError(`the queue would refuse this message: ${error.message}`, usage);
     throw error;
   }
 }

@@ -2,6 +2,7 @@ import { GetConnectionCommand, GoneException, type ApiGatewayManagementApiClient
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type ApiKey, ApiKeyTable, type NewApiKey } from '../lambdas/core/api-keys';
 import { ConnectionTable } from '../lambdas/core/connections';
+import type { PublishMessage } from '../lambdas/core/topics';
 import { LocalIssuer, type TokenRequest } from '../local/issuer';
 import { documentClientFor, managementApiClientFor, sqsClientFor } from './clients';
 import type { Notification } from './command-line';
@@ -39,6 +40,17 @@ export async function sendNotification(target: Target, { queue, message }: Notif
   try {
     const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: target.outputs[queue], MessageBody: JSON.stringify(message) }));
     console.log(MessageId);
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/** `publish`: the event on the Publish queue; prints its id. */
+export async function publishEvent(target: Target, message: PublishMessage): Promise<void> {
+  const sqs = sqsClientFor(target);
+  try {
+    await sqs.send(new SendMessageCommand({ QueueUrl: target.outputs.PublishQueueUrl, MessageBody: JSON.stringify(message) }));
+    console.log(message.event.id);
   } finally {
     sqs.destroy();
   }

@@ -26,6 +26,8 @@ export class UpgradeRefusedError extends Error {
 export interface StreamRequest {
   userId?: string;
   token?: string;
+  /** Subscribe to this topic on connecting (with its filters and group), instead of only receiving the user's notifications. */
+  subscription?: { topic: string; events?: string[]; group?: string };
 }
 
 /**
@@ -69,6 +71,7 @@ export async function streamFrames(target: Target, request: StreamRequest): Prom
     });
     socket.on('open', () => {
       console.error(`connected to ${url} as ${userId}; Ctrl-C to stop`);
+      if (request.subscription !== undefined) socket.send(JSON.stringify({ action: 'subscribe', ...request.subscription }));
       keepalive = setInterval(() => socket.send(JSON.stringify({ action: 'ping', id: KEEPALIVE_ID })), KEEPALIVE_INTERVAL_MS);
     });
     socket.on('message', (data) => {
@@ -86,7 +89,7 @@ export async function streamFrames(target: Target, request: StreamRequest): Prom
   });
 }
 
-async function tokenFor(target: Target, { userId, token }: StreamRequest): Promise<string> {
+async function tokenFor(target: Target, { userId, token, subscription }: StreamRequest): Promise<string> {
   if (token !== undefined) {
     const subject = subjectOf(token);
     if (userId !== undefined && subject !== undefined && subject !== userId) {
@@ -97,7 +100,8 @@ async function tokenFor(target: Target, { userId, token }: StreamRequest): Promi
   if (target.kind !== 'local' || userId === undefined) {
     throw new CommandError(`a deployed stack needs --token: a token from your identity provider for the user`);
   }
-  return (await localIssuer(target)).mint({ userId });
+  // The local issuer grants the topic it is asked for; a real one decides grants itself.
+  return (await localIssuer(target)).mint({ userId, ...(subscription && { claims: { topics: [subscription.topic] } }) });
 }
 
 /** The token's `sub`, read without verifying: only to say who connects. */

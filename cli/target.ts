@@ -11,6 +11,7 @@ export const STACK_OUTPUT_KEYS = [
   'NotifyConnectionQueueUrl',
   'ConnectionsTableName',
   'ApiKeysTableName',
+  'PublishQueueUrl',
 ] as const;
 export type StackOutputs = Record<(typeof STACK_OUTPUT_KEYS)[number], string>;
 

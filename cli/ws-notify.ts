@@ -1,5 +1,5 @@
 import { type CommandLine, parseCommandLine, UsageError } from './command-line';
-import { CommandError, createApiKey, listApiKeys, listConnections, printToken, revokeApiKey, sendNotification } from './commands';
+import { CommandError, createApiKey, listApiKeys, listConnections, printToken, publishEvent, revokeApiKey, sendNotification } from './commands';
 import { streamFrames, UpgradeRefusedError } from './stream';
 import { resolveTarget, TargetError } from './target';
 
@@ -28,6 +28,9 @@ async function run(commandLine: Exclude<CommandLine, { command: 'help' }>): Prom
       return streamFrames(target, commandLine);
     case 'connections':
       await listConnections(target, commandLine.userId);
+      return 0;
+    case 'publish':
+      await publishEvent(target, commandLine.message);
       return 0;
     case 'apikey create':
       await createApiKey(target, commandLine.key);

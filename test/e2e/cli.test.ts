@@ -25,6 +25,7 @@ const DEPLOYED_OUTPUTS = {
   NotifyConnectionQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/NotifyConnection',
   ConnectionsTableName: 'Connections',
   ApiKeysTableName: 'ApiKeys',
+  PublishQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/Publish',
 };
 /** A CLI run loads TypeScript through tsx and the AWS SDK: seconds on a busy machine. */
 const CLI_TIMEOUT_MS = 20_000;
@@ -225,6 +226,27 @@ describe('ws-notify stream', () => {
     expect(await stack.connectionIdsOf('sam', 0)).not.toContain(connectionId);
   });
 
+  it('--topic subscribes with the filters given, and prints the events `ws-notify publish` sends to it', async () => {
+    const stream = CliProcess.start(['stream', '--user', 'tom', '--topic', 'orders', '--events', 'order.*', '--outputs', outputsFile]);
+    await stream.until((cli) => jsonLines(cli.stdout).find((frame) => frame.type === 'subscribed'), 'the subscription');
+
+    const skipped = await cli('publish', '--topic', 'orders', '--type', 'invoice.paid', '--outputs', outputsFile);
+    const published = await cli('publish', '--topic', 'orders', '--type', 'order.created', '--data', '{"total":42}', '--subject', 'o-1', '--outputs', outputsFile);
+    expect([skipped.code, published.code]).toEqual([0, 0]);
+    const eventId = published.stdout.trim();
+
+    const line = await stream.until((cli) => jsonLines(cli.stdout).find((frame) => frame.type === 'event'), 'an event line');
+    expect(line).toEqual({
+      type: 'event',
+      topic: 'orders',
+      event: { specversion: '1.0', id: eventId, source: 'ws-notify-cli', type: 'order.created', time: expect.any(String), subject: 'o-1', data: { total: 42 } },
+    });
+    expect(jsonLines(stream.stdout)[0]).toEqual({ type: 'subscribed', topic: 'orders', events: ['order.*'], group: null });
+    expect(jsonLines(stream.stdout).filter((frame) => frame.type === 'event')).toHaveLength(1);
+    stream.signal('SIGINT');
+    expect((await stream.exited()).code).toBe(0);
+  });
+
   it('reports the close code and exits when the server closes the connection', async () => {
     const stream = CliProcess.start(['stream', '--user', 'stan', '--outputs', outputsFile]);
     await stream.until((cli) => (cli.stderr.includes('connected to') ? true : undefined), 'the stream to connect');
@@ -353,16 +375,17 @@ describe('the ws-notify command line', () => {
   });
 
   it('prints the usage of the CLI and of every command with --help, and exits 0', async () => {
-    const runs = await Promise.all([[], ['token'], ['send'], ['stream'], ['connections'], ['apikey']].map((command) => cli(...command, '--help')));
+    const runs = await Promise.all([[], ['token'], ['send'], ['stream'], ['connections'], ['publish'], ['apikey']].map((command) => cli(...command, '--help')));
 
-    expect(runs.map(({ code }) => code)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(runs.map(({ code }) => code)).toEqual([0, 0, 0, 0, 0, 0, 0]);
     expect(runs.map(({ stdout }) => stdout.split('\n')[0])).toEqual([
       'Usage: ws-notify <command> [options]',
       'Usage: ws-notify token --user <id> [--ttl <seconds>] [--claims <json>] [target]',
       'Usage: ws-notify send (--user <id> [--tenant <t>] | --connection <id>) --data <json> [target]',
-      'Usage: ws-notify stream (--user <id> | --token <jwt>) [target]',
+      'Usage: ws-notify stream (--user <id> | --token <jwt>) [--topic <t> [--events <a,b>] [--group <g>]] [target]',
       'Usage: ws-notify connections --user <id> [target]',
-      'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [target]',
+      'Usage: ws-notify publish --topic <t> --type <type> [--data <json>] [--subject <s>] [--source <uri>] [--tenant <t>] [target]',
+      'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [target]',
     ]);
   });
 

@@ -1,6 +1,7 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { JWTPayload } from 'jose';
+import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { CONNECTION_INDEX } from '../../lambdas/core/subscriptions';
 import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient } from '../support/local-runtime';
 
@@ -83,6 +84,18 @@ describe('subscribing', () => {
       topic: 'news',
       event: { specversion: '1.0', id, source: 'https://shop.example/orders', type: 'news.published', data: { headline: 'hi' } },
     });
+  });
+
+  it("takes an API key's grants as a token's", async () => {
+    const keys = new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string);
+    const { apiKey } = await keys.create({ userId: 'sub-key', scope: 'connect', topics: ['vault.*'], publishTopics: ['vault.audit'] });
+    const client = await TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { 'x-api-key': apiKey } });
+    clients.push(client);
+
+    await subscribe(client, { topic: 'vault.audit' });
+    expect(await request(client, { action: 'subscribe', topic: 'payroll' })).toMatchObject({ code: 'forbidden_topic' });
+    expect(await request(client, { action: 'publish', topic: 'vault.audit', event: { type: 'door.opened' } })).toMatchObject({ type: 'published' });
+    expect((await client.frame((frame) => frame.type === 'event')).event).toMatchObject({ type: 'door.opened', source: 'ws-notify:user:sub-key' });
   });
 
   it.each([

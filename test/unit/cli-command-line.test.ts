@@ -23,7 +23,7 @@ describe('the command line', () => {
     expect(parseCommandLine([flag])).toEqual({ command: 'help', text: USAGE });
   });
 
-  it.each([['token'], ['send'], ['stream'], ['connections'], ['apikey'], ['apikey', 'create'], ['apikey', 'revoke']])('asks for the usage of %s with --help, whatever else is missing', (...command) => {
+  it.each([['token'], ['send'], ['stream'], ['connections'], ['publish'], ['apikey'], ['apikey', 'create'], ['apikey', 'revoke']])('asks for the usage of %s with --help, whatever else is missing', (...command) => {
     const help = parseCommandLine([...command, '--help']);
 
     expect(help).toEqual({ command: 'help', text: expect.stringContaining(`Usage: ws-notify ${command[0]} `) });
@@ -196,5 +196,56 @@ describe('apikey', () => {
       target: { outputsFile: 'out.json' },
       keyId: '0123456789abcdef',
     });
+  });
+});
+
+describe('publish', () => {
+  it('builds a CloudEvent with a fresh id, the time, the CLI as source unless given, and the data', () => {
+    const parsed = parseCommandLine(['publish', '--topic', 'orders', '--type', 'order.created', '--data', '{"total":42}', '--subject', 'o-1']);
+
+    expect(parsed).toEqual({
+      command: 'publish',
+      target: {},
+      message: {
+        topic: 'orders',
+        event: { specversion: '1.0', id: expect.stringMatching(/^[0-9a-f-]{36}$/), source: 'ws-notify-cli', type: 'order.created', time: expect.any(String), subject: 'o-1', data: { total: 42 } },
+      },
+    });
+  });
+
+  it.each([
+    [['publish', '--type', 't'], '--topic is required'],
+    [['publish', '--topic', 'orders'], '--type is required'],
+    [['publish', '--topic', 'has space', '--type', 't'], expect.stringContaining('the queue would refuse this message')],
+    [['publish', '--topic', 'orders', '--type', 't', '--data', '{'], expect.stringContaining('--data is not valid JSON')],
+  ])('refuses %j', (argv, message) => {
+    expect(usageErrorOf(argv)).toMatchObject({ message });
+  });
+});
+
+describe('stream --topic', () => {
+  it('subscribes with the event filters and the group', () => {
+    expect(parseCommandLine(['stream', '--user', 'ann', '--topic', 'orders', '--events', 'order.*, invoice.paid', '--group', 'g'])).toEqual({
+      command: 'stream',
+      target: {},
+      userId: 'ann',
+      subscription: { topic: 'orders', events: ['order.*', 'invoice.paid'], group: 'g' },
+    });
+  });
+
+  it('refuses --events or --group without --topic', () => {
+    expect(usageErrorOf(['stream', '--user', 'ann', '--group', 'g']).message).toBe('--events and --group go with --topic');
+  });
+});
+
+describe('apikey create grants', () => {
+  it('reads --topics and --publish-topics as comma-separated patterns', () => {
+    expect(parseCommandLine(['apikey', 'create', '--user', 'ann', '--topics', 'orders.*, news', '--publish-topics', 'chat.*'])).toMatchObject({
+      key: { topics: ['orders.*', 'news'], publishTopics: ['chat.*'] },
+    });
+  });
+
+  it('refuses a pattern that is not one', () => {
+    expect(usageErrorOf(['apikey', 'create', '--user', 'ann', '--topics', 'a b']).message).toContain('--topics takes a comma-separated list');
   });
 });

@@ -9,6 +9,7 @@ const deployedOutputs = {
   NotifyConnectionQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WsNotify-NotifyConnection',
   ConnectionsTableName: 'WsNotify-Connections',
   ApiKeysTableName: 'WsNotify-ApiKeys',
+  PublishQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WsNotify-Publish',
 };
 
 const localOutputs = {
@@ -18,6 +19,7 @@ const localOutputs = {
   NotifyConnectionQueueUrl: 'http://sqs.us-east-1.localhost:4001/000000000000/WsNotify-NotifyConnection',
   ConnectionsTableName: 'WsNotify-Connections',
   ApiKeysTableName: 'WsNotify-ApiKeys',
+  PublishQueueUrl: 'http://sqs.us-east-1.localhost:4001/000000000000/WsNotify-Publish',
   SqsEndpoint: 'http://127.0.0.1:4001',
   DynamoDbEndpoint: 'http://127.0.0.1:4002',
   Region: 'us-east-1',
@@ -37,6 +39,7 @@ describe('an outputs file', () => {
         NotifyConnectionQueueUrl: localOutputs.NotifyConnectionQueueUrl,
         ConnectionsTableName: localOutputs.ConnectionsTableName,
         ApiKeysTableName: localOutputs.ApiKeysTableName,
+        PublishQueueUrl: localOutputs.PublishQueueUrl,
       },
       region: 'us-east-1',
       sqsEndpoint: 'http://127.0.0.1:4001',
