@@ -47,6 +47,48 @@ export interface EventSourceMappingDefinition {
   maximumConcurrency?: number;
 }
 
+export type PayloadFormatVersion = '1.0' | '2.0';
+
+/** A Lambda REQUEST authorizer of an HTTP API. */
+export interface HttpAuthorizerDefinition {
+  functionName: string;
+  payloadFormatVersion: PayloadFormatVersion;
+  /** `{isAuthorized, context}` responses (payload 2.0 only) rather than IAM policies. */
+  simpleResponses: boolean;
+  /** e.g. `$request.header.x-api-key`; a request missing any of them is refused 401 unread. */
+  identitySources: string[];
+}
+
+export type HttpRouteAuthorization =
+  | { type: 'NONE' }
+  /** Signature Version 4, which the runtime cannot verify: see http-api.ts. */
+  | { type: 'AWS_IAM' }
+  | { type: 'CUSTOM'; authorizer: HttpAuthorizerDefinition };
+
+export interface HttpRouteDefinition {
+  /** `POST /topics/{topic}/events`, `ANY /{proxy+}` or `$default`. */
+  routeKey: string;
+  functionName: string;
+  payloadFormatVersion: PayloadFormatVersion;
+  /** How long API Gateway waits for the function before it answers 503 (`TimeoutInMillis`). */
+  integrationTimeoutMs: number;
+  authorization: HttpRouteAuthorization;
+}
+
+export interface HttpStageDefinition {
+  /** `$default` is served at the root of the API's URL, any other stage under `/{name}`. */
+  name: string;
+  variables: Record<string, string>;
+}
+
+/** An API Gateway HTTP API (`ProtocolType: HTTP`) with Lambda proxy integrations. */
+export interface HttpApiDefinition {
+  logicalId: string;
+  apiId: string;
+  stages: HttpStageDefinition[];
+  routes: HttpRouteDefinition[];
+}
+
 /** An EventBridge rule that invokes functions on a `rate(...)` schedule. */
 export interface ScheduledRuleDefinition {
   logicalId: string;
@@ -60,6 +102,8 @@ export interface LocalApp {
   region: string;
   functions: Map<string, FunctionDefinition>;
   webSocketApi: WebSocketApiDefinition;
+  /** Each served on a loopback port of its own (see `httpApiLogicalIds`). */
+  httpApis: HttpApiDefinition[];
   eventSourceMappings: EventSourceMappingDefinition[];
   scheduledRules: ScheduledRuleDefinition[];
   /** What the template asks for that the runtime will not do, said once at start. */
@@ -69,24 +113,41 @@ export interface LocalApp {
 }
 
 /**
- * Reads the functions, the WebSocket API, the event-source mappings and the outputs from the
- * template; values naming the API's AWS endpoints are rewritten to the gateway at `gatewayOrigin`.
+ * Reads the functions, the WebSocket API, the HTTP APIs, the event-source mappings and the outputs
+ * from the template; values naming an API's AWS endpoints are rewritten to where it is served
+ * locally: the WebSocket API's to the gateway at `gatewayOrigin`, each HTTP API's to its origin in
+ * `httpApiOrigins` (by logical id). An HTTP API given no origin (by a caller that only reads the
+ * model) keeps its AWS URLs.
  */
-export function describeLocalApp(stack: SynthesizedStack, context: ResolveContext, gatewayOrigin: URL): LocalApp {
+export function describeLocalApp(
+  stack: SynthesizedStack,
+  context: ResolveContext,
+  gatewayOrigin: URL,
+  httpApiOrigins: ReadonlyMap<string, URL> = new Map(),
+): LocalApp {
   const api = webSocketApi(stack, context);
-  const localize = executeApiLocalizer(api.apiId, gatewayOrigin);
+  const notRunLocally: string[] = [];
+  const httpApis = httpApiLogicalIds(stack).map((logicalId) => httpApi(stack, logicalId, context, notRunLocally));
+  const localizers = [
+    executeApiLocalizer(api.apiId, gatewayOrigin),
+    ...httpApis.flatMap((definition) => {
+      const origin = httpApiOrigins.get(definition.logicalId);
+      return origin ? [executeApiLocalizer(definition.apiId, origin)] : [];
+    }),
+  ];
+  const localize = (value: string) => localizers.reduce((localized, localizer) => localizer(localized), value);
   const localString = (value: unknown, where: string) => localize(resolveString(value, context, where));
   const functions = new Map<string, FunctionDefinition>();
   for (const [logicalId, resource] of resourcesOfType(stack, 'AWS::Lambda::Function')) {
     const definition = functionDefinition(stack, logicalId, resource, context, localString);
     functions.set(definition.name, definition);
   }
-  const notRunLocally: string[] = [];
   return {
     stackName: stack.stackName,
     region: stack.region,
     functions,
     webSocketApi: api,
+    httpApis,
     eventSourceMappings: eventSourceMappings(stack, context, functions),
     scheduledRules: scheduledRules(stack, context, functions, notRunLocally),
     notRunLocally,
@@ -141,13 +202,12 @@ function webSocketApi(stack: SynthesizedStack, context: ResolveContext): WebSock
     throw new UnsupportedTemplateError(`the local runtime serves one WebSocket API per stack; this one has ${apis.length}`);
   }
   const [apiLogicalId, apiResource] = api;
-  const ofThisApi = (type: string) =>
-    resourcesOfType(stack, type).filter(([, resource]) => refId(resource.Properties?.['ApiId']) === apiLogicalId);
+  const ofThisApi = (type: string) => resourcesOfApi(stack, type, apiLogicalId);
   const [stage, ...otherStages] = ofThisApi('AWS::ApiGatewayV2::Stage');
   if (!stage || otherStages.length > 0) {
     throw new UnsupportedTemplateError(`the WebSocket API ${apiLogicalId} needs exactly one stage locally`);
   }
-  const functionOf = (uri: unknown, where: string) => functionNameOfInvocationUri(resolveString(uri, context, where), where);
+  const functionOf = (uri: unknown, where: string) => invokedFunctionName(resolveString(uri, context, where), where);
   const integrations = new Map(
     ofThisApi('AWS::ApiGatewayV2::Integration').map(([logicalId, integration]) => {
       if (integration.Properties?.['IntegrationType'] !== 'AWS_PROXY') {
@@ -262,9 +322,110 @@ function scheduledRules(
   });
 }
 
-/** `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function arn}/invocations` → the function's name. */
-function functionNameOfInvocationUri(uri: string, where: string): string {
-  const name = /:function:([^:/]+)(?::[^/]+)?\/invocations$/.exec(uri)?.[1];
+/** The template's HTTP APIs (`ProtocolType: HTTP`), by logical id: the runtime gives each a port before it reads the app. */
+export function httpApiLogicalIds(stack: SynthesizedStack): string[] {
+  return resourcesOfType(stack, 'AWS::ApiGatewayV2::Api')
+    .filter(([, api]) => api.Properties?.['ProtocolType'] === 'HTTP')
+    .map(([logicalId]) => logicalId);
+}
+
+/** API Gateway's wait for an HTTP API integration when the template sets none (also its maximum). */
+const HTTP_INTEGRATION_TIMEOUT_MS = 30_000;
+
+function httpApi(stack: SynthesizedStack, logicalId: string, context: ResolveContext, notRunLocally: string[]): HttpApiDefinition {
+  const properties = stack.resources[logicalId]?.Properties ?? {};
+  if (properties['CorsConfiguration'] !== undefined) {
+    notRunLocally.push(`HTTP API ${logicalId}: its CORS configuration (no preflight answers or CORS headers locally)`);
+  }
+  if (properties['Body'] !== undefined || properties['BodyS3Location'] !== undefined) {
+    notRunLocally.push(`HTTP API ${logicalId}: routes from an OpenAPI definition (only Route resources are served)`);
+  }
+  const ofThisApi = (type: string) => resourcesOfApi(stack, type, logicalId);
+  const functionOf = (uri: unknown, where: string) => invokedFunctionName(resolveString(uri, context, where), where);
+  const integrations = new Map(
+    ofThisApi('AWS::ApiGatewayV2::Integration').map(([id, integration]) => {
+      const integrationProperties = integration.Properties ?? {};
+      if (integrationProperties['IntegrationType'] !== 'AWS_PROXY') {
+        throw new UnsupportedTemplateError(`integration ${id}: only Lambda proxy (AWS_PROXY) integrations run locally`);
+      }
+      if (integrationProperties['RequestParameters'] !== undefined || integrationProperties['ResponseParameters'] !== undefined) {
+        notRunLocally.push(`integration ${id}: parameter mapping`);
+      }
+      const target = {
+        functionName: functionOf(integrationProperties['IntegrationUri'], `${id}.IntegrationUri`),
+        payloadFormatVersion: payloadFormatVersion(integrationProperties['PayloadFormatVersion'], `${id}.PayloadFormatVersion`),
+        integrationTimeoutMs: Number(integrationProperties['TimeoutInMillis'] ?? HTTP_INTEGRATION_TIMEOUT_MS),
+      };
+      return [id, target];
+    }),
+  );
+  const authorizers = new Map(
+    ofThisApi('AWS::ApiGatewayV2::Authorizer').map(([id, authorizer]) => {
+      const authorizerProperties = authorizer.Properties ?? {};
+      if (authorizerProperties['AuthorizerType'] !== 'REQUEST') {
+        throw new UnsupportedTemplateError(`authorizer ${id}: only Lambda REQUEST authorizers run locally (JWT authorizers are not emulated)`);
+      }
+      const definition: HttpAuthorizerDefinition = {
+        functionName: functionOf(authorizerProperties['AuthorizerUri'], `${id}.AuthorizerUri`),
+        payloadFormatVersion: payloadFormatVersion(authorizerProperties['AuthorizerPayloadFormatVersion'], `${id}.AuthorizerPayloadFormatVersion`),
+        simpleResponses: authorizerProperties['EnableSimpleResponses'] === true,
+        identitySources: (resolve(authorizerProperties['IdentitySource'] ?? [], context) as unknown[]).map(String),
+      };
+      return [id, definition];
+    }),
+  );
+  const routes = ofThisApi('AWS::ApiGatewayV2::Route').map(([id, route]): HttpRouteDefinition => {
+    const routeProperties = route.Properties ?? {};
+    const routeKey = resolveString(routeProperties['RouteKey'], context, `${id}.RouteKey`);
+    const integrationId = resolveString(routeProperties['Target'], context, `${id}.Target`).replace(/^integrations\//, '');
+    const integration = integrations.get(integrationId);
+    if (!integration) throw new UnsupportedTemplateError(`route ${routeKey} targets ${integrationId}, which is not a Lambda integration`);
+    return { routeKey, ...integration, authorization: httpRouteAuthorization(routeKey, routeProperties, authorizers) };
+  });
+  const stages = ofThisApi('AWS::ApiGatewayV2::Stage').map(([id, stage]) => ({
+    name: resolveString(stage.Properties?.['StageName'], context, `${id}.StageName`),
+    variables: resolve(stage.Properties?.['StageVariables'] ?? {}, context) as Record<string, string>,
+  }));
+  return { logicalId, apiId: context.resources.get(logicalId)?.ref as string, stages, routes };
+}
+
+function httpRouteAuthorization(
+  routeKey: string,
+  properties: Record<string, unknown>,
+  authorizers: ReadonlyMap<string, HttpAuthorizerDefinition>,
+): HttpRouteAuthorization {
+  const type = properties['AuthorizationType'] ?? 'NONE';
+  switch (type) {
+    case 'NONE':
+      return { type: 'NONE' };
+    case 'AWS_IAM':
+      return { type: 'AWS_IAM' };
+    case 'CUSTOM': {
+      const authorizer = authorizers.get(refId(properties['AuthorizerId']) ?? '');
+      if (!authorizer) throw new UnsupportedTemplateError(`route ${routeKey}: its authorizer is not one of the API's Lambda authorizers`);
+      return { type: 'CUSTOM', authorizer };
+    }
+    default:
+      throw new UnsupportedTemplateError(`route ${routeKey}: ${String(type)} authorization is not emulated locally`);
+  }
+}
+
+/** CloudFormation requires the version on HTTP API Lambda integrations and authorizers; there is no default to assume. */
+function payloadFormatVersion(value: unknown, where: string): PayloadFormatVersion {
+  if (value !== '1.0' && value !== '2.0') throw new UnsupportedTemplateError(`${where}: expected payload format 1.0 or 2.0, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function resourcesOfApi(stack: SynthesizedStack, type: string, apiLogicalId: string): [string, TemplateResource][] {
+  return resourcesOfType(stack, type).filter(([, resource]) => refId(resource.Properties?.['ApiId']) === apiLogicalId);
+}
+
+/**
+ * The function an integration or authorizer invokes: its URI is the function's ARN (as `HttpLambdaIntegration`
+ * writes it) or `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function arn}/invocations`.
+ */
+function invokedFunctionName(uri: string, where: string): string {
+  const name = /:function:([^:/]+)(?::[^/]+)?(?:\/invocations)?$/.exec(uri)?.[1];
   if (!name) throw new UnsupportedTemplateError(`${where}: ${uri} does not invoke a Lambda function`);
   return name;
 }

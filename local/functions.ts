@@ -12,6 +12,8 @@ export class FunctionError extends Error {
     readonly functionName: string,
     readonly errorType: string,
     readonly errorMessage: string,
+    /** The error's stack, line by line, as Lambda's error payload carries it. */
+    readonly trace: string[] = [],
   ) {
     super(`${functionName} failed: ${errorType}: ${errorMessage}`);
   }
@@ -24,6 +26,24 @@ export interface FunctionRuntimeOptions {
   maxInstances: number;
   /** Each line a function writes to stdout or stderr. */
   log: (functionName: string, line: string) => void;
+  /** If given, execution environments measure each invocation and report it here (for benchmarks). */
+  onInvocation?: (report: InvocationReport) => void;
+}
+
+/** What an execution environment measured of one invocation, when asked to (`onInvocation`). */
+export interface InvocationReport {
+  functionName: string;
+  /** The handler's run time, from the event's arrival in the environment to its result, as Lambda bills it. */
+  durationMs: number;
+  /** The environment's init (importing the bundle), on the first invocation it ran. */
+  initDurationMs?: number;
+  /** AWS SDK commands sent during the invocation, by `Service.Operation` (e.g. `DynamoDB.Query`), retries not counted. */
+  commands: Record<string, number>;
+  /** HTTP requests those commands took, retries included. */
+  attempts: Record<string, number>;
+  /** Milliseconds from each of those requests' start to its response's end, summed by operation. */
+  waitMs: Record<string, number>;
+  failed: boolean;
 }
 
 interface Instance {
@@ -33,6 +53,13 @@ interface Instance {
 }
 
 const WORKER_FILE = path.join(__dirname, 'lambda-worker.mjs');
+
+interface WorkerReply {
+  invocationId: string;
+  result?: unknown;
+  error?: { errorType: string; errorMessage: string; stack: string[] };
+  measurement?: Omit<InvocationReport, 'functionName' | 'failed'>;
+}
 
 /**
  * Runs one function's synthesized bundle as Lambda would: each execution environment (a worker
@@ -117,7 +144,7 @@ export class LocalFunction {
   private coldStart(): Instance {
     const { definition, options } = this;
     const worker = new Worker(WORKER_FILE, {
-      workerData: { codeDir: definition.codeDir, handler: definition.handler },
+      workerData: { codeDir: definition.codeDir, handler: definition.handler, measure: options.onInvocation !== undefined },
       env: {
         ...options.baseEnvironment,
         ...definition.environment,
@@ -134,11 +161,12 @@ export class LocalFunction {
       createInterface({ input: stream }).on('line', (line) => options.log(definition.name, line));
     }
     const instance: Instance = { worker };
-    worker.on('message', (message: { invocationId: string; result?: unknown; error?: { errorType: string; errorMessage: string } }) => {
+    worker.on('message', (message: WorkerReply) => {
       if (instance.pending?.invocationId !== message.invocationId) return;
+      if (message.measurement) options.onInvocation?.({ functionName: definition.name, ...message.measurement, failed: message.error !== undefined });
       instance.pending.settle(
         message.error
-          ? { error: new FunctionError(definition.name, message.error.errorType, message.error.errorMessage) }
+          ? { error: new FunctionError(definition.name, message.error.errorType, message.error.errorMessage, message.error.stack) }
           : { result: message.result },
       );
     });

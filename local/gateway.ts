@@ -2,6 +2,7 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RouteDefinition, WebSocketApiDefinition } from './app-model';
+import { policyDecision } from './authorizer-policy';
 import { FunctionError } from './functions';
 import type { ConnectionInfo, ConnectionRegistry, PostOutcome } from './management-api';
 import { LOCAL_ACCOUNT_ID } from './provision';
@@ -292,24 +293,6 @@ function hasIdentitySource(connection: ConnectionRequest, source: string): boole
   const query = /^route\.request\.querystring\.(.+)$/i.exec(source)?.[1];
   if (query) return (connection.queryStringParameters?.[query] ?? '') !== '';
   return true;
-}
-
-/** Allow only if a statement allows `execute-api:Invoke` on the method and none denies it. */
-function policyDecision(result: unknown, methodArn: string): 'Allow' | 'Deny' | 'malformed' {
-  const policy = (result as { principalId?: unknown; policyDocument?: { Statement?: unknown } } | null) ?? {};
-  const statements = policy.policyDocument?.Statement;
-  if (policy.principalId === undefined || !Array.isArray(statements)) return 'malformed';
-  const matching = statements.filter((statement: { Action?: unknown; Resource?: unknown }) =>
-    [statement.Action].flat().some((action) => typeof action === 'string' && arnMatches(action, 'execute-api:Invoke')) &&
-    [statement.Resource].flat().some((resource) => typeof resource === 'string' && arnMatches(resource, methodArn)),
-  ) as { Effect?: string }[];
-  if (matching.some((statement) => statement.Effect === 'Deny')) return 'Deny';
-  return matching.some((statement) => statement.Effect === 'Allow') ? 'Allow' : 'Deny';
-}
-
-function arnMatches(pattern: string, value: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return regex.test(value);
 }
 
 function statusCodeOf(result: unknown): number {

@@ -3,10 +3,13 @@
 // Plain JavaScript because worker threads load files without the TypeScript loader.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { codeDir, handler } = workerData;
+const { codeDir, handler, measure } = workerData;
+// Only when the runtime asks for measurements (benchmarks): the handler's duration and its SDK calls.
+const sdkCalls = measure ? (await import('./sdk-calls.mjs')).countSdkCalls() : undefined;
 const separator = handler.lastIndexOf('.');
 const moduleName = handler.slice(0, separator);
 const exportName = handler.slice(separator + 1);
@@ -33,7 +36,9 @@ function serializeError(error) {
 }
 
 // An init failure is reported on every invocation, as Lambda does, rather than crashing the worker.
-const ready = loadHandler().then(
+const initStarted = performance.now();
+let initDurationMs;
+const ready = loadHandler().finally(() => (initDurationMs = performance.now() - initStarted)).then(
   (fn) => ({ fn }),
   (error) => ({ initError: serializeError(error) }),
 );
@@ -49,10 +54,20 @@ parentPort.on('message', async ({ invocationId, event, context }) => {
     fail: () => undefined,
     succeed: () => undefined,
   };
+  sdkCalls?.take();
+  const started = performance.now();
+  const measured = () => {
+    if (!sdkCalls) return {};
+    const measurement = { durationMs: performance.now() - started, ...sdkCalls.take() };
+    // The first invocation of an environment reports its init (the bundle's import), as Lambda's REPORT line does.
+    if (initDurationMs !== undefined) measurement.initDurationMs = initDurationMs;
+    initDurationMs = undefined;
+    return { measurement };
+  };
   try {
     const result = await loaded.fn(event, lambdaContext);
-    parentPort.postMessage({ invocationId, result: result === undefined ? null : result });
+    parentPort.postMessage({ invocationId, result: result === undefined ? null : result, ...measured() });
   } catch (error) {
-    parentPort.postMessage({ invocationId, error: serializeError(error) });
+    parentPort.postMessage({ invocationId, error: serializeError(error), ...measured() });
   }
 });

@@ -58,7 +58,8 @@ function placeholderValues(logicalId: string, resource: TemplateResource, contex
     }
     case 'AWS::ApiGatewayV2::Api': {
       const apiId = localApiId(logicalId);
-      return { ref: apiId, attributes: { ApiId: apiId, ApiEndpoint: `wss://${apiId}.execute-api.${region}.amazonaws.com` } };
+      const scheme = resource.Properties?.['ProtocolType'] === 'HTTP' ? 'https' : 'wss';
+      return { ref: apiId, attributes: { ApiId: apiId, ApiEndpoint: `${scheme}://${apiId}.execute-api.${region}.amazonaws.com` } };
     }
     case 'AWS::ApiGatewayV2::Stage':
       return { ref: resolveString(resource.Properties?.['StageName'], context, `${logicalId}.StageName`), attributes: {} };

@@ -4,13 +4,15 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { describeLocalApp, type LocalApp } from './app-model';
+import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
 import { readSynthesizedStack } from './cloud-assembly';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
 import { SqsEventSourcePoller } from './event-source-poller';
-import { LocalFunction } from './functions';
+import { type InvocationReport, LocalFunction } from './functions';
 import { WebSocketGateway } from './gateway';
+import { HttpApiGateway } from './http-api';
 import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
+import { handleLambdaInvokeRequest } from './lambda-invoke-api';
 import { handleManagementApiRequest } from './management-api';
 import { provision } from './provision';
 import { Scheduler } from './scheduler';
@@ -41,6 +43,11 @@ export interface LocalRuntimeOptions {
   log?: (message: string) => void;
   /** What the functions write. @default discarded */
   functionLog?: (functionName: string, line: string) => void;
+  /**
+   * Measure every invocation (its duration, init, and the AWS SDK commands it sent) and report it
+   * here; for benchmarks. @default nothing is measured
+   */
+  onInvocation?: (report: InvocationReport) => void;
 }
 
 /** `.local/outputs.json`: the stack's outputs, resolved locally, plus the local engines' endpoints. */
@@ -51,7 +58,7 @@ export type LocalOutputs = Record<string, string> & {
 };
 
 export interface LocalRuntime {
-  /** `http://127.0.0.1:<port>`: the test page, the issuer, the management API; `ws://` for the API. */
+  /** `http://127.0.0.1:<port>`: the test page, the issuer, the management API, Lambda's Invoke API; `ws://` for the API. */
   url: string;
   stackName: string;
   outputs: LocalOutputs;
@@ -74,7 +81,8 @@ const TEST_PAGE = path.join(__dirname, 'test-page.html');
  * Runs the project's CDK app on this machine: synthesizes it, creates its tables and queues in
  * DynamoDB Local and the SQS emulator, runs its functions from the synthesized bundles, polls its
  * queues as Lambda's event-source mappings do, and serves its WebSocket API, the management API,
- * a development token issuer and a test page on one loopback port.
+ * Lambda's Invoke API, a development token issuer and a test page on one loopback port, and each
+ * of its HTTP APIs on a loopback port of its own.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const projectDir = path.resolve(options.projectDir ?? process.cwd());
@@ -149,6 +157,7 @@ interface ReadyParts {
 /** The runtime once its engines run: loads (and reloads) the app and serves it. */
 class Ready {
   readonly gateway: WebSocketGateway;
+  private readonly httpApis: HttpApiGateway;
   private loaded!: Loaded;
   private readonly dynamoDb: DynamoDBClient;
   private readonly sqs: SQSClient;
@@ -169,11 +178,25 @@ class Ready {
       },
       (message, detail) => parts.log(`${message}${detail ? ` ${JSON.stringify(detail)}` : ''}`),
     );
+    this.httpApis = new HttpApiGateway(
+      (logicalId) => {
+        // Undefined while the first load has not finished, or for an API only the app being loaded has.
+        const api = this.loaded?.app.httpApis.find((candidate) => candidate.logicalId === logicalId);
+        return api && { api, region: this.loaded.app.region, invoke: (name, event) => this.invoke(name, event) };
+      },
+      (message, detail) => parts.log(`${message}${detail ? ` ${JSON.stringify(detail)}` : ''}`),
+    );
   }
 
   static async create(parts: ReadyParts): Promise<Ready> {
     const ready = new Ready(parts);
-    ready.loaded = await ready.load();
+    try {
+      ready.loaded = await ready.load();
+    } catch (error) {
+      // A template the runtime cannot run may be found after the HTTP APIs' ports were opened.
+      await ready.httpApis.close();
+      throw error;
+    }
     ready.writeOutputs();
     if (parts.options.watch) ready.watch();
     return ready;
@@ -200,6 +223,7 @@ class Ready {
     for (const watcher of this.watchers) watcher.close();
     await this.reloading;
     await this.gateway.closeAll();
+    await this.httpApis.close();
     await this.unload(this.loaded);
     rmSync(this.outputsFile, { force: true });
     this.dynamoDb.destroy();
@@ -210,6 +234,9 @@ class Ready {
     const url = new URL(request.url ?? '/', this.parts.origin);
     const stage = this.loaded.app.webSocketApi.stageName;
     if (handleManagementApiRequest(this.gateway, stage, request, response)) return;
+    const { app, functions } = this.loaded;
+    const invokable = { region: app.region, has: (name: string) => functions.has(name), invoke: (name: string, event: unknown) => this.invoke(name, event) };
+    if (handleLambdaInvokeRequest(invokable, request, response, this.parts.log)) return;
     const route = `${request.method} ${url.pathname}`;
     switch (route) {
       case 'GET /':
@@ -254,7 +281,8 @@ class Ready {
     const { options, stateDir, origin, engines, log } = this.parts;
     const stack = readSynthesizedStack(path.join(stateDir, 'cdk.out'), options.stackName);
     const context = await provision(stack, { dynamoDb: this.dynamoDb, sqs: this.sqs });
-    const app = describeLocalApp(stack, context, origin);
+    const httpApiOrigins = await this.httpApis.serve(httpApiLogicalIds(stack));
+    const app = describeLocalApp(stack, context, origin, httpApiOrigins);
     const baseEnvironment = {
       AWS_REGION: app.region,
       AWS_DEFAULT_REGION: app.region,
@@ -262,6 +290,8 @@ class Ready {
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_DYNAMODB: engines.dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: engines.sqs.endpoint,
+      // Functions that invoke others (`@aws-sdk/client-lambda`) reach this runtime's Invoke API.
+      AWS_ENDPOINT_URL_LAMBDA: origin.origin,
       TZ: 'UTC',
     };
     const functions = new Map(
@@ -271,6 +301,7 @@ class Ready {
           baseEnvironment,
           maxInstances: options.maxInstancesPerFunction ?? 4,
           log: options.functionLog ?? (() => undefined),
+          ...(options.onInvocation && { onInvocation: options.onInvocation }),
         }),
       ]),
     );
@@ -297,6 +328,9 @@ class Ready {
       `loaded ${app.stackName}: ${app.functions.size} functions, routes ${[...app.webSocketApi.routes.keys()].join(' ')}, ` +
         `${pollers.length} queue event sources, ${app.scheduledRules.length} scheduled rules`,
     );
+    for (const api of app.httpApis) {
+      log(`HTTP API ${api.logicalId} at ${httpApiOrigins.get(api.logicalId)?.origin}/: routes ${api.routes.map((route) => route.routeKey).join(', ')}`);
+    }
     for (const notice of app.notRunLocally) log(`not run locally: ${notice}`);
     return { app, functions, pollers, scheduler };
   }
@@ -349,6 +383,7 @@ class Ready {
       this.loaded = await this.load();
       this.writeOutputs();
       await this.unload(previous);
+      await this.httpApis.close(this.loaded.app.httpApis.map((api) => api.logicalId));
       log('reloaded');
     } catch (error) {
       log(`reload failed, still running the previous version: ${(error as Error).message}`);

@@ -164,7 +164,7 @@ export function selectRouteKey(expression: string, body: string, routeKeys: Read
 }
 
 /** `09/Feb/2026:10:00:00 +0000`, as API Gateway writes `requestTime`. */
-function apacheTime(date: Date): string {
+export function apacheTime(date: Date): string {
   const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   const pad = (value: number) => String(value).padStart(2, '0');
   return (

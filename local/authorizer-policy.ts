@@ -1,0 +1,22 @@
+/**
+ * Whether a Lambda authorizer's IAM-policy response lets the caller invoke `resourceArn` (a
+ * WebSocket route's `methodArn`, an HTTP API route's `routeArn`): Allow only if a statement allows
+ * `execute-api:Invoke` on it and none denies it; `malformed` for a response without `principalId`
+ * or statements, which API Gateway answers with 500.
+ */
+export function policyDecision(result: unknown, resourceArn: string): 'Allow' | 'Deny' | 'malformed' {
+  const policy = (result as { principalId?: unknown; policyDocument?: { Statement?: unknown } } | null) ?? {};
+  const statements = policy.policyDocument?.Statement;
+  if (policy.principalId === undefined || !Array.isArray(statements)) return 'malformed';
+  const matching = statements.filter((statement: { Action?: unknown; Resource?: unknown }) =>
+    [statement.Action].flat().some((action) => typeof action === 'string' && arnMatches(action, 'execute-api:Invoke')) &&
+    [statement.Resource].flat().some((resource) => typeof resource === 'string' && arnMatches(resource, resourceArn)),
+  ) as { Effect?: string }[];
+  if (matching.some((statement) => statement.Effect === 'Deny')) return 'Deny';
+  return matching.some((statement) => statement.Effect === 'Allow') ? 'Allow' : 'Deny';
+}
+
+function arnMatches(pattern: string, value: string): boolean {
+  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return regex.test(value);
+}
