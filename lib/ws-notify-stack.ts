@@ -20,6 +20,7 @@ export class WsNotifyStack extends Stack {
       ConnectionsTableName: [this.wsNotify.connectionsTable.tableName, 'Open connections, by id and by user'],
       ApiKeysTableName: [this.wsNotify.apiKeysTable.tableName, 'API keys (ws-notify apikey create|list|revoke)'],
       SubscriptionsTableName: [this.wsNotify.subscriptionsTable.tableName, 'Topic subscriptions, by topic and by connection'],
+      EventsUrl: [this.wsNotify.eventsUrl, 'POST CloudEvents to <EventsUrl>/<topic>/events with a publish API key'],
       PublishQueueUrl: [this.wsNotify.publishQueue.queueUrl, 'Send {"topic","event":<CloudEvent>} here'],
     };
     for (const [id, [value, description]] of Object.entries(outputs)) {

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
-import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
-import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpLambdaAuthorizer, HttpLambdaResponseType, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -105,6 +105,8 @@ export class WsNotify extends Construct {
   /** Send `{"topic","event":<CloudEvent>}` here to publish to a topic's subscribers. */
   public readonly publishQueue: Queue;
   public readonly publishDeadLetterQueue: Queue;
+  /** The HTTP events ingress: `POST /topics/{topic}/events` (publish API keys), `POST /iam/topics/{topic}/events` (IAM). */
+  public readonly eventsApi: HttpApi;
 
   private readonly logRetention: RetentionDays;
 
@@ -302,6 +304,49 @@ export class WsNotify extends Construct {
       targets: [new LambdaFunction(credentialSweepFn)],
     });
 
+    const eventsAuthorizerFn = this.function('EventsAuthorizer', 'events-authorizer', { ...keys, ...tenancy });
+    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
+    this.eventsApi = new HttpApi(this, 'EventsApi', { description: 'ws-notify: publish CloudEvents to topics', createDefaultStage: false });
+    new HttpStage(this, 'EventsStage', {
+      httpApi: this.eventsApi,
+      autoDeploy: true,
+      throttle: props.throttle ?? { rateLimit: 500, burstLimit: 1000 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(new LogGroup(this, 'EventsAccessLog', { retention: this.logRetention, removalPolicy })),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            sourceIp: '$context.identity.sourceIp',
+            requestTime: '$context.requestTimeEpoch',
+            error: '$context.error.message',
+            authorizerError: '$context.authorizer.error',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+    const ingress = new HttpLambdaIntegration('EventsIngressIntegration', eventsIngressFn);
+    this.eventsApi.addRoutes({
+      path: '/topics/{topic}/events',
+      methods: [HttpMethod.POST],
+      integration: ingress,
+      authorizer: new HttpLambdaAuthorizer('EventsAuthorizer', eventsAuthorizerFn, {
+        responseTypes: [HttpLambdaResponseType.SIMPLE],
+        // A key may arrive in a header or the query string: no single identity source to pre-check.
+        identitySource: [],
+        // Not cached, so that a revoked key is refused at once.
+        resultsCacheTtl: Duration.seconds(0),
+      }),
+    });
+    this.eventsApi.addRoutes({
+      path: '/iam/topics/{topic}/events',
+      methods: [HttpMethod.POST],
+      integration: ingress,
+      authorizer: new HttpIamAuthorizer(),
+    });
+
     // Least privilege: each function gets exactly the actions its code uses, on exactly its resources.
     const tableArn = this.connectionsTable.tableArn;
     const subscriptionsArn = this.subscriptionsTable.tableArn;
@@ -317,6 +362,8 @@ export class WsNotify extends Construct {
     allow(unsubscribeFn, ['dynamodb:DeleteItem'], [subscriptionsArn]);
     allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);
+    allow(eventsAuthorizerFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
+    allow(eventsIngressFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,
       this.publishQueue.queueArn,
@@ -346,6 +393,11 @@ export class WsNotify extends Construct {
   /** The `wss://` URL clients connect to. */
   get webSocketUrl(): string {
     return this.stage.url;
+  }
+
+  /** Where events are posted: `POST <eventsUrl>/{topic}/events`. */
+  get eventsUrl(): string {
+    return `${this.eventsApi.apiEndpoint}/topics`;
   }
 
   /** The `https://` endpoint of the API Gateway management API (PostToConnection). */

@@ -73,6 +73,7 @@ describe('npm start', () => {
         'ApiKeysTableName',
         'ConnectionsTableName',
         'DynamoDbEndpoint',
+        'EventsUrl',
         'ManagementApiEndpoint',
         'NotifyConnectionQueueUrl',
         'NotifyUserQueueUrl',

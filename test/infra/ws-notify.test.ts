@@ -50,7 +50,9 @@ describe('the WebSocket API', () => {
   });
 
   it('has exactly the $connect, $disconnect, $default, ping, authenticate, subscribe, unsubscribe and publish routes', () => {
-    const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties['RouteKey']);
+    const routeKeys = ofType('AWS::ApiGatewayV2::Route')
+      .map(([, route]) => route.Properties['RouteKey'] as string)
+      .filter((routeKey) => !routeKey.startsWith('POST /'));
     expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'ping', 'publish', 'subscribe', 'unsubscribe']);
   });
 
@@ -75,7 +77,8 @@ describe('the WebSocket API', () => {
   });
 
   it('has one auto-deployed stage with default route throttling and JSON access logs', () => {
-    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    // This one, and the events ingress's $default.
+    template.resourceCountIs('AWS::ApiGatewayV2::Stage', 2);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: 'live',
       AutoDeploy: true,
@@ -178,9 +181,9 @@ describe('the queues', () => {
 });
 
 describe('the functions', () => {
-  it('are thirteen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
+  it('are fifteen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(13);
+    expect(functions).toHaveLength(15);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -282,6 +285,27 @@ describe('the subscription table', () => {
   }, 120_000);
 });
 
+describe('the events ingress', () => {
+  it('is an HTTP API with POST /topics/{topic}/events behind an uncached Lambda authorizer, and an IAM twin', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /topics/{topic}/events', AuthorizationType: 'CUSTOM' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /iam/topics/{topic}/events', AuthorizationType: 'AWS_IAM' });
+    const authorizers = ofType('AWS::ApiGatewayV2::Authorizer').map(([, authorizer]) => authorizer.Properties);
+    expect(authorizers).toContainEqual(
+      expect.objectContaining({ AuthorizerType: 'REQUEST', EnableSimpleResponses: true, AuthorizerPayloadFormatVersion: '2.0', AuthorizerResultTtlInSeconds: 0 }),
+    );
+  });
+
+  it('has a throttled, access-logged $default stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] }, Format: Match.anyValue() },
+    });
+  });
+});
+
 describe('the credential sweep', () => {
   it('runs every minute, with time to wait a minute for credentials about to expire', () => {
     const [[, rule]] = ofType('AWS::Events::Rule') as [[string, any]];
@@ -336,6 +360,8 @@ describe('IAM', () => {
     ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem']],
     ['UnsubscribeFunction', ['dynamodb:DeleteItem']],
     ['PublishFunction', ['sqs:SendMessage']],
+    ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
+    ['EventsIngressFunction', ['sqs:SendMessage']],
     ['TopicFanOutFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
   ])('%s may take exactly the actions its code uses', (fn, actions) => {
     expect(permissionsOf(fn).actions).toEqual(actions);
@@ -379,7 +405,7 @@ describe('IAM', () => {
 describe('stack outputs', () => {
   it('are named exactly as documented', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
-      ['ApiKeysTableName', 'ConnectionsTableName', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'PublishQueueUrl', 'SubscriptionsTableName', 'WebSocketUrl'],
+      ['ApiKeysTableName', 'ConnectionsTableName', 'EventsUrl', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'PublishQueueUrl', 'SubscriptionsTableName', 'WebSocketUrl'],
     );
   });
 });

@@ -1,0 +1,52 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { eventsFromHttp, type HttpRequest, InvalidEventError } from './cloudevents-http';
+import { enqueueAll } from './enqueue';
+import { checkTenancy } from './fan-out';
+import { eventFrame } from './frames';
+import { InvalidMessageError } from './messages';
+import { mayAccess, type PublishMessage, TopicName } from './topics';
+
+/** Who is posting: a publish-scope API key with its grants and tenant, or an AWS caller IAM let through. */
+export type HttpPublisher = { kind: 'apiKey'; userId: string; tenant?: string; publishTopics: string[] } | { kind: 'iam'; tenant?: string };
+
+export interface IngressDeps {
+  sqs: SQSClient;
+  publishQueueUrl: string;
+  tenantClaim?: string;
+}
+
+export interface IngressResponse {
+  statusCode: number;
+  body: string;
+}
+
+/**
+ * `POST /topics/{topic}/events`: validates the request's CloudEvents and enqueues each on the
+ * Publish queue. 202 with their ids; 400, 403 or 413 with `{"error","message"}` saying why nothing
+ * was enqueued. A batch is all or nothing.
+ */
+export async function acceptEvents(topic: string | undefined, request: HttpRequest, publisher: HttpPublisher, deps: IngressDeps): Promise<IngressResponse> {
+  if (!TopicName.safeParse(topic).success) return refusal(400, 'invalid_topic', `"${topic}" is not a topic: 1-128 letters, digits or ._:/-`);
+  const validTopic = topic as string;
+  if (publisher.kind === 'apiKey' && !mayAccess(publisher.publishTopics, validTopic)) {
+    return refusal(403, 'forbidden_topic', `this key may not publish to "${validTopic}"`);
+  }
+  try {
+    checkTenancy(publisher.tenant, deps.tenantClaim, publisher.kind === 'iam' ? 'the tenant in ?tenant=' : "the key's tenant");
+    const events = eventsFromHttp(request);
+    // A frame API Gateway could not deliver is refused now, not dead-lettered later.
+    for (const event of events) eventFrame(validTopic, event);
+    const messages = events.map((event): PublishMessage => ({ topic: validTopic, event, ...(publisher.tenant !== undefined && { tenant: publisher.tenant }) }));
+    await enqueueAll(deps.sqs, deps.publishQueueUrl, messages.map((message) => JSON.stringify(message)));
+    return { statusCode: 202, body: JSON.stringify({ accepted: events.length, ids: events.map((event) => event.id) }) };
+  } catch (error) {
+    if (error instanceof InvalidEventError) return refusal(400, 'invalid_event', error.message);
+    if (error instanceof InvalidMessageError && error.reason === 'payload_too_large') return refusal(413, 'payload_too_large', error.message);
+    if (error instanceof InvalidMessageError) return refusal(400, 'invalid_tenant', error.message);
+    throw error;
+  }
+}
+
+function refusal(statusCode: number, error: string, message: string): IngressResponse {
+  return { statusCode, body: JSON.stringify({ error, message }) };
+}

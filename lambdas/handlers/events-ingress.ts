@@ -1,0 +1,41 @@
+import type { APIGatewayProxyEventV2WithRequestContext, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { createSqsClient } from '../clients';
+import { readConfig, readOptionalConfig } from '../config';
+import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
+import { logger } from '../logger';
+
+const config = readConfig('PUBLISH_QUEUE_URL');
+const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
+const deps = { sqs: createSqsClient(), publishQueueUrl: config.PUBLISH_QUEUE_URL, ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }) };
+
+/** What the two routes' authorizers leave in the request context. */
+interface IngressContext {
+  authorizer?: { lambda?: Record<string, unknown>; iam?: Record<string, unknown> };
+}
+
+/** The HTTP events ingress, behind the API key authorizer (`/topics/…`) or IAM (`/iam/topics/…`). */
+export const handler = async (event: APIGatewayProxyEventV2WithRequestContext<IngressContext>): Promise<APIGatewayProxyResultV2> => {
+  const response = await acceptEvents(event.pathParameters?.['topic'], { headers: event.headers, ...bodyOf(event) }, publisherOf(event), deps);
+  logger.info('events posted', { topic: event.pathParameters?.['topic'], statusCode: response.statusCode });
+  return { ...response, headers: { 'content-type': 'application/json' } };
+};
+
+function publisherOf(event: APIGatewayProxyEventV2WithRequestContext<IngressContext>): HttpPublisher {
+  const key = event.requestContext.authorizer?.lambda;
+  if (key !== undefined) {
+    const tenant = key['tenant'];
+    return {
+      kind: 'apiKey',
+      userId: String(key['userId']),
+      publishTopics: JSON.parse(String(key['publishTopics'] ?? '[]')) as string[],
+      ...(typeof tenant === 'string' && { tenant }),
+    };
+  }
+  // An AWS caller names the tenant, if the stack has tenants, in the query string.
+  const tenant = event.queryStringParameters?.['tenant'];
+  return { kind: 'iam', ...(tenant !== undefined && { tenant }) };
+}
+
+function bodyOf(event: { body?: string; isBase64Encoded: boolean }) {
+  return { ...(event.body !== undefined && { body: event.body }), isBase64Encoded: event.isBase64Encoded };
+}
