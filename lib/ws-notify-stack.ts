@@ -11,20 +11,24 @@ export class WsNotifyStack extends Stack {
   constructor(scope: Construct, id: string, props: WsNotifyStackProps) {
     super(scope, id, props);
     this.wsNotify = new WsNotify(this, 'WsNotify', props);
+    outputEndpoints(this, this.wsNotify);
+  }
+}
 
-    const outputs: Record<string, [string, string]> = {
-      WebSocketUrl: [this.wsNotify.webSocketUrl, 'wss:// URL clients connect to'],
-      ManagementApiEndpoint: [this.wsNotify.managementApiEndpoint, 'API Gateway management API (PostToConnection)'],
-      NotifyUserQueueUrl: [this.wsNotify.notifyUserQueue.queueUrl, 'Send {"userId","data"} here'],
-      NotifyConnectionQueueUrl: [this.wsNotify.notifyConnectionQueue.queueUrl, 'Send {"connectionId","data"} here'],
-      ConnectionsTableName: [this.wsNotify.connectionsTable.tableName, 'Open connections, by id and by user'],
-      ApiKeysTableName: [this.wsNotify.apiKeysTable.tableName, 'API keys (ws-notify apikey create|list|revoke)'],
-      SubscriptionsTableName: [this.wsNotify.subscriptionsTable.tableName, 'Topic subscriptions, by topic and by connection'],
-      EventsUrl: [this.wsNotify.eventsUrl, 'POST CloudEvents to <EventsUrl>/<topic>/events with a publish API key'],
-      PublishQueueUrl: [this.wsNotify.publishQueue.queueUrl, 'Send {"topic","event":<CloudEvent>} here'],
+/** Names a WsNotify's endpoints as stack outputs, as `npx ws-notify` and the local runtime read them. */
+export function outputEndpoints(stack: Stack, wsNotify: WsNotify): void {
+  const outputs: Record<string, [string, string]> = {
+    WebSocketUrl: [wsNotify.webSocketUrl, 'wss:// URL clients connect to'],
+    ManagementApiEndpoint: [wsNotify.managementApiEndpoint, 'API Gateway management API (PostToConnection)'],
+    NotifyUserQueueUrl: [wsNotify.notifyUserQueue.queueUrl, 'Send {"userId","data"} here'],
+    NotifyConnectionQueueUrl: [wsNotify.notifyConnectionQueue.queueUrl, 'Send {"connectionId","data"} here'],
+    ConnectionsTableName: [wsNotify.connectionsTable.tableName, 'Open connections, by id and by user'],
+    ApiKeysTableName: [wsNotify.apiKeysTable.tableName, 'API keys (ws-notify apikey create|list|revoke)'],
+    SubscriptionsTableName: [wsNotify.subscriptionsTable.tableName, 'Topic subscriptions, by topic and by connection'],
+    EventsUrl: [wsNotify.eventsUrl, 'POST CloudEvents to <EventsUrl>/<topic>/events with a publish API key'],
+    PublishQueueUrl: [wsNotify.publishQueue.queueUrl, 'Send {"topic","event":<CloudEvent>} here'],
     };
-    for (const [id, [value, description]] of Object.entries(outputs)) {
-      new CfnOutput(this, id, { value, description });
-    }
+  for (const [id, [value, description]] of Object.entries(outputs)) {
+    new CfnOutput(stack, id, { value, description });
   }
 }

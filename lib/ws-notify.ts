@@ -8,7 +8,7 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type IFunction, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -51,6 +51,14 @@ export interface WsNotifyProps {
    * @default none
    */
   readonly publicTopics?: string[];
+  /**
+   * Functions that enrich a topic's events before they are delivered, by topic pattern (`orders`,
+   * `orders.*`; the first that matches). The function receives `{topic, tenant?, event}` and
+   * returns `{event, userId?}`: the event to deliver, and, if it concerns one user, that user, whose
+   * connections then receive it instead of the topic's subscribers.
+   * @default none
+   */
+  readonly enrichers?: Record<string, IFunction>;
   /**
    * Name of the API stage; it is the last path segment of the WebSocket URL.
    * @default 'live'
@@ -192,7 +200,7 @@ export class WsNotify extends Construct {
     const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
     const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName };
-    const publicTopics = validPublicTopics(props.publicTopics ?? []);
+    const publicTopics = validTopicPatterns('publicTopics', props.publicTopics ?? []);
     const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
     const tokens = { JWT_ISSUER: issuer, JWT_AUDIENCE: props.jwtAudience, JWKS_URI: jwksUri, ...tenancy };
     const authorizeFn = this.function('Authorize', 'authorize', { ...tokens, ...keys, ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false) });
@@ -276,9 +284,16 @@ export class WsNotify extends Construct {
       MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl,
       DEAD_LETTER_QUEUE_URL: this.notifyConnectionDeadLetterQueue.queueUrl,
     });
+    const enrichers = Object.entries(props.enrichers ?? {});
+    validTopicPatterns('enrichers', enrichers.map(([pattern]) => pattern));
+    const enrichment: Record<string, string> =
+      enrichers.length === 0
+        ? {}
+        : { ...table, ENRICHERS: Stack.of(this).toJsonString(Object.fromEntries(enrichers.map(([pattern, fn]) => [pattern, fn.functionArn]))) };
     const topicFanOutFn = this.function('TopicFanOut', 'topic-fan-out', {
       ...subscriptions,
       ...tenancy,
+      ...enrichment,
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       PUBLISH_QUEUE_URL: this.publishQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.publishDeadLetterQueue.queueUrl,
@@ -362,6 +377,10 @@ export class WsNotify extends Construct {
     allow(unsubscribeFn, ['dynamodb:DeleteItem'], [subscriptionsArn]);
     allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);
+    if (enrichers.length > 0) {
+      for (const [, fn] of enrichers) fn.grantInvoke(topicFanOutFn);
+      allow(topicFanOutFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
+    }
     allow(eventsAuthorizerFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
     allow(eventsIngressFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['sqs:SendMessage'], [
@@ -498,9 +517,9 @@ function allow(fn: NodejsFunction, actions: string[], resources: string[]): void
   fn.addToRolePolicy(new PolicyStatement({ actions, resources }));
 }
 
-function validPublicTopics(patterns: string[]): string[] {
+function validTopicPatterns(prop: string, patterns: string[]): string[] {
   try {
-    return grantFrom(patterns, 'publicTopics') ?? [];
+    return grantFrom(patterns, prop) ?? [];
   } catch (error) {
     throw new Error(`WsNotify: ${(error as Error).message} (got ${JSON.stringify(patterns)}).`);
   }

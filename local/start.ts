@@ -8,6 +8,7 @@ its management API, DynamoDB Local, an SQS emulator, the queue pollers and a tok
 
 Options:
   --port <n>                      port on 127.0.0.1 (default 3001; 0 picks a free one)
+  --project <dir>                 the CDK app to run, by its directory (default: this one), e.g. examples/order-enrichment
   --stack <name>                  the stack to run, where the app has several
   -c, --context <key=value>       CDK context for the synth, repeatable (e.g. -c allowAnonymous=true -c tenantClaim=org)
   --state-dir <dir>               where outputs.json, the issuer key and the synthesized app go (default .local)
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: 'string' },
+      project: { type: 'string' },
       stack: { type: 'string' },
       context: { type: 'string', short: 'c', multiple: true },
       'state-dir': { type: 'string' },
@@ -55,9 +57,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   const runtime = await startLocalRuntime({
     ...(values.port !== undefined && { port: number('port', values.port) }),
+    ...(values.project && { projectDir: values.project }),
     ...(values.stack && { stackName: values.stack }),
     context,
-    ...(values['state-dir'] && { stateDir: values['state-dir'] }),
+    // In this directory, another project's too, so that `npx ws-notify` here finds its outputs.
+    stateDir: values['state-dir'] ?? '.local',
     ...(values['idle-timeout'] && { idleTimeoutSeconds: number('idle-timeout', values['idle-timeout']) }),
     ...(values['max-connection-duration'] && { maxConnectionSeconds: number('max-connection-duration', values['max-connection-duration']) }),
     ...(values['schedule-every'] && { scheduleEverySeconds: positive('schedule-every', values['schedule-every']) }),

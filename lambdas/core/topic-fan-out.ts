@@ -1,5 +1,8 @@
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { ConnectionTable } from './connections';
 import { enqueueAll } from './enqueue';
+import { enrich, enricherOf, type Enrichers } from './enrichment';
 import { checkTenancy } from './fan-out';
 import { eventFrame } from './frames';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
@@ -14,6 +17,8 @@ export interface TopicFanOutDeps {
   tenantClaim?: string;
   /** Subscribers per page. @default 1000 */
   pageSize?: number;
+  /** Topics whose events a function enriches first, and how to reach them and the users they name. */
+  enrichment?: { enrichers: Enrichers; lambda: LambdaClient; connections: ConnectionTable };
 }
 
 export const DEFAULT_PAGE_SIZE = 1000;
@@ -25,11 +30,18 @@ export const DEFAULT_PAGE_SIZE = 1000;
  * is worked through by several invocations at once rather than one long one. Groups are read on
  * the first page only. Returns how many deliveries were enqueued.
  */
-export async function fanOutToTopic(message: PublishMessage, deps: TopicFanOutDeps): Promise<{ enqueued: number; continued: boolean }> {
-  checkTenancy(message.tenant, deps.tenantClaim, 'the topic\'s tenant');
+export async function fanOutToTopic(received: PublishMessage, deps: TopicFanOutDeps): Promise<{ enqueued: number; continued: boolean }> {
+  checkTenancy(received.tenant, deps.tenantClaim, 'the topic\'s tenant');
+  // Enriched once, on the first page; the pages after it carry the enriched event.
+  const enricher = received.after === undefined && deps.enrichment ? enricherOf(deps.enrichment.enrichers, received.topic) : undefined;
+  const enriched = enricher === undefined || !deps.enrichment ? undefined : await enrich(enricher, received, deps.enrichment.lambda);
+  const message = enriched === undefined ? received : { ...received, event: enriched.event };
   const { topic, tenant, event } = message;
   // Fails before any work if the frame could never be delivered.
   eventFrame(topic, event);
+  if (enriched?.userId !== undefined && deps.enrichment) {
+    return { enqueued: await deliverToUser(enriched.userId, message, deps.enrichment.connections, deps), continued: false };
+  }
 
   const page = await deps.subscriptions.plainSubscribers(topic, tenant, {
     limit: deps.pageSize ?? DEFAULT_PAGE_SIZE,
@@ -51,4 +63,15 @@ export async function fanOutToTopic(message: PublishMessage, deps: TopicFanOutDe
   const bodies = recipients.map((connectionId) => JSON.stringify({ connectionId, topic, event } satisfies EventDelivery));
   await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
   return { enqueued: bodies.length, continued: page.after !== undefined };
+}
+
+/** An enriched event that concerns one user goes to that user's connections (in the tenant), subscribed or not. */
+async function deliverToUser(userId: string, { topic, tenant, event }: PublishMessage, connections: ConnectionTable, deps: TopicFanOutDeps): Promise<number> {
+  let enqueued = 0;
+  for await (const connectionIds of connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) })) {
+    const bodies = connectionIds.map((connectionId) => JSON.stringify({ connectionId, topic, event } satisfies EventDelivery));
+    await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
+    enqueued += bodies.length;
+  }
+  return enqueued;
 }

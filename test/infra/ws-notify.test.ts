@@ -1,5 +1,6 @@
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Code, Function, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { wsNotifyPropsFromContext } from '../../lib/app-context';
@@ -282,6 +283,23 @@ describe('the subscription table', () => {
       Environment: { Variables: Match.objectLike({ PUBLIC_TOPICS: '["news","status.*"]' }) },
     });
     expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, publicTopics: ['has space'] })).toThrow(/publicTopics/);
+  }, 120_000);
+});
+
+describe('enrichment', () => {
+  it('gives the topic fan-out the enrichers by pattern, permission to invoke them, and the user index for the users they name', () => {
+    const stack = new Stack();
+    const enrich = new Function(stack, 'Enrich', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async (e) => e') });
+    new WsNotify(stack, 'WsNotify', { ...props, enrichers: { 'orders.*': enrich } });
+    const configured = Template.fromStack(stack);
+
+    configured.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ENRICHERS: Match.anyValue(), CONNECTIONS_TABLE_NAME: Match.anyValue(), PUBLISH_QUEUE_URL: Match.anyValue() }) },
+    });
+    configured.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]) },
+    });
+    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, enrichers: { 'a b': enrich } })).toThrow(/enrichers/);
   }, 120_000);
 });
 
