@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import {
+  connectionMinutesPerMonthUsd,
+  costPerMillionNotifications,
+  dynamoDbItemBytes,
+  eventuallyConsistentReadUnits,
+  logIngestionPerMillionUsd,
+  type MeasuredDeliveryPath,
+  type Prices,
+  scanOfTable,
+} from './cost-model';
+
+const prices = JSON.parse(readFileSync(path.join(__dirname, 'prices.json'), 'utf8')) as Prices;
+
+/** 1,000 notifications to users with 2 connections each, delivered by ws-notify's path as it is today. */
+const wsNotify: MeasuredDeliveryPath = {
+  notifications: 1000,
+  deliveries: 2000,
+  frameBytes: 400,
+  functionCommands: { 'DynamoDB.Query': 1000, 'SQS.SendMessageBatch': 1000, 'ApiGatewayManagementApi.PostToConnection': 2000 },
+  eventSourceRequests: 600,
+  invocations: 300,
+  billedMs: 30_000,
+  memoryMb: 256,
+  scanWaitMs: 0,
+  logBytes: 600_000,
+};
+
+describe('DynamoDB units', () => {
+  it('charges half a read unit per 4 KB, rounded up, for an eventually consistent read', () => {
+    expect(eventuallyConsistentReadUnits(200, prices.dynamodb)).toBe(0.5);
+    expect(eventuallyConsistentReadUnits(4096, prices.dynamodb)).toBe(0.5);
+    expect(eventuallyConsistentReadUnits(4097, prices.dynamodb)).toBe(1);
+  });
+
+  it('reads a whole table in 1 MB pages when it Scans', () => {
+    expect(scanOfTable(100 * 1024, prices.dynamodb)).toEqual({ pages: 1, readUnits: 12.5 });
+    expect(scanOfTable(2.5 * 1024 * 1024, prices.dynamodb)).toEqual({ pages: 3, readUnits: 320 });
+  });
+
+  it('sizes an item as DynamoDB does: names plus values', () => {
+    expect(dynamoDbItemBytes({ connectionId: 'abcdefghijklmnop', userId: 'alice' })).toBe(12 + 16 + 6 + 5);
+    // 13 digits: 7 bytes for the digits, 1 more.
+    expect(dynamoDbItemBytes({ connectedAt: 1763931600123 })).toBe(11 + 8);
+  });
+});
+
+describe('costPerMillionNotifications', () => {
+  it('adds up the lines from the measured calls and published prices', () => {
+    const cost = costPerMillionNotifications(wsNotify, { kind: 'query', indexEntryBytes: 80 }, { users: 10_000, connectionsPerUser: 2 }, prices);
+    // 2 frames of 400 B per notification: 2 messages at $1.00 per million.
+    expect(cost.lines.apiGatewayMessages).toBeCloseTo(2.0);
+    // SendMessageBatch 1 + event-source 0.6 per notification, at $0.40 per million.
+    expect(cost.lines.sqsRequests).toBeCloseTo(0.64);
+    // 0.3 invocations at $0.20 per million.
+    expect(cost.lines.lambdaRequests).toBeCloseTo(0.06);
+    // 30 ms × 0.25 GB per notification at $0.0000133334 per GB-s.
+    expect(cost.lines.lambdaDuration).toBeCloseTo(0.1, 3);
+    // One Query reading 2 entries of 80 B: half a read unit, at $0.125 per million.
+    expect(cost.lines.dynamodbReads).toBeCloseTo(0.0625);
+    expect(cost.totalUsd).toBeCloseTo(2.0 + 0.64 + 0.06 + 0.1 + 0.0625, 3);
+    expect(cost.perNotification.functionCalls).toBe(4);
+  });
+
+  it('does not change with the number of users when the lookup is a Query of the user', () => {
+    const at = (users: number) => costPerMillionNotifications(wsNotify, { kind: 'query', indexEntryBytes: 80 }, { users, connectionsPerUser: 2 }, prices).totalUsd;
+    expect(at(1_000)).toBe(at(100_000));
+  });
+
+  it('grows with the table when every notification Scans it, reads and waiting alike', () => {
+    const naive: MeasuredDeliveryPath = {
+      ...wsNotify,
+      functionCommands: { 'DynamoDB.Scan': 1000, 'ApiGatewayManagementApi.PostToConnection': 2000 },
+      eventSourceRequests: 200,
+      invocations: 100,
+      billedMs: 50_000,
+      scanWaitMs: 40_000,
+    };
+    const lookup = { kind: 'scan', itemBytes: 60, rowsMeasured: 2_000 } as const;
+    const small = costPerMillionNotifications(naive, lookup, { users: 1_000, connectionsPerUser: 2 }, prices);
+    const large = costPerMillionNotifications(naive, lookup, { users: 100_000, connectionsPerUser: 2 }, prices);
+    // 200,000 rows of 60 B = 12 MB: 12 pages, 2,930 units of 4 KB, half each.
+    expect(large.perNotification.readRequestUnits).toBe(1465);
+    expect(large.perNotification.functionCalls).toBe(12 + 2);
+    // At the measured table (2,000 rows) the billed time is as measured; 100× the rows is 100× the Scan wait.
+    expect(small.perNotification.lambdaGbSeconds).toBeCloseTo(0.05 * 0.25, 6);
+    expect(large.perNotification.lambdaGbSeconds).toBeCloseTo((0.01 + 0.04 * 100) * 0.25, 6);
+    expect(large.totalUsd).toBeGreaterThan(small.totalUsd * 10);
+  });
+});
+
+describe('logIngestionPerMillionUsd', () => {
+  it('prices the functions’ log lines as CloudWatch Logs ingestion', () => {
+    // 600 B per notification: 600 MB per million, at $0.50 per GB.
+    expect(logIngestionPerMillionUsd(wsNotify, prices)).toBe(0.3);
+  });
+});
+
+describe('connectionMinutesPerMonthUsd', () => {
+  it('bills every connection for every minute of a 30-day month', () => {
+    // 10,000 users × 2 connections × 43,200 minutes = 864 million minutes at $0.25 per million.
+    expect(connectionMinutesPerMonthUsd({ users: 10_000, connectionsPerUser: 2 }, prices)).toBe(216);
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * What a million notifications cost on AWS, from what one design's delivery path was measured to do
+ * per notification. The formulas are written out in docs/performance.md; every price comes from
+ * bench/prices.json.
+ */
+
+export interface Prices {
+  apiGatewayWebSocket: { messagesPerMillion: number; connectionMinutesPerMillion: number; messageMeteringBytes: number };
+  sqs: { standardRequestsPerMillion: number; requestChunkBytes: number };
+  lambda: { requestsPerMillion: number; arm64GbSecond: number };
+  dynamodb: {
+    onDemandReadRequestUnitsPerMillion: number;
+    onDemandWriteRequestUnitsPerMillion: number;
+    readUnitBytes: number;
+    eventuallyConsistentReadFactor: number;
+    scanPageBytes: number;
+  };
+  cloudwatchLogs: { ingestionPerGb: number };
+}
+
+/** One design's delivery path in one measured window (the functions fed by its queues). */
+export interface MeasuredDeliveryPath {
+  /** NotifyUser messages sent in the window. */
+  notifications: number;
+  deliveries: number;
+  /** Mean size of a delivered frame. */
+  frameBytes: number;
+  /** SDK commands the delivery-path functions sent, by `Service.Operation`. */
+  functionCommands: Record<string, number>;
+  /** Requests Lambda's event-source mappings make on the function's behalf (ReceiveMessage, DeleteMessageBatch). */
+  eventSourceRequests: number;
+  invocations: number;
+  /** Sum over invocations of the duration rounded up to the ms, as Lambda bills it. */
+  billedMs: number;
+  memoryMb: number;
+  /** Of `billedMs`: time spent waiting on Scan responses, which grows with the table. */
+  scanWaitMs: number;
+  /** What the functions logged (their own lines; Lambda adds START, END and REPORT lines of its own). */
+  logBytes: number;
+}
+
+/** How the delivery path finds a user's connections, which decides its DynamoDB reads. */
+export type ConnectionLookup =
+  /** A Query of a GSI (always eventually consistent) that reads the user's index entries only. */
+  | { kind: 'query'; indexEntryBytes: number }
+  /** A Scan of the whole table (eventually consistent by default) per notification, measured at `rowsMeasured` rows. */
+  | { kind: 'scan'; itemBytes: number; rowsMeasured: number };
+
+/** Who is connected: `users`, each with `connectionsPerUser` open connections (one table row each). */
+export interface Scenario {
+  users: number;
+  connectionsPerUser: number;
+}
+
+export interface CostBreakdown {
+  /** Dollars per million notifications, by line; `totalUsd` is their sum. */
+  lines: {
+    apiGatewayMessages: number;
+    sqsRequests: number;
+    lambdaRequests: number;
+    lambdaDuration: number;
+    dynamodbReads: number;
+    dynamodbWrites: number;
+  };
+  totalUsd: number;
+  /** The quantities behind the lines, per notification. */
+  perNotification: {
+    apiGatewayMessages: number;
+    sqsRequests: number;
+    lambdaInvocations: number;
+    lambdaGbSeconds: number;
+    readRequestUnits: number;
+    writeRequestUnits: number;
+    /** SDK commands the functions send (Scan pages scaled to the scenario's table). */
+    functionCalls: number;
+  };
+}
+
+const MILLION = 1_000_000;
+
+/** Read request units of one eventually consistent read of `bytes` (Query: the items read, summed, rounded up to 4 KB). */
+export function eventuallyConsistentReadUnits(bytes: number, prices: Prices['dynamodb']): number {
+  return Math.max(1, Math.ceil(bytes / prices.readUnitBytes)) * prices.eventuallyConsistentReadFactor;
+}
+
+/** Pages and read units of one Scan of a table of `tableBytes` (each page reads up to 1 MB, rounded up to 4 KB). */
+export function scanOfTable(tableBytes: number, prices: Prices['dynamodb']): { pages: number; readUnits: number } {
+  const pages = Math.max(1, Math.ceil(tableBytes / prices.scanPageBytes));
+  const fullPages = Math.floor(tableBytes / prices.scanPageBytes);
+  const lastPageBytes = tableBytes - fullPages * prices.scanPageBytes;
+  const unitsPerFullPage = Math.ceil(prices.scanPageBytes / prices.readUnitBytes);
+  const units = fullPages * unitsPerFullPage + (lastPageBytes > 0 || fullPages === 0 ? Math.max(1, Math.ceil(lastPageBytes / prices.readUnitBytes)) : 0);
+  return { pages, readUnits: units * prices.eventuallyConsistentReadFactor };
+}
+
+/** DynamoDB's item size: attribute names plus values (strings as UTF-8, numbers ~1 byte per 2 digits + 1). */
+export function dynamoDbItemBytes(item: Record<string, unknown>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item)) {
+    bytes += Buffer.byteLength(name);
+    if (typeof value === 'string') bytes += Buffer.byteLength(value);
+    else if (typeof value === 'number') bytes += Math.ceil(String(Math.abs(value)).replace(/[.-]/g, '').replace(/^0+/, '').length / 2) + 1;
+    else if (typeof value === 'boolean' || value === null) bytes += 1;
+    else bytes += Buffer.byteLength(JSON.stringify(value));
+  }
+  return bytes;
+}
+
+/** The cost of a million notifications in `scenario`, for a design measured as `path`. */
+export function costPerMillionNotifications(
+  path: MeasuredDeliveryPath,
+  lookup: ConnectionLookup,
+  scenario: Scenario,
+  prices: Prices,
+): CostBreakdown {
+  if (path.notifications <= 0) throw new Error('the measured window sent no notifications');
+  const per = (count: number) => count / path.notifications;
+  const commands = path.functionCommands;
+  const sumOf = (prefix: string, exclude: string[] = []) =>
+    Object.entries(commands)
+      .filter(([operation]) => operation.startsWith(prefix) && !exclude.includes(operation))
+      .reduce((total, [, count]) => total + count, 0);
+
+  // API Gateway bills each delivered frame in 32 KB units.
+  const messagesPerDelivery = Math.max(1, Math.ceil(path.frameBytes / prices.apiGatewayWebSocket.messageMeteringBytes));
+  const apiGatewayMessages = per(path.deliveries) * messagesPerDelivery;
+
+  // Every SQS request the path makes or causes (payloads here are far below the 64 KB chunk).
+  const sqsRequests = per(sumOf('SQS.') + path.eventSourceRequests);
+
+  // DynamoDB: the connection lookup, then any writes (a gone connection's DeleteItem).
+  const tableRows = scenario.users * scenario.connectionsPerUser;
+  let readRequestUnits: number;
+  let lookupCalls: number;
+  let billedMsPerNotification = per(path.billedMs);
+  if (lookup.kind === 'query') {
+    const queries = per(commands['DynamoDB.Query'] ?? 0);
+    readRequestUnits = queries * eventuallyConsistentReadUnits(scenario.connectionsPerUser * lookup.indexEntryBytes, prices.dynamodb);
+    lookupCalls = queries;
+  } else {
+    const scan = scanOfTable(tableRows * lookup.itemBytes, prices.dynamodb);
+    readRequestUnits = scan.readUnits;
+    lookupCalls = scan.pages;
+    // Waiting on the Scan grows with the table; the rest of the work does not.
+    const scanWaitPerNotification = per(path.scanWaitMs);
+    billedMsPerNotification += scanWaitPerNotification * (tableRows / Math.max(1, lookup.rowsMeasured) - 1);
+  }
+  const writeRequestUnits = per(sumOf('DynamoDB.', ['DynamoDB.Query', 'DynamoDB.Scan', 'DynamoDB.GetItem', 'DynamoDB.BatchGetItem']));
+
+  const lambdaInvocations = per(path.invocations);
+  const lambdaGbSeconds = (billedMsPerNotification / 1000) * (path.memoryMb / 1024);
+  const functionCalls = per(Object.values(commands).reduce((total, count) => total + count, 0)) - per(commands['DynamoDB.Query'] ?? 0) - per(commands['DynamoDB.Scan'] ?? 0) + lookupCalls;
+
+  const lines = {
+    apiGatewayMessages: apiGatewayMessages * prices.apiGatewayWebSocket.messagesPerMillion,
+    sqsRequests: sqsRequests * prices.sqs.standardRequestsPerMillion,
+    lambdaRequests: lambdaInvocations * prices.lambda.requestsPerMillion,
+    lambdaDuration: lambdaGbSeconds * prices.lambda.arm64GbSecond * MILLION,
+    dynamodbReads: readRequestUnits * prices.dynamodb.onDemandReadRequestUnitsPerMillion,
+    dynamodbWrites: writeRequestUnits * prices.dynamodb.onDemandWriteRequestUnitsPerMillion,
+  };
+  return {
+    lines: Object.fromEntries(Object.entries(lines).map(([line, usd]) => [line, roundUsd(usd)])) as CostBreakdown['lines'],
+    totalUsd: roundUsd(Object.values(lines).reduce((total, usd) => total + usd, 0)),
+    perNotification: {
+      apiGatewayMessages: round4(apiGatewayMessages),
+      sqsRequests: round4(sqsRequests),
+      lambdaInvocations: round4(lambdaInvocations),
+      lambdaGbSeconds: round6(lambdaGbSeconds),
+      readRequestUnits: round4(readRequestUnits),
+      writeRequestUnits: round4(writeRequestUnits),
+      functionCalls: round4(functionCalls),
+    },
+  };
+}
+
+/** Connection time is billed whatever is sent: every connection, every minute it is open (30-day month). */
+export function connectionMinutesPerMonthUsd(scenario: Scenario, prices: Prices): number {
+  const minutes = scenario.users * scenario.connectionsPerUser * 30 * 24 * 60;
+  return roundUsd((minutes / MILLION) * prices.apiGatewayWebSocket.connectionMinutesPerMillion);
+}
+
+/** A backend's own SendMessage per notification: the same for any queue-fed design, shown apart from it. */
+export function backendEnqueuePerMillionUsd(prices: Prices): number {
+  return roundUsd(prices.sqs.standardRequestsPerMillion);
+}
+
+function roundUsd(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}
+
+function round4(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}
+
+function round6(value: number): number {
+  return Math.round(value * 1_000_000) / 1_000_000;
+}
+
+/** CloudWatch Logs ingestion of what the functions log, per million notifications: outside the totals. */
+export function logIngestionPerMillionUsd(path: MeasuredDeliveryPath, prices: Prices): number {
+  return roundUsd(((path.logBytes / path.notifications) * MILLION * prices.cloudwatchLogs.ingestionPerGb) / 1e9);
+}
