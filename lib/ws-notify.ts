@@ -459,6 +459,8 @@ export class WsNotify extends Construct {
         // Bundle the SDK v3 clients (not the runtime's copy) so esbuild tree-shakes them to what is used.
         externalModules: [],
         mainFields: ['module', 'main'],
+        // Credentials come from the environment in Lambda: the rest of the default chain is dead weight.
+        esbuildArgs: { '--alias:@aws-sdk/credential-provider-node': path.join(__dirname, '..', 'lambdas', 'credentials-from-environment.ts') },
       },
     });
   }
