@@ -4,7 +4,7 @@ import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpLambdaAuthorizer, HttpLambdaResponseType, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, type TableProps } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -127,13 +127,19 @@ export class WsNotify extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
 
-    this.connectionsTable = new Table(this, 'Connections', {
+    // Every table: on demand, encrypted, point-in-time recoverable, kept on stack deletion by default.
+    const newTable = (id: string, keys: Pick<TableProps, 'partitionKey' | 'sortKey' | 'timeToLiveAttribute'>) =>
+      new Table(this, id, {
+        ...keys,
+        billingMode: BillingMode.PAY_PER_REQUEST,
+        encryption: TableEncryption.AWS_MANAGED,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        removalPolicy,
+      });
+
+    this.connectionsTable = newTable('Connections', {
       partitionKey: { name: 'connectionId', type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: 'expiresAt',
-      removalPolicy,
     });
     this.connectionsTable.addGlobalSecondaryIndex({
       indexName: USER_INDEX,
@@ -153,13 +159,8 @@ export class WsNotify extends Construct {
       projectionType: ProjectionType.KEYS_ONLY,
     });
 
-    this.apiKeysTable = new Table(this, 'ApiKeys', {
-      partitionKey: { name: 'keyId', type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy,
-    });
+    // No TTL: expired and revoked keys stay listed.
+    this.apiKeysTable = newTable('ApiKeys', { partitionKey: { name: 'keyId', type: AttributeType.STRING } });
     this.apiKeysTable.addGlobalSecondaryIndex({
       indexName: KEY_USER_INDEX,
       partitionKey: { name: 'userId', type: AttributeType.STRING },
@@ -174,14 +175,10 @@ export class WsNotify extends Construct {
       projectionType: ProjectionType.KEYS_ONLY,
     });
 
-    this.subscriptionsTable = new Table(this, 'Subscriptions', {
+    this.subscriptionsTable = newTable('Subscriptions', {
       partitionKey: { name: 'topicKey', type: AttributeType.STRING },
       sortKey: { name: 'connectionId', type: AttributeType.STRING },
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: 'expiresAt',
-      removalPolicy,
     });
     this.subscriptionsTable.addGlobalSecondaryIndex({
       indexName: CONNECTION_INDEX,
