@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import { readableError } from './messages';
 import { CloudEvent } from './topics';
 
 /**
@@ -60,7 +60,7 @@ function binaryModeEvent(request: HttpRequest, mediaType: string): Record<string
 
 function validEvent(candidate: unknown, what: string): CloudEvent {
   const result = CloudEvent.safeParse(candidate);
-  if (!result.success) throw new InvalidEventError(`${what} is not a valid CloudEvent 1.0: ${z.prettifyError(result.error).replace(/\n\s*/g, ' ')}`);
+  if (!result.success) throw new InvalidEventError(`${what} is not a valid CloudEvent 1.0: ${readableError(result.error)}`);
   return result.data;
 }
 

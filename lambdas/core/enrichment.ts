@@ -1,7 +1,7 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import * as z from 'zod/mini';
 import { isAnonymousUserId } from './auth';
-import { InvalidMessageError } from './messages';
+import { InvalidMessageError, readableError } from './messages';
 import { CloudEvent, type PublishMessage, topicMatches } from './topics';
 
 /** What an enrichment function returns: the event to deliver, and optionally the one user it concerns. */
@@ -39,7 +39,7 @@ export async function enrich(functionArn: string, message: PublishMessage, lambd
   }
   const result = EnrichmentResult.safeParse(json);
   if (!result.success) {
-    const reason = z.prettifyError(result.error).replace(/\n\s*/g, ' ');
+    const reason = readableError(result.error);
     throw new InvalidMessageError('invalid_message', `enrichment function ${functionArn} must return {event: <CloudEvent>, userId?}: ${reason}`);
   }
   if (result.data.userId !== undefined && isAnonymousUserId(result.data.userId)) {

@@ -49,13 +49,23 @@ export async function fanOutToUser(
   // Fails before any work if the message is not for this stack or the frame could never be delivered.
   const { userId, tenant } = recipientsOf(message, deps.tenantClaim);
   notificationFrame(notification);
+  return enqueueForConnectionsOf(userId, tenant, (connectionId) => ({ connectionId, ...notification }) satisfies NotifyConnectionMessage, deps);
+}
+
+/**
+ * One NotifyConnection-queue message per live connection of the user (in `tenant`, if given), a
+ * Query page at a time. Returns how many were enqueued.
+ */
+export async function enqueueForConnectionsOf(
+  userId: string,
+  tenant: string | undefined,
+  messageFor: (connectionId: string) => object,
+  deps: Pick<FanOutDeps, 'connections' | 'sqs' | 'notifyConnectionQueueUrl'>,
+): Promise<number> {
   let enqueued = 0;
-  for await (const connectionIds of deps.connections.connectionIdsOf(userId, { tenant })) {
-    const bodies = connectionIds.map((connectionId) =>
-      JSON.stringify({ connectionId, ...notification } satisfies NotifyConnectionMessage),
-    );
-    await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
-    enqueued += bodies.length;
+  for await (const connectionIds of deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) })) {
+    await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, connectionIds.map((connectionId) => JSON.stringify(messageFor(connectionId))));
+    enqueued += connectionIds.length;
   }
   return enqueued;
 }

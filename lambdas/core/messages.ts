@@ -57,7 +57,12 @@ export function parseJsonBody(body: string): unknown {
 export function validMessage<T>(schema: z.ZodMiniType<T>, json: unknown): T {
   const result = schema.safeParse(json);
   if (!result.success) {
-    throw new InvalidMessageError('invalid_message', z.prettifyError(result.error).replace(/\n\s*/g, ' '));
+    throw new InvalidMessageError('invalid_message', readableError(result.error));
   }
   return result.data;
+}
+
+/** zod's report of what is wrong, on one line, for error frames, HTTP answers and dead-letter reasons. */
+export function readableError(error: z.core.$ZodError): string {
+  return z.prettifyError(error).replace(/\n\s*/g, ' ');
 }

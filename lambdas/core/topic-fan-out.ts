@@ -3,7 +3,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ConnectionTable } from './connections';
 import { enqueueAll } from './enqueue';
 import { enrich, enricherOf, type Enrichers } from './enrichment';
-import { checkTenancy } from './fan-out';
+import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
 import { eventFrame } from './frames';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
 import { type EventDelivery, eventTypeMatches, type PublishMessage } from './topics';
@@ -40,7 +40,10 @@ export async function fanOutToTopic(received: PublishMessage, deps: TopicFanOutD
   // Fails before any work if the frame could never be delivered.
   eventFrame(topic, event);
   if (enriched?.userId !== undefined && deps.enrichment) {
-    return { enqueued: await deliverToUser(enriched.userId, message, deps.enrichment.connections, deps), continued: false };
+    // An enriched event that concerns one user goes to that user's connections (in the tenant), subscribed or not.
+    const toUser = { ...deps, connections: deps.enrichment.connections };
+    const enqueued = await enqueueForConnectionsOf(enriched.userId, tenant, (connectionId) => ({ connectionId, topic, event }) satisfies EventDelivery, toUser);
+    return { enqueued, continued: false };
   }
 
   const page = await deps.subscriptions.plainSubscribers(topic, tenant, {
@@ -63,15 +66,4 @@ export async function fanOutToTopic(received: PublishMessage, deps: TopicFanOutD
   const bodies = recipients.map((connectionId) => JSON.stringify({ connectionId, topic, event } satisfies EventDelivery));
   await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
   return { enqueued: bodies.length, continued: page.after !== undefined };
-}
-
-/** An enriched event that concerns one user goes to that user's connections (in the tenant), subscribed or not. */
-async function deliverToUser(userId: string, { topic, tenant, event }: PublishMessage, connections: ConnectionTable, deps: TopicFanOutDeps): Promise<number> {
-  let enqueued = 0;
-  for await (const connectionIds of connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) })) {
-    const bodies = connectionIds.map((connectionId) => JSON.stringify({ connectionId, topic, event } satisfies EventDelivery));
-    await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
-    enqueued += bodies.length;
-  }
-  return enqueued;
 }

@@ -3,6 +3,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod/mini';
 import { MAX_CONNECTION_SECONDS } from './connections';
 import { errorFrame, idOf, parseJson } from './frames';
+import { readableError } from './messages';
 import type { SubscriptionTable } from './subscriptions';
 import { EventTypeFilter, GroupName, mayAccess, MAX_PATTERNS, type PublishMessage, type TopicGrants, TopicName } from './topics';
 
@@ -39,7 +40,7 @@ const PublishFrame = z.object({ action: z.literal('publish'), topic: TopicName, 
 export async function subscribe(body: string | undefined, caller: TopicCaller, deps: { subscriptions: SubscriptionTable }): Promise<string> {
   const frame = parseJson(body);
   const request = SubscribeFrame.safeParse(frame);
-  if (!request.success) return errorFrame('invalid_subscription', z.prettifyError(request.error).replace(/\n\s*/g, ' '), frame);
+  if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   const { topic, events, group } = request.data;
   if (!mayAccess(caller.grants.subscribe, topic)) return errorFrame('forbidden_topic', `this connection may not subscribe to "${topic}"`, frame);
   await deps.subscriptions.subscribe({
@@ -57,7 +58,7 @@ export async function subscribe(body: string | undefined, caller: TopicCaller, d
 export async function unsubscribe(body: string | undefined, caller: TopicCaller, deps: { subscriptions: SubscriptionTable }): Promise<string> {
   const frame = parseJson(body);
   const request = UnsubscribeFrame.safeParse(frame);
-  if (!request.success) return errorFrame('invalid_subscription', z.prettifyError(request.error).replace(/\n\s*/g, ' '), frame);
+  if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   await deps.subscriptions.unsubscribe(caller.connectionId, request.data.topic, caller.tenant);
   return JSON.stringify({ type: 'unsubscribed', topic: request.data.topic, ...idOf(frame) });
 }
@@ -75,7 +76,7 @@ export interface ClientPublishDeps {
 export async function publishFromClient(body: string | undefined, caller: TopicCaller, deps: ClientPublishDeps): Promise<string> {
   const frame = parseJson(body);
   const request = PublishFrame.safeParse(frame);
-  if (!request.success) return errorFrame('invalid_event', z.prettifyError(request.error).replace(/\n\s*/g, ' '), frame);
+  if (!request.success) return errorFrame('invalid_event', readableError(request.error), frame);
   const { topic, event } = request.data;
   if (!mayAccess(caller.grants.publish, topic)) return errorFrame('forbidden_topic', `this connection may not publish to "${topic}"`, frame);
   const message: PublishMessage = {
