@@ -271,7 +271,9 @@ export class WsNotify extends Construct {
 
     const notifyUserFn = this.function('NotifyUser', 'notify-user', {
       ...table,
+      ...subscriptions,
       ...tenancy,
+      MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl,
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.notifyUserDeadLetterQueue.queueUrl,
     });
@@ -366,7 +368,7 @@ export class WsNotify extends Construct {
     allow(connectFn, ['dynamodb:PutItem'], [tableArn]);
     allow(disconnectFn, ['dynamodb:DeleteItem'], [tableArn]);
     // Removing a connection's subscriptions: Query its index, BatchWriteItem the deletes.
-    for (const fn of [disconnectFn, notifyConnectionFn, credentialSweepFn]) {
+    for (const fn of [disconnectFn, notifyUserFn, notifyConnectionFn, credentialSweepFn]) {
       allow(fn, ['dynamodb:Query'], [bySubscriber]);
       allow(fn, ['dynamodb:BatchWriteItem'], [subscriptionsArn]);
     }
@@ -390,9 +392,12 @@ export class WsNotify extends Construct {
       this.notifyConnectionQueue.queueArn,
       this.notifyUserDeadLetterQueue.queueArn,
     ]);
-    allow(notifyConnectionFn, ['dynamodb:DeleteItem'], [tableArn]);
     allow(notifyConnectionFn, ['sqs:SendMessage'], [this.notifyConnectionDeadLetterQueue.queueArn]);
-    allow(notifyConnectionFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
+    // Both post to connections, and remove one found gone.
+    for (const fn of [notifyUserFn, notifyConnectionFn]) {
+      allow(fn, ['dynamodb:DeleteItem'], [tableArn]);
+      allow(fn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
+    }
     allow(authenticateFn, ['dynamodb:UpdateItem'], [tableArn]);
     allow(authorizeFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
     allow(credentialSweepFn, ['dynamodb:Query'], [

@@ -1,11 +1,12 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { isAnonymousUserId } from './auth';
 import type { ConnectionTable } from './connections';
+import { type DeliverDeps, deliverToConnection } from './deliver';
 import { enqueueAll } from './enqueue';
 import { type Notification, notificationFrame } from './frames';
 import { InvalidMessageError, type NotifyConnectionMessage, type NotifyUserMessage } from './messages';
 
-export interface FanOutDeps {
+export interface FanOutDeps extends DeliverDeps {
   connections: ConnectionTable;
   sqs: SQSClient;
   notifyConnectionQueueUrl: string;
@@ -37,19 +38,69 @@ export function checkTenancy(tenant: string | undefined, tenantClaim: string | u
 }
 
 /**
- * User → connections → one NotifyConnection message each. Returns how many connections were
- * enqueued. Throws if any could not be, so the NotifyUser record is retried; a retry may repeat
- * deliveries, which clients recognise by the notification id.
+ * Up to this many connections, notify-user posts the frame itself: a user's few tabs and devices
+ * cost a Query and their PostToConnections, with no second queue hop. More go through the
+ * NotifyConnection queue, whose consumers post to them in parallel.
+ */
+export const DIRECT_DELIVERY_MAX_CONNECTIONS = 10;
+
+export interface FanOutResult {
+  /** Posted to by notify-user itself. */
+  delivered: number;
+  /** Found gone (410) and removed. */
+  gone: number;
+  /** Handed to the NotifyConnection queue: every connection of a user with many, or a post that failed. */
+  queued: number;
+  /** Why the posts that were handed on for retry failed. */
+  failures: { connectionId: string; error: unknown }[];
+}
+
+/**
+ * User → connections → the frame. A user with few connections gets it from here; a post that
+ * fails (throttled past the SDK's retries, say) is retried alone through the NotifyConnection
+ * queue, so its siblings are not posted to twice. Throws if anything could not be enqueued, so the
+ * NotifyUser record is retried; a retry may repeat deliveries, which clients recognise by the
+ * notification id.
  */
 export async function fanOutToUser(
   message: Pick<NotifyUserMessage, 'userId' | 'tenant'>,
   notification: Notification,
   deps: FanOutDeps,
-): Promise<number> {
+): Promise<FanOutResult> {
   // Fails before any work if the message is not for this stack or the frame could never be delivered.
   const { userId, tenant } = recipientsOf(message, deps.tenantClaim);
-  notificationFrame(notification);
-  return enqueueForConnectionsOf(userId, tenant, (connectionId) => ({ connectionId, ...notification }) satisfies NotifyConnectionMessage, deps);
+  const frame = notificationFrame(notification);
+  const messageFor = (connectionId: string) => ({ connectionId, ...notification }) satisfies NotifyConnectionMessage;
+
+  const pages = deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) });
+  const few: string[] = [];
+  let page = await pages.next();
+  while (!page.done && few.length + page.value.length <= DIRECT_DELIVERY_MAX_CONNECTIONS) {
+    few.push(...page.value);
+    page = await pages.next();
+  }
+  if (page.done) return deliverEach(few, frame, messageFor, deps);
+  const queued = await enqueueForEach(startingWith([...few, ...page.value], pages), messageFor, deps);
+  return { delivered: 0, gone: 0, queued, failures: [] };
+}
+
+async function deliverEach(
+  connectionIds: string[],
+  frame: string,
+  messageFor: (connectionId: string) => object,
+  deps: FanOutDeps,
+): Promise<FanOutResult> {
+  const outcomes = await Promise.allSettled(connectionIds.map((connectionId) => deliverToConnection(connectionId, frame, deps)));
+  const result: FanOutResult = { delivered: 0, gone: 0, queued: 0, failures: [] };
+  for (const [index, outcome] of outcomes.entries()) {
+    if (outcome.status === 'fulfilled') result[outcome.value] += 1;
+    // A frame API Gateway refuses is refused for every connection: the record goes to the dead-letter queue.
+    else if (outcome.reason instanceof InvalidMessageError) throw outcome.reason;
+    else result.failures.push({ connectionId: connectionIds[index] as string, error: outcome.reason });
+  }
+  await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, result.failures.map(({ connectionId }) => JSON.stringify(messageFor(connectionId))));
+  result.queued = result.failures.length;
+  return result;
 }
 
 /**
@@ -62,10 +113,23 @@ export async function enqueueForConnectionsOf(
   messageFor: (connectionId: string) => object,
   deps: Pick<FanOutDeps, 'connections' | 'sqs' | 'notifyConnectionQueueUrl'>,
 ): Promise<number> {
+  return enqueueForEach(deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) }), messageFor, deps);
+}
+
+async function enqueueForEach(
+  pages: AsyncIterable<string[]>,
+  messageFor: (connectionId: string) => object,
+  deps: Pick<FanOutDeps, 'sqs' | 'notifyConnectionQueueUrl'>,
+): Promise<number> {
   let enqueued = 0;
-  for await (const connectionIds of deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) })) {
+  for await (const connectionIds of pages) {
     await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, connectionIds.map((connectionId) => JSON.stringify(messageFor(connectionId))));
     enqueued += connectionIds.length;
   }
   return enqueued;
+}
+
+async function* startingWith<T>(first: T, rest: AsyncIterable<T>): AsyncGenerator<T> {
+  yield first;
+  yield* rest;
 }

@@ -1,17 +1,27 @@
-import { createDocumentClient, createSqsClient } from '../clients';
+import { createDocumentClient, createManagementApiClient, createSqsClient } from '../clients';
 import { readConfig, readOptionalConfig } from '../config';
 import { ConnectionTable } from '../core/connections';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { fanOutToUser } from '../core/fan-out';
 import { NotifyUserMessage, parseMessage } from '../core/messages';
+import { SubscriptionTable } from '../core/subscriptions';
 import { logger } from '../logger';
 import { sentTime, sqsBatchHandler } from '../sqs-batch';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'NOTIFY_CONNECTION_QUEUE_URL', 'DEAD_LETTER_QUEUE_URL');
+const config = readConfig(
+  'CONNECTIONS_TABLE_NAME',
+  'SUBSCRIPTIONS_TABLE_NAME',
+  'MANAGEMENT_API_ENDPOINT',
+  'NOTIFY_CONNECTION_QUEUE_URL',
+  'DEAD_LETTER_QUEUE_URL',
+);
 const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
+const db = createDocumentClient();
 const sqs = createSqsClient();
 const deps = {
-  connections: new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME),
+  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
+  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
   sqs,
   notifyConnectionQueueUrl: config.NOTIFY_CONNECTION_QUEUE_URL,
   ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
@@ -20,6 +30,9 @@ const deps = {
 export const handler = sqsBatchHandler(async (record) => {
   const message = parseMessage(NotifyUserMessage, record.body);
   const notification = { id: message.id ?? record.messageId, time: sentTime(record), data: message.data };
-  const connections = await fanOutToUser(message, notification, deps);
-  logger.info('notification fanned out', { messageId: record.messageId, notificationId: notification.id, connections });
+  const { failures, ...counts } = await fanOutToUser(message, notification, deps);
+  for (const { connectionId, error } of failures) {
+    logger.warn('delivery failed; the NotifyConnection queue retries it', { notificationId: notification.id, connectionId, error: error as Error });
+  }
+  logger.debug('notification fanned out', { messageId: record.messageId, notificationId: notification.id, ...counts });
 }, new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL));

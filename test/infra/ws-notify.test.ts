@@ -370,7 +370,7 @@ describe('IAM', () => {
   it.each([
     ['ConnectFunction', ['dynamodb:PutItem']],
     ['DisconnectFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query']],
-    ['NotifyUserFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['NotifyConnectionFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['AuthenticateFunction', ['dynamodb:UpdateItem']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
@@ -391,10 +391,11 @@ describe('IAM', () => {
     });
   });
 
-  it("scopes ManageConnections to POST on this API's stage @connections", () => {
-    const join = JSON.stringify(permissionsOf('NotifyConnectionFunction').resources);
+  it.each(['NotifyUserFunction', 'NotifyConnectionFunction'])("scopes %s's ManageConnections to POST on this API's stage @connections", (fn) => {
+    const join = JSON.stringify(permissionsOf(fn).resources);
     expect(join).toMatch(/execute-api/);
     expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
+    expect(join).not.toMatch(/DELETE/);
   });
 
   it('lets the authorizer only read keys, by id', () => {

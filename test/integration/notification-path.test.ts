@@ -1,5 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DIRECT_DELIVERY_MAX_CONNECTIONS } from '../../lambdas/core/fan-out';
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
 import { connectEventFor, disconnectEventFor } from '../support/events';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
@@ -33,6 +34,8 @@ beforeAll(async () => {
   disconnect = loadHandler('disconnect', { ...table, ...subscriptions });
   notifyUser = loadHandler('notify-user', {
     ...table,
+    ...subscriptions,
+    MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
     NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
     DEAD_LETTER_QUEUE_URL: stack.notifyUser.deadLetterUrl,
   });
@@ -60,7 +63,7 @@ async function row(connectionId: string): Promise<Record<string, unknown> | unde
   return Item;
 }
 
-/** NotifyUser queue → notify-user → NotifyConnection queue → notify-connection → management API. */
+/** NotifyUser queue → notify-user → management API, or (many connections, failed posts) → NotifyConnection queue → notify-connection → management API. */
 async function runPipeline() {
   const userStage = await drain(stack, stack.notifyUser, notifyUser);
   const connectionStage = await drain(stack, stack.notifyConnection, notifyConnection);
@@ -144,15 +147,44 @@ describe('NotifyUser fan-out', () => {
     expect(clients.framesOf('conn-frank-2')).toEqual([{ type: 'notification', id: first?.id, time: first?.time, data: 42 }]);
   });
 
-  it('splits large notifications into SendMessageBatch calls within the 256 KiB batch limit', async () => {
-    const ids = ['conn-gina-1', 'conn-gina-2', 'conn-gina-3', 'conn-gina-4'];
+  it(`posts to up to ${DIRECT_DELIVERY_MAX_CONNECTIONS} connections itself, without the NotifyConnection queue`, async () => {
+    const ids = Array.from({ length: DIRECT_DELIVERY_MAX_CONNECTIONS }, (_, i) => `conn-lena-${i}`);
+    for (const id of ids) await connectAs('lena', id);
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'lena', data: 'direct' }));
+    const { userStage, connectionStage } = await runPipeline();
+
+    expect(userStage).toMatchObject({ processed: 1, failedMessageIds: [] });
+    expect(connectionStage.processed).toBe(0);
+    for (const id of ids) expect(clients.framesOf(id)).toEqual([expect.objectContaining({ data: 'direct' })]);
+  });
+
+  it('hands a post still throttled after the SDK retries to the NotifyConnection queue, and posts to its siblings once', async () => {
+    await connectAs('owen', 'conn-owen-1');
+    await connectAs('owen', 'conn-owen-2');
+    // The SDK makes 3 attempts; all of them are throttled.
+    clients.throttle('conn-owen-1', 3);
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'owen', data: 'retry me', id: 'n-owen' }));
+    const { userStage, connectionStage } = await runPipeline();
+
+    expect(userStage.failedMessageIds).toEqual([]);
+    expect(connectionStage).toMatchObject({ processed: 1, failedMessageIds: [] });
+    const [retried] = clients.framesOf('conn-owen-1');
+    expect(retried).toEqual({ type: 'notification', id: 'n-owen', time: expect.any(String), data: 'retry me' });
+    expect(clients.framesOf('conn-owen-2')).toEqual([retried]);
+  });
+
+  it('splits large notifications to many connections into SendMessageBatch calls within the 256 KiB batch limit', async () => {
+    const ids = Array.from({ length: DIRECT_DELIVERY_MAX_CONNECTIONS + 2 }, (_, i) => `conn-gina-${i}`);
     for (const id of ids) await connectAs('gina', id);
     const data = 'x'.repeat(100 * 1024);
 
     await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'gina', data }));
-    const { userStage } = await runPipeline();
+    const { userStage, connectionStage } = await runPipeline();
 
     expect(userStage.failedMessageIds).toEqual([]);
+    expect(connectionStage.processed).toBe(ids.length);
     for (const id of ids) expect(clients.framesOf(id)).toEqual([expect.objectContaining({ data })]);
   });
 
@@ -168,8 +200,12 @@ describe('NotifyUser fan-out', () => {
 describe('a NotifyUser record whose fan-out cannot complete', () => {
   it('is reported as a batch item failure, kept in the queue, and does not fail its siblings', async () => {
     await connectAs('nina', 'conn-nina-1');
+    // Its post fails, and so does handing it to a NotifyConnection queue that does not exist.
+    clients.throttle('conn-nina-1', 3);
     const brokenNotifyUser = loadHandler<SqsHandler>('notify-user', {
       CONNECTIONS_TABLE_NAME: stack.tableName,
+      SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+      MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
       NOTIFY_CONNECTION_QUEUE_URL: `${stack.notifyConnection.url}-does-not-exist`,
       DEAD_LETTER_QUEUE_URL: stack.notifyUser.deadLetterUrl,
     });
@@ -193,7 +229,7 @@ describe('a NotifyUser record whose fan-out cannot complete', () => {
   });
 });
 
-describe('NotifyConnection delivery', () => {
+describe('delivery to a connection', () => {
   it("deletes a gone connection's row (410) and still delivers to its siblings", async () => {
     await connectAs('hank', 'conn-hank-live');
     await connectAs('hank', 'conn-hank-gone', false);
@@ -205,6 +241,16 @@ describe('NotifyConnection delivery', () => {
     expect(await row('conn-hank-gone')).toBeUndefined();
     expect(await row('conn-hank-live')).toBeDefined();
     expect(clients.framesOf('conn-hank-live')).toHaveLength(1);
+  });
+
+  it('deletes the row of a connection gone when its NotifyConnection message arrives, and fails nothing', async () => {
+    await connectAs('pia', 'conn-pia-gone', false);
+
+    await enqueue(stack.sqs, stack.notifyConnection.url, JSON.stringify({ connectionId: 'conn-pia-gone', data: 'too late' }));
+    const result = await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(result).toMatchObject({ processed: 1, failedMessageIds: [] });
+    expect(await row('conn-pia-gone')).toBeUndefined();
   });
 
   it('reaches exactly one connection with NotifyConnection, using its own message id', async () => {
@@ -312,6 +358,8 @@ describe('in a multi-tenant stack (tenantClaim)', () => {
   beforeAll(() => {
     multiTenantNotifyUser = loadHandler('notify-user', {
       CONNECTIONS_TABLE_NAME: stack.tableName,
+      SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+      MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
       NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
       DEAD_LETTER_QUEUE_URL: stack.notifyUser.deadLetterUrl,
       TENANT_CLAIM: 'org',
