@@ -289,7 +289,8 @@ export class WsNotify extends Construct {
       enrichers.length === 0
         ? {}
         : { ...table, ENRICHERS: Stack.of(this).toJsonString(Object.fromEntries(enrichers.map(([pattern, fn]) => [pattern, fn.functionArn]))) };
-    const topicFanOutFn = this.function('TopicFanOut', 'topic-fan-out', {
+    // Only a stack with enrichers carries the Lambda client in its fan-out bundle.
+    const topicFanOutFn = this.function('TopicFanOut', enrichers.length === 0 ? 'topic-fan-out' : 'enriching-topic-fan-out', {
       ...subscriptions,
       ...tenancy,
       ...enrichment,

@@ -1,8 +1,7 @@
-import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ConnectionTable } from './connections';
 import { enqueueAll } from './enqueue';
-import { enrich, enricherOf, type Enrichers } from './enrichment';
+import type { EnrichmentResult } from './enrichment';
 import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
 import { eventFrame } from './frames';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
@@ -17,8 +16,14 @@ export interface TopicFanOutDeps {
   tenantClaim?: string;
   /** Subscribers per page. @default 1000 */
   pageSize?: number;
-  /** Topics whose events a function enriches first, and how to reach them and the users they name. */
-  enrichment?: { enrichers: Enrichers; lambda: LambdaClient; connections: ConnectionTable };
+  /** Topics whose events a function enriches first, and how to reach the users they name. */
+  enrichment?: Enrichment;
+}
+
+export interface Enrichment {
+  /** How the topic's events are enriched, if a function enriches them. */
+  enricherOf(topic: string): ((message: PublishMessage) => Promise<EnrichmentResult>) | undefined;
+  connections: ConnectionTable;
 }
 
 export const DEFAULT_PAGE_SIZE = 1000;
@@ -33,8 +38,8 @@ export const DEFAULT_PAGE_SIZE = 1000;
 export async function fanOutToTopic(received: PublishMessage, deps: TopicFanOutDeps): Promise<{ enqueued: number; continued: boolean }> {
   checkTenancy(received.tenant, deps.tenantClaim, 'the topic\'s tenant');
   // Enriched once, on the first page; the pages after it carry the enriched event.
-  const enricher = received.after === undefined && deps.enrichment ? enricherOf(deps.enrichment.enrichers, received.topic) : undefined;
-  const enriched = enricher === undefined || !deps.enrichment ? undefined : await enrich(enricher, received, deps.enrichment.lambda);
+  const enrich = received.after === undefined ? deps.enrichment?.enricherOf(received.topic) : undefined;
+  const enriched = enrich === undefined ? undefined : await enrich(received);
   const message = enriched === undefined ? received : { ...received, event: enriched.event };
   const { topic, tenant, event } = message;
   // Fails before any work if the frame could never be delivered.

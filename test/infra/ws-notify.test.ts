@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -301,6 +303,26 @@ describe('enrichment', () => {
     });
     expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, enrichers: { 'a b': enrich } })).toThrow(/enrichers/);
   }, 120_000);
+
+  it('bundles the Lambda client into the topic fan-out only in a stack with enrichers', () => {
+    const app = new App();
+    const plain = new Stack(app, 'Plain');
+    new WsNotify(plain, 'WsNotify', props);
+    const enriched = new Stack(app, 'Enriched');
+    const enrich = new Function(enriched, 'Enrich', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async (e) => e') });
+    new WsNotify(enriched, 'WsNotify', { ...props, enrichers: { orders: enrich } });
+    const assembly = app.synth();
+
+    const topicFanOutBundle = (stack: Stack): string => {
+      const [, fn] = Object.entries(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find(([id]) => id.includes('TopicFanOut'))!;
+      const assetHash = (fn.Properties.Code.S3Key as string).replace(/\.zip$/, '');
+      return readFileSync(path.join(assembly.directory, `asset.${assetHash}`, 'index.js'), 'utf8');
+    };
+    // keepNames keeps the command's class name in the bundle.
+    expect(topicFanOutBundle(enriched)).toContain('InvokeCommand');
+    expect(topicFanOutBundle(plain)).not.toContain('InvokeCommand');
+    expect(topicFanOutBundle(plain)).toContain('SendMessageBatchCommand');
+  }, 240_000);
 });
 
 describe('the events ingress', () => {

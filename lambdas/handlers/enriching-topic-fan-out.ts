@@ -1,0 +1,19 @@
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { readConfig } from '../config';
+import { ConnectionTable } from '../core/connections';
+import { enrich, enricherOf, type Enrichers } from '../core/enrichment';
+import { topicFanOutHandler } from '../topic-fan-out-handler';
+
+/** The Publish queue, in a stack with enrichment functions (construct prop `enrichers`): they may name a user, reached through the connection table. */
+export const handler = topicFanOutHandler((db) => {
+  const config = readConfig('ENRICHERS', 'CONNECTIONS_TABLE_NAME');
+  const enrichers = JSON.parse(config.ENRICHERS) as Enrichers;
+  const lambda = new LambdaClient({});
+  return {
+    enricherOf: (topic) => {
+      const functionArn = enricherOf(enrichers, topic);
+      return functionArn === undefined ? undefined : (message) => enrich(functionArn, message, lambda);
+    },
+    connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  };
+});
