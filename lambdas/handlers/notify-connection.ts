@@ -24,11 +24,11 @@ export const handler = sqsBatchHandler(async (record) => {
   if (typeof json === 'object' && json !== null && 'event' in json) {
     const { connectionId, topic, event } = validMessage(EventDelivery, json);
     const outcome = await deliverToConnection(connectionId, eventFrame(topic, event), deps);
-    logger.info('event delivered', { messageId: record.messageId, topic, eventId: event.id, outcome });
+    logger.debug('event delivered', { messageId: record.messageId, topic, eventId: event.id, outcome });
     return;
   }
   const message = validMessage(NotifyConnectionMessage, json);
   const notification = { id: message.id ?? record.messageId, time: message.time ?? sentTime(record), data: message.data };
   const outcome = await deliverToConnection(message.connectionId, notificationFrame(notification), deps);
-  logger.info('notification delivered', { messageId: record.messageId, notificationId: notification.id, outcome });
+  logger.debug('notification delivered', { messageId: record.messageId, notificationId: notification.id, outcome });
 }, new DeadLetterQueue(createSqsClient(), config.DEAD_LETTER_QUEUE_URL));
