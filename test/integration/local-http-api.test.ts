@@ -10,6 +10,8 @@ import { CorsHttpMethod, HttpApi, HttpMethod, type IHttpRouteAuthorizer, WebSock
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { enrich } from '../../lambdas/core/enrichment';
+import { InvalidMessageError } from '../../lambdas/core/messages';
 import { describeLocalApp } from '../../local/app-model';
 import { readSynthesizedStack } from '../../local/cloud-assembly';
 import { provision } from '../../local/provision';
@@ -358,5 +360,33 @@ describe('what the runtime will not run', () => {
     );
 
     expect(describe().notRunLocally).toEqual([expect.stringMatching(/^HTTP API Events.*: its CORS configuration/)]);
+  });
+});
+
+describe("ws-notify's enrichment, through the Invoke API", () => {
+  const functionArn = () => `arn:aws:lambda:${runtime.outputs.Region}:000000000000:function:${runtime.outputs['EnrichFunctionName']}`;
+  const published = (type: string) => ({ topic: 'orders', event: { specversion: '1.0' as const, id: 'e-1', source: 'https://shop.example', type } });
+
+  it("returns the function's event, and the user it names", async () => {
+    const result = await enrich(functionArn(), published('order.created'), lambda);
+
+    expect(result).toEqual({ event: published('order.created').event });
+  });
+
+  it('throws an error to retry, naming the function, when the function fails', async () => {
+    const failing = enrich(functionArn(), published('enrich.fails'), lambda);
+
+    await expect(failing).rejects.toThrow(/enrichment function .* failed: .*cannot enrich orders/);
+    await expect(failing).rejects.not.toBeInstanceOf(InvalidMessageError);
+  });
+
+  it.each([
+    ['no event', 'enrich.malformed', /must return \{event: <CloudEvent>, userId\?\}: .*event/],
+    ['an anonymous user', 'enrich.anonymous', /named an anonymous user/],
+  ])('refuses a result with %s as an invalid message, to be dead-lettered with the reason', async (_, type, reason) => {
+    const refused = enrich(functionArn(), published(type), lambda);
+
+    await expect(refused).rejects.toBeInstanceOf(InvalidMessageError);
+    await expect(refused).rejects.toThrow(reason);
   });
 });

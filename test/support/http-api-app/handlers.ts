@@ -49,6 +49,9 @@ export const authorizePolicy = async (event: any) => ({
 /** An enrichment function that ws-notify's own code would invoke with Lambda's Invoke API. */
 export const enrich = async (event: any) => {
   console.log(`enriching ${JSON.stringify(event)}`);
-  if (event.fail) throw new TypeError(`cannot enrich ${event.topic}`);
+  if (event.fail || event.event?.type === 'enrich.fails') throw new TypeError(`cannot enrich ${event.topic}`);
+  // What ws-notify's enrichment must refuse: no event, or a user only NotifyConnection reaches.
+  if (event.event?.type === 'enrich.malformed') return { userId: 'alice' };
+  if (event.event?.type === 'enrich.anonymous') return { event: event.event, userId: 'anonymous:abc' };
   return { ...event, enrichedBy: process.env['AWS_LAMBDA_FUNCTION_NAME'] };
 };
