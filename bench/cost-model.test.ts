@@ -91,9 +91,9 @@ describe('costPerMillionNotifications', () => {
 });
 
 describe('logIngestionPerMillionUsd', () => {
-  it('prices the functions’ log lines as CloudWatch Logs ingestion', () => {
-    // 600 B per notification: 600 MB per million, at $0.50 per GB.
-    expect(logIngestionPerMillionUsd(wsNotify, prices)).toBe(0.3);
+  it('prices the functions’ log lines and Lambda’s own as CloudWatch Logs ingestion', () => {
+    // 600 B per notification, and 300 invocations × 500 B of Lambda's: 750 MB per million, at $0.50 per GB.
+    expect(logIngestionPerMillionUsd(wsNotify, prices)).toBe(0.375);
   });
 });
 

@@ -15,7 +15,7 @@ export interface Prices {
     eventuallyConsistentReadFactor: number;
     scanPageBytes: number;
   };
-  cloudwatchLogs: { ingestionPerGb: number };
+  cloudwatchLogs: { ingestionPerGb: number; lambdaSystemLogBytesPerInvocation: number };
 }
 
 /** One design's delivery path in one measured window (the functions fed by its queues). */
@@ -197,7 +197,9 @@ function round6(value: number): number {
   return Math.round(value * 1_000_000) / 1_000_000;
 }
 
-/** CloudWatch Logs ingestion of what the functions log, per million notifications: outside the totals. */
+/** CloudWatch Logs ingestion of what the functions and Lambda log, per million notifications: outside the totals. */
 export function logIngestionPerMillionUsd(path: MeasuredDeliveryPath, prices: Prices): number {
-  return roundUsd(((path.logBytes / path.notifications) * MILLION * prices.cloudwatchLogs.ingestionPerGb) / 1e9);
+  const { ingestionPerGb, lambdaSystemLogBytesPerInvocation } = prices.cloudwatchLogs;
+  const bytes = path.logBytes + path.invocations * lambdaSystemLogBytesPerInvocation;
+  return roundUsd(((bytes / path.notifications) * MILLION * ingestionPerGb) / 1e9);
 }

@@ -96,7 +96,7 @@ export function renderMarkdown(results: BenchResults): string {
     }
     lines.push(
       '',
-      `Not in the totals: CloudWatch Logs ingestion of the functions’ own lines, ${usd(costs.wsNotify?.logIngestionPerMillionUsd)} per 1M for ws-notify ` +
+      `Not in the totals: CloudWatch Logs ingestion of the functions’ own lines and Lambda’s (an estimated 500 bytes per invocation), ${usd(costs.wsNotify?.logIngestionPerMillionUsd)} per 1M for ws-notify ` +
         `and ${usd(costs.naive?.logIngestionPerMillionUsd)} for naive. The same for both designs: the backend’s own SendMessage, ${usd(costs.backendEnqueuePerMillionUsd)} per 1M; ` +
         `connection time, per month with every connection open all month: ${Object.entries(costs.connectionMinutesPerMonthUsd)
           .map(([key, value]) => `${key.slice(1)} users ${usd(value)}`)
