@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { build, type BuildOptions, stop as stopEsbuild } from 'esbuild';
+import { BUNDLING_ALIASES } from '../lib/ws-notify';
 import { readSynthesizedStack, resourcesOfType, type TemplateResource } from '../local/cloud-assembly';
 import { median, round } from './stats';
 
@@ -126,6 +126,7 @@ export function nodejsFunctionBuildOptions(entry: string): BuildOptions {
     mainFields: ['module', 'main'],
     write: false,
     metafile: true,
+    alias: { ...BUNDLING_ALIASES },
     outfile: 'index.js',
     logLevel: 'silent',
   };
@@ -158,29 +159,4 @@ export async function composition(entry: string, options: Partial<BuildOptions> 
       .sort((a, b) => b[1] - a[1])
       .map(([name, bytes]) => ({ package: name, kb: round(bytes / 1024, 1) })),
   };
-}
-
-/**
- * The same bundle with `@aws-sdk/credential-provider-node` (the SDK's default credential chain, which
- * brings SSO, STS, INI-file and IMDS providers and their nested clients) replaced by the environment
- * provider alone: on Lambda the credentials are always in the environment. Built and import-timed
- * here so that the proposal to do this in lib/ws-notify.ts comes with its numbers.
- */
-export async function measureWithEnvironmentCredentials(bundle: FunctionBundle, entry: string, runs: number): Promise<BundleMeasurement> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ws-notify-bench-bundle-'));
-  try {
-    const provider = path.join(dir, 'credentials-from-environment.mjs');
-    writeFileSync(
-      provider,
-      `import { fromEnv } from ${JSON.stringify(require.resolve('@aws-sdk/credential-provider-env', { paths: [PROJECT_DIR] }))};\n` +
-        'export const defaultProvider = (init) => fromEnv(init);\n',
-    );
-    const options: Partial<BuildOptions> = { alias: { '@aws-sdk/credential-provider-node': provider } };
-    const result = await build({ ...nodejsFunctionBuildOptions(entry), ...options, write: true, outfile: path.join(dir, 'index.js') });
-    if (result.errors.length > 0) throw new Error(`esbuild failed for ${entry}`);
-    const measured = await measureBundle({ ...bundle, file: path.join(dir, 'index.js') }, runs);
-    return { ...measured, composition: (await composition(entry, options)).byPackage.slice(0, 8) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

@@ -113,14 +113,6 @@ export function renderHtml(results: BenchResults): string {
         categories: names,
         series: [
           { name: 'as synthesized', color: COLORS.wsNotify, values: names.map((name) => (results.bundles?.[name]?.bytes ?? 0) / 1024) },
-          {
-            name: 'environment credentials only',
-            color: '#95a5a6',
-            values: names.map((name) => {
-              const lighter = results.bundleExperiments?.environmentCredentialsOnly[name];
-              return lighter ? lighter.bytes / 1024 : null;
-            }),
-          },
         ],
         unit: 'KB',
         reference: { value: 400, label: 'target 400 KB' },
@@ -130,11 +122,6 @@ export function renderHtml(results: BenchResults): string {
         categories: names,
         series: [
           { name: 'as synthesized', color: COLORS.wsNotify, values: names.map((name) => results.bundles?.[name]?.importMs ?? 0) },
-          {
-            name: 'environment credentials only',
-            color: '#95a5a6',
-            values: names.map((name) => results.bundleExperiments?.environmentCredentialsOnly[name]?.importMs ?? null),
-          },
         ],
         unit: 'ms',
         reference: { value: 45, label: 'target 45 ms' },

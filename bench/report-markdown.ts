@@ -106,12 +106,9 @@ export function renderMarkdown(results: BenchResults): string {
   }
   lines.push(...mermaidCharts(results));
   if (results.bundles) {
-    lines.push('## Bundles', '', '| function | KB | cold import (ms, median) | heap (MB) | env-credentials-only: KB | import (ms) |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    lines.push('## Bundles', '', '| function | KB | cold import (ms, median) | import CPU (ms) | heap (MB) |', '| --- | ---: | ---: | ---: | ---: |');
     for (const [name, bundle] of Object.entries(results.bundles).sort((a, b) => b[1].bytes - a[1].bytes)) {
-      const lighter = results.bundleExperiments?.environmentCredentialsOnly[name];
-      lines.push(
-        `| ${name} | ${(bundle.bytes / 1024).toFixed(0)} | ${bundle.importMs} | ${bundle.heapMb} | ${lighter ? (lighter.bytes / 1024).toFixed(0) : '–'} | ${lighter?.importMs ?? '–'} |`,
-      );
+      lines.push(`| ${name} | ${(bundle.bytes / 1024).toFixed(0)} | ${bundle.importMs} | ${bundle.importCpuMs} | ${bundle.heapMb} |`);
     }
     lines.push('');
   }

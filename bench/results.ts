@@ -253,7 +253,6 @@ export interface BenchResults {
     prices: { lookedUp: string; file: string };
   };
   bundles?: Record<string, BundleMeasurement>;
-  bundleExperiments?: { environmentCredentialsOnly: Record<string, BundleMeasurement & { savedBytes: number; savedImportMs: number }> };
   connections?: ScaleResult;
   targets?: TargetCheck[];
   errors: string[];

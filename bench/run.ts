@@ -13,7 +13,6 @@ import {
   functionBundles,
   handlerEntry,
   measureBundle,
-  measureWithEnvironmentCredentials,
   stopBuilding,
 } from './bundles';
 import { dynamoDbItemBytes, type Prices } from './cost-model';
@@ -25,7 +24,7 @@ import { addBackgroundConnections } from './population';
 import { RawFanOutServer } from './raw-ws';
 import { renderHtml } from './report-html';
 import { renderMarkdown } from './report-markdown';
-import { analyse, type BenchResults, BUNDLE_LIMIT_BYTES, type DesignTableFacts, designSection } from './results';
+import { analyse, type BenchResults, type DesignTableFacts, designSection } from './results';
 import { connectionTableStats, reportedReadCapacity, type RuntimeUnderBench, startRuntimeUnderBench } from './runtime-under-bench';
 import { runScale } from './scale';
 import { QueueTarget, RawTarget } from './workload';
@@ -248,7 +247,6 @@ function engineHosts(outputs: RuntimeUnderBench['outputs']): string[] {
 async function measureBundles(underBench: RuntimeUnderBench, settings: BenchSettings, progress: Progress, results: BenchResults): Promise<void> {
   progress.step('bundles: sizes, cold imports in fresh processes, and what they are made of');
   const bundles: Record<string, BundleMeasurement> = {};
-  const experiments: NonNullable<BenchResults['bundleExperiments']>['environmentCredentialsOnly'] = {};
   for (const bundle of functionBundles(underBench.assemblyDir, underBench.runtime.stackName)) {
     progress.update(bundle.name);
     let measured: BundleMeasurement;
@@ -264,15 +262,8 @@ async function measureBundles(underBench: RuntimeUnderBench, settings: BenchSett
     if (entry && settings.mode === 'full') measured.composition = (await composition(entry)).byPackage.slice(0, 10);
     bundles[bundle.name] = measured;
     progress.note(`${bundle.name}: ${(measured.bytes / 1024).toFixed(0)} KB, import ${measured.importMs} ms (${measured.importCpuMs} ms CPU)`);
-    // What the credential-provider change would do, for the bundles over the limit (the delivery path's only, in a quick run).
-    const deliveryPath = underBench.deliveryFunctions.map((name) => underBench.shortNames.get(name));
-    if (entry && measured.bytes > BUNDLE_LIMIT_BYTES && (settings.mode === 'full' || deliveryPath.includes(bundle.name))) {
-      const lighter = await measureWithEnvironmentCredentials(bundle, entry, settings.importRuns);
-      experiments[bundle.name] = { ...lighter, savedBytes: measured.bytes - lighter.bytes, savedImportMs: Math.round((measured.importMs - lighter.importMs) * 10) / 10 };
-    }
   }
   results.bundles = bundles;
-  results.bundleExperiments = { environmentCredentialsOnly: experiments };
   await stopBuilding();
 }
 

@@ -89,6 +89,10 @@ export interface WsNotifyProps {
 
 /** Consumers get up to this long per batch; their queues' visibility timeout is 6× this. */
 const CONSUMER_TIMEOUT = Duration.seconds(30);
+/** Credentials come from the environment in Lambda: the rest of the SDK's default chain is dead weight in a bundle. */
+export const BUNDLING_ALIASES: Readonly<Record<string, string>> = {
+  '@aws-sdk/credential-provider-node': path.join(__dirname, '..', 'lambdas', 'credentials-from-environment.ts'),
+};
 /** Lambda's SQS event source takes at most 10 records per batch without a batching window. */
 const SQS_BATCH_SIZE = 10;
 /** AWS's recommendation for Lambda consumers: enough receives to ride out throttling. */
@@ -462,8 +466,7 @@ export class WsNotify extends Construct {
         // Bundle the SDK v3 clients (not the runtime's copy) so esbuild tree-shakes them to what is used.
         externalModules: [],
         mainFields: ['module', 'main'],
-        // Credentials come from the environment in Lambda: the rest of the default chain is dead weight.
-        esbuildArgs: { '--alias:@aws-sdk/credential-provider-node': path.join(__dirname, '..', 'lambdas', 'credentials-from-environment.ts') },
+        esbuildArgs: Object.fromEntries(Object.entries(BUNDLING_ALIASES).map(([module, replacement]) => [`--alias:${module}`, replacement])),
       },
     });
   }
