@@ -1,6 +1,6 @@
-// What one AWS SDK call costs the CPU on its own, with the clients configured as lambdas/clients.ts
-// configures them, and with `cacheMiddleware: true` (the SDK then resolves a command's middleware
-// stack once per client and command class, instead of on every send):
+// What one AWS SDK call costs the CPU on its own, with and without `cacheMiddleware: true` (the SDK
+// then resolves a command's middleware stack once per client and command class, instead of on every
+// send; lambdas/clients.ts sets it on the SQS and management API clients):
 //
 //   npx tsx bench/sdk-call-cost.ts
 //
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       ]);
     }
     for (const [name, call] of calls) {
-      const key = `${name} | ${cacheMiddleware ? 'true' : 'false (as today)'}`;
+      const key = `${name} | ${cacheMiddleware}`;
       results.set(key, [...(results.get(key) ?? []), await cpuPerCall(call)]);
     }
     for (const client of [db, sqs, managementApi]) client.destroy();
