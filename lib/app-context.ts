@@ -9,6 +9,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   const allowAnonymous = booleanContext(node, 'allowAnonymous');
   const tenantClaim = node.tryGetContext('tenantClaim') as string | undefined;
   const publicTopics = listContext(node, 'publicTopics');
+  const maxSubscriptionsPerConnection = numberContext(node, 'maxSubscriptionsPerConnection');
   if (!jwtIssuer) {
     throw new Error(
       'Missing context "jwtIssuer": the https URL of your token issuer. ' +
@@ -25,6 +26,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...(allowAnonymous !== undefined && { allowAnonymous }),
     ...(tenantClaim && { tenantClaim }),
     ...(publicTopics && { publicTopics }),
+    ...(maxSubscriptionsPerConnection !== undefined && { maxSubscriptionsPerConnection }),
   };
 }
 
@@ -44,4 +46,13 @@ function booleanContext(node: Node, name: string): boolean | undefined {
   if (value === true || value === 'true') return true;
   if (value === false || value === 'false') return false;
   throw new Error(`Context "${name}" must be true or false (got ${JSON.stringify(value)}).`);
+}
+
+/** `-c name=5` arrives as a string, cdk.json's context as a number. */
+function numberContext(node: Node, name: string): number | undefined {
+  const value = node.tryGetContext(name) as unknown;
+  if (value === undefined) return undefined;
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number === 'number' && Number.isFinite(number)) return number;
+  throw new Error(`Context "${name}" must be a number (got ${JSON.stringify(value)}).`);
 }

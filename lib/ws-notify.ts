@@ -17,7 +17,7 @@ import { Construct } from 'constructs';
 import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../lambdas/core/api-keys';
 import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
-import { CONNECTION_INDEX } from '../lambdas/core/subscriptions';
+import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom } from '../lambdas/core/topics';
 
 export interface WsNotifyProps {
@@ -51,6 +51,12 @@ export interface WsNotifyProps {
    * @default none
    */
   readonly publicTopics?: string[];
+  /**
+   * Topics one connection may be subscribed to at once; a `subscribe` beyond it is answered
+   * `too_many_subscriptions`. Each subscription is a row the topic fan-out reads.
+   * @default 100
+   */
+  readonly maxSubscriptionsPerConnection?: number;
   /**
    * Functions that enrich a topic's events before they are delivered, by topic pattern (`orders`,
    * `orders.*`; the first that matches). The function receives `{topic, tenant?, event}` and
@@ -208,7 +214,15 @@ export class WsNotify extends Construct {
     const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
     const connectFn = this.function('Connect', 'connect', table);
     const disconnectFn = this.function('Disconnect', 'disconnect', { ...table, ...subscriptions });
-    const subscribeFn = this.function('Subscribe', 'subscribe', { ...subscriptions, PUBLIC_TOPICS: JSON.stringify(publicTopics) });
+    const maxSubscriptions = props.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+    if (!Number.isInteger(maxSubscriptions) || maxSubscriptions < 1) {
+      throw new Error(`maxSubscriptionsPerConnection must be a whole number of at least 1, not ${maxSubscriptions}`);
+    }
+    const subscribeFn = this.function('Subscribe', 'subscribe', {
+      ...subscriptions,
+      PUBLIC_TOPICS: JSON.stringify(publicTopics),
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: String(maxSubscriptions),
+    });
     const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', subscriptions);
     const publishFn = this.function('Publish', 'publish', { PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
     const defaultFn = this.function('Default', 'default', {});
@@ -378,6 +392,8 @@ export class WsNotify extends Construct {
       allow(fn, ['dynamodb:BatchWriteItem'], [subscriptionsArn]);
     }
     allow(subscribeFn, ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [subscriptionsArn]);
+    // Counting the connection's subscriptions against its limit.
+    allow(subscribeFn, ['dynamodb:Query'], [bySubscriber]);
     allow(unsubscribeFn, ['dynamodb:DeleteItem'], [subscriptionsArn]);
     allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'credential_revoked'
   | 'forbidden_topic'
   | 'invalid_subscription'
+  | 'too_many_subscriptions'
   | 'invalid_event';
 
 export interface Notification {

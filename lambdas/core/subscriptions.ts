@@ -8,8 +8,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { topicKey } from './topics';
 
-/** The GSI that finds a connection's subscriptions (partition key `connectionId`), to remove them with it. */
+/** The GSI that finds a connection's subscriptions (partition key `connectionId`), to count them and to remove them with it. */
 export const CONNECTION_INDEX = 'byConnection';
+
+/** Topics one connection may be subscribed to at once, unless the construct says otherwise. */
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 
 /**
  * A topic's subscribers live in two partitions: plain ones under `s<tenant>#<topic>`, paged
@@ -54,6 +57,26 @@ export class SubscriptionTable {
         ],
       }),
     );
+  }
+
+  /**
+   * How many topics the connection is subscribed to besides `topic`, counted up to `upTo`. The
+   * connection index is eventually consistent, so subscriptions made a moment ago may be missed.
+   */
+  async countOtherTopics(connectionId: string, topic: string, tenant: string | undefined, upTo: number): Promise<number> {
+    const { Items = [] } = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: CONNECTION_INDEX,
+        KeyConditionExpression: 'connectionId = :connectionId',
+        ExpressionAttributeValues: { ':connectionId': connectionId },
+        ProjectionExpression: 'topicKey',
+        // The topic itself may be among them, once.
+        Limit: upTo + 1,
+      }),
+    );
+    const own = topicKey(topic, tenant);
+    return Items.filter((item) => (item['topicKey'] as string).slice(1) !== own).length;
   }
 
   async unsubscribe(connectionId: string, topic: string, tenant: string | undefined): Promise<void> {

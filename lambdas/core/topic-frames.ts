@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { MAX_CONNECTION_SECONDS } from './connections';
 import { errorFrame, idOf, parseJson } from './frames';
 import { readableError } from './messages';
-import type { SubscriptionTable } from './subscriptions';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type SubscriptionTable } from './subscriptions';
 import { EventTypeFilter, GroupName, mayAccess, MAX_PATTERNS, type PublishMessage, type TopicGrants, TopicName } from './topics';
 
 /** A connection as its `$connect` authorizer described it, with what it may do with topics. */
@@ -36,13 +36,27 @@ const ClientEvent = z.strictObject({
 });
 const PublishFrame = z.object({ action: z.literal('publish'), topic: TopicName, event: ClientEvent });
 
-/** `subscribe`: stores the subscription if the connection may read the topic. Returns the reply frame. */
-export async function subscribe(body: string | undefined, caller: TopicCaller, deps: { subscriptions: SubscriptionTable }): Promise<string> {
+export interface SubscribeDeps {
+  subscriptions: SubscriptionTable;
+  /** @default DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION */
+  maxSubscriptionsPerConnection?: number;
+}
+
+/**
+ * `subscribe`: stores the subscription if the connection may read the topic and holds fewer than
+ * its limit of other subscriptions (re-subscribing to a topic replaces its subscription). Returns
+ * the reply frame.
+ */
+export async function subscribe(body: string | undefined, caller: TopicCaller, deps: SubscribeDeps): Promise<string> {
   const frame = parseJson(body);
   const request = SubscribeFrame.safeParse(frame);
   if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   const { topic, events, group } = request.data;
   if (!mayAccess(caller.grants.subscribe, topic)) return errorFrame('forbidden_topic', `this connection may not subscribe to "${topic}"`, frame);
+  const limit = deps.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+  if ((await deps.subscriptions.countOtherTopics(caller.connectionId, topic, caller.tenant, limit)) >= limit) {
+    return errorFrame('too_many_subscriptions', `a connection may hold ${limit} subscriptions: unsubscribe from one first`, frame);
+  }
   await deps.subscriptions.subscribe({
     connectionId: caller.connectionId,
     topic,

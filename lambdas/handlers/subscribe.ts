@@ -1,4 +1,4 @@
-/** `{"action":"subscribe","topic","events"?,"group"?}`: answered `subscribed`, or `forbidden_topic` / `invalid_subscription`. */
+/** `{"action":"subscribe","topic","events"?,"group"?}`: answered `subscribed`, or `forbidden_topic` / `invalid_subscription` / `too_many_subscriptions`. */
 import { createDocumentClient } from '../clients';
 import { readConfig } from '../config';
 import { SubscriptionTable } from '../core/subscriptions';
@@ -6,9 +6,12 @@ import { subscribe } from '../core/topic-frames';
 import type { WebSocketEvent, WebSocketResult } from '../events';
 import { publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
 
-const config = readConfig('SUBSCRIPTIONS_TABLE_NAME');
+const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'MAX_SUBSCRIPTIONS_PER_CONNECTION');
 const publicTopics = publicTopicsFromEnvironment();
-const deps = { subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME) };
+const deps = {
+  subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME),
+  maxSubscriptionsPerConnection: Number(config.MAX_SUBSCRIPTIONS_PER_CONNECTION),
+};
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({
   statusCode: 200,

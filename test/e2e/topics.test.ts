@@ -2,7 +2,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { JWTPayload } from 'jose';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
-import { CONNECTION_INDEX } from '../../lambdas/core/subscriptions';
+import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../lambdas/core/subscriptions';
 import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient } from '../support/local-runtime';
 
 /** The stack as `npm start -- -c publicTopics=news` runs it. */
@@ -97,6 +97,15 @@ describe('subscribing', () => {
     expect(await request(client, { action: 'publish', topic: 'vault.audit', event: { type: 'door.opened' } })).toMatchObject({ type: 'published' });
     expect((await client.frame((frame) => frame.type === 'event')).event).toMatchObject({ type: 'door.opened', source: 'ws-notify:user:sub-key' });
   });
+
+  it('refuses a 101st subscription with too_many_subscriptions, and takes it after an unsubscribe', async () => {
+    const client = await connectAs('sub-many', { topics: ['many.*'] });
+    for (let index = 0; index < DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION; index++) await subscribe(client, { topic: `many.t${index}` });
+
+    expect(await request(client, { action: 'subscribe', topic: 'many.extra' })).toMatchObject({ type: 'error', code: 'too_many_subscriptions' });
+    await request(client, { action: 'unsubscribe', topic: 'many.t0' });
+    await subscribe(client, { topic: 'many.extra' });
+  }, 60_000);
 
   it.each([
     ['no topic', { action: 'subscribe' }],

@@ -286,6 +286,20 @@ describe('the subscription table', () => {
     });
     expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, publicTopics: ['has space'] })).toThrow(/publicTopics/);
   }, 120_000);
+
+  it('gives the subscribe route the subscription limit, 100 unless set, and refuses one that is not a whole number of at least 1', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PUBLIC_TOPICS: '[]', MAX_SUBSCRIPTIONS_PER_CONNECTION: '100' }) },
+    });
+    const stack = new Stack();
+    new WsNotify(stack, 'WsNotify', { ...props, maxSubscriptionsPerConnection: 500 });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '500' }) },
+    });
+    for (const maxSubscriptionsPerConnection of [0, 2.5, -1, Number.NaN]) {
+      expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, maxSubscriptionsPerConnection })).toThrow(/maxSubscriptionsPerConnection/);
+    }
+  }, 120_000);
 });
 
 describe('enrichment', () => {
@@ -397,7 +411,7 @@ describe('IAM', () => {
     ['AuthenticateFunction', ['dynamodb:UpdateItem']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
     ['CredentialSweepFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
-    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem']],
+    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query']],
     ['UnsubscribeFunction', ['dynamodb:DeleteItem']],
     ['PublishFunction', ['sqs:SendMessage']],
     ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
@@ -489,6 +503,14 @@ describe('configuration', () => {
 
     const invalid = appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', allowAnonymous: 'yes' });
     expect(() => wsNotifyPropsFromContext(invalid.node)).toThrow('Context "allowAnonymous" must be true or false (got "yes").');
+  });
+
+  it('reads maxSubscriptionsPerConnection as a number from context', () => {
+    const app = appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', maxSubscriptionsPerConnection: '250' });
+    expect(wsNotifyPropsFromContext(app.node)).toMatchObject({ maxSubscriptionsPerConnection: 250 });
+
+    const invalid = appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', maxSubscriptionsPerConnection: 'many' });
+    expect(() => wsNotifyPropsFromContext(invalid.node)).toThrow('Context "maxSubscriptionsPerConnection" must be a number (got "many").');
   });
 
   it('says which context key to set when jwtIssuer or jwtAudience is missing', () => {

@@ -3,6 +3,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { InvalidMessageError } from '../../lambdas/core/messages';
 import { chooseMember, CONNECTION_INDEX, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fan-out';
+import { subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
 import type { CloudEvent, PublishMessage } from '../../lambdas/core/topics';
 import { receiveAll, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
@@ -89,6 +90,49 @@ describe('the subscription table', () => {
       }),
     );
     expect(Count).toBe(0);
+  });
+});
+
+describe("a connection's subscription limit", () => {
+  const limited = () => ({ subscriptions, maxSubscriptionsPerConnection: 3 });
+  const caller = (connectionId: string, tenant?: string): TopicCaller => ({
+    connectionId,
+    userId: 'u-limit',
+    ...(tenant !== undefined && { tenant }),
+    connectedAt: Date.now(),
+    grants: { subscribe: ['*'], publish: [] },
+  });
+  const ask = (connectionId: string, frame: object, tenant?: string) =>
+    subscribe(JSON.stringify({ action: 'subscribe', ...frame }), caller(connectionId, tenant), limited()).then((reply) => JSON.parse(reply));
+
+  it('refuses a subscription beyond the limit and stores nothing, but lets a held topic be subscribed again', async () => {
+    for (const topic of ['l1', 'l2', 'l3']) expect(await ask('c-limit', { topic })).toMatchObject({ type: 'subscribed', topic });
+
+    expect(await ask('c-limit', { topic: 'l4', id: 'x' })).toEqual({
+      type: 'error',
+      code: 'too_many_subscriptions',
+      message: 'a connection may hold 3 subscriptions: unsubscribe from one first',
+      id: 'x',
+    });
+    expect(await topicRows('s#l4')).toEqual([]);
+    // Re-subscribing replaces a subscription (here with a group): it adds none.
+    expect(await ask('c-limit', { topic: 'l2', group: 'g' })).toMatchObject({ type: 'subscribed', topic: 'l2', group: 'g' });
+
+    await subscriptions.unsubscribe('c-limit', 'l1', undefined);
+    expect(await ask('c-limit', { topic: 'l4' })).toMatchObject({ type: 'subscribed', topic: 'l4' });
+  });
+
+  it("counts a connection's own subscriptions only", async () => {
+    for (const topic of ['o1', 'o2', 'o3']) await ask('c-other', { topic });
+
+    expect(await ask('c-fresh', { topic: 'o1' })).toMatchObject({ type: 'subscribed' });
+  });
+
+  it('applies to tenant-keyed topics alike', async () => {
+    for (const topic of ['t1', 't2', 't3']) await ask('c-tenant', { topic }, 'acme');
+
+    expect(await ask('c-tenant', { topic: 't4' }, 'acme')).toMatchObject({ code: 'too_many_subscriptions' });
+    expect(await ask('c-tenant', { topic: 't3', events: ['a.*'] }, 'acme')).toMatchObject({ type: 'subscribed' });
   });
 });
 
