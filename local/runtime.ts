@@ -249,9 +249,11 @@ class Ready {
       case 'GET /_local/outputs':
         return sendJson(response, 200, this.outputs);
       case 'POST /_local/token': {
-        const { userId, ttlSeconds } = ((await readJson(request)) ?? {}) as { userId?: unknown; ttlSeconds?: unknown };
+        const { userId, ttlSeconds, ...grants } = ((await readJson(request)) ?? {}) as Record<string, unknown>;
         if (typeof userId !== 'string' || userId.length === 0) return sendJson(response, 400, { message: 'userId (a string) is required' });
-        const token = await this.parts.issuer.mint({ userId, ...(typeof ttlSeconds === 'number' && { ttlSeconds }) });
+        // The topic grants a real issuer would put in the token; the authorizer checks them as it would those.
+        const claims = Object.fromEntries(Object.entries(grants).filter(([name]) => name === 'topics' || name === 'publishTopics'));
+        const token = await this.parts.issuer.mint({ userId, claims, ...(typeof ttlSeconds === 'number' && { ttlSeconds }) });
         return sendJson(response, 200, { token });
       }
       case 'POST /_local/notify': {

@@ -17,7 +17,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const SCREENSHOT = path.join(PROJECT_DIR, 'test', 'artifacts', 'test-page.png');
-/** NotifyUser queue → notify-user → NotifyConnection queue → notify-connection → the socket. */
+/** NotifyUser queue → notify-user → the socket (a queue hop and an invocation). */
 const NOTIFICATION_TIMEOUT_MS = 20_000;
 
 let runtime: RuntimeUnderTest;
@@ -126,6 +126,28 @@ describe('the local test page, in headless Chromium', () => {
 
     expect(await loggedFrame('in', 'error')).toEqual({ type: 'error', code: 'invalid_json', message: expect.any(String) });
     expect(await page.locator('li[data-direction="out"][data-type="text"] pre').textContent()).toBe('hello, server');
+  });
+
+  it('subscribes to a topic, publishes to it, and logs the event frame that comes back', async () => {
+    await connectAs('fay');
+
+    await page.getByLabel('Topic', { exact: true }).fill('news');
+    await page.getByLabel('Event types (optional)').fill('news.*');
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    expect(await loggedFrame('in', 'subscribed')).toEqual({ type: 'subscribed', topic: 'news', events: ['news.*'], group: null, id: 't1' });
+
+    await page.getByLabel('Event type', { exact: true }).fill('news.published');
+    await page.getByLabel('Event data (JSON)').fill('{"headline":"From the browser"}');
+    await page.getByRole('button', { name: 'Publish' }).click();
+
+    expect(await loggedFrame('in', 'published')).toMatchObject({ type: 'published', topic: 'news', id: 't2' });
+    expect(await loggedFrame('in', 'event', NOTIFICATION_TIMEOUT_MS)).toMatchObject({
+      type: 'event',
+      topic: 'news',
+      event: { type: 'news.published', source: 'ws-notify:user:fay', data: { headline: 'From the browser' } },
+    });
+    await page.getByRole('button', { name: 'Unsubscribe' }).click();
+    expect(await loggedFrame('in', 'unsubscribed')).toEqual({ type: 'unsubscribed', topic: 'news', id: 't3' });
   });
 
   it('shows the close code and reason after Disconnect', async () => {
