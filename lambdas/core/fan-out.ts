@@ -1,13 +1,11 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { isAnonymousUserId } from './auth';
-import type { ConnectionTable } from './connections';
 import { type DeliverDeps, deliverToConnection } from './deliver';
 import { enqueueAll } from './enqueue';
 import { type Notification, notificationFrame } from './frames';
 import { InvalidMessageError, type NotifyConnectionMessage, type NotifyUserMessage } from './messages';
 
 export interface FanOutDeps extends DeliverDeps {
-  connections: ConnectionTable;
   sqs: SQSClient;
   notifyConnectionQueueUrl: string;
   /** The claim tenants come from, in a multi-tenant stack. */
@@ -98,8 +96,7 @@ async function deliverEach(
     else if (outcome.reason instanceof InvalidMessageError) throw outcome.reason;
     else result.failures.push({ connectionId: connectionIds[index] as string, error: outcome.reason });
   }
-  await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, result.failures.map(({ connectionId }) => JSON.stringify(messageFor(connectionId))));
-  result.queued = result.failures.length;
+  result.queued = await enqueueForEach([result.failures.map(({ connectionId }) => connectionId)], messageFor, deps);
   return result;
 }
 
@@ -116,8 +113,9 @@ export async function enqueueForConnectionsOf(
   return enqueueForEach(deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) }), messageFor, deps);
 }
 
+/** One NotifyConnection-queue message per connection id, a page of ids at a time. Returns how many were enqueued. */
 async function enqueueForEach(
-  pages: AsyncIterable<string[]>,
+  pages: AsyncIterable<string[]> | Iterable<string[]>,
   messageFor: (connectionId: string) => object,
   deps: Pick<FanOutDeps, 'sqs' | 'notifyConnectionQueueUrl'>,
 ): Promise<number> {

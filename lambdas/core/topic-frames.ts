@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import { MAX_CONNECTION_SECONDS } from './connections';
 import { errorFrame, idOf, parseJson } from './frames';
 import { readableError } from './messages';
-import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type SubscriptionTable } from './subscriptions';
+import type { SubscriptionTable } from './subscriptions';
 import { EventTypeFilter, GroupName, mayAccess, MAX_PATTERNS, type PublishMessage, type TopicGrants, TopicName } from './topics';
 
 /** A connection as its `$connect` authorizer described it, with what it may do with topics. */
@@ -38,8 +38,8 @@ const PublishFrame = z.object({ action: z.literal('publish'), topic: TopicName, 
 
 export interface SubscribeDeps {
   subscriptions: SubscriptionTable;
-  /** @default DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION */
-  maxSubscriptionsPerConnection?: number;
+  /** The construct's `maxSubscriptionsPerConnection`. */
+  maxSubscriptionsPerConnection: number;
 }
 
 /**
@@ -53,7 +53,7 @@ export async function subscribe(body: string | undefined, caller: TopicCaller, d
   if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   const { topic, events, group } = request.data;
   if (!mayAccess(caller.grants.subscribe, topic)) return errorFrame('forbidden_topic', `this connection may not subscribe to "${topic}"`, frame);
-  const limit = deps.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
+  const limit = deps.maxSubscriptionsPerConnection;
   if ((await deps.subscriptions.countOtherTopics(caller.connectionId, topic, caller.tenant, limit)) >= limit) {
     return errorFrame('too_many_subscriptions', `a connection may hold ${limit} subscriptions: unsubscribe from one first`, frame);
   }
