@@ -38,6 +38,21 @@ export interface Connection {
   keyId?: string;
 }
 
+/** Why a sweep closes a connection: the frame code the client is sent. */
+export type CloseReason = 'credential_expired' | 'credential_revoked';
+
+/** A sweep's hold on a connection it is closing (`claimClose`). */
+export interface CloseClaim {
+  /** The reason of the first claim, which later attempts keep. */
+  reason: CloseReason;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Whether an earlier attempt already told the client why (its post succeeded, its DeleteConnection did not). */
+  notified: boolean;
+  /** Epoch seconds: when the claim lapses if nobody releases it. */
+  until: number;
+}
+
 export interface ExpiringCredential {
   connectionId: string;
   credentialExpiresAt: number;
@@ -62,48 +77,99 @@ export class ConnectionTable {
 
   /** Records a refreshed credential's expiry; false if the connection is gone or already closing. */
   async refreshCredential(connectionId: string, credentialExpiresAt: number): Promise<boolean> {
-    return this.updateIf(connectionId, {
-      UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket',
-      ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
-      ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': minuteBucket(credentialExpiresAt) },
-    });
+    // `closing` stays from the first claim on, through failed attempts and after the last one: a
+    // connection a sweep has set out to close is never kept by a new credential.
+    return Boolean(
+      await this.updateIf(connectionId, {
+        UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket',
+        ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
+        ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': minuteBucket(credentialExpiresAt) },
+      }),
+    );
   }
 
   /**
-   * Marks the connection as closing for its expired credential, if it still is expired (a refresh
-   * moves `credentialExpiresAt`) and no other sweep has claimed it: one conditional write, so that
-   * overlapping sweeps close each connection once. False if it is not to be closed.
+   * Claims the connection for one attempt to close it: one conditional write, so that overlapping
+   * sweeps never close a connection at the same time. It is claimable if it is due (an expired
+   * credential is still expired, i.e. not refreshed; a revoked key's connection still exists), no
+   * other claim holds it, and fewer than `maxAttempts` claims were made before. The claim holds
+   * until `until` (epoch seconds) or until released, and moves the row to the expiry index at
+   * `nowSeconds`, so that if this attempt fails or its run dies, the expiry sweep's next runs find
+   * it there, within their look-back, whichever sweep made it. Undefined if it is not to be closed
+   * now.
    */
-  async claimExpired(connectionId: string, nowSeconds: number): Promise<boolean> {
-    return this.updateIf(connectionId, {
-      UpdateExpression: 'SET closing = :true',
-      ConditionExpression: 'credentialExpiresAt <= :now AND attribute_not_exists(closing)',
-      ExpressionAttributeValues: { ':true': true, ':now': nowSeconds },
+  async claimClose(
+    connectionId: string,
+    { reason, nowSeconds, until, maxAttempts }: { reason: CloseReason; nowSeconds: number; until: number; maxAttempts: number },
+  ): Promise<CloseClaim | undefined> {
+    const attributes = await this.updateIf(connectionId, {
+      // The first reason stays: a retry tells the client what the first attempt meant to.
+      UpdateExpression:
+        'SET closing = if_not_exists(closing, :reason), closingUntil = :until, closeAttempts = if_not_exists(closeAttempts, :zero) + :one, ' +
+        'credentialExpiresAt = :now, expiryBucket = :bucket',
+      ConditionExpression:
+        (reason === 'credential_expired' ? 'credentialExpiresAt <= :now' : 'attribute_exists(connectionId)') +
+        ' AND (attribute_not_exists(closingUntil) OR closingUntil <= :now) AND (attribute_not_exists(closeAttempts) OR closeAttempts < :max)',
+      ExpressionAttributeValues: {
+        ':reason': reason,
+        ':until': until,
+        ':zero': 0,
+        ':one': 1,
+        ':now': nowSeconds,
+        ':bucket': minuteBucket(nowSeconds),
+        ':max': maxAttempts,
+      },
+      ReturnValues: 'ALL_NEW',
     });
+    if (!attributes) return undefined;
+    return {
+      reason: attributes['closing'] === 'credential_revoked' ? 'credential_revoked' : 'credential_expired',
+      attempt: attributes['closeAttempts'] as number,
+      notified: attributes['closeNotified'] === true,
+      until,
+    };
   }
 
   /**
-   * Marks the connection as closing because the key it connected with was revoked, unless a sweep
-   * already claimed it. False if it is not to be closed (again).
+   * Ends a failed attempt's claim early, so that the next sweep retries at once rather than when
+   * the claim lapses; remembers whether the client was told why. False if the claim was not held.
    */
-  async claimRevoked(connectionId: string): Promise<boolean> {
-    return this.updateIf(connectionId, {
-      UpdateExpression: 'SET closing = :true',
-      ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
-      ExpressionAttributeValues: { ':true': true },
-    });
+  async releaseClaim(connectionId: string, claim: CloseClaim, notified: boolean): Promise<boolean> {
+    return Boolean(
+      await this.updateIf(connectionId, {
+        UpdateExpression: 'REMOVE closingUntil SET closeNotified = :notified',
+        ConditionExpression: 'closingUntil = :until',
+        ExpressionAttributeValues: { ':notified': notified, ':until': claim.until },
+      }),
+    );
   }
 
-  /** One conditional update of the connection's row; false where the condition does not hold. */
+  /**
+   * After the last attempt failed: takes the connection out of the expiry index (no sweep finds it
+   * there again; the attempt count refuses further claims) and sets its `expiresAt` to now, so that
+   * fan-out no longer delivers to it and TTL deletes the row. The connection itself stays open until
+   * API Gateway ends it. False if the claim was not held.
+   */
+  async abandonClose(connectionId: string, claim: CloseClaim, nowSeconds: number, notified: boolean): Promise<boolean> {
+    return Boolean(
+      await this.updateIf(connectionId, {
+        UpdateExpression: 'REMOVE expiryBucket SET expiresAt = :now, closeNotified = :notified',
+        ConditionExpression: 'closingUntil = :until',
+        ExpressionAttributeValues: { ':now': nowSeconds, ':notified': notified, ':until': claim.until },
+      }),
+    );
+  }
+
+  /** One conditional update of the connection's row: the attributes asked for (`ReturnValues`), or undefined where the condition does not hold. */
   private async updateIf(
     connectionId: string,
-    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues'>,
-  ): Promise<boolean> {
+    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues' | 'ReturnValues'>,
+  ): Promise<Record<string, unknown> | undefined> {
     try {
-      await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: { connectionId }, ...update }));
-      return true;
+      const { Attributes } = await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: { connectionId }, ...update }));
+      return Attributes ?? {};
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
   }

@@ -1,8 +1,9 @@
+import type { Context } from 'aws-lambda';
 import { createDocumentClient, createManagementApiClient } from '../clients';
 import { readConfig } from '../config';
 import { ApiKeyTable } from '../core/api-keys';
 import { ConnectionTable } from '../core/connections';
-import { closeRevokedKeyConnections, expireCredentials } from '../core/credentials';
+import { closeRevokedKeyConnections, expireCredentials, type SweepReport } from '../core/credentials';
 import { SubscriptionTable } from '../core/subscriptions';
 import { logger } from '../logger';
 
@@ -17,9 +18,19 @@ const deps = {
 
 /**
  * Every minute (EventBridge): closes the connections whose credential expired and was not
- * refreshed, and those opened with an API key that has since been revoked.
+ * refreshed, and those opened with an API key that has since been revoked, within the invocation's
+ * remaining time; what it does not reach, or fails to close, a later run picks up.
  */
-export const handler = async (): Promise<void> => {
-  const [expired, revoked] = await Promise.all([expireCredentials(deps), closeRevokedKeyConnections(deps)]);
-  logger.info('credential sweep', { expired, revoked });
+export const handler = async (_event: unknown, context: Context): Promise<void> => {
+  const run = { ...deps, deadline: Date.now() + context.getRemainingTimeInMillis() };
+  const [expired, revoked] = await Promise.all([expireCredentials(run), closeRevokedKeyConnections(run)]);
+  for (const failure of [...expired.failures, ...revoked.failures]) {
+    if (failure.abandoned) logger.error('credential sweep gave up closing a connection', { ...failure });
+    else logger.warn('credential sweep could not close a connection; a later run retries it', { ...failure });
+  }
+  logger.info('credential sweep', { expired: counts(expired), revoked: counts(revoked) });
 };
+
+function counts({ failures: _failures, ...outcomes }: SweepReport): Omit<SweepReport, 'failures'> {
+  return outcomes;
+}

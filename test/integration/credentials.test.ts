@@ -1,12 +1,21 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import type { VerifiedIdentity } from '../../lambdas/core/auth';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { ConnectionTable } from '../../lambdas/core/connections';
-import { closeRevokedKeyConnections, expireCredentials, refreshCredential } from '../../lambdas/core/credentials';
+import {
+  CLOSE_RESERVE_MS,
+  closeRevokedKeyConnections,
+  expireCredentials,
+  MAX_CLOSE_ATTEMPTS,
+  refreshCredential,
+  type SweepDeps,
+} from '../../lambdas/core/credentials';
 import { SubscriptionTable } from '../../lambdas/core/subscriptions';
+import { loadHandler } from '../support/load-handler';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
-import { type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
+import { lambdaContext, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
 let stack: StackUnderTest;
 let managementApiServer: ManagementApiServer;
@@ -20,7 +29,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 beforeAll(async () => {
   stack = await startStackUnderTest();
   managementApiServer = await startManagementApi(clients, 'live');
-  managementApi = new ApiGatewayManagementApiClient({ endpoint: managementApiServer.endpoint });
+  // The SDK retries a failed call once (three attempts by default), so that an injected failure costs one short backoff.
+  managementApi = new ApiGatewayManagementApiClient({ endpoint: managementApiServer.endpoint, maxAttempts: 2 });
   connections = new ConnectionTable(stack.db, stack.tableName);
   apiKeys = new ApiKeyTable(stack.db, stack.apiKeysTableName);
   subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName);
@@ -35,6 +45,11 @@ afterAll(async () => {
 async function open(connectionId: string, userId: string, credentialExpiresAt: number, tenant?: string): Promise<void> {
   await connections.register({ connectionId, userId, connectedAt: Date.now(), credentialExpiresAt, ...(tenant && { tenant }) });
   clients.connect(connectionId);
+}
+
+/** A sweep run's dependencies, with a minute to run, as the scheduled Lambda has. */
+function run(overrides: Partial<SweepDeps> = {}): SweepDeps & { apiKeys: ApiKeyTable } {
+  return { connections, subscriptions, apiKeys, managementApi, deadline: (overrides.now ?? Date.now)() + 60_000, ...overrides };
 }
 
 async function row(connectionId: string) {
@@ -108,9 +123,9 @@ describe('the credential expiry sweep', () => {
       await refreshed;
       await new Promise((resolve) => setTimeout(resolve, ms));
     };
-    const outcomes = await expireCredentials({ connections, subscriptions, managementApi, sleep });
+    const outcomes = await expireCredentials(run({ sleep }));
 
-    expect(outcomes).toEqual({ closed: 2, skipped: 1, gone: 1 });
+    expect(outcomes).toMatchObject({ closed: 2, skipped: 1, gone: 1, failed: 0, deferred: 0 });
     for (const closed of ['conn-expired', 'conn-expiring']) {
       expect(clients.framesOf(closed)).toEqual([expect.objectContaining({ type: 'error', code: 'credential_expired' })]);
       expect(clients.info(closed)).toBeUndefined();
@@ -124,7 +139,7 @@ describe('the credential expiry sweep', () => {
   it('closes a connection once when sweeps overlap (a sweep waits up to a minute; the next starts every minute)', async () => {
     await open('conn-overlap', 'cara', nowSeconds() - 1);
 
-    const [first, second] = await Promise.all([expireCredentials({ connections, subscriptions, managementApi }), expireCredentials({ connections, subscriptions, managementApi })]);
+    const [first, second] = await Promise.all([expireCredentials(run()), expireCredentials(run())]);
 
     expect(first.closed + second.closed).toBe(1);
     expect(clients.framesOf('conn-overlap')).toEqual([expect.objectContaining({ code: 'credential_expired' })]);
@@ -132,7 +147,8 @@ describe('the credential expiry sweep', () => {
 
   it('refuses a refresh once the connection is closing for its expired credential', async () => {
     await open('conn-closing', 'dana', nowSeconds() - 1);
-    expect(await connections.claimExpired('conn-closing', nowSeconds())).toBe(true);
+    const claim = await connections.claimClose('conn-closing', { reason: 'credential_expired', nowSeconds: nowSeconds(), until: nowSeconds() + 60, maxAttempts: 1 });
+    expect(claim).toMatchObject({ attempt: 1, reason: 'credential_expired' });
 
     expect(await connections.refreshCredential('conn-closing', nowSeconds() + 3600)).toBe(false);
   });
@@ -153,9 +169,9 @@ describe('the revocation sweep', () => {
     await connections.register({ connectionId: 'conn-key-vanished', userId: 'erin', connectedAt: Date.now(), keyId: revoked.record.keyId });
     await apiKeys.revoke(revoked.record.keyId);
 
-    const outcomes = await closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi });
+    const outcomes = await closeRevokedKeyConnections(run());
 
-    expect(outcomes).toEqual({ closed: 2, skipped: 0, gone: 1 });
+    expect(outcomes).toMatchObject({ closed: 2, skipped: 0, gone: 1, failed: 0, deferred: 0 });
     for (const closed of ['conn-key-1', 'conn-key-2']) {
       expect(clients.framesOf(closed)).toEqual([expect.objectContaining({ type: 'error', code: 'credential_revoked' })]);
       expect(clients.info(closed)).toBeUndefined();
@@ -171,11 +187,11 @@ describe('the revocation sweep', () => {
     await apiKeys.revoke(key.record.keyId);
 
     const [first, second] = await Promise.all([
-      closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi }),
-      closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi }),
+      closeRevokedKeyConnections(run()),
+      closeRevokedKeyConnections(run()),
     ]);
     // The test's management API does not run $disconnect, so the row stays, claimed: later sweeps skip it.
-    const third = await closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi });
+    const third = await closeRevokedKeyConnections(run());
 
     expect(first.closed + second.closed).toBe(1);
     expect(third).toMatchObject({ closed: 0 });
@@ -187,8 +203,187 @@ describe('the revocation sweep', () => {
     await openWithKey('conn-key-old-revocation', 'gus', key.record.keyId);
     await apiKeys.revoke(key.record.keyId, nowSeconds() - 16 * 60);
 
-    await closeRevokedKeyConnections({ connections, subscriptions, apiKeys, managementApi });
+    await closeRevokedKeyConnections(run());
 
     expect(clients.info('conn-key-old-revocation')).toBeDefined();
   });
 });
+
+describe('the credential sweep under AWS errors', () => {
+  const failures = () => managementApiServer.failures;
+  const deletesOf = (connectionId: string) => failures().callsTo(connectionId, 'DELETE').filter((call) => call.status === 204).length;
+  /** API Gateway runs $disconnect after DeleteConnection, which deletes the row and the subscriptions. */
+  const disconnect = (connectionId: string) => Promise.all([connections.remove(connectionId), subscriptions.removeAllOf(connectionId)]);
+
+  beforeAll(() => clients.runOnDisconnect(disconnect));
+  afterEach(() => failures().clear());
+  afterAll(() => clients.runOnDisconnect(undefined));
+
+  it.each(['POST', 'DELETE'] as const)(
+    'retries a close whose %s was throttled (429 after the SDK retries) on the next run, which closes the connection, telling it once',
+    async (method) => {
+      const connectionId = `conn-throttled-${method}`;
+      await open(connectionId, 'hana', nowSeconds() - 1);
+      failures().failConnection(connectionId, 429, { method, times: 2 });
+
+      const first = await expireCredentials(run());
+
+      expect(first.failures).toContainEqual({
+        connectionId,
+        reason: 'credential_expired',
+        attempt: 1,
+        abandoned: false,
+        error: expect.stringContaining('LimitExceededException'),
+      });
+      expect(clients.info(connectionId)).toBeDefined();
+      expect(await row(connectionId)).toMatchObject({ closing: 'credential_expired', closeAttempts: 1 });
+
+      await expireCredentials(run());
+      await clients.disconnected();
+
+      expect(clients.info(connectionId)).toBeUndefined();
+      expect(await row(connectionId)).toBeUndefined();
+      expect(clients.framesOf(connectionId)).toEqual([expect.objectContaining({ type: 'error', code: 'credential_expired' })]);
+      expect(deletesOf(connectionId)).toBe(1);
+    },
+  );
+
+  it('refuses a refresh with a valid token while a failed close waits for its retry, and the retry closes the connection', async () => {
+    await open('conn-retry-refresh', 'ivan', nowSeconds() - 1);
+    failures().failConnection('conn-retry-refresh', 500, { times: 2 });
+    await expireCredentials(run());
+
+    const reply = await refreshCredential(JSON.stringify({ action: 'authenticate', token: 'jwt' }), { connectionId: 'conn-retry-refresh', userId: 'ivan' }, {
+      verifyToken: verifierSaying({ userId: 'ivan', expiresAt: nowSeconds() + 3600 }),
+      connections,
+    });
+    await expireCredentials(run());
+
+    expect(JSON.parse(reply)).toMatchObject({ type: 'error', code: 'invalid_credential', message: 'this connection is closing' });
+    expect(clients.info('conn-retry-refresh')).toBeUndefined();
+  });
+
+  it(`gives up after ${MAX_CLOSE_ATTEMPTS} failed attempts with an error log, stops delivering to the connection and leaves it to API Gateway`, async () => {
+    const connectionId = 'conn-always-failing';
+    await open(connectionId, 'jade', nowSeconds() - 1);
+    await subscriptions.subscribe({ connectionId, topic: 'news', expiresAt: nowSeconds() + 3600 });
+    failures().failConnection(connectionId, 500);
+    for (let attempt = 1; attempt < MAX_CLOSE_ATTEMPTS; attempt += 1) {
+      expect((await expireCredentials(run())).failures).toContainEqual(expect.objectContaining({ connectionId, attempt, abandoned: false }));
+    }
+
+    // The last attempt through the Lambda handler, for the log line an operator sees.
+    const handler = loadHandler<(event: unknown, context: Context) => Promise<void>>('credential-sweep', {
+      CONNECTIONS_TABLE_NAME: stack.tableName,
+      SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+      API_KEYS_TABLE_NAME: stack.apiKeysTableName,
+      MANAGEMENT_API_ENDPOINT: managementApiServer.endpoint,
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    });
+    const logged: string[] = [];
+    const capture = (text: string | Uint8Array) => void logged.push(String(text));
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((text) => (capture(text), true));
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation((text) => (capture(text), true));
+    try {
+      await handler({}, { ...lambdaContext(), getRemainingTimeInMillis: () => 60_000 });
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const callsBefore = failures().callsTo(connectionId).length;
+    const afterwards = await expireCredentials(run());
+
+    const lines = logged.flatMap((text) => text.split('\n')).filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'credential sweep gave up closing a connection',
+        connectionId,
+        reason: 'credential_expired',
+        attempt: MAX_CLOSE_ATTEMPTS,
+        abandoned: true,
+        error: expect.stringContaining('InternalServerErrorException'),
+      }),
+    );
+    expect(afterwards.failures).not.toContainEqual(expect.objectContaining({ connectionId }));
+    expect(failures().callsTo(connectionId)).toHaveLength(callsBefore);
+    const abandoned = await row(connectionId);
+    expect(abandoned).toMatchObject({ closing: 'credential_expired', closeAttempts: MAX_CLOSE_ATTEMPTS });
+    expect(abandoned).not.toHaveProperty('expiryBucket');
+    expect(abandoned?.['expiresAt']).toBeLessThanOrEqual(nowSeconds());
+    expect(await fanOutTargets('jade')).not.toContain(connectionId);
+    expect((await subscriptions.plainSubscribers('news', undefined, { limit: 10 })).subscribers).toEqual([]);
+    expect(await connections.refreshCredential(connectionId, nowSeconds() + 3600)).toBe(false);
+    expect(clients.info(connectionId)).toBeDefined();
+  }, 20_000);
+
+  it("works through a mass expiry larger than one run's time over successive runs, closing each connection once", async () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `conn-mass-${i}`);
+    for (const id of ids) await open(id, 'kim', nowSeconds() - 5);
+    // Each close takes a second of the run's clock, and a run has 10 s beside its reserve.
+    let clock = Date.now();
+    clients.runOnDisconnect((connectionId) => ((clock += 1000), disconnect(connectionId)));
+    const runs: number[] = [];
+    try {
+      for (let i = 0; i < 10 && ids.some((id) => clients.info(id)); i += 1) {
+        clock = Date.now();
+        const report = await expireCredentials(run({ now: () => clock, deadline: clock + CLOSE_RESERVE_MS + 10_000 }));
+        runs.push(report.closed);
+      }
+    } finally {
+      clients.runOnDisconnect(disconnect);
+    }
+    await clients.disconnected();
+
+    expect(runs.length).toBeGreaterThan(1);
+    expect(runs[0]).toBeLessThan(ids.length);
+    for (const id of ids) {
+      expect(clients.info(id)).toBeUndefined();
+      expect(clients.framesOf(id)).toEqual([expect.objectContaining({ code: 'credential_expired' })]);
+      expect(deletesOf(id)).toBe(1);
+    }
+  }, 30_000);
+
+  it('closes each connection once when sweeps overlap while their closes are being retried', async () => {
+    const ids = Array.from({ length: 5 }, (_, i) => `conn-retry-overlap-${i}`);
+    for (const id of ids) {
+      await open(id, 'lena', nowSeconds() - 1);
+      failures().failConnection(id, 429, { method: 'DELETE', times: 2 });
+    }
+    await expireCredentials(run());
+    expect(ids.every((id) => clients.info(id))).toBe(true);
+
+    await Promise.all([expireCredentials(run()), expireCredentials(run()), expireCredentials(run())]);
+
+    for (const id of ids) {
+      expect(clients.info(id)).toBeUndefined();
+      expect(deletesOf(id)).toBe(1);
+      expect(clients.framesOf(id)).toEqual([expect.objectContaining({ code: 'credential_expired' })]);
+    }
+  });
+
+  it("retries a revoked key's failed close through the expiry index, after the key has left the revocation look-back", async () => {
+    const key = await apiKeys.create({ userId: 'milo', scope: 'connect' });
+    await connections.register({ connectionId: 'conn-key-retry', userId: 'milo', connectedAt: Date.now(), keyId: key.record.keyId });
+    clients.connect('conn-key-retry');
+    await apiKeys.revoke(key.record.keyId, nowSeconds() - 14 * 60);
+    failures().failConnection('conn-key-retry', 500, { times: 2 });
+
+    expect((await closeRevokedKeyConnections(run())).failures).toContainEqual(expect.objectContaining({ connectionId: 'conn-key-retry', attempt: 1 }));
+    // Two minutes on, the key was revoked 16 minutes ago: only the expiry index still finds the connection.
+    const later = () => Date.now() + 2 * 60_000;
+    await closeRevokedKeyConnections(run({ now: later }));
+    expect(clients.info('conn-key-retry')).toBeDefined();
+    await expireCredentials(run({ now: later }));
+
+    expect(clients.info('conn-key-retry')).toBeUndefined();
+    expect(clients.framesOf('conn-key-retry')).toEqual([expect.objectContaining({ code: 'credential_revoked' })]);
+  });
+});
+
+/** The connections a notification to the user is fanned out to. */
+async function fanOutTargets(userId: string): Promise<string[]> {
+  const targets: string[] = [];
+  for await (const page of connections.connectionIdsOf(userId)) targets.push(...page);
+  return targets;
+}
