@@ -132,32 +132,29 @@ export class ConnectionTable {
 
   /**
    * Ends a failed attempt's claim early, so that the next sweep retries at once rather than when
-   * the claim lapses; remembers whether the client was told why. False if the claim was not held.
+   * the claim lapses; remembers whether the client was told why. Nothing, if the claim no longer
+   * holds (it lapsed, and another sweep may hold the row now).
    */
-  async releaseClaim(connectionId: string, claim: CloseClaim, notified: boolean): Promise<boolean> {
-    return Boolean(
-      await this.updateIf(connectionId, {
-        UpdateExpression: 'REMOVE closingUntil SET closeNotified = :notified',
-        ConditionExpression: 'closingUntil = :until',
-        ExpressionAttributeValues: { ':notified': notified, ':until': claim.until },
-      }),
-    );
+  async releaseClaim(connectionId: string, claim: CloseClaim, notified: boolean): Promise<void> {
+    await this.updateIf(connectionId, {
+      UpdateExpression: 'REMOVE closingUntil SET closeNotified = :notified',
+      ConditionExpression: 'closingUntil = :until',
+      ExpressionAttributeValues: { ':notified': notified, ':until': claim.until },
+    });
   }
 
   /**
    * After the last attempt failed: takes the connection out of the expiry index (no sweep finds it
    * there again; the attempt count refuses further claims) and sets its `expiresAt` to now, so that
    * fan-out no longer delivers to it and TTL deletes the row. The connection itself stays open until
-   * API Gateway ends it. False if the claim was not held.
+   * API Gateway ends it. Nothing, if the claim no longer holds.
    */
-  async abandonClose(connectionId: string, claim: CloseClaim, nowSeconds: number, notified: boolean): Promise<boolean> {
-    return Boolean(
-      await this.updateIf(connectionId, {
-        UpdateExpression: 'REMOVE expiryBucket SET expiresAt = :now, closeNotified = :notified',
-        ConditionExpression: 'closingUntil = :until',
-        ExpressionAttributeValues: { ':now': nowSeconds, ':notified': notified, ':until': claim.until },
-      }),
-    );
+  async abandonClose(connectionId: string, claim: CloseClaim, nowSeconds: number, notified: boolean): Promise<void> {
+    await this.updateIf(connectionId, {
+      UpdateExpression: 'REMOVE expiryBucket SET expiresAt = :now, closeNotified = :notified',
+      ConditionExpression: 'closingUntil = :until',
+      ExpressionAttributeValues: { ':now': nowSeconds, ':notified': notified, ':until': claim.until },
+    });
   }
 
   /** One conditional update of the connection's row: the attributes asked for (`ReturnValues`), or undefined where the condition does not hold. */
