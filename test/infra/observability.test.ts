@@ -20,13 +20,15 @@ function ofType(template: Template, type: string): [string, Resource][] {
   return Object.entries(template.toJSON().Resources as Record<string, Resource>).filter(([, resource]) => resource.Type === type);
 }
 
+type FixtureOptions = WsNotifyAlarmOptions & { alarmTopicInStack?: boolean; authorizers?: string[] };
+
 /** The construct on its own, over two functions, one queue pair and both APIs: a small stack that synthesizes fast. */
-function observedStack(options: WsNotifyAlarmOptions & { alarmTopicInStack?: boolean } = {}) {
+function observedStack(options: FixtureOptions = {}) {
   const built = buildObservedStack(options);
   return { ...built, template: Template.fromStack(built.stack) };
 }
 
-function buildObservedStack(options: WsNotifyAlarmOptions & { alarmTopicInStack?: boolean }) {
+function buildObservedStack(options: FixtureOptions) {
   const app = new App({ context: skipBundling });
   const stack = new Stack(app, 'Observed', { env });
   const fn = (id: string) => new Function(stack, id, { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => {}') });
@@ -34,13 +36,13 @@ function buildObservedStack(options: WsNotifyAlarmOptions & { alarmTopicInStack?
   const webSocketStage = new WebSocketStage(stack, 'Stage', { webSocketApi, stageName: 'live' });
   const eventsApi = new HttpApi(stack, 'EventsApi');
   const deadLetterQueue = new Queue(stack, 'NotifyUserDlq');
-  const { alarmTopicInStack, ...alarmOptions } = options;
+  const { alarmTopicInStack, authorizers = ['Authorize'], ...alarmOptions } = options;
   const observability = new WsNotifyObservability(stack, 'Observability', {
     ...alarmOptions,
     ...(alarmTopicInStack && { alarmTopic: new Topic(stack, 'OpsTopic') }),
     serviceName: 'ws-notify-staging',
     functions: { Authorize: fn('Authorize'), NotifyUser: fn('NotifyUser') },
-    authorizers: ['Authorize'],
+    authorizers,
     queues: { NotifyUser: { queue: new Queue(stack, 'NotifyUserQueue', { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 } }), deadLetterQueue } },
     webSocketStage,
     eventsStage: eventsApi.defaultStage!,
@@ -197,10 +199,11 @@ describe('the alarms', () => {
 });
 
 describe('the alarm settings', () => {
-  it('refuse both a topic and an email, an address that is not one, and an age under a minute', () => {
+  it('refuse both a topic and an email, an address that is not one, an age under a minute, and an authorizer that is not a function', () => {
     expect(() => observedStack({ alarmTopicInStack: true, alarmEmail: 'ops@example.com' })).toThrow(/alarmTopic or alarmEmail, not both/);
     expect(() => observedStack({ alarmEmail: 'ops' })).toThrow(/alarmEmail must be an email address/);
     expect(() => observedStack({ maxQueueMessageAge: Duration.seconds(30) })).toThrow(/at least a minute/);
+    expect(() => observedStack({ authorizers: ['Authorizer'] })).toThrow(/authorizer "Authorizer" is not one of the functions \(Authorize, NotifyUser\)/);
   });
 });
 
