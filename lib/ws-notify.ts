@@ -19,8 +19,9 @@ import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom } from '../lambdas/core/topics';
+import { type WsNotifyAlarmOptions, WsNotifyObservability } from './observability';
 
-export interface WsNotifyProps {
+export interface WsNotifyProps extends WsNotifyAlarmOptions {
   /** Issuer (`iss`) of the JWTs accepted at `$connect`: an https URL (http only for loopback hosts). */
   readonly jwtIssuer: string;
   /** Audience (`aud`) the JWTs must name. */
@@ -125,11 +126,17 @@ export class WsNotify extends Construct {
   public readonly publishDeadLetterQueue: Queue;
   /** The HTTP events ingress: `POST /topics/{topic}/events` (publish API keys), `POST /iam/topics/{topic}/events` (IAM). */
   public readonly eventsApi: HttpApi;
+  /** Every function, by id ('Authorize', 'Connect', 'NotifyUser', …). */
+  public readonly functions: Readonly<Record<string, IFunction>>;
+  /** The alarms, the dashboard and the alarm topic. */
+  public readonly observability: WsNotifyObservability;
 
   private readonly logRetention: RetentionDays;
+  private readonly functionsById: Record<string, IFunction> = {};
 
   constructor(scope: Construct, id: string, props: WsNotifyProps) {
     super(scope, id);
+    this.functions = this.functionsById;
     const issuer = validHttpsUrl('jwtIssuer', props.jwtIssuer, 'the https URL of your token issuer');
     if (!props.jwtAudience) throw new Error('WsNotify: jwtAudience is required (the `aud` your tokens carry).');
     // The keys decide who anyone is: fetched over plain http, whoever is on the path could mint tokens.
@@ -340,7 +347,7 @@ export class WsNotify extends Construct {
     const eventsAuthorizerFn = this.function('EventsAuthorizer', 'events-authorizer', { ...keys, ...tenancy });
     const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
     this.eventsApi = new HttpApi(this, 'EventsApi', { description: 'ws-notify: publish CloudEvents to topics', createDefaultStage: false });
-    new HttpStage(this, 'EventsStage', {
+    const eventsStage = new HttpStage(this, 'EventsStage', {
       httpApi: this.eventsApi,
       autoDeploy: true,
       throttle: props.throttle ?? { rateLimit: 500, burstLimit: 1000 },
@@ -429,6 +436,22 @@ export class WsNotify extends Construct {
     allow(credentialSweepFn, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [tableArn]);
     allow(credentialSweepFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST'), this.manageConnectionsArn('DELETE')]);
 
+    this.observability = new WsNotifyObservability(this, 'Observability', {
+      serviceName: Stack.of(this).stackName,
+      functions: this.functions,
+      authorizers: ['Authorize'],
+      queues: {
+        NotifyUser: { queue: this.notifyUserQueue, deadLetterQueue: this.notifyUserDeadLetterQueue },
+        NotifyConnection: { queue: this.notifyConnectionQueue, deadLetterQueue: this.notifyConnectionDeadLetterQueue },
+        Publish: { queue: this.publishQueue, deadLetterQueue: this.publishDeadLetterQueue },
+      },
+      webSocketStage: this.stage,
+      eventsStage,
+      alarmTopic: props.alarmTopic,
+      alarmEmail: props.alarmEmail,
+      maxQueueMessageAge: props.maxQueueMessageAge,
+    });
+
     this.acknowledgeNagFindings();
   }
 
@@ -465,7 +488,7 @@ export class WsNotify extends Construct {
       retention: this.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    return new NodejsFunction(this, `${id}Function`, {
+    const fn = new NodejsFunction(this, `${id}Function`, {
       entry: path.join(__dirname, '..', 'lambdas', 'handlers', `${handler}.ts`),
       handler: 'handler',
       runtime: Runtime.NODEJS_22_X,
@@ -485,6 +508,8 @@ export class WsNotify extends Construct {
         esbuildArgs: Object.fromEntries(Object.entries(BUNDLING_ALIASES).map(([module, replacement]) => [`--alias:${module}`, replacement])),
       },
     });
+    this.functionsById[id] = fn;
+    return fn;
   }
 
   /** One management API verb (POST: PostToConnection, DELETE: DeleteConnection), on this API's stage only. */
