@@ -35,6 +35,8 @@ const OUTPUTS: Record<DeadLetterQueueName, { queue: keyof StackOutputs; deadLett
  */
 const LIST_VISIBILITY_SECONDS = 30;
 const TASK_POLL_INTERVAL_MS = 1000;
+/** SQS lists a task it started at once; this long without it, something else is wrong. */
+const TASK_LISTED_WITHIN_MS = 60_000;
 
 interface QueuePair {
   name: DeadLetterQueueName;
@@ -72,13 +74,14 @@ export async function redriveDeadLetters(target: Target, queues: DeadLetterQueue
         console.log(JSON.stringify({ queue: pair.name, status: 'EMPTY', moved: 0 }));
         continue;
       }
+      const previous = await latestTask(sqs, pair);
       const { TaskHandle } = await startMoveTask(sqs, pair);
       if (!wait) {
         console.log(JSON.stringify({ queue: pair.name, status: 'RUNNING', taskHandle: TaskHandle }));
         continue;
       }
       console.error(`${pair.name}: moving about ${pair.messages} message(s) back to their queue…`);
-      const task = await finishedTask(sqs, pair);
+      const task = await finishedTask(sqs, pair, previous?.StartedTimestamp);
       console.log(
         JSON.stringify({
           queue: pair.name,
@@ -220,16 +223,30 @@ async function startMoveTask(sqs: SQSClient, pair: QueuePair): Promise<{ TaskHan
   }
 }
 
-/** The task just started, once it is no longer running (the most recent task of the queue). */
-async function finishedTask(sqs: SQSClient, pair: QueuePair): Promise<ListMessageMoveTasksResultEntry> {
-  let reported = -1;
+async function latestTask(sqs: SQSClient, pair: QueuePair): Promise<ListMessageMoveTasksResultEntry | undefined> {
+  const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: pair.deadLetterArn, MaxResults: 1 }));
+  return Results[0];
+}
+
+/**
+ * The task just started, once it is no longer running. SQS names a task by its handle only while
+ * it runs, so it is told from the one before it by its start time.
+ */
+async function finishedTask(sqs: SQSClient, pair: QueuePair, previousStart: number | undefined): Promise<ListMessageMoveTasksResultEntry> {
+  const listedBy = Date.now() + TASK_LISTED_WITHIN_MS;
+  let reported = 0;
   for (;;) {
-    const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: pair.deadLetterArn, MaxResults: 1 }));
-    const [task] = Results;
+    const latest = await latestTask(sqs, pair);
+    const task = latest !== undefined && latest.StartedTimestamp !== previousStart ? latest : undefined;
     if (task !== undefined && task.Status !== 'RUNNING' && task.Status !== 'CANCELLING') return task;
+    if (task === undefined && Date.now() > listedBy) {
+      throw new CommandError(
+        `${pair.name}: SQS lists no move task a minute after starting one; see \`aws sqs list-message-move-tasks --source-arn ${pair.deadLetterArn}\``,
+      );
+    }
     const moved = task?.ApproximateNumberOfMessagesMoved ?? 0;
-    if (moved !== reported && moved > 0) console.error(`${pair.name}: ${moved} of about ${task?.ApproximateNumberOfMessagesToMove} moved`);
-    reported = moved;
+    if (moved > reported) console.error(`${pair.name}: ${moved} of about ${task?.ApproximateNumberOfMessagesToMove} moved`);
+    reported = Math.max(reported, moved);
     await new Promise((resolve) => setTimeout(resolve, TASK_POLL_INTERVAL_MS));
   }
 }
