@@ -1,4 +1,5 @@
 import {
+  CancelMessageMoveTaskCommand,
   CreateQueueCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
@@ -67,7 +68,7 @@ async function receive(queue: Queue, visibilityTimeout?: number) {
 async function finishedTask(source: Queue): Promise<ListMessageMoveTasksResultEntry> {
   return eventually(async () => {
     const { Results = [] } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: source.arn }));
-    return Results[0]?.Status === 'RUNNING' ? undefined : Results[0];
+    return Results[0]?.Status === 'RUNNING' || Results[0]?.Status === 'CANCELLING' ? undefined : Results[0];
   }, 'the move task to finish');
 }
 
@@ -126,6 +127,22 @@ describe("the SQS emulator's message move tasks", () => {
     expect(error.message).toBe('There is already a task running. Only one active task is allowed for a source queue arn at a given time.');
     const { Results } = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: deadLetter.arn }));
     expect(Results?.[0]).toMatchObject({ Status: 'RUNNING', TaskHandle: expect.any(String), MaxNumberOfMessagesPerSecond: 1 });
+  });
+
+  it('stop when cancelled, leaving what they had not moved', async () => {
+    const { queue, deadLetter } = await queueWithDeadLetterQueue();
+    for (const body of ['a', 'b', 'c', 'd']) await sqs.send(new SendMessageCommand({ QueueUrl: deadLetter.url, MessageBody: body }));
+    const { TaskHandle } = await sqs.send(
+      new StartMessageMoveTaskCommand({ SourceArn: deadLetter.arn, DestinationArn: queue.arn, MaxNumberOfMessagesPerSecond: 1 }),
+    );
+
+    const { ApproximateNumberOfMessagesMoved } = await sqs.send(new CancelMessageMoveTaskCommand({ TaskHandle }));
+
+    expect(ApproximateNumberOfMessagesMoved).toBeLessThan(4);
+    const task = await finishedTask(deadLetter);
+    expect(task).toMatchObject({ Status: 'CANCELLED', ApproximateNumberOfMessagesToMove: 4 });
+    expect(task).not.toHaveProperty('TaskHandle');
+    expect((await receive(deadLetter)).length).toBe(4 - (task.ApproximateNumberOfMessagesMoved as number));
   });
 
   it('refuse a source that is no queue\'s dead-letter queue, and a destination that does not exist, as SQS does', async () => {
