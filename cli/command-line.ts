@@ -43,7 +43,14 @@ export type CommandLine =
   | { command: 'connections'; target: TargetOptions; userId: string }
   | { command: 'apikey create'; target: TargetOptions; key: NewApiKey }
   | { command: 'apikey list'; target: TargetOptions; userId: string }
-  | { command: 'apikey revoke'; target: TargetOptions; keyId: string };
+  | { command: 'apikey revoke'; target: TargetOptions; keyId: string }
+  | { command: 'dlq list'; target: TargetOptions; queues: DeadLetterQueueName[]; max: number }
+  | { command: 'dlq redrive'; target: TargetOptions; queues: DeadLetterQueueName[]; wait: boolean }
+  | { command: 'dlq purge'; target: TargetOptions; queues: DeadLetterQueueName[]; yes: boolean };
+
+/** The queues that have a dead-letter queue, as `dlq --queue` names them. */
+export const DEAD_LETTER_QUEUE_NAMES = ['notify-user', 'notify-connection', 'publish'] as const;
+export type DeadLetterQueueName = (typeof DEAD_LETTER_QUEUE_NAMES)[number];
 
 const TARGET_HELP = `Target (every command):
   --outputs <file>   the outputs of \`cdk deploy --outputs-file\`, or a local runtime's outputs.json
@@ -64,6 +71,7 @@ Commands:
   publish       publish a CloudEvent to a topic's subscribers
   connections   list a user's open connections
   apikey        create, list and revoke API keys
+  dlq           list, redrive and purge the dead-lettered messages
 
 ${TARGET_HELP}
 
@@ -164,6 +172,35 @@ Options:
 
 ${TARGET_HELP}`;
 
+/** `dlq list` shows at most this many messages per queue unless `--max` says otherwise. */
+export const DEFAULT_DLQ_LIST_MAX = 100;
+const MAX_DLQ_LIST_MAX = 10_000;
+
+const DLQ_USAGE = `Usage: ws-notify dlq list [--queue <q>] [--max <n>] [target]
+       ws-notify dlq redrive [--queue <q>] [--no-wait] [target]
+       ws-notify dlq purge [--queue <q>] [--yes] [target]
+
+The dead-letter queues hold what the stack could not deliver: messages a function refused for
+good, with an ErrorCode and ErrorMessage saying why, and messages that failed every receive
+their queue allows (a cause that lasted: a missing table, an API that kept failing). Fix the
+cause, then redrive them.
+
+  list      the dead-lettered messages, one JSON line each: the queue, the message id, when it
+            was sent and its age, its receive count, why it is there, and a summary of its body.
+            Listing hides each message from other readers until the list is done
+  redrive   moves them back to their queue with an SQS message move task, and waits for it.
+            A redriven message is a new SQS message (a new message id and sent time) with the
+            same body and attributes
+  purge     deletes them for good, once you confirm (SQS purges a queue at most once a minute)
+
+Options:
+  --queue <q>   notify-user, notify-connection or publish (default: all three)
+  --max <n>     list at most this many messages per queue (default ${DEFAULT_DLQ_LIST_MAX})
+  --no-wait     start the redrive and print its task, without waiting for it to finish
+  --yes         purge without asking; required where there is no terminal to ask at
+
+${TARGET_HELP}`;
+
 /** Claims the local issuer sets itself, whatever `--claims` says. */
 const ISSUER_CLAIMS = ['sub', 'iss', 'aud', 'iat', 'exp'];
 
@@ -183,6 +220,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       return parsePublish(args);
     case 'apikey':
       return parseApiKey(args);
+    case 'dlq':
+      return parseDlq(args);
     case '-h':
     case '--help':
       return { command: 'help', text: USAGE };
@@ -336,6 +375,50 @@ function parseApiKey(args: string[]): CommandLine {
   }
 }
 
+function parseDlq(args: string[]): CommandLine {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case 'list': {
+      const values = parseOptions(rest, DLQ_USAGE, ['queue', 'max']);
+      if (values.help) return { command: 'help', text: DLQ_USAGE };
+      return { command: 'dlq list', target: targetOf(values), queues: deadLetterQueues(values.queue), max: listMax(values.max) };
+    }
+    case 'redrive': {
+      const values = parseOptions(rest, DLQ_USAGE, ['queue'], { flags: ['no-wait'] });
+      if (values.help) return { command: 'help', text: DLQ_USAGE };
+      return { command: 'dlq redrive', target: targetOf(values), queues: deadLetterQueues(values.queue), wait: !values['no-wait'] };
+    }
+    case 'purge': {
+      const values = parseOptions(rest, DLQ_USAGE, ['queue'], { flags: ['yes'] });
+      if (values.help) return { command: 'help', text: DLQ_USAGE };
+      return { command: 'dlq purge', target: targetOf(values), queues: deadLetterQueues(values.queue), yes: values.yes === true };
+    }
+    case '-h':
+    case '--help':
+      return { command: 'help', text: DLQ_USAGE };
+    case undefined:
+      throw new UsageError('dlq needs a subcommand: list, redrive or purge', DLQ_USAGE);
+    default:
+      throw new UsageError(`unknown dlq subcommand "${subcommand}"`, DLQ_USAGE);
+  }
+}
+
+function deadLetterQueues(queue: string | undefined): DeadLetterQueueName[] {
+  if (queue === undefined) return [...DEAD_LETTER_QUEUE_NAMES];
+  if (!(DEAD_LETTER_QUEUE_NAMES as readonly string[]).includes(queue)) {
+    throw new UsageError(`--queue takes ${DEAD_LETTER_QUEUE_NAMES.join(', ')}, got "${queue}"`, DLQ_USAGE);
+  }
+  return [queue as DeadLetterQueueName];
+}
+
+function listMax(max: string | undefined): number {
+  if (max === undefined) return DEFAULT_DLQ_LIST_MAX;
+  if (!/^\d+$/.test(max) || Number(max) < 1 || Number(max) > MAX_DLQ_LIST_MAX) {
+    throw new UsageError(`--max takes a whole number from 1 to ${MAX_DLQ_LIST_MAX}, got "${max}"`, DLQ_USAGE);
+  }
+  return Number(max);
+}
+
 /** `--topics a,b.*`: the key's grant, read as a token's claim is. */
 function grantOption(list: string | undefined, grant: 'topics' | 'publishTopics'): Partial<Record<'topics' | 'publishTopics', string[]>> {
   if (list === undefined) return {};
@@ -366,24 +449,25 @@ function isoTime(text: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** The command's string options (each given once), the target's, --help, and up to `positionals` arguments. */
-function parseOptions<const Name extends string>(
+/** The command's string options (each given once), its boolean `flags`, the target's, --help, and up to `positionals` arguments. */
+function parseOptions<const Name extends string, const Flag extends string = never>(
   args: string[],
   usage: string,
   names: readonly Name[],
-  { positionals: allowed = 0 } = {},
-): ParsedOptions<Name> & { positionals: string[] } {
+  { positionals: allowed = 0, flags = [] as readonly Flag[] } = {},
+): ParsedOptions<Name, Flag> & { positionals: string[] } {
   const strings = Object.fromEntries([...names, 'outputs', 'stack'].map((name) => [name, { type: 'string' as const }]));
+  const booleans = Object.fromEntries(flags.map((name) => [name, { type: 'boolean' as const }]));
   try {
     const { values, positionals } = parseArgs({
       args,
-      options: { ...strings, help: { type: 'boolean', short: 'h' } },
+      options: { ...strings, ...booleans, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: allowed > 0,
     });
     if (positionals.length > allowed) throw new TypeError(`Unexpected argument '${positionals[allowed]}'`);
-    // The options are built from `names`, which parseArgs's types cannot follow.
-    return { ...(values as ParsedOptions<Name>), positionals };
+    // The options are built from `names` and `flags`, which parseArgs's types cannot follow.
+    return { ...(values as ParsedOptions<Name, Flag>), positionals };
   } catch (error) {
     const { code, message } = error as Error & { code?: string };
     // Node's advice for an unknown option (pass it after `--`) does not apply: no command takes positionals.
@@ -391,7 +475,9 @@ function parseOptions<const Name extends string>(
   }
 }
 
-type ParsedOptions<Name extends string> = { [name in Name | 'outputs' | 'stack']?: string } & { help?: boolean };
+type ParsedOptions<Name extends string, Flag extends string = never> = { [name in Name | 'outputs' | 'stack']?: string } & {
+  [flag in Flag | 'help']?: boolean;
+};
 
 function targetOf(values: { outputs?: string | undefined; stack?: string | undefined }): TargetOptions {
   return {

@@ -13,7 +13,10 @@ export const STACK_OUTPUT_KEYS = [
   'ApiKeysTableName',
   'PublishQueueUrl',
 ] as const;
-export type StackOutputs = Record<(typeof STACK_OUTPUT_KEYS)[number], string>;
+/** Outputs a stack deployed before `ws-notify dlq` existed lacks: only that command needs them. */
+export const DEAD_LETTER_OUTPUT_KEYS = ['NotifyUserDeadLetterQueueUrl', 'NotifyConnectionDeadLetterQueueUrl', 'PublishDeadLetterQueueUrl'] as const;
+export type DeadLetterOutputKey = (typeof DEAD_LETTER_OUTPUT_KEYS)[number];
+export type StackOutputs = Record<(typeof STACK_OUTPUT_KEYS)[number], string> & Partial<Record<DeadLetterOutputKey, string>>;
 
 /** What the local runtime adds to its outputs.json: where its engines listen, and their region. */
 const LOCAL_OUTPUT_KEYS = ['SqsEndpoint', 'DynamoDbEndpoint', 'Region'] as const;
@@ -135,7 +138,8 @@ function deployedTarget(stackName: string, outputs: Record<string, string>, sour
 function stackOutputs(outputs: Record<string, string>, source: string): StackOutputs {
   const missing = STACK_OUTPUT_KEYS.filter((key) => !outputs[key]);
   if (missing.length > 0) throw new TargetError(`${source} lacks the output(s) ${missing.join(', ')} that a ws-notify stack declares`);
-  return Object.fromEntries(STACK_OUTPUT_KEYS.map((key) => [key, outputs[key]])) as StackOutputs;
+  const optional = DEAD_LETTER_OUTPUT_KEYS.filter((key) => outputs[key]);
+  return Object.fromEntries([...STACK_OUTPUT_KEYS, ...optional].map((key) => [key, outputs[key]])) as StackOutputs;
 }
 
 function readOutputsFile(file: string, isDefault: boolean): string {

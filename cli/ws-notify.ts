@@ -1,9 +1,10 @@
 import { type CommandLine, parseCommandLine, UsageError } from './command-line';
 import { CommandError, createApiKey, listApiKeys, listConnections, printToken, publishEvent, revokeApiKey, sendNotification } from './commands';
+import { ConfirmationRequiredError, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters';
 import { streamFrames, UpgradeRefusedError } from './stream';
 import { resolveTarget, TargetError } from './target';
 
-/** Exit codes: 0 done, 1 the command failed, 2 the command line is wrong. */
+/** Exit codes: 0 done, 1 the command failed, 2 the command line is wrong (or lacks the --yes it needs). */
 async function main(argv: readonly string[]): Promise<number> {
   const commandLine = parseCommandLine(argv);
   if (commandLine.command === 'help') {
@@ -41,13 +42,22 @@ async function run(commandLine: Exclude<CommandLine, { command: 'help' }>): Prom
     case 'apikey revoke':
       await revokeApiKey(target, commandLine.keyId);
       return 0;
+    case 'dlq list':
+      await listDeadLetters(target, commandLine.queues, commandLine.max);
+      return 0;
+    case 'dlq redrive':
+      return redriveDeadLetters(target, commandLine.queues, commandLine.wait);
+    case 'dlq purge':
+      return purgeDeadLetters(target, commandLine.queues, commandLine.yes);
   }
 }
 
 /** What to tell the user; a failure the CLI did not foresee keeps its name and stack. */
 function describeFailure(error: unknown): string {
   if (error instanceof UsageError) return `${error.message}\n\n${error.usage}`;
-  if (error instanceof TargetError || error instanceof CommandError || error instanceof UpgradeRefusedError) return error.message;
+  if (error instanceof TargetError || error instanceof CommandError || error instanceof UpgradeRefusedError || error instanceof ConfirmationRequiredError) {
+    return error.message;
+  }
   const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
   if (code === 'ECONNREFUSED') {
     return `the runtime at ${address}:${port} is not answering (connection refused): if it is the local runtime, start it with \`npm start\``;
@@ -61,6 +71,6 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     console.error(`ws-notify: ${describeFailure(error)}`);
-    process.exitCode = error instanceof UsageError ? 2 : 1;
+    process.exitCode = error instanceof UsageError || error instanceof ConfirmationRequiredError ? 2 : 1;
   },
 );

@@ -27,7 +27,10 @@ export function outputEndpoints(stack: Stack, wsNotify: WsNotify): void {
     SubscriptionsTableName: [wsNotify.subscriptionsTable.tableName, 'Topic subscriptions, by topic and by connection'],
     EventsUrl: [wsNotify.eventsUrl, 'POST CloudEvents to <EventsUrl>/<topic>/events with a publish API key'],
     PublishQueueUrl: [wsNotify.publishQueue.queueUrl, 'Send {"topic","event":<CloudEvent>} here'],
-    };
+    NotifyUserDeadLetterQueueUrl: [wsNotify.notifyUserDeadLetterQueue.queueUrl, 'NotifyUser messages that failed (ws-notify dlq)'],
+    NotifyConnectionDeadLetterQueueUrl: [wsNotify.notifyConnectionDeadLetterQueue.queueUrl, 'NotifyConnection messages that failed (ws-notify dlq)'],
+    PublishDeadLetterQueueUrl: [wsNotify.publishDeadLetterQueue.queueUrl, 'Publish messages that failed (ws-notify dlq)'],
+  };
   for (const [id, [value, description]] of Object.entries(outputs)) {
     new CfnOutput(stack, id, { value, description });
   }

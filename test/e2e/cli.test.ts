@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, type TableDescription } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, SendMessageCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { decodeJwt } from 'jose';
 import { freePort } from '../../local/engines';
@@ -365,6 +366,123 @@ describe('ws-notify apikey', () => {
   });
 });
 
+describe('ws-notify dlq', () => {
+  let dynamo: DynamoDBClient;
+
+  beforeAll(() => {
+    dynamo = new DynamoDBClient({
+      endpoint: stack.outputs.DynamoDbEndpoint,
+      region: stack.outputs.Region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  });
+
+  afterAll(() => dynamo?.destroy());
+
+  const deadLetterCount = async (output: string) => {
+    const { Attributes } = await stack.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: stack.outputs[output], AttributeNames: ['ApproximateNumberOfMessages'] }),
+    );
+    return Number(Attributes?.ApproximateNumberOfMessages);
+  };
+  const deadLettered = (output: string, what: string) =>
+    eventually(async () => ((await deadLetterCount(output)) > 0 ? true : undefined), what, 30_000);
+
+  it('lists an event that failed every receive and a message a function refused, each with its reason; redriven once the cause is fixed, the event is delivered', async () => {
+    // The cause: the fan-out's table is gone, so every receive of the event fails; a one-second
+    // visibility timeout lets the redrive policy's five receives pass in seconds.
+    const tableName = stack.outputs['SubscriptionsTableName'] as string;
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    const publishQueue = stack.outputs['PublishQueueUrl'];
+    const { Attributes } = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: publishQueue, AttributeNames: ['VisibilityTimeout'] }));
+    await stack.sqs.send(new SetQueueAttributesCommand({ QueueUrl: publishQueue, Attributes: { VisibilityTimeout: '1' } }));
+    await dynamo.send(new DeleteTableCommand({ TableName: tableName }));
+    let eventId: string;
+    try {
+      const published = await cli('publish', '--topic', 'ops', '--type', 'deploy.failed', '--data', '{"build":7}', '--outputs', outputsFile);
+      expect(published.code).toBe(0);
+      eventId = published.stdout.trim();
+      await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs['NotifyUserQueueUrl'], MessageBody: 'not json' }));
+      await deadLettered('PublishDeadLetterQueueUrl', 'the event in the Publish dead-letter queue');
+      await deadLettered('NotifyUserDeadLetterQueueUrl', 'the refused message in the NotifyUser dead-letter queue');
+    } finally {
+      await stack.sqs.send(new SetQueueAttributesCommand({ QueueUrl: publishQueue, Attributes: { VisibilityTimeout: Attributes?.VisibilityTimeout as string } }));
+      await dynamo.send(new CreateTableCommand(recreated(Table as TableDescription)));
+    }
+
+    const listed = await cli('dlq', 'list', '--outputs', outputsFile);
+
+    expect(listed.code).toBe(0);
+    const lines = jsonLines(listed.stdout);
+    expect(lines.find((line) => line.queue === 'publish' && line.body.includes(eventId))).toEqual({
+      queue: 'publish',
+      messageId: expect.any(String),
+      sentAt: expect.stringMatching(/^\d{4}-/),
+      age: expect.stringMatching(/^\d+(s|m\d\ds)$/),
+      receiveCount: expect.any(Number),
+      reason: "failed 5 receives: its queue's redrive policy moved it (no ErrorCode; the function's logs say why)",
+      body: expect.stringMatching(new RegExp(`^topic=ops event\\.type=deploy\\.failed event\\.id=${eventId} \\(\\d+ bytes\\)$`)),
+    });
+    expect(lines.find((line) => line.queue === 'notify-user' && line.body === '"not json" (8 bytes)')).toMatchObject({
+      reason: 'invalid_json: message body is not valid JSON',
+      errorCode: 'invalid_json',
+      errorMessage: 'message body is not valid JSON',
+      sourceMessageId: expect.any(String),
+    });
+    expect(listed.stderr).toContain('publish: ');
+
+    // The cause is fixed (the table is back) and someone listens; the event goes back to its queue.
+    const stream = CliProcess.start(['stream', '--user', 'olga', '--topic', 'ops', '--outputs', outputsFile]);
+    await stream.until((cli) => jsonLines(cli.stdout).find((frame) => frame.type === 'subscribed'), 'the subscription');
+    const redriven = await cli('dlq', 'redrive', '--queue', 'publish', '--outputs', outputsFile);
+
+    expect(redriven.code).toBe(0);
+    expect(jsonLines(redriven.stdout)).toEqual([{ queue: 'publish', status: 'COMPLETED', moved: 1, toMove: 1 }]);
+    const delivered = await stream.until((cli) => jsonLines(cli.stdout).find((frame) => frame.type === 'event'), 'the redriven event');
+    expect(delivered).toMatchObject({ topic: 'ops', event: { id: eventId!, type: 'deploy.failed', data: { build: 7 } } });
+    expect(jsonLines((await cli('dlq', 'list', '--queue', 'publish', '--outputs', outputsFile)).stdout)).toEqual([]);
+  }, 120_000);
+
+  it('purges only when confirmed: with no terminal to ask at, it wants --yes (exit code 2)', async () => {
+    await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs['NotifyConnectionQueueUrl'], MessageBody: '{"connectionId":""}' }));
+    await deadLettered('NotifyConnectionDeadLetterQueueUrl', 'the refused message in the NotifyConnection dead-letter queue');
+
+    const refused = await cli('dlq', 'purge', '--queue', 'notify-connection', '--outputs', outputsFile);
+
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('there is no terminal to ask at: pass --yes to purge');
+    expect(await deadLetterCount('NotifyConnectionDeadLetterQueueUrl')).toBeGreaterThan(0);
+
+    const purged = await cli('dlq', 'purge', '--queue', 'notify-connection', '--yes', '--outputs', outputsFile);
+
+    expect(purged.code).toBe(0);
+    expect(jsonLines(purged.stdout)).toEqual([{ queue: 'notify-connection', purged: expect.any(Number) }]);
+    expect(await deadLetterCount('NotifyConnectionDeadLetterQueueUrl')).toBe(0);
+  }, 60_000);
+
+  it('says which output a stack deployed before dlq existed lacks', async () => {
+    const deployed = writeOutputs('deployed-before-dlq.json', { Prod: DEPLOYED_OUTPUTS });
+
+    const { code, stderr } = await cli('dlq', 'list', '--outputs', deployed);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('Prod has no output NotifyUserDeadLetterQueueUrl');
+  });
+});
+
+/** The table as the runtime created it, from its description. */
+function recreated(table: TableDescription) {
+  return {
+    TableName: table.TableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: table.AttributeDefinitions,
+    KeySchema: table.KeySchema,
+    ...(table.GlobalSecondaryIndexes && {
+      GlobalSecondaryIndexes: table.GlobalSecondaryIndexes.map(({ IndexName, KeySchema, Projection }) => ({ IndexName, KeySchema, Projection })),
+    }),
+  };
+}
+
 describe('the ws-notify command line', () => {
   it('runs with `npx ws-notify` from the project directory', async () => {
     const { code, stdout, stderr } = await CliProcess.start(['token', '--user', 'nora', '--outputs', outputsFile], { viaNpx: true }).exited();
@@ -377,9 +495,9 @@ describe('the ws-notify command line', () => {
   it('prints the usage of the CLI and of every command with --help, and exits 0', async () => {
     // One after another: seven first runs at once on a loaded machine once printed nothing (cause not established).
     const runs = [];
-    for (const command of [[], ['token'], ['send'], ['stream'], ['connections'], ['publish'], ['apikey']]) runs.push(await cli(...command, '--help'));
+    for (const command of [[], ['token'], ['send'], ['stream'], ['connections'], ['publish'], ['apikey'], ['dlq']]) runs.push(await cli(...command, '--help'));
 
-    expect(runs.map(({ code }) => code)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect(runs.map(({ code }) => code)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     expect(runs.map(({ stdout }) => stdout.split('\n')[0])).toEqual([
       'Usage: ws-notify <command> [options]',
       'Usage: ws-notify token --user <id> [--ttl <seconds>] [--claims <json>] [target]',
@@ -388,8 +506,9 @@ describe('the ws-notify command line', () => {
       'Usage: ws-notify connections --user <id> [target]',
       'Usage: ws-notify publish --topic <t> --type <type> [--data <json>] [--subject <s>] [--source <uri>] [--tenant <t>] [target]',
       'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [target]',
+      'Usage: ws-notify dlq list [--queue <q>] [--max <n>] [target]',
     ]);
-  }, 7 * CLI_TIMEOUT_MS);
+  }, 8 * CLI_TIMEOUT_MS);
 
   it('refuses an unknown option with exit code 2, the message and the usage on stderr', async () => {
     const { code, stdout, stderr } = await cli('connections', '--user', 'cora', '--verbose');

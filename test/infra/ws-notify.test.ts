@@ -460,8 +460,34 @@ describe('IAM', () => {
 describe('stack outputs', () => {
   it('are named exactly as documented', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
-      ['ApiKeysTableName', 'ConnectionsTableName', 'EventsUrl', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'PublishQueueUrl', 'SubscriptionsTableName', 'WebSocketUrl'],
+      [
+        'ApiKeysTableName',
+        'ConnectionsTableName',
+        'EventsUrl',
+        'ManagementApiEndpoint',
+        'NotifyConnectionDeadLetterQueueUrl',
+        'NotifyConnectionQueueUrl',
+        'NotifyUserDeadLetterQueueUrl',
+        'NotifyUserQueueUrl',
+        'PublishDeadLetterQueueUrl',
+        'PublishQueueUrl',
+        'SubscriptionsTableName',
+        'WebSocketUrl',
+      ],
     );
+  });
+
+  it.each([
+    ['NotifyUserDeadLetterQueueUrl', 'NotifyUserQueueUrl'],
+    ['NotifyConnectionDeadLetterQueueUrl', 'NotifyConnectionQueueUrl'],
+    ['PublishDeadLetterQueueUrl', 'PublishQueueUrl'],
+  ])('name as %s the dead-letter queue of the queue %s names (what ws-notify dlq reads)', (deadLetterOutput, queueOutput) => {
+    const outputs = template.toJSON().Outputs;
+    const queueId = outputs[queueOutput].Value.Ref as string;
+    const deadLetterId = outputs[deadLetterOutput].Value.Ref as string;
+
+    expect(resources[queueId]?.Properties['RedrivePolicy'].deadLetterTargetArn).toEqual({ 'Fn::GetAtt': [deadLetterId, 'Arn'] });
+    expect(resources[deadLetterId]?.Type).toBe('AWS::SQS::Queue');
   });
 });
 

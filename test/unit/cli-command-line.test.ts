@@ -1,4 +1,4 @@
-import { parseCommandLine, USAGE, UsageError } from '../../cli/command-line';
+import { DEFAULT_DLQ_LIST_MAX, parseCommandLine, USAGE, UsageError } from '../../cli/command-line';
 
 const usageErrorOf = (argv: string[]): UsageError => {
   try {
@@ -23,7 +23,7 @@ describe('the command line', () => {
     expect(parseCommandLine([flag])).toEqual({ command: 'help', text: USAGE });
   });
 
-  it.each([['token'], ['send'], ['stream'], ['connections'], ['publish'], ['apikey'], ['apikey', 'create'], ['apikey', 'revoke']])('asks for the usage of %s with --help, whatever else is missing', (...command) => {
+  it.each([['token'], ['send'], ['stream'], ['connections'], ['publish'], ['apikey'], ['apikey', 'create'], ['apikey', 'revoke'], ['dlq'], ['dlq', 'purge']])('asks for the usage of %s with --help, whatever else is missing', (...command) => {
     const help = parseCommandLine([...command, '--help']);
 
     expect(help).toEqual({ command: 'help', text: expect.stringContaining(`Usage: ws-notify ${command[0]} `) });
@@ -247,5 +247,56 @@ describe('apikey create grants', () => {
 
   it('refuses a pattern that is not one', () => {
     expect(usageErrorOf(['apikey', 'create', '--user', 'ann', '--topics', 'a b']).message).toContain('--topics takes a comma-separated list');
+  });
+});
+
+describe('dlq', () => {
+  it('acts on all three dead-letter queues unless --queue names one', () => {
+    expect(parseCommandLine(['dlq', 'list'])).toEqual({
+      command: 'dlq list',
+      target: {},
+      queues: ['notify-user', 'notify-connection', 'publish'],
+      max: DEFAULT_DLQ_LIST_MAX,
+    });
+    expect(parseCommandLine(['dlq', 'list', '--queue', 'publish', '--max', '5', '--outputs', 'out.json'])).toEqual({
+      command: 'dlq list',
+      target: { outputsFile: 'out.json' },
+      queues: ['publish'],
+      max: 5,
+    });
+  });
+
+  it('refuses a --queue that has no dead-letter queue, naming the ones that do', () => {
+    expect(usageErrorOf(['dlq', 'list', '--queue', 'events']).message).toBe('--queue takes notify-user, notify-connection, publish, got "events"');
+  });
+
+  it.each([['0'], ['-1'], ['ten'], ['10001']])('refuses --max %s', (max) => {
+    expect(usageErrorOf(['dlq', 'list', `--max=${max}`]).message).toMatch(/^--max takes a whole number from 1 to 10000/);
+  });
+
+  it('redrives and waits for the move task, unless --no-wait', () => {
+    expect(parseCommandLine(['dlq', 'redrive', '--queue', 'notify-user'])).toEqual({ command: 'dlq redrive', target: {}, queues: ['notify-user'], wait: true });
+    expect(parseCommandLine(['dlq', 'redrive', '--no-wait'])).toMatchObject({ command: 'dlq redrive', wait: false });
+  });
+
+  it('purges after asking, or without asking with --yes', () => {
+    expect(parseCommandLine(['dlq', 'purge', '--queue', 'notify-connection'])).toEqual({
+      command: 'dlq purge',
+      target: {},
+      queues: ['notify-connection'],
+      yes: false,
+    });
+    expect(parseCommandLine(['dlq', 'purge', '--yes', '--stack', 'Prod'])).toMatchObject({ command: 'dlq purge', target: { stackName: 'Prod' }, yes: true });
+  });
+
+  it('takes --yes on purge only, and --no-wait on redrive only', () => {
+    expect(usageErrorOf(['dlq', 'redrive', '--yes']).message).toBe("Unknown option '--yes'");
+    expect(usageErrorOf(['dlq', 'list', '--no-wait']).message).toBe("Unknown option '--no-wait'");
+    expect(usageErrorOf(['dlq', 'purge', '--yes=no']).message).toMatch(/--yes/);
+  });
+
+  it('needs a subcommand it knows', () => {
+    expect(usageErrorOf(['dlq']).message).toBe('dlq needs a subcommand: list, redrive or purge');
+    expect(usageErrorOf(['dlq', 'drop']).message).toBe('unknown dlq subcommand "drop"');
   });
 });

@@ -57,6 +57,19 @@ describe('an outputs file', () => {
     });
   });
 
+  it("keeps the dead-letter queues' URLs where the stack outputs them (stacks deployed before ws-notify dlq do not)", () => {
+    const deadLetterQueues = {
+      NotifyUserDeadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WsNotify-NotifyUserDeadLetter',
+      NotifyConnectionDeadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WsNotify-NotifyConnectionDeadLetter',
+      PublishDeadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WsNotify-PublishDeadLetter',
+    };
+
+    expect(targetFromOutputsFile(file({ Prod: { ...deployedOutputs, ...deadLetterQueues, EventsUrl: 'https://x' } }), FILE).outputs).toEqual({
+      ...deployedOutputs,
+      ...deadLetterQueues,
+    });
+  });
+
   it('with one ws-notify stack among others picks it without --stack', () => {
     const stacks = { Network: { VpcId: 'vpc-1' }, Notify: deployedOutputs };
 
