@@ -143,7 +143,7 @@ const SQS_BATCH_SIZE = 10;
 /** AWS's recommendation for Lambda consumers: enough receives to ride out throttling. */
 const MAX_RECEIVE_COUNT = 5;
 /** Consumers running at once per queue, unless set: 70 of an account's default 1,000. */
-export const DEFAULT_CONSUMER_CONCURRENCY = { notifyUserConcurrency: 20, notifyConnectionConcurrency: 40, publishConcurrency: 10 } as const;
+const DEFAULT_CONSUMER_CONCURRENCY = { notifyUserConcurrency: 20, notifyConnectionConcurrency: 40, publishConcurrency: 10 } as const;
 
 /**
  * The ws-notify notification stack: a WebSocket API whose `$connect` takes a JWT, an API key or
@@ -633,7 +633,7 @@ function authModes(props: WsNotifyProps): AuthModes {
   const admitted = [
     ...(props.jwtIssuer === undefined ? [] : [`JWTs from ${props.jwtIssuer}`]),
     ...(apiKeys ? ['API keys from its key table'] : []),
-    ...(anonymous ? ['anonymous clients (each its own user, reachable per connection only)'] : []),
+    ...(anonymous ? ['anonymous clients (each its own user)'] : []),
   ];
   if (admitted.length === 0) {
     throw new Error(
