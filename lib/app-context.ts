@@ -1,35 +1,45 @@
 import type { Node } from 'constructs';
 import type { WsNotifyProps } from './ws-notify';
 
-/** Reads the WsNotify settings from CDK context (`-c jwtIssuer=… -c jwtAudience=…`). */
+/**
+ * Reads the WsNotify settings from CDK context (`-c jwtIssuer=… -c jwtAudience=…`, `-c apiKeys=false`,
+ * …). Which settings go together is the construct's to check.
+ */
 export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
-  const jwtIssuer = node.tryGetContext('jwtIssuer') as string | undefined;
-  const jwtAudience = node.tryGetContext('jwtAudience') as string | undefined;
-  const jwksUri = node.tryGetContext('jwksUri') as string | undefined;
-  const allowAnonymous = booleanContext(node, 'allowAnonymous');
-  const tenantClaim = node.tryGetContext('tenantClaim') as string | undefined;
+  const jwtIssuer = stringContext(node, 'jwtIssuer');
+  const jwtAudience = stringContext(node, 'jwtAudience');
+  const jwksUri = stringContext(node, 'jwksUri');
+  const tenantClaim = stringContext(node, 'tenantClaim');
   const publicTopics = listContext(node, 'publicTopics');
-  const maxSubscriptionsPerConnection = numberContext(node, 'maxSubscriptionsPerConnection');
-  const alarmEmail = node.tryGetContext('alarmEmail') as string | undefined;
-  if (!jwtIssuer) {
-    throw new Error(
-      'Missing context "jwtIssuer": the https URL of your token issuer. ' +
-        'Run e.g. `npx cdk synth -c jwtIssuer=https://issuer.example.com -c jwtAudience=my-app`.',
-    );
-  }
-  if (!jwtAudience) {
-    throw new Error('Missing context "jwtAudience": the `aud` your tokens carry. Add `-c jwtAudience=<audience>`.');
-  }
+  const alarmEmail = stringContext(node, 'alarmEmail');
+  const booleans = Object.fromEntries(
+    (['apiKeys', 'allowAnonymous', 'configureApiGatewayAccountLogging'] as const)
+      .map((name) => [name, booleanContext(node, name)] as const)
+      .filter(([, value]) => value !== undefined),
+  );
+  const numbers = Object.fromEntries(
+    (['maxSubscriptionsPerConnection', 'notifyUserConcurrency', 'notifyConnectionConcurrency', 'publishConcurrency'] as const)
+      .map((name) => [name, numberContext(node, name)] as const)
+      .filter(([, value]) => value !== undefined),
+  );
   return {
-    jwtIssuer,
-    jwtAudience,
+    ...(jwtIssuer && { jwtIssuer }),
+    ...(jwtAudience && { jwtAudience }),
     ...(jwksUri && { jwksUri }),
-    ...(allowAnonymous !== undefined && { allowAnonymous }),
     ...(tenantClaim && { tenantClaim }),
     ...(publicTopics && { publicTopics }),
-    ...(maxSubscriptionsPerConnection !== undefined && { maxSubscriptionsPerConnection }),
+    ...booleans,
+    ...numbers,
     ...(alarmEmail && { alarmEmail }),
   };
+}
+
+/** An empty `-c name=` counts as unset. */
+function stringContext(node: Node, name: string): string | undefined {
+  const value = node.tryGetContext(name) as unknown;
+  if (value === undefined || value === '') return undefined;
+  if (typeof value === 'string') return value;
+  throw new Error(`Context "${name}" must be a string (got ${JSON.stringify(value)}).`);
 }
 
 /** `-c name=a,b` arrives as a comma-separated string, cdk.json's context as a list. */

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpLambdaAuthorizer, HttpLambdaResponseType, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -12,25 +12,42 @@ import { Architecture, type IFunction, LoggingFormat, Runtime } from 'aws-cdk-li
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
+// cdk-nag's own rendering of a policy resource, so that an acknowledgement names it exactly as a finding does.
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { Construct } from 'constructs';
 import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../lambdas/core/api-keys';
 import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom } from '../lambdas/core/topics';
+import { METRICS_NAMESPACE } from '../lambdas/metric-names';
 import { type WsNotifyAlarmOptions, WsNotifyObservability } from './observability';
 
 export interface WsNotifyProps extends WsNotifyAlarmOptions {
-  /** Issuer (`iss`) of the JWTs accepted at `$connect`: an https URL (http only for loopback hosts). */
-  readonly jwtIssuer: string;
-  /** Audience (`aud`) the JWTs must name. */
-  readonly jwtAudience: string;
   /**
-   * Where the issuer publishes its signing keys.
+   * Issuer (`iss`) of the JWTs accepted at `$connect`: an https URL (http only for loopback hosts).
+   * Set it with `jwtAudience` to accept JWTs; leave both out for a stack without JWTs (API keys or
+   * anonymous access only).
+   * @default no JWTs accepted
+   */
+  readonly jwtIssuer?: string;
+  /**
+   * Audience (`aud`) the JWTs must name; set together with `jwtIssuer`.
+   * @default no JWTs accepted
+   */
+  readonly jwtAudience?: string;
+  /**
+   * Where the issuer publishes its signing keys (only with `jwtIssuer`).
    * @default `${jwtIssuer}/.well-known/jwks.json`
    */
   readonly jwksUri?: string;
+  /**
+   * Accept API keys (`ws-notify apikey create`) at `$connect`. The API key table exists either way:
+   * the HTTP events ingress takes publish keys.
+   * @default true
+   */
+  readonly apiKeys?: boolean;
   /**
    * Let clients connect without a credential. Each such connection is its own user,
    * `anonymous:<connectionId>`, and receives per-connection sends (NotifyConnection) only. A
@@ -77,7 +94,8 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
-   * What happens to the connection and API key tables when the stack is deleted.
+   * What happens to the tables (connections, API keys, subscriptions) and the dead-letter queues
+   * when the stack is deleted.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -87,11 +105,32 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    */
   readonly logRetention?: RetentionDays;
   /**
-   * WebSocket access logging needs the account-wide API Gateway CloudWatch role. Set to false
-   * where the account already has one (it is one setting per account and region).
+   * WebSocket access logging needs API Gateway's CloudWatch Logs role, one setting per account and
+   * region shared by every API there. When true, the stack creates a role and sets it; both are
+   * retained when the stack is deleted, so that no other API (nor a second instance of this stack)
+   * loses its logging. Set to false where the account and region already have the role.
    * @default true
    */
   readonly configureApiGatewayAccountLogging?: boolean;
+  /**
+   * Most NotifyUser consumers running at once (the SQS event source's `maxConcurrency`, 2 to 1000).
+   * Each posts to up to 10 connections itself: with the two below, it bounds the Lambda concurrency
+   * a burst of notifications takes from `$connect` and the authorizer, and the @connections calls it
+   * makes on the account's API Gateway request quota.
+   * @default 20
+   */
+  readonly notifyUserConcurrency?: number;
+  /**
+   * Most NotifyConnection consumers running at once (2 to 1000): they make most @connections posts
+   * of a large fan-out.
+   * @default 40
+   */
+  readonly notifyConnectionConcurrency?: number;
+  /**
+   * Most topic fan-out consumers (the Publish queue) running at once (2 to 1000).
+   * @default 10
+   */
+  readonly publishConcurrency?: number;
 }
 
 /** Consumers get up to this long per batch; their queues' visibility timeout is 6× this. */
@@ -104,10 +143,13 @@ export const BUNDLING_ALIASES: Readonly<Record<string, string>> = {
 const SQS_BATCH_SIZE = 10;
 /** AWS's recommendation for Lambda consumers: enough receives to ride out throttling. */
 const MAX_RECEIVE_COUNT = 5;
+/** Consumers running at once per queue, unless set: 70 of an account's default 1,000. */
+const DEFAULT_CONSUMER_CONCURRENCY = { notifyUserConcurrency: 20, notifyConnectionConcurrency: 40, publishConcurrency: 10 } as const;
 
 /**
- * The ws-notify notification stack: a WebSocket API with a JWT-authorized `$connect`, a
- * connection table, and the NotifyUser → NotifyConnection queues that push to connections.
+ * The ws-notify notification stack: a WebSocket API whose `$connect` takes a JWT, an API key or
+ * (opt-in) no credential, a connection table, and the NotifyUser → NotifyConnection queues that
+ * push to connections.
  */
 export class WsNotify extends Construct {
   public readonly webSocketApi: WebSocketApi;
@@ -126,23 +168,21 @@ export class WsNotify extends Construct {
   public readonly publishDeadLetterQueue: Queue;
   /** The HTTP events ingress: `POST /topics/{topic}/events` (publish API keys), `POST /iam/topics/{topic}/events` (IAM). */
   public readonly eventsApi: HttpApi;
-  /** Every function, by id ('Authorize', 'Connect', 'NotifyUser', …). */
+  /** The stack's functions by id ('Authorize', 'Connect', 'NotifyUser', …); the enrichers passed in are not among them. */
   public readonly functions: Readonly<Record<string, IFunction>>;
   /** The alarms, the dashboard and the alarm topic. */
   public readonly observability: WsNotifyObservability;
 
   private readonly logRetention: RetentionDays;
-  private readonly functionsById: Record<string, IFunction> = {};
+  private readonly functionsById: Record<string, NodejsFunction> = {};
 
   constructor(scope: Construct, id: string, props: WsNotifyProps) {
     super(scope, id);
-    this.functions = this.functionsById;
-    const issuer = validHttpsUrl('jwtIssuer', props.jwtIssuer, 'the https URL of your token issuer');
-    if (!props.jwtAudience) throw new Error('WsNotify: jwtAudience is required (the `aud` your tokens carry).');
-    // The keys decide who anyone is: fetched over plain http, whoever is on the path could mint tokens.
-    const jwksUri = validHttpsUrl('jwksUri', props.jwksUri ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`, "the https URL of your issuer's keys");
+    const auth = authModes(props);
+    const concurrency = consumerConcurrency(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    this.functions = this.functionsById;
 
     // Every table: on demand, encrypted, point-in-time recoverable, kept on stack deletion by default.
     const newTable = (id: string, keys: Pick<TableProps, 'partitionKey' | 'sortKey' | 'timeToLiveAttribute'>) =>
@@ -204,20 +244,27 @@ export class WsNotify extends Construct {
       projectionType: ProjectionType.KEYS_ONLY,
     });
 
-    this.notifyUserDeadLetterQueue = this.queue('NotifyUserDeadLetterQueue');
-    this.notifyUserQueue = this.queue('NotifyUserQueue', this.notifyUserDeadLetterQueue);
-    this.notifyConnectionDeadLetterQueue = this.queue('NotifyConnectionDeadLetterQueue');
-    this.notifyConnectionQueue = this.queue('NotifyConnectionQueue', this.notifyConnectionDeadLetterQueue);
-    this.publishDeadLetterQueue = this.queue('PublishDeadLetterQueue');
-    this.publishQueue = this.queue('PublishQueue', this.publishDeadLetterQueue);
+    // Dead letters are kept like the tables: they are the messages that still need an operator.
+    const deadLetterQueue = (id: string) => this.queue(id, { retentionPeriod: Duration.days(14), removalPolicy });
+    this.notifyUserDeadLetterQueue = deadLetterQueue('NotifyUserDeadLetterQueue');
+    this.notifyUserQueue = this.queue('NotifyUserQueue', this.consumedQueue(this.notifyUserDeadLetterQueue));
+    this.notifyConnectionDeadLetterQueue = deadLetterQueue('NotifyConnectionDeadLetterQueue');
+    this.notifyConnectionQueue = this.queue('NotifyConnectionQueue', this.consumedQueue(this.notifyConnectionDeadLetterQueue));
+    this.publishDeadLetterQueue = deadLetterQueue('PublishDeadLetterQueue');
+    this.publishQueue = this.queue('PublishQueue', this.consumedQueue(this.publishDeadLetterQueue));
 
     const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
     const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName };
     const publicTopics = validTopicPatterns('publicTopics', props.publicTopics ?? []);
     const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
-    const tokens = { JWT_ISSUER: issuer, JWT_AUDIENCE: props.jwtAudience, JWKS_URI: jwksUri, ...tenancy };
-    const authorizeFn = this.function('Authorize', 'authorize', { ...tokens, ...keys, ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false) });
+    const tokens = { ...auth.jwt, ...tenancy };
+    const authorizeFn = this.function('Authorize', 'authorize', {
+      ...tokens,
+      ...(auth.apiKeys && keys),
+      ACCEPT_API_KEYS: String(auth.apiKeys),
+      ALLOW_ANONYMOUS: String(auth.anonymous),
+    });
     const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
     const connectFn = this.function('Connect', 'connect', table);
     const disconnectFn = this.function('Disconnect', 'disconnect', { ...table, ...subscriptions });
@@ -323,12 +370,12 @@ export class WsNotify extends Construct {
       PUBLISH_QUEUE_URL: this.publishQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.publishDeadLetterQueue.queueUrl,
     });
-    for (const [fn, queue] of [
-      [notifyUserFn, this.notifyUserQueue],
-      [notifyConnectionFn, this.notifyConnectionQueue],
-      [topicFanOutFn, this.publishQueue],
+    for (const [fn, queue, maxConcurrency] of [
+      [notifyUserFn, this.notifyUserQueue, concurrency.notifyUserConcurrency],
+      [notifyConnectionFn, this.notifyConnectionQueue, concurrency.notifyConnectionConcurrency],
+      [topicFanOutFn, this.publishQueue, concurrency.publishConcurrency],
     ] as const) {
-      fn.addEventSource(new SqsEventSource(queue, { batchSize: SQS_BATCH_SIZE, reportBatchItemFailures: true }));
+      fn.addEventSource(new SqsEventSource(queue, { batchSize: SQS_BATCH_SIZE, reportBatchItemFailures: true, maxConcurrency }));
     }
 
     // Waits up to a minute for credentials about to expire, so it has that minute and room to close them.
@@ -405,7 +452,8 @@ export class WsNotify extends Construct {
     allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);
     if (enrichers.length > 0) {
-      for (const [, fn] of enrichers) fn.grantInvoke(topicFanOutFn);
+      // The unqualified ARNs that ENRICHERS names, nothing more (grantInvoke would add every version, `:*`).
+      allow(topicFanOutFn, ['lambda:InvokeFunction'], enrichers.map(([, fn]) => fn.functionArn));
       allow(topicFanOutFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
     }
     allow(eventsAuthorizerFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
@@ -427,7 +475,7 @@ export class WsNotify extends Construct {
       allow(fn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
     }
     allow(authenticateFn, ['dynamodb:UpdateItem'], [tableArn]);
-    allow(authorizeFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
+    if (auth.apiKeys) allow(authorizeFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
     allow(credentialSweepFn, ['dynamodb:Query'], [
       `${tableArn}/index/${EXPIRY_INDEX}`,
       `${tableArn}/index/${API_KEY_INDEX}`,
@@ -452,7 +500,7 @@ export class WsNotify extends Construct {
       maxQueueMessageAge: props.maxQueueMessageAge,
     });
 
-    this.acknowledgeNagFindings();
+    this.acknowledgeNagFindings(auth);
   }
 
   /** The `wss://` URL clients connect to. */
@@ -470,17 +518,16 @@ export class WsNotify extends Construct {
     return this.stage.callbackUrl;
   }
 
-  private queue(id: string, deadLetterQueue?: Queue): Queue {
-    return new Queue(this, id, {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      ...(deadLetterQueue
-        ? {
-            visibilityTimeout: Duration.seconds(CONSUMER_TIMEOUT.toSeconds() * 6),
-            deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
-          }
-        : { retentionPeriod: Duration.days(14) }),
-    });
+  private queue(id: string, props: QueueProps): Queue {
+    return new Queue(this, id, { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, ...props });
+  }
+
+  /** A queue a function consumes: room for 6 consumer timeouts per receive, dead letters after 5. */
+  private consumedQueue(deadLetterQueue: Queue): QueueProps {
+    return {
+      visibilityTimeout: Duration.seconds(CONSUMER_TIMEOUT.toSeconds() * 6),
+      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+    };
   }
 
   private function(id: string, handler: string, environment: Record<string, string>, timeout = CONSUMER_TIMEOUT): NodejsFunction {
@@ -497,7 +544,12 @@ export class WsNotify extends Construct {
       timeout,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
-      environment: { POWERTOOLS_SERVICE_NAME: 'ws-notify', ...environment },
+      environment: {
+        // The stack's name as the service: two stacks in one account never mix their metrics.
+        POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ...environment,
+      },
       bundling: {
         minify: true,
         keepNames: true,
@@ -523,19 +575,24 @@ export class WsNotify extends Construct {
   }
 
   private apiGatewayAccountLogging(): CfnAccount {
+    // The setting is the account's, not this stack's: every API in the region logs through whichever
+    // role it names last. Both are retained (as RestApi's cloudWatchRoleRemovalPolicy does by
+    // default), so deleting this stack, or one of two instances that each set it, never leaves the
+    // account naming a deleted role; the role left behind costs nothing.
     const role = new Role(this, 'ApiGatewayCloudWatchRole', {
       assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
       managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
     });
+    role.applyRemovalPolicy(RemovalPolicy.RETAIN);
     // No L2 sets the account's CloudWatch role on its own (RestApi does it only for REST APIs).
-    return new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    return account;
   }
 
   /** cdk-nag findings that are deliberate, each acknowledged with its reason. */
-  private acknowledgeNagFindings(): void {
+  private acknowledgeNagFindings(auth: AuthModes): void {
     const stack = Stack.of(this);
-    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
-    const apiLogicalId = stack.resolve(stack.getLogicalId(this.webSocketApi.node.defaultChild as CfnElement));
     const managedPolicy = (name: string) => `AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${name}]`;
     const logsReason =
       'AWS-maintained minimal policy for writing logs; every data-plane permission is an inline least-privilege statement.';
@@ -543,9 +600,9 @@ export class WsNotify extends Construct {
       { id: managedPolicy('AWSLambdaBasicExecutionRole'), reason: logsReason },
       { id: managedPolicy('AmazonAPIGatewayPushToCloudWatchLogs'), reason: logsReason },
       ...(['POST', 'DELETE'] as const).map((method) => ({
-        id:
-          'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:' +
-          `${region}:<AWS::AccountId>:<${apiLogicalId}>/${this.stage.stageName}/${method}/@connections/*]`,
+        // Rendered as cdk-nag renders the statement's resource: partition, region and account are
+        // literals or <AWS::…> placeholders depending on the stack's environment.
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(this.manageConnectionsArn(method)))}]`,
         reason: `ManageConnections is scoped to ${method} on this stage; connection ids exist only at run time.`,
       })),
       {
@@ -555,11 +612,67 @@ export class WsNotify extends Construct {
       {
         id: 'AwsSolutions::AwsSolutions-APIG4',
         reason:
-          'A WebSocket API can authorize only $connect; it is JWT-authorized, and every other route runs on a ' +
-          'connection that passed it.',
+          `A WebSocket API can authorize only $connect; its Lambda authorizer admits ${auth.describe}, and every ` +
+          'other route runs on a connection that passed it.',
       },
     );
   }
+}
+
+interface AuthModes {
+  /** The authorizer's and authenticate's JWT settings; empty where the stack accepts no JWTs. */
+  readonly jwt: Record<string, string>;
+  readonly apiKeys: boolean;
+  readonly anonymous: boolean;
+  /** Who the authorizer admits, in words (cdk-nag's APIG4 acknowledgement says it). */
+  readonly describe: string;
+}
+
+/** The ways a client may connect: JWT (issuer and audience), API keys, anonymous; at least one. */
+function authModes(props: WsNotifyProps): AuthModes {
+  if ((props.jwtIssuer === undefined) !== (props.jwtAudience === undefined)) {
+    throw new Error(
+      'WsNotify: set jwtIssuer and jwtAudience together to accept JWTs (the `iss` and the `aud` your tokens carry), or neither ' +
+        `(got ${props.jwtIssuer === undefined ? 'jwtAudience without jwtIssuer' : 'jwtIssuer without jwtAudience'}).`,
+    );
+  }
+  if (props.jwtIssuer === undefined && props.jwksUri !== undefined) {
+    throw new Error('WsNotify: jwksUri is where the JWT issuer publishes its keys; set jwtIssuer and jwtAudience with it, or leave it out.');
+  }
+  let jwt: Record<string, string> = {};
+  if (props.jwtIssuer !== undefined) {
+    const issuer = validHttpsUrl('jwtIssuer', props.jwtIssuer, 'the https URL of your token issuer');
+    if (!props.jwtAudience) throw new Error('WsNotify: jwtAudience must not be empty (the `aud` your tokens carry).');
+    // The keys decide who anyone is: fetched over plain http, whoever is on the path could mint tokens.
+    const jwksUri = validHttpsUrl('jwksUri', props.jwksUri ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`, "the https URL of your issuer's keys");
+    jwt = { JWT_ISSUER: issuer, JWT_AUDIENCE: props.jwtAudience, JWKS_URI: jwksUri };
+  }
+  const apiKeys = props.apiKeys ?? true;
+  const anonymous = props.allowAnonymous ?? false;
+  const admitted = [
+    ...(props.jwtIssuer === undefined ? [] : [`JWTs from ${props.jwtIssuer}`]),
+    ...(apiKeys ? ['API keys from its key table'] : []),
+    ...(anonymous ? ['anonymous clients (each its own user)'] : []),
+  ];
+  if (admitted.length === 0) {
+    throw new Error(
+      'WsNotify: no client could connect. Accept JWTs (jwtIssuer and jwtAudience), API keys (apiKeys, on unless set to false), ' +
+        'or anonymous clients (allowAnonymous: true).',
+    );
+  }
+  return { jwt, apiKeys, anonymous, describe: admitted.join(', ') };
+}
+
+/** Each queue's consumer concurrency, as Lambda's SQS event source takes it (2 to 1000). */
+function consumerConcurrency(props: WsNotifyProps): Record<keyof typeof DEFAULT_CONSUMER_CONCURRENCY, number> {
+  const entries = Object.entries(DEFAULT_CONSUMER_CONCURRENCY).map(([prop, fallback]) => {
+    const value = props[prop as keyof typeof DEFAULT_CONSUMER_CONCURRENCY] ?? fallback;
+    if (!Number.isInteger(value) || value < 2 || value > 1000) {
+      throw new Error(`WsNotify: ${prop} must be a whole number from 2 to 1000 (Lambda's SQS maximum concurrency), not ${value}.`);
+    }
+    return [prop, value] as const;
+  });
+  return Object.fromEntries(entries) as Record<keyof typeof DEFAULT_CONSUMER_CONCURRENCY, number>;
 }
 
 function allow(fn: NodejsFunction, actions: string[], resources: string[]): void {

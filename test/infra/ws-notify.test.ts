@@ -8,15 +8,19 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { wsNotifyPropsFromContext } from '../../lib/app-context';
 import { WsNotify } from '../../lib/ws-notify';
 import { WsNotifyStack } from '../../lib/ws-notify-stack';
+import { METRICS_NAMESPACE } from '../../lambdas/metric-names';
 
 const props = { jwtIssuer: 'https://issuer.example.com', jwtAudience: 'my-app' };
+/** As `cdk deploy` synthesizes: a concrete account and region. Bundling is skipped: these tests read the template. */
+const env = { account: '123456789012', region: 'eu-west-1' };
+const newStack = (id = 'Configured') => new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), id, { env });
 
 let template: Template;
 let resources: Record<string, { Type: string; Properties: Record<string, any> }>;
 
 beforeAll(() => {
-  const app = new App();
-  const stack = new WsNotifyStack(app, 'WsNotify', props);
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new WsNotifyStack(app, 'WsNotify', { ...props, env });
   template = Template.fromStack(stack);
   resources = template.toJSON().Resources;
 }, 120_000);
@@ -93,8 +97,25 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it("sets the account's API Gateway CloudWatch role that WebSocket access logging needs", () => {
-    template.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } });
+  it("sets the account's API Gateway CloudWatch role that WebSocket access logging needs, and keeps both when the stack goes", () => {
+    template.hasResource('AWS::ApiGateway::Account', {
+      Properties: { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    const [[, account]] = ofType('AWS::ApiGateway::Account') as [[string, any]];
+    const role = template.toJSON().Resources[account.Properties.CloudWatchRoleArn['Fn::GetAtt'][0]];
+    expect(role).toMatchObject({ Type: 'AWS::IAM::Role', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    // The access-logged stage is created after the setting, or its first deployment fails.
+    const [stageId] = ofType('AWS::ApiGatewayV2::Stage').find(([, stage]) => stage.Properties['StageName'] === 'live')!;
+    expect(template.toJSON().Resources[stageId].DependsOn).toContain(ofType('AWS::ApiGateway::Account')[0]![0]);
+  });
+
+  it('leaves the account setting alone when configureApiGatewayAccountLogging is false', () => {
+    const stack = newStack();
+    new WsNotify(stack, 'WsNotify', { ...props, configureApiGatewayAccountLogging: false });
+    Template.fromStack(stack).resourceCountIs('AWS::ApiGateway::Account', 0);
+    Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 15);
   });
 });
 
@@ -133,7 +154,7 @@ describe('the connection table', () => {
   it('is retained by default, and removed when the removal policy says so', () => {
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
 
-    const stack = new Stack(new App(), 'Disposable');
+    const stack = newStack('Disposable');
     new WsNotify(stack, 'WsNotify', { ...props, removalPolicy: RemovalPolicy.DESTROY });
     Template.fromStack(stack).hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
@@ -172,6 +193,44 @@ describe('the queues', () => {
     }
   });
 
+  it('keep dead letters 14 days, and keep the dead-letter queues on stack deletion as the tables are, unless the removal policy says so', () => {
+    const deadLetterQueues = (source: Template) =>
+      Object.entries(source.findResources('AWS::SQS::Queue')).filter(([id]) => id.includes('DeadLetterQueue')).map(([, queue]) => queue);
+    expect(deadLetterQueues(template)).toHaveLength(3);
+    for (const queue of deadLetterQueues(template)) {
+      expect(queue).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain', Properties: { MessageRetentionPeriod: 14 * 24 * 3600 } });
+    }
+
+    const stack = newStack('Disposable');
+    new WsNotify(stack, 'WsNotify', { ...props, removalPolicy: RemovalPolicy.DESTROY });
+    for (const queue of deadLetterQueues(Template.fromStack(stack))) expect(queue).toMatchObject({ DeletionPolicy: 'Delete' });
+  });
+
+  it('bound each consumer\'s concurrency: NotifyUser 20, NotifyConnection 40, Publish 10 unless set', () => {
+    const concurrencyOf = (source: Template) =>
+      Object.fromEntries(
+        Object.values(source.findResources('AWS::Lambda::EventSourceMapping')).map((mapping) => [
+          /WsNotify(\w+)Queue/.exec(mapping['Properties']['EventSourceArn']['Fn::GetAtt'][0])![1],
+          mapping['Properties']['ScalingConfig']['MaximumConcurrency'],
+        ]),
+      );
+    expect(concurrencyOf(template)).toEqual({ NotifyUser: 20, NotifyConnection: 40, Publish: 10 });
+
+    const stack = newStack();
+    new WsNotify(stack, 'WsNotify', { ...props, notifyUserConcurrency: 2, notifyConnectionConcurrency: 1000, publishConcurrency: 50 });
+    expect(concurrencyOf(Template.fromStack(stack))).toEqual({ NotifyUser: 2, NotifyConnection: 1000, Publish: 50 });
+  });
+
+  it.each([
+    ['notifyUserConcurrency', 1],
+    ['notifyConnectionConcurrency', 1001],
+    ['publishConcurrency', 2.5],
+  ])('refuse %s = %d: Lambda takes 2 to 1000', (prop, value) => {
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, [prop]: value })).toThrow(
+      `WsNotify: ${prop} must be a whole number from 2 to 1000 (Lambda's SQS maximum concurrency), not ${value}.`,
+    );
+  });
+
   it('feeds each consumer in batches of at most 10, with no batching window, reporting batch item failures', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
     expect(mappings).toHaveLength(3);
@@ -196,6 +255,22 @@ describe('the functions', () => {
       const logGroup = resources[fn.Properties['LoggingConfig'].LogGroup.Ref]!;
       expect(logGroup.Properties['RetentionInDays']).toBe(30);
     }
+  });
+
+  it("name the metrics namespace, and the stack's name as the service, to every function", () => {
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      expect(fn.Properties['Environment']['Variables']).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME: 'WsNotify' });
+    }
+  });
+
+  it('are exposed by id, each the function of that name in the template', () => {
+    const stack = newStack();
+    const wsNotify = new WsNotify(stack, 'WsNotify', props);
+    const ids = Object.keys(wsNotify.functions);
+    expect(ids.sort()).toEqual(
+      ['Authenticate', 'Authorize', 'Connect', 'CredentialSweep', 'Default', 'Disconnect', 'EventsAuthorizer', 'EventsIngress', 'NotifyConnection', 'NotifyUser', 'Ping', 'Publish', 'Subscribe', 'TopicFanOut', 'Unsubscribe'],
+    );
+    expect(stack.resolve(wsNotify.functions['NotifyUser']!.functionName)).toEqual({ Ref: expect.stringMatching(/^WsNotifyNotifyUserFunction/) });
   });
 
   it('give the authorizer the issuer, the audience and the JWKS URI, defaulting to the issuer\'s well-known path', () => {
@@ -279,32 +354,32 @@ describe('the subscription table', () => {
   });
 
   it('gives the subscribe route the public topics, and refuses a malformed one', () => {
-    const stack = new Stack();
+    const stack = newStack();
     new WsNotify(stack, 'WsNotify', { ...props, publicTopics: ['news', 'status.*'] });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ PUBLIC_TOPICS: '["news","status.*"]' }) },
     });
-    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, publicTopics: ['has space'] })).toThrow(/publicTopics/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, publicTopics: ['has space'] })).toThrow(/publicTopics/);
   }, 120_000);
 
   it('gives the subscribe route the subscription limit, 100 unless set, and refuses one that is not a whole number of at least 1', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ PUBLIC_TOPICS: '[]', MAX_SUBSCRIPTIONS_PER_CONNECTION: '100' }) },
     });
-    const stack = new Stack();
+    const stack = newStack();
     new WsNotify(stack, 'WsNotify', { ...props, maxSubscriptionsPerConnection: 500 });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '500' }) },
     });
     for (const maxSubscriptionsPerConnection of [0, 2.5, -1, Number.NaN]) {
-      expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, maxSubscriptionsPerConnection })).toThrow(/maxSubscriptionsPerConnection/);
+      expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, maxSubscriptionsPerConnection })).toThrow(/maxSubscriptionsPerConnection/);
     }
   }, 120_000);
 });
 
 describe('enrichment', () => {
   it('gives the topic fan-out the enrichers by pattern, permission to invoke them, and the user index for the users they name', () => {
-    const stack = new Stack();
+    const stack = newStack();
     const enrich = new Function(stack, 'Enrich', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async (e) => e') });
     new WsNotify(stack, 'WsNotify', { ...props, enrichers: { 'orders.*': enrich } });
     const configured = Template.fromStack(stack);
@@ -315,7 +390,7 @@ describe('enrichment', () => {
     configured.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]) },
     });
-    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, enrichers: { 'a b': enrich } })).toThrow(/enrichers/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, enrichers: { 'a b': enrich } })).toThrow(/enrichers/);
   }, 120_000);
 
   it('bundles the Lambda client into the topic fan-out only in a stack with enrichers', () => {
@@ -389,7 +464,7 @@ describe('anonymous access and tenants', () => {
   });
 
   it('give the authorizer and the NotifyUser fan-out the tenant claim, and the authorizer the anonymous switch', () => {
-    const stack = new Stack();
+    const stack = newStack();
     new WsNotify(stack, 'WsNotify', { ...props, allowAnonymous: true, tenantClaim: 'org' });
     const configured = Template.fromStack(stack);
 
@@ -398,7 +473,71 @@ describe('anonymous access and tenants', () => {
   }, 120_000);
 
   it.each(['sub', 'exp', 'org name', ''])('refuses %j as the tenant claim', (tenantClaim) => {
-    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, tenantClaim })).toThrow(/tenantClaim must name a custom JWT claim/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, tenantClaim })).toThrow(/tenantClaim must name a custom JWT claim/);
+  });
+});
+
+describe('auth modes: JWT, API keys, anonymous', () => {
+  const authorizeOf = (source: Template) => {
+    const [id, fn] = Object.entries(source.findResources('AWS::Lambda::Function')).find(([logicalId]) => logicalId.includes('AuthorizeFunction'))!;
+    const roleId = fn['Properties']['Role']['Fn::GetAtt'][0];
+    const actions = Object.values(source.findResources('AWS::IAM::Policy'))
+      .filter((policy) => policy['Properties']['Roles'].some((role: any) => role.Ref === roleId))
+      .flatMap((policy) => (policy['Properties']['PolicyDocument'].Statement as any[]).flatMap((s) => [s.Action].flat()));
+    return { id, environment: fn['Properties']['Environment']['Variables'] as Record<string, unknown>, actions };
+  };
+  const apig4Reason = (wsNotify: WsNotify) =>
+    wsNotify.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) => Object.entries(entry.data as Record<string, string>))
+      .find(([id]) => id.endsWith('AwsSolutions-APIG4'))?.[1];
+
+  it('accept JWTs and API keys by default, and anonymous clients only when allowed', () => {
+    expect(authorizeOf(template).environment).toMatchObject({ ACCEPT_API_KEYS: 'true', ALLOW_ANONYMOUS: 'false', JWT_ISSUER: props.jwtIssuer });
+    expect(authorizeOf(template).actions).toEqual(['dynamodb:GetItem']);
+  });
+
+  it('without jwtIssuer and jwtAudience: API keys only, and neither the authorizer nor authenticate knows an issuer', () => {
+    const stack = newStack();
+    const wsNotify = new WsNotify(stack, 'WsNotify', {});
+    const configured = Template.fromStack(stack);
+
+    const authorize = authorizeOf(configured);
+    expect(authorize.environment).toMatchObject({ ACCEPT_API_KEYS: 'true', ALLOW_ANONYMOUS: 'false', API_KEYS_TABLE_NAME: expect.anything() });
+    const authenticate = Object.entries(configured.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('AuthenticateFunction'))![1];
+    for (const environment of [authorize.environment, authenticate['Properties']['Environment']['Variables']]) {
+      for (const name of ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWKS_URI']) expect(environment).not.toHaveProperty(name);
+    }
+    expect(apig4Reason(wsNotify)).toMatch(/admits API keys from its key table, and every other route/);
+  });
+
+  it('with apiKeys false: the authorizer neither accepts keys nor may read the key table, which stays for the events ingress', () => {
+    const stack = newStack();
+    const wsNotify = new WsNotify(stack, 'WsNotify', { ...props, apiKeys: false });
+    const configured = Template.fromStack(stack);
+
+    const authorize = authorizeOf(configured);
+    expect(authorize.environment).toMatchObject({ ACCEPT_API_KEYS: 'false', JWT_ISSUER: props.jwtIssuer });
+    expect(authorize.environment).not.toHaveProperty('API_KEYS_TABLE_NAME');
+    expect(authorize.actions).toEqual([]);
+    configured.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }] });
+    expect(apig4Reason(wsNotify)).toMatch(/admits JWTs from https:\/\/issuer\.example\.com, and every other route/);
+  });
+
+  it('anonymous only: no JWT, no keys', () => {
+    const stack = newStack();
+    const wsNotify = new WsNotify(stack, 'WsNotify', { apiKeys: false, allowAnonymous: true });
+    expect(authorizeOf(Template.fromStack(stack)).environment).toMatchObject({ ACCEPT_API_KEYS: 'false', ALLOW_ANONYMOUS: 'true' });
+    expect(apig4Reason(wsNotify)).toMatch(/admits anonymous clients/);
+  });
+
+  it.each([
+    ['a jwtIssuer without jwtAudience', { jwtIssuer: props.jwtIssuer }, 'WsNotify: set jwtIssuer and jwtAudience together to accept JWTs'],
+    ['a jwtAudience without jwtIssuer', { jwtAudience: 'my-app' }, 'WsNotify: set jwtIssuer and jwtAudience together to accept JWTs'],
+    ['a jwksUri without jwtIssuer', { jwksUri: 'https://keys.example.com/jwks.json' }, 'WsNotify: jwksUri is where the JWT issuer publishes its keys'],
+    ['no mode at all', { apiKeys: false }, 'WsNotify: no client could connect. Accept JWTs (jwtIssuer and jwtAudience), API keys (apiKeys, on unless set to false), or anonymous clients (allowAnonymous: true).'],
+  ])('refuse %s, saying what to set', (_, modeProps, message) => {
+    expect(() => new WsNotify(newStack(), 'WsNotify', modeProps)).toThrow(message);
   });
 });
 
@@ -493,7 +632,7 @@ describe('stack outputs', () => {
 
 describe('cdk-nag AwsSolutions checks', () => {
   it('find nothing that is not acknowledged with a reason', () => {
-    const app = new App();
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     new WsNotifyStack(app, 'Nagged', props);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
@@ -501,7 +640,7 @@ describe('cdk-nag AwsSolutions checks', () => {
   });
 
   it('do run: an unencrypted queue added beside the construct fails synthesis', () => {
-    const app = new App();
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new WsNotifyStack(app, 'NaggedBad', props);
     new Queue(stack, 'Plain', { enforceSSL: false });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -539,20 +678,34 @@ describe('configuration', () => {
     expect(() => wsNotifyPropsFromContext(invalid.node)).toThrow('Context "maxSubscriptionsPerConnection" must be a number (got "many").');
   });
 
-  it('says which context key to set when jwtIssuer or jwtAudience is missing', () => {
-    expect(() => wsNotifyPropsFromContext(appWithContext({ jwtAudience: 'a' }).node)).toThrow(/-c jwtIssuer=/);
-    expect(() => wsNotifyPropsFromContext(appWithContext({ jwtIssuer: 'https://id.example.com' }).node)).toThrow(/-c jwtAudience=/);
+  it('reads no JWT settings where none are given, and apiKeys, configureApiGatewayAccountLogging and the consumer concurrencies', () => {
+    const app = appWithContext({
+      apiKeys: 'false',
+      allowAnonymous: 'true',
+      configureApiGatewayAccountLogging: 'false',
+      notifyUserConcurrency: '5',
+      notifyConnectionConcurrency: '60',
+      publishConcurrency: '3',
+    });
+    expect(wsNotifyPropsFromContext(app.node)).toEqual({
+      apiKeys: false,
+      allowAnonymous: true,
+      configureApiGatewayAccountLogging: false,
+      notifyUserConcurrency: 5,
+      notifyConnectionConcurrency: 60,
+      publishConcurrency: 3,
+    });
   });
 
   it.each([
     ['not a URL', 'issuer', /must be the https URL/],
     ['plain http to a remote host', 'http://issuer.example.com', /must use https/],
   ])('refuses a jwtIssuer that is %s', (_, jwtIssuer, message) => {
-    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, jwtIssuer })).toThrow(message);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, jwtIssuer })).toThrow(message);
   });
 
   it('refuses a jwksUri over plain http to another host: whoever is on the path could serve their own key', () => {
-    expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, jwksUri: 'http://keys.example.com/jwks.json' })).toThrow(
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, jwksUri: 'http://keys.example.com/jwks.json' })).toThrow(
       'WsNotify: jwksUri must use https (http is accepted only for localhost); got http://keys.example.com/jwks.json.',
     );
   });

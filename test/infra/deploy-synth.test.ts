@@ -1,0 +1,204 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildApp } from '../../bin/app';
+import { buildApp as buildOrderEnrichmentApp } from '../../examples/order-enrichment/bin/app';
+import { wsNotifyPropsFromContext } from '../../lib/app-context';
+import { WsNotifyStack } from '../../lib/ws-notify-stack';
+
+// Every documented way to deploy, synthesized as `cdk deploy` synthesizes it: through bin/app.ts,
+// with the account and region the CDK CLI hands the app, and cdk-nag's checks on.
+
+const ACCOUNT = '123456789012';
+const REGIONS = ['eu-west-1', 'ap-southeast-2'];
+const JWT = { jwtIssuer: 'https://issuer.example.com', jwtAudience: 'my-app' };
+
+const outdirs: string[] = [];
+afterAll(() => outdirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A fresh app as the CLI starts it: context as `-c` passes it (strings), bundling skipped to keep the tests fast. */
+function newApp(context: Record<string, string>): App {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'ws-notify-deploy-synth-'));
+  outdirs.push(outdir);
+  return new App({ outdir, context: { 'aws:cdk:bundling-stacks': [], ...context } });
+}
+
+/** Synthesizes the app; cdk-nag's errors, one line each, from the validation report synth writes when it fails. */
+function nagErrorsOf(app: App): string[] {
+  try {
+    app.synth();
+    return [];
+  } catch (error) {
+    const report = path.join(app.outdir, 'validation-report.json');
+    if (!existsSync(report)) throw error;
+    const { pluginReports } = JSON.parse(readFileSync(report, 'utf8')) as {
+      pluginReports: { violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[] }[];
+    };
+    return pluginReports.flatMap(({ violations }) =>
+      violations
+        .filter((violation) => violation.severity === 'error')
+        .flatMap((violation) => violation.violatingConstructs.map(({ constructPath }) => `${violation.ruleName} at ${constructPath}`)),
+    );
+  }
+}
+
+function environmentOf(template: Template, functionId: string): Record<string, unknown> {
+  const [, fn] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.includes(`${functionId}Function`))!;
+  return fn['Properties']['Environment']['Variables'];
+}
+
+const VARIANTS: [string, Record<string, string>, (template: Template) => void][] = [
+  ['default (JWT)', JWT, (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ JWT_ISSUER: JWT.jwtIssuer, ACCEPT_API_KEYS: 'true' })],
+  ['tenants', { ...JWT, tenantClaim: 'org' }, (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ TENANT_CLAIM: 'org' })],
+  ['anonymous', { ...JWT, allowAnonymous: 'true' }, (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ ALLOW_ANONYMOUS: 'true' })],
+  ['public topics', { ...JWT, publicTopics: 'news,status.*' }, (template) => expect(environmentOf(template, 'Subscribe')).toMatchObject({ PUBLIC_TOPICS: '["news","status.*"]' })],
+  ['maxSubscriptionsPerConnection', { ...JWT, maxSubscriptionsPerConnection: '250' }, (template) =>
+    expect(environmentOf(template, 'Subscribe')).toMatchObject({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '250' })],
+  ['key-only (no JWT)', {}, (template) => {
+    expect(environmentOf(template, 'Authorize')).toMatchObject({ ACCEPT_API_KEYS: 'true', ALLOW_ANONYMOUS: 'false' });
+    expect(environmentOf(template, 'Authorize')).not.toHaveProperty('JWT_ISSUER');
+  }],
+  ['anonymous-only', { apiKeys: 'false', allowAnonymous: 'true' }, (template) =>
+    expect(environmentOf(template, 'Authorize')).toMatchObject({ ACCEPT_API_KEYS: 'false', ALLOW_ANONYMOUS: 'true' })],
+  ['JWT without API keys', { ...JWT, apiKeys: 'false' }, (template) =>
+    expect(environmentOf(template, 'Authorize')).toMatchObject({ JWT_ISSUER: JWT.jwtIssuer, ACCEPT_API_KEYS: 'false' })],
+  ['configureApiGatewayAccountLogging=false', { ...JWT, configureApiGatewayAccountLogging: 'false' }, (template) =>
+    template.resourceCountIs('AWS::ApiGateway::Account', 0)],
+  ['consumer concurrency', { ...JWT, notifyUserConcurrency: '5', notifyConnectionConcurrency: '100', publishConcurrency: '2' }, (template) => {
+    const concurrencies = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map(
+      (mapping) => mapping['Properties']['ScalingConfig']['MaximumConcurrency'],
+    );
+    expect(concurrencies.sort((a, b) => a - b)).toEqual([2, 5, 100]);
+  }],
+  ['stackName', { ...JWT, stackName: 'WsNotifyStaging' }, (template) =>
+    expect(environmentOf(template, 'Connect')).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'WsNotifyStaging' })],
+];
+
+describe.each(REGIONS)('bin/app.ts in %s, as `cdk deploy` synthesizes it', (region) => {
+  it.each(VARIANTS)('synthesizes %s with no cdk-nag error, in the account and region the CLI gave it', (_, context, assertVariant) => {
+    const app = newApp(context);
+    const stack = buildApp(app, { CDK_DEFAULT_ACCOUNT: ACCOUNT, CDK_DEFAULT_REGION: region });
+
+    expect(nagErrorsOf(app)).toEqual([]);
+    expect(stack.environment).toBe(`aws://${ACCOUNT}/${region}`);
+    const template = Template.fromStack(stack);
+    // The statement cdk-nag's IAM5 acknowledgement names, with this account and region in it.
+    expect(JSON.stringify(template.toJSON())).toContain(`:execute-api:${region}:${ACCOUNT}:`);
+    assertVariant(template);
+  });
+});
+
+describe('the checks these tests rely on', () => {
+  it('see a finding that is not acknowledged in an env-true stack', () => {
+    const app = newApp(JWT);
+    const stack = buildApp(app, { CDK_DEFAULT_ACCOUNT: ACCOUNT, CDK_DEFAULT_REGION: 'eu-west-1' });
+    new Queue(stack, 'Plain', { enforceSSL: false });
+
+    expect(nagErrorsOf(app)).toContain('AwsSolutions-SQS4 at WsNotify/Plain/Resource');
+  });
+
+  it.each([
+    ['jwtIssuer without jwtAudience', { jwtIssuer: JWT.jwtIssuer }, /set jwtIssuer and jwtAudience together/],
+    ['no way to connect', { apiKeys: 'false' }, /no client could connect\. Accept JWTs \(jwtIssuer and jwtAudience\), API keys/],
+    ['a concurrency of 1', { ...JWT, publishConcurrency: '1' }, /publishConcurrency must be a whole number from 2 to 1000/],
+  ])('refuse %s with a message that says what to set', (_, context, message) => {
+    expect(() => buildApp(newApp(context), { CDK_DEFAULT_ACCOUNT: ACCOUNT, CDK_DEFAULT_REGION: 'eu-west-1' })).toThrow(message);
+  });
+});
+
+describe('two instances in one account and region (production and staging)', () => {
+  const app = newApp(JWT);
+  const env = { account: ACCOUNT, region: 'eu-west-1' };
+  const stacks = ['WsNotifyProduction', 'WsNotifyStaging'].map((id) => new WsNotifyStack(app, id, { ...wsNotifyPropsFromContext(app.node), env }));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+  it('synthesize side by side with no cdk-nag error', () => {
+    expect(nagErrorsOf(app)).toEqual([]);
+  });
+
+  it.each(['AWS::IAM::Role', 'AWS::ApiGateway::Account'])(
+    "each keep the account's API Gateway logging setting (%s) when deleted, so the other's logging never names a deleted role",
+    (type) => {
+      for (const stack of stacks) {
+        const template = Template.fromStack(stack);
+        const account = Object.values(template.findResources('AWS::ApiGateway::Account'));
+        expect(account).toHaveLength(1);
+        const roleId = account[0]!['Properties']['CloudWatchRoleArn']['Fn::GetAtt'][0];
+        const resource = type === 'AWS::ApiGateway::Account' ? account[0]! : template.toJSON().Resources[roleId];
+        expect(resource).toMatchObject({ Type: type, DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      }
+    },
+  );
+
+  it('name none of their roles, tables, queues, functions or log groups, so neither collides with the other', () => {
+    const nameProperty: Record<string, string> = {
+      'AWS::IAM::Role': 'RoleName',
+      'AWS::DynamoDB::Table': 'TableName',
+      'AWS::SQS::Queue': 'QueueName',
+      'AWS::Lambda::Function': 'FunctionName',
+      'AWS::Logs::LogGroup': 'LogGroupName',
+    };
+    for (const stack of stacks) {
+      const resources = Object.values(Template.fromStack(stack).toJSON().Resources as Record<string, { Type: string; Properties?: Record<string, unknown> }>);
+      const named = resources.filter(({ Type, Properties }) => nameProperty[Type] !== undefined && Properties?.[nameProperty[Type]] !== undefined);
+      expect(named).toEqual([]);
+      expect(resources.filter(({ Type }) => nameProperty[Type] !== undefined).length).toBeGreaterThan(40);
+    }
+  });
+
+  it('tag their metrics with their own stack name', () => {
+    for (const stack of stacks) {
+      expect(environmentOf(Template.fromStack(stack), 'NotifyUser')).toMatchObject({ POWERTOOLS_SERVICE_NAME: stack.stackName });
+    }
+  });
+});
+
+describe('examples/order-enrichment', () => {
+  it.each(REGIONS)('synthesizes in %s with its enricher and no cdk-nag error', (region) => {
+    const app = newApp(JWT);
+    const stack: Stack = buildOrderEnrichmentApp(app, { CDK_DEFAULT_ACCOUNT: ACCOUNT, CDK_DEFAULT_REGION: region });
+
+    expect(nagErrorsOf(app)).toEqual([]);
+    expect(stack.environment).toBe(`aws://${ACCOUNT}/${region}`);
+    expect(environmentOf(Template.fromStack(stack), 'TopicFanOut')).toHaveProperty('ENRICHERS');
+  });
+});
+
+describe('the CDK CLI', () => {
+  it('synthesizes bin/app.ts in the region of the caller\'s AWS configuration and the account it was given, cdk-nag passing', () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), 'ws-notify-cdk-cli-'));
+    outdirs.push(outdir);
+    const cli = require.resolve('aws-cdk/bin/cdk');
+    // The CLI sets CDK_DEFAULT_REGION itself, from AWS_REGION or the profile (us-east-1 without
+    // either); CDK_DEFAULT_ACCOUNT reaches the app as given when no credentials resolve one.
+    const result = spawnSync(
+      process.execPath,
+      [cli, 'synth', '--quiet', '--no-notices', '--output', outdir, '-c', `jwtIssuer=${JWT.jwtIssuer}`, '-c', `jwtAudience=${JWT.jwtAudience}`],
+      {
+        cwd: path.join(__dirname, '..', '..'),
+        encoding: 'utf8',
+        timeout: 180_000,
+        env: {
+          PATH: process.env['PATH'],
+          HOME: outdir,
+          CDK_DISABLE_CLI_TELEMETRY: 'true',
+          AWS_EC2_METADATA_DISABLED: 'true',
+          AWS_CONFIG_FILE: path.join(outdir, 'no-config'),
+          AWS_SHARED_CREDENTIALS_FILE: path.join(outdir, 'no-credentials'),
+          AWS_REGION: 'ap-southeast-2',
+          CDK_DEFAULT_ACCOUNT: ACCOUNT,
+        },
+      },
+    );
+
+    expect({ status: result.status, output: result.status === 0 ? '' : `${result.stdout}${result.stderr}` }).toEqual({ status: 0, output: '' });
+    const manifest = JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { environment?: string }> };
+    expect(manifest.artifacts['WsNotify']?.environment).toBe(`aws://${ACCOUNT}/ap-southeast-2`);
+    expect(readFileSync(path.join(outdir, 'WsNotify.template.json'), 'utf8')).toContain(`:execute-api:ap-southeast-2:${ACCOUNT}:`);
+  }, 180_000);
+});
