@@ -357,7 +357,7 @@ function nagErrors(app: App): { rule: string; path: string }[] {
 }
 
 describe('cdk-nag AwsSolutions checks', () => {
-  it('find nothing on the alarms, the dashboard or the email topic (and do run: a plain topic in the construct is caught)', () => {
+  it('find nothing in a stack with alarms, a dashboard and an email topic (and do run: a plain topic in the construct is caught)', () => {
     const app = new App({ context: skipBundling });
     new WsNotifyStack(app, 'Nagged', { jwtIssuer: 'https://issuer.example.com', jwtAudience: 'my-app', alarmEmail: 'ops@example.com', env });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -366,7 +366,7 @@ describe('cdk-nag AwsSolutions checks', () => {
     new Topic(control.observability, 'Plain');
     Validations.of(control.app).addPlugins(new AwsSolutionsChecks(control.app));
 
-    expect(nagErrors(app).filter(({ path }) => path.startsWith('Nagged/WsNotify/Observability/'))).toEqual([]);
+    expect(nagErrors(app)).toEqual([]);
     expect(nagErrors(control.app).filter(({ path }) => path.startsWith('Observed/Observability/Plain/')).map(({ rule }) => rule)).toEqual(['AwsSolutions-SNS3']);
   }, 120_000);
 });
