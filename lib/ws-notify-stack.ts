@@ -27,7 +27,11 @@ export function outputEndpoints(stack: Stack, wsNotify: WsNotify): void {
     SubscriptionsTableName: [wsNotify.subscriptionsTable.tableName, 'Topic subscriptions, by topic and by connection'],
     EventsUrl: [wsNotify.eventsUrl, 'POST CloudEvents to <EventsUrl>/<topic>/events with a publish API key'],
     PublishQueueUrl: [wsNotify.publishQueue.queueUrl, 'Send {"topic","event":<CloudEvent>} here'],
-    };
+    // Only a multi-tenant stack has it: the CLI refuses a send or publish that names no tenant there.
+    ...(wsNotify.tenantClaim !== undefined && {
+      TenantClaim: [wsNotify.tenantClaim, 'The JWT claim naming a tenant: NotifyUser and Publish messages must name one'],
+    }),
+  };
   for (const [id, [value, description]] of Object.entries(outputs)) {
     new CfnOutput(stack, id, { value, description });
   }

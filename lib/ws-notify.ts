@@ -125,6 +125,8 @@ export class WsNotify extends Construct {
   public readonly publishDeadLetterQueue: Queue;
   /** The HTTP events ingress: `POST /topics/{topic}/events` (publish API keys), `POST /iam/topics/{topic}/events` (IAM). */
   public readonly eventsApi: HttpApi;
+  /** The JWT claim that names a tenant (prop `tenantClaim`); undefined in a single-tenant stack. */
+  public readonly tenantClaim: string | undefined;
 
   private readonly logRetention: RetentionDays;
 
@@ -208,7 +210,8 @@ export class WsNotify extends Construct {
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
     const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName };
     const publicTopics = validTopicPatterns('publicTopics', props.publicTopics ?? []);
-    const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
+    this.tenantClaim = props.tenantClaim === undefined ? undefined : validTenantClaim(props.tenantClaim);
+    const tenancy: Record<string, string> = this.tenantClaim === undefined ? {} : { TENANT_CLAIM: this.tenantClaim };
     const tokens = { JWT_ISSUER: issuer, JWT_AUDIENCE: props.jwtAudience, JWKS_URI: jwksUri, ...tenancy };
     const authorizeFn = this.function('Authorize', 'authorize', { ...tokens, ...keys, ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false) });
     const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });

@@ -463,6 +463,12 @@ describe('stack outputs', () => {
       ['ApiKeysTableName', 'ConnectionsTableName', 'EventsUrl', 'ManagementApiEndpoint', 'NotifyConnectionQueueUrl', 'NotifyUserQueueUrl', 'PublishQueueUrl', 'SubscriptionsTableName', 'WebSocketUrl'],
     );
   });
+
+  it('name the tenant claim of a multi-tenant stack (TenantClaim), which the CLI reads', () => {
+    const multiTenant = Template.fromStack(new WsNotifyStack(new App(), 'MultiTenant', { ...props, tenantClaim: 'org' }));
+
+    multiTenant.hasOutput('TenantClaim', { Value: 'org' });
+  });
 });
 
 describe('cdk-nag AwsSolutions checks', () => {
