@@ -10,6 +10,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   const tenantClaim = node.tryGetContext('tenantClaim') as string | undefined;
   const publicTopics = listContext(node, 'publicTopics');
   const maxSubscriptionsPerConnection = numberContext(node, 'maxSubscriptionsPerConnection');
+  const eventsIamPrincipals = listContext(node, 'eventsIamPrincipals');
   if (!jwtIssuer) {
     throw new Error(
       'Missing context "jwtIssuer": the https URL of your token issuer. ' +
@@ -27,6 +28,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...(tenantClaim && { tenantClaim }),
     ...(publicTopics && { publicTopics }),
     ...(maxSubscriptionsPerConnection !== undefined && { maxSubscriptionsPerConnection }),
+    ...(eventsIamPrincipals && { eventsIamPrincipals }),
   };
 }
 
