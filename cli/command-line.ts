@@ -261,6 +261,20 @@ function parseToken(args: string[]): CommandLine {
   };
 }
 
+/**
+ * Refuses, before anything is sent, a message that names no tenant for a multi-tenant stack (one
+ * with a `tenantClaim`): it would reach nobody and be dead-lettered.
+ */
+export function checkTenancy(commandLine: CommandLine, tenantClaim: string | undefined): void {
+  if (tenantClaim === undefined) return;
+  const missing = (usage: string) =>
+    new UsageError(`the stack is multi-tenant (tenant claim "${tenantClaim}"): name the tenant with --tenant, or the message reaches nobody`, usage);
+  if (commandLine.command === 'publish' && commandLine.message.tenant === undefined) throw missing(PUBLISH_USAGE);
+  if (commandLine.command === 'send' && commandLine.notification.queue === 'NotifyUserQueueUrl' && commandLine.notification.message.tenant === undefined) {
+    throw missing(SEND_USAGE);
+  }
+}
+
 function parseSend(args: string[]): CommandLine {
   const values = parseOptions(args, SEND_USAGE, ['user', 'tenant', 'connection', 'data']);
   if (values.help) return { command: 'help', text: SEND_USAGE };

@@ -18,6 +18,9 @@ export const DEAD_LETTER_OUTPUT_KEYS = ['NotifyUserDeadLetterQueueUrl', 'NotifyC
 export type DeadLetterOutputKey = (typeof DEAD_LETTER_OUTPUT_KEYS)[number];
 export type StackOutputs = Record<(typeof STACK_OUTPUT_KEYS)[number], string> & Partial<Record<DeadLetterOutputKey, string>>;
 
+/** The output only a multi-tenant stack declares: the JWT claim that names a tenant. */
+const TENANT_CLAIM_OUTPUT = 'TenantClaim';
+
 /** What the local runtime adds to its outputs.json: where its engines listen, and their region. */
 const LOCAL_OUTPUT_KEYS = ['SqsEndpoint', 'DynamoDbEndpoint', 'Region'] as const;
 
@@ -30,6 +33,8 @@ export interface LocalTarget {
   dynamoDbEndpoint: string;
   /** The directory of the runtime's outputs.json, where its issuer keeps its key. */
   stateDir: string;
+  /** Set for a multi-tenant stack (its `TenantClaim` output). */
+  tenantClaim?: string;
 }
 
 export interface DeployedTarget {
@@ -38,6 +43,8 @@ export interface DeployedTarget {
   outputs: StackOutputs;
   /** The queues' region; where their URLs do not say, the SDK's own choice (AWS_REGION, the profile). */
   region?: string;
+  /** Set for a multi-tenant stack (its `TenantClaim` output; a stack deployed before that output existed has none). */
+  tenantClaim?: string;
 }
 
 export type Target = LocalTarget | DeployedTarget;
@@ -76,6 +83,7 @@ export function targetFromOutputsFile(text: string, file: string, stackName?: st
     sqsEndpoint: outputs['SqsEndpoint'] as string,
     dynamoDbEndpoint: outputs['DynamoDbEndpoint'] as string,
     stateDir: path.dirname(file),
+    ...tenancyOf(outputs),
   };
 }
 
@@ -132,7 +140,12 @@ function chooseStack(stacks: OutputsByStack, file: string, stackName: string | u
 function deployedTarget(stackName: string, outputs: Record<string, string>, source: string): DeployedTarget {
   const checked = stackOutputs(outputs, source);
   const region = regionFromQueueUrl(checked.NotifyUserQueueUrl);
-  return { kind: 'deployed', stackName, outputs: checked, ...(region && { region }) };
+  return { kind: 'deployed', stackName, outputs: checked, ...(region && { region }), ...tenancyOf(outputs) };
+}
+
+function tenancyOf(outputs: Record<string, string>): { tenantClaim?: string } {
+  const tenantClaim = outputs[TENANT_CLAIM_OUTPUT];
+  return tenantClaim ? { tenantClaim } : {};
 }
 
 function stackOutputs(outputs: Record<string, string>, source: string): StackOutputs {

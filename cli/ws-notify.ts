@@ -1,4 +1,4 @@
-import { type CommandLine, parseCommandLine, UsageError } from './command-line';
+import { checkTenancy, type CommandLine, parseCommandLine, UsageError } from './command-line';
 import { CommandError, createApiKey, listApiKeys, listConnections, printToken, publishEvent, revokeApiKey, sendNotification } from './commands';
 import { ConfirmationRequiredError, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters';
 import { streamFrames, UpgradeRefusedError } from './stream';
@@ -16,6 +16,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
 async function run(commandLine: Exclude<CommandLine, { command: 'help' }>): Promise<number> {
   const target = await resolveTarget(commandLine.target);
+  checkTenancy(commandLine, target.tenantClaim);
   switch (commandLine.command) {
     case 'token': {
       const { userId, ttlSeconds, claims } = commandLine;

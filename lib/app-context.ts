@@ -22,6 +22,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
       .map((name) => [name, numberContext(node, name)] as const)
       .filter(([, value]) => value !== undefined),
   );
+  const eventsIamPrincipals = listContext(node, 'eventsIamPrincipals');
   return {
     ...(jwtIssuer && { jwtIssuer }),
     ...(jwtAudience && { jwtAudience }),
@@ -31,6 +32,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...booleans,
     ...numbers,
     ...(alarmEmail && { alarmEmail }),
+    ...(eventsIamPrincipals && { eventsIamPrincipals }),
   };
 }
 

@@ -84,6 +84,16 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    */
   readonly enrichers?: Record<string, IFunction>;
   /**
+   * The IAM principals that may post on the events ingress's IAM route
+   * (`POST /iam/topics/{topic}/events`), as ARN patterns in which `*` matches any run of characters,
+   * matched against the caller's ARN: `arn:aws:iam::<account>:user/<name>`, or for a role
+   * `arn:aws:sts::<account>:assumed-role/<role>/*`. Any other caller is refused 403
+   * `forbidden_principal`. HTTP APIs have no resource policies, so without this any principal of the
+   * account whose IAM policies allow `execute-api:Invoke` on the route may publish to any topic and tenant.
+   * @default any principal the account's IAM policies let through
+   */
+  readonly eventsIamPrincipals?: string[];
+  /**
    * Name of the API stage; it is the last path segment of the WebSocket URL.
    * @default 'live'
    */
@@ -172,6 +182,8 @@ export class WsNotify extends Construct {
   public readonly functions: Readonly<Record<string, IFunction>>;
   /** The alarms, the dashboard and the alarm topic. */
   public readonly observability: WsNotifyObservability;
+  /** The JWT claim that names a tenant (prop `tenantClaim`); undefined in a single-tenant stack. */
+  public readonly tenantClaim: string | undefined;
 
   private readonly logRetention: RetentionDays;
   private readonly functionsById: Record<string, NodejsFunction> = {};
@@ -257,7 +269,8 @@ export class WsNotify extends Construct {
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
     const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName };
     const publicTopics = validTopicPatterns('publicTopics', props.publicTopics ?? []);
-    const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
+    this.tenantClaim = props.tenantClaim === undefined ? undefined : validTenantClaim(props.tenantClaim);
+    const tenancy: Record<string, string> = this.tenantClaim === undefined ? {} : { TENANT_CLAIM: this.tenantClaim };
     const tokens = { ...auth.jwt, ...tenancy };
     const authorizeFn = this.function('Authorize', 'authorize', {
       ...tokens,
@@ -392,7 +405,8 @@ export class WsNotify extends Construct {
     });
 
     const eventsAuthorizerFn = this.function('EventsAuthorizer', 'events-authorizer', { ...keys, ...tenancy });
-    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
+    const iamPrincipals: Record<string, string> = props.eventsIamPrincipals === undefined ? {} : { IAM_PRINCIPALS: JSON.stringify(validArnPatterns(props.eventsIamPrincipals)) };
+    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, ...iamPrincipals, PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
     this.eventsApi = new HttpApi(this, 'EventsApi', { description: 'ws-notify: publish CloudEvents to topics', createDefaultStage: false });
     const eventsStage = new HttpStage(this, 'EventsStage', {
       httpApi: this.eventsApi,
@@ -685,6 +699,17 @@ function validTopicPatterns(prop: string, patterns: string[]): string[] {
   } catch (error) {
     throw new Error(`WsNotify: ${(error as Error).message} (got ${JSON.stringify(patterns)}).`);
   }
+}
+
+function validArnPatterns(patterns: string[]): string[] {
+  const invalid = patterns.filter((pattern) => !/^arn:[^:*]+:(iam|sts):/.test(pattern));
+  if (patterns.length === 0 || invalid.length > 0) {
+    throw new Error(
+      `WsNotify: eventsIamPrincipals must list IAM user or role ARN patterns such as "arn:aws:iam::123456789012:user/ci" or ` +
+        `"arn:aws:sts::123456789012:assumed-role/publisher/*" (got ${JSON.stringify(patterns)}).`,
+    );
+  }
+  return patterns;
 }
 
 function validTenantClaim(claim: string): string {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { HttpApiDefinition, HttpAuthorizerDefinition } from './app-model';
 import { policyDecision } from './authorizer-policy';
+import { foreignHostOf, sigV4AccessKeyOf } from './browser-guard';
 import { FunctionError } from './functions';
 import {
   authorizerEvent,
@@ -85,6 +86,10 @@ export class HttpApiGateway {
   private async handle(logicalId: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestId = newApiGatewayId();
     const refuse = (status: number, message: string) => sendMessage(response, status, message, requestId);
+    // No Origin check: on AWS a page of any origin reaches the API too (CORS decides only what it may
+    // read). A name other than loopback's is DNS rebinding, which makes the page same-origin here.
+    const foreignHost = foreignHostOf(request);
+    if (foreignHost) return refuse(403, foreignHost);
     const app = this.app(logicalId);
     // Between a reload opening a new API's port and serving the app that has it.
     if (!app) return refuse(503, 'Service Unavailable');
@@ -129,7 +134,7 @@ export class HttpApiGateway {
       case 'AWS_IAM': {
         // There is no IAM locally: a SigV4-signed request is taken at its word, its signature unchecked;
         // anything else is refused as AWS refuses an unsigned request.
-        const accessKey = /^AWS4-HMAC-SHA256 .*Credential=([^/,\s]+)\//.exec(request.headers.get('authorization')?.[0] ?? '')?.[1];
+        const accessKey = sigV4AccessKeyOf(request.headers.get('authorization')?.[0]);
         return accessKey ? { type: 'iam', accessKey } : 403;
       }
       case 'CUSTOM':

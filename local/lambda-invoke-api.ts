@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sigV4AccessKeyOf } from './browser-guard';
 import { FunctionError } from './functions';
 import { LOCAL_ACCOUNT_ID } from './provision';
 import { readBodyWithin } from './request-body';
@@ -22,7 +23,9 @@ const MAX_PAYLOAD_BYTES: Record<string, number> = { RequestResponse: 6 * 1024 * 
  * with the JSON the function returned; a function error is a 200 too, marked with
  * `X-Amz-Function-Error: Unhandled` and carrying `{errorType, errorMessage, trace}`; a service
  * error carries `x-amzn-ErrorType`, from which the SDK picks its exception class
- * (`ResourceNotFoundException` for an unknown function). Returns false for any other request.
+ * (`ResourceNotFoundException` for an unknown function). An unsigned request is refused as Lambda
+ * refuses it (403 `MissingAuthenticationTokenException`); the signature itself is not checked.
+ * Returns false for any other request.
  */
 export function handleLambdaInvokeRequest(
   functions: InvokableFunctions,
@@ -48,6 +51,9 @@ async function serveInvoke(
   log: (message: string) => void,
 ): Promise<void> {
   const requestId = randomUUID();
+  if (!sigV4AccessKeyOf(request.headers.authorization)) {
+    return sendError(response, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token', requestId);
+  }
   const invocationType = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');
   const maxPayloadBytes = MAX_PAYLOAD_BYTES[invocationType];
   if (maxPayloadBytes === undefined) {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sigV4AccessKeyOf } from './browser-guard';
 
 /** What the management API knows of a connection (GetConnection). */
 export interface ConnectionInfo {
@@ -24,7 +25,9 @@ const PATH = /^\/([^/]+)\/@connections\/([^/?]+)\/?(?:\?.*)?$/;
 /**
  * Serves `POST|GET|DELETE /{stage}/@connections/{connectionId}` with the wire behaviour of the
  * API Gateway management API: errors carry `x-amzn-ErrorType`, which is how SDK v3 picks the
- * exception class (`GoneException` for 410). Returns false for a request outside that path.
+ * exception class (`GoneException` for 410). An unsigned request is refused as AWS refuses it (403
+ * `MissingAuthenticationTokenException`); the signature itself is not checked. Returns false for a
+ * request outside that path.
  */
 export function handleManagementApiRequest(
   registry: ConnectionRegistry,
@@ -35,6 +38,10 @@ export function handleManagementApiRequest(
   const match = PATH.exec(request.url ?? '');
   if (!match || match[1] !== stage) return false;
   const connectionId = decodeURIComponent(match[2] as string);
+  if (!sigV4AccessKeyOf(request.headers.authorization)) {
+    sendError(response, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
+    return true;
+  }
 
   switch (request.method) {
     case 'POST': {

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
+import { declaresJson, foreignHostOf, foreignOriginOf } from './browser-guard';
 import { readSynthesizedStack } from './cloud-assembly';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
 import { SqsEventSourcePoller } from './event-source-poller';
@@ -77,6 +78,9 @@ interface Loaded {
 
 const TEST_PAGE = path.join(__dirname, 'test-page.html');
 
+/** The answer to a development endpoint's body sent as anything but JSON (a form, text/plain). */
+const NOT_JSON = { message: 'send the body as JSON, with Content-Type: application/json' };
+
 /**
  * Runs the project's CDK app on this machine: synthesizes it, creates its tables and queues in
  * DynamoDB Local and the SQS emulator, runs its functions from the synthesized bundles, polls its
@@ -92,13 +96,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
   let ready: Ready | undefined;
   const server = createServer((request, response) => {
+    // Every endpoint here can mint tokens, send or invoke: none answers a web page of another origin.
+    const refusal = foreignHostOf(request) ?? foreignOriginOf(request);
+    if (refusal) return sendJson(response, 403, { message: refusal });
     if (!ready) return sendJson(response, 503, { message: 'the local runtime is starting' });
     ready.serveHttp(request, response).catch((error: unknown) => sendJson(response, 500, { message: String(error) }));
   });
   server.on('upgrade', (request: IncomingMessage, socket, head: Buffer) => {
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (!ready?.gateway.servesPath(pathname)) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 23\r\n\r\n{"message":"Forbidden"}');
+    // No Origin check: as on API Gateway, a page of any origin may open a connection, which its
+    // credential authorizes; only the tokens a page cannot mint here (see above) let it in.
+    const refusal = foreignHostOf(request);
+    if (refusal || !ready?.gateway.servesPath(pathname)) {
+      const body = JSON.stringify({ message: refusal ?? 'Forbidden' });
+      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
     void ready.gateway.handleUpgrade(request, socket, head);
@@ -249,6 +260,7 @@ class Ready {
       case 'GET /_local/outputs':
         return sendJson(response, 200, this.outputs);
       case 'POST /_local/token': {
+        if (!declaresJson(request)) return sendJson(response, 415, NOT_JSON);
         const { userId, ttlSeconds, ...grants } = ((await readJson(request)) ?? {}) as Record<string, unknown>;
         if (typeof userId !== 'string' || userId.length === 0) return sendJson(response, 400, { message: 'userId (a string) is required' });
         // The topic grants a real issuer would put in the token; the authorizer checks them as it would those.
@@ -257,6 +269,7 @@ class Ready {
         return sendJson(response, 200, { token });
       }
       case 'POST /_local/notify': {
+        if (!declaresJson(request)) return sendJson(response, 415, NOT_JSON);
         // The test page's "notify me": a real NotifyUser queue message, as a backend would send it.
         const queueUrl = this.outputs['NotifyUserQueueUrl'];
         if (!queueUrl) return sendJson(response, 404, { message: 'the stack has no NotifyUserQueueUrl output' });

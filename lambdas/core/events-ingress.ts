@@ -6,13 +6,31 @@ import { eventFrame } from './frames';
 import { InvalidMessageError } from './messages';
 import { mayAccess, type PublishMessage, TopicName } from './topics';
 
-/** Who is posting: a publish-scope API key with its grants and tenant, or an AWS caller IAM let through. */
-export type HttpPublisher = { kind: 'apiKey'; userId: string; tenant?: string; publishTopics: string[] } | { kind: 'iam'; tenant?: string };
+/**
+ * Who is posting: a publish-scope API key with its grants and tenant, or an AWS caller IAM let
+ * through, with its ARN (`requestContext.authorizer.iam.userArn`; for a role, the assumed role's
+ * `arn:aws:sts::<account>:assumed-role/<role>/<session>`).
+ */
+export type HttpPublisher =
+  | { kind: 'apiKey'; userId: string; tenant?: string; publishTopics: string[] }
+  | { kind: 'iam'; tenant?: string; principalArn?: string };
 
 export interface IngressDeps {
   sqs: SQSClient;
   publishQueueUrl: string;
   tenantClaim?: string;
+  /** ARN patterns of the IAM callers that may post on the IAM route; unset, any caller IAM lets through. */
+  iamPrincipals?: string[];
+}
+
+/** Whether an ARN matches one of the patterns, in which `*` stands for any run of characters (as in IAM's ARN conditions). */
+export function principalMatches(patterns: readonly string[], arn: string | undefined): boolean {
+  if (arn === undefined) return false;
+  return patterns.some((pattern) => new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`).test(arn));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export interface IngressResponse {
@@ -28,6 +46,9 @@ export interface IngressResponse {
 export async function acceptEvents(topic: string | undefined, request: HttpRequest, publisher: HttpPublisher, deps: IngressDeps): Promise<IngressResponse> {
   if (!TopicName.safeParse(topic).success) return refusal(400, 'invalid_topic', `"${topic}" is not a topic: 1-128 letters, digits or ._:/-`);
   const validTopic = topic as string;
+  if (publisher.kind === 'iam' && deps.iamPrincipals !== undefined && !principalMatches(deps.iamPrincipals, publisher.principalArn)) {
+    return refusal(403, 'forbidden_principal', `${publisher.principalArn ?? 'a caller without an ARN'} is not among the IAM principals this stack lets publish`);
+  }
   if (publisher.kind === 'apiKey' && !mayAccess(publisher.publishTopics, validTopic)) {
     return refusal(403, 'forbidden_topic', `this key may not publish to "${validTopic}"`);
   }

@@ -5,8 +5,13 @@ import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
 import { logger } from '../logger';
 
 const config = readConfig('PUBLISH_QUEUE_URL');
-const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
-const deps = { sqs: createSqsClient(), publishQueueUrl: config.PUBLISH_QUEUE_URL, ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }) };
+const { TENANT_CLAIM, IAM_PRINCIPALS } = readOptionalConfig('TENANT_CLAIM', 'IAM_PRINCIPALS');
+const deps = {
+  sqs: createSqsClient(),
+  publishQueueUrl: config.PUBLISH_QUEUE_URL,
+  ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
+  ...(IAM_PRINCIPALS && { iamPrincipals: JSON.parse(IAM_PRINCIPALS) as string[] }),
+};
 
 /** What the two routes' authorizers leave in the request context. */
 interface IngressContext {
@@ -33,7 +38,8 @@ function publisherOf(event: APIGatewayProxyEventV2WithRequestContext<IngressCont
   }
   // An AWS caller names the tenant, if the stack has tenants, in the query string.
   const tenant = event.queryStringParameters?.['tenant'];
-  return { kind: 'iam', ...(tenant !== undefined && { tenant }) };
+  const principalArn = event.requestContext.authorizer?.iam?.['userArn'];
+  return { kind: 'iam', ...(tenant !== undefined && { tenant }), ...(typeof principalArn === 'string' && { principalArn }) };
 }
 
 function bodyOf(event: { body?: string; isBase64Encoded: boolean }) {

@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { receiveAll } from '../support/stack-under-test';
-import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
+import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
 /** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org` runs it. */
 let stack: RuntimeUnderTest;
@@ -231,6 +234,34 @@ describe('topics in a multi-tenant stack', () => {
 
     expect(await request(client, { action: 'subscribe', topic: 'news' })).toMatchObject({ type: 'error', code: 'forbidden_topic' });
   });
+});
+
+describe('the ws-notify CLI on a multi-tenant stack', () => {
+  /** `ws-notify …` run by the bin file package.json declares, against this runtime's outputs.json. */
+  function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const { bin } = JSON.parse(readFileSync(path.join(PROJECT_DIR, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    const argv = [path.join(PROJECT_DIR, bin['ws-notify'] as string), ...args, '--outputs', stack.runtime.outputsFile];
+    return new Promise((resolve) => {
+      execFile(process.execPath, argv, { cwd: PROJECT_DIR, timeout: 20_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  }
+
+  it('refuses publish and send --user without --tenant with exit code 2, printing no message id (it would be dead-lettered)', async () => {
+    const runs = await Promise.all([cli('publish', '--topic', 'news', '--type', 'news.posted'), cli('send', '--user', 'tia', '--data', '1')]);
+
+    expect(runs).toEqual([
+      { code: 2, stdout: '', stderr: expect.stringContaining('the stack is multi-tenant (tenant claim "org"): name the tenant with --tenant') },
+      { code: 2, stdout: '', stderr: expect.stringContaining('the stack is multi-tenant (tenant claim "org"): name the tenant with --tenant') },
+    ]);
+  }, 30_000);
+
+  it('publishes with --tenant, printing the event id', async () => {
+    const { code, stdout } = await cli('publish', '--topic', 'cli-news', '--type', 'news.posted', '--tenant', 'acme');
+
+    expect([code, stdout.trim()]).toEqual([0, expect.stringMatching(/^[0-9a-f-]{36}$/)]);
+  }, 30_000);
 });
 
 async function deadLetterQueueNameOf(output: string): Promise<string> {

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { request as httpRequest } from 'node:http';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { receiveAll } from '../support/stack-under-test';
 import { startLocalRuntime } from '../../local/runtime';
@@ -341,7 +342,7 @@ describe('starting', () => {
 describe("the runtime's development endpoints", () => {
   it('refuses a /_local/notify body without a userId or data, or that is not JSON, with 400', async () => {
     for (const body of ['{"data":1}', '{"userId":"a"}', 'not json']) {
-      const response = await fetch(`${stack.runtime.url}/_local/notify`, { method: 'POST', body });
+      const response = await fetch(`${stack.runtime.url}/_local/notify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       expect(response.status).toBe(400);
     }
   });
@@ -355,6 +356,108 @@ describe("the runtime's development endpoints", () => {
   });
 });
 
+describe('web pages: DNS rebinding and requests from other origins (docs/security.md, "The local runtime")', () => {
+  const port = () => Number(new URL(stack.runtime.url).port);
+  // What an SDK sends: the signature is not checked locally, its presence is.
+  const signed = { authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0' };
+  const json = { 'content-type': 'application/json' };
+  const tokenRequest = JSON.stringify({ userId: 'mallory', topics: ['*'] });
+  const invocations = () => `/2015-03-31/functions/${encodeURIComponent(stack.runtime.stackName)}-nothing/invocations`;
+  /** Every kind of endpoint the runtime's port serves, as a client of each would call it. */
+  const endpoints = (): RawRequest[] => [
+    { method: 'GET', path: '/' },
+    { method: 'GET', path: '/_local/outputs' },
+    { method: 'POST', path: '/_local/token', headers: json, body: tokenRequest },
+    { method: 'POST', path: '/_local/notify', headers: json, body: '{"userId":"victim","data":{}}' },
+    { method: 'GET', path: '/issuer/.well-known/jwks.json' },
+    { method: 'DELETE', path: '/live/@connections/someone%3D', headers: signed },
+    { method: 'POST', path: invocations(), headers: signed, body: '{}' },
+  ];
+
+  it('refuses a request to any endpoint whose Host is not a loopback name with its port: 403', async () => {
+    const hosts = [`attacker.example:${port()}`, 'attacker.example', `127.0.0.1.attacker.example:${port()}`, `127.0.0.1:${port() + 1}`, `localhost`];
+    for (const host of hosts) {
+      for (const endpoint of endpoints()) {
+        const reply = await rawRequest(port(), { ...endpoint, headers: { ...endpoint.headers, host } });
+        const { message } = JSON.parse(reply.body) as { message: string };
+        expect([host, endpoint.path, reply.status, message]).toEqual([host, endpoint.path, 403, expect.stringContaining(`Host "${host}" is refused`)]);
+      }
+    }
+  });
+
+  it('serves 127.0.0.1, localhost and [::1] with its port', async () => {
+    for (const host of [`127.0.0.1:${port()}`, `localhost:${port()}`, `[::1]:${port()}`, `LOCALHOST:${port()}`]) {
+      const reply = await rawRequest(port(), { method: 'POST', path: '/_local/token', headers: { ...json, host }, body: tokenRequest });
+      expect([host, reply.status]).toEqual([host, 200]);
+    }
+  });
+
+  it('refuses a request to any endpoint from a page of another origin: 403, and mints nothing', async () => {
+    const origins = ['https://attacker.example', 'null', `http://localhost:${port() + 1}`, `http://127.0.0.1:${port()}.attacker.example`];
+    for (const origin of origins) {
+      for (const endpoint of endpoints()) {
+        const reply = await rawRequest(port(), { ...endpoint, headers: { ...endpoint.headers, origin } });
+        const { message } = JSON.parse(reply.body) as { message: string };
+        expect([origin, endpoint.path, reply.status, message]).toEqual([origin, endpoint.path, 403, expect.stringContaining(`Origin ${origin} is refused`)]);
+      }
+    }
+  });
+
+  it("serves requests of its own origin, as the test page's are", async () => {
+    for (const origin of [`http://127.0.0.1:${port()}`, `http://localhost:${port()}`]) {
+      const reply = await rawRequest(port(), { method: 'POST', path: '/_local/token', headers: { ...json, origin }, body: tokenRequest });
+      expect([origin, reply.status, JSON.parse(reply.body)]).toEqual([origin, 200, { token: expect.any(String) }]);
+    }
+  });
+
+  it('refuses /_local/token and /_local/notify bodies not declared JSON (text/plain, a form, multipart, none): 415', async () => {
+    const contentTypes = ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined];
+    for (const path of ['/_local/token', '/_local/notify']) {
+      for (const contentType of contentTypes) {
+        const headers: Record<string, string> = contentType === undefined ? {} : { 'content-type': contentType };
+        const reply = await rawRequest(port(), { method: 'POST', path, headers, body: '{"userId":"victim","data":{}}' });
+        expect([path, contentType, reply.status]).toEqual([path, contentType, 415]);
+      }
+    }
+  });
+
+  it('refuses unsigned management API and Invoke API requests as AWS does (403 MissingAuthenticationTokenException): the connection stays open', async () => {
+    const client = await connectAs('rita-u');
+    const [connectionId] = await stack.connectionIdsOf('rita-u', 1);
+    const connection = `/live/@connections/${encodeURIComponent(connectionId as string)}`;
+
+    for (const endpoint of [{ method: 'DELETE', path: connection }, { method: 'POST', path: connection, body: '{"forged":true}' }, { method: 'POST', path: invocations(), body: '{}' }]) {
+      const reply = await rawRequest(port(), endpoint);
+      expect([endpoint.method, endpoint.path, reply.status, reply.headers['x-amzn-errortype']]).toEqual([
+        endpoint.method,
+        endpoint.path,
+        403,
+        'MissingAuthenticationTokenException',
+      ]);
+    }
+    await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{"signed":true}' }));
+    await client.frame((frame) => frame.signed === true);
+    expect(client.frames.some((frame: any) => frame.forged)).toBe(false);
+    expect(client.closed).toBeUndefined();
+  });
+
+  it('refuses a WebSocket upgrade whose Host is not a loopback name with its port (403), and stores nothing', async () => {
+    const before = await storedConnections();
+    const token = await stack.tokenFor('mallory');
+    const refused = TestClient.connect(url(), { headers: { Authorization: `Bearer ${token}`, Host: `attacker.example:${port()}` } });
+    await expect(refused).rejects.toEqual(new UpgradeRefusedError(403));
+    expect(await storedConnections()).toBe(before);
+  });
+
+  it('lets a page of another origin open a WebSocket as API Gateway does: its credential decides (401 without one)', async () => {
+    const origin = { Origin: 'https://app.example' };
+    await expect(TestClient.connect(url(), { headers: origin })).rejects.toEqual(new UpgradeRefusedError(401));
+    const client = await TestClient.connect(url(), { headers: { ...origin, Authorization: `Bearer ${await stack.tokenFor('olga-o')}` } });
+    clients.push(client);
+    expect(await stack.connectionIdsOf('olga-o', 1)).toHaveLength(1);
+  });
+});
+
 describe('$disconnect', () => {
   it("deletes a closed connection's row", async () => {
     const client = await connectAs('hank-d');
@@ -365,6 +468,26 @@ describe('$disconnect', () => {
   });
 });
 
+
+interface RawRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A request through node:http, which sends the Host and Origin it is given (fetch would not). */
+function rawRequest(port: number, { method, path, headers = {}, body }: RawRequest) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+    const outgoing = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
 
 /** The queue's dead-letter queue, from its redrive policy. */
 async function deadLetterQueueOf(queueUrl: string): Promise<string> {

@@ -353,6 +353,19 @@ describe('the subscription table', () => {
     });
   });
 
+  it('gives the events ingress the IAM principals its IAM route takes (none unless set: any the account allows), and refuses a pattern that is not an IAM ARN', () => {
+    expect(resources[functionLogicalId('EventsIngress')]?.Properties['Environment'].Variables).not.toHaveProperty('IAM_PRINCIPALS');
+    const stack = new Stack();
+    const principals = ['arn:aws:iam::123456789012:user/ci', 'arn:aws:sts::123456789012:assumed-role/publisher/*'];
+    new WsNotify(stack, 'WsNotify', { ...props, eventsIamPrincipals: principals });
+    const scoped = Template.fromStack(stack).toJSON().Resources as typeof resources;
+    const ingress = Object.entries(scoped).find(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.includes('EventsIngress'));
+    expect(ingress?.[1].Properties['Environment'].Variables).toMatchObject({ IAM_PRINCIPALS: JSON.stringify(principals) });
+    for (const eventsIamPrincipals of [[], ['*'], ['123456789012'], ['arn:aws:s3:::bucket']]) {
+      expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, eventsIamPrincipals })).toThrow(/eventsIamPrincipals/);
+    }
+  }, 120_000);
+
   it('gives the subscribe route the public topics, and refuses a malformed one', () => {
     const stack = newStack();
     new WsNotify(stack, 'WsNotify', { ...props, publicTopics: ['news', 'status.*'] });
@@ -628,6 +641,12 @@ describe('stack outputs', () => {
     expect(resources[queueId]?.Properties['RedrivePolicy'].deadLetterTargetArn).toEqual({ 'Fn::GetAtt': [deadLetterId, 'Arn'] });
     expect(resources[deadLetterId]?.Type).toBe('AWS::SQS::Queue');
   });
+
+  it('name the tenant claim of a multi-tenant stack (TenantClaim), which the CLI reads', () => {
+    const multiTenant = Template.fromStack(new WsNotifyStack(new App(), 'MultiTenant', { ...props, tenantClaim: 'org' }));
+
+    multiTenant.hasOutput('TenantClaim', { Value: 'org' });
+  });
 });
 
 describe('cdk-nag AwsSolutions checks', () => {
@@ -695,6 +714,11 @@ describe('configuration', () => {
       notifyConnectionConcurrency: 60,
       publishConcurrency: 3,
     });
+  });
+
+  it('reads eventsIamPrincipals from context as a comma-separated list', () => {
+    const app = appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', eventsIamPrincipals: 'arn:aws:iam::1:user/ci, arn:aws:sts::1:assumed-role/p/*' });
+    expect(wsNotifyPropsFromContext(app.node)).toMatchObject({ eventsIamPrincipals: ['arn:aws:iam::1:user/ci', 'arn:aws:sts::1:assumed-role/p/*'] });
   });
 
   it.each([

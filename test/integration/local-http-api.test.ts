@@ -249,6 +249,28 @@ describe('IAM authorization (AWS_IAM), without IAM locally', () => {
   });
 });
 
+describe('web pages: DNS rebinding and other origins (docs/security.md, "The local runtime")', () => {
+  const port = () => new URL(runtime.outputs['EventsApiUrl'] as string).port;
+
+  it("refuses a request whose Host is not a loopback name with the API's port: 403, on an open route and an IAM one", async () => {
+    for (const host of [`attacker.example:${port()}`, 'attacker.example', `127.0.0.1:${Number(port()) + 1}`]) {
+      const reply = await send('POST', '/echo', { headers: { host, 'content-type': 'text/plain' }, body: 'forged' });
+      expect([host, reply.status, reply.json().message]).toEqual([host, 403, expect.stringContaining(`Host "${host}" is refused`)]);
+    }
+    // A signature, taken at its word locally, does not stand in for the Host.
+    const signed = { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0' };
+    const iam = await send('DELETE', '/admin/users/1', { headers: { ...signed, host: `attacker.example:${port()}` } });
+    expect(iam.status).toBe(403);
+  });
+
+  it('serves localhost and 127.0.0.1 with its port, and a page of any origin, as API Gateway does (CORS only decides what it may read)', async () => {
+    for (const headers of [{ host: `localhost:${port()}` }, { host: `127.0.0.1:${port()}`, origin: 'https://app.example' }]) {
+      const reply = await send('POST', '/echo', { headers: { ...headers, 'content-type': 'text/plain' }, body: 'hello' });
+      expect([headers, reply.status, reply.json().event.body]).toEqual([headers, 200, 'hello']);
+    }
+  });
+});
+
 describe("the HTTP API's URLs", () => {
   it('rewrites its execute-api URLs in the outputs and in environments to its own local port', async () => {
     const endpoint = runtime.outputs['EventsApiEndpoint'] as string;

@@ -1,4 +1,4 @@
-import { DEFAULT_DLQ_LIST_MAX, parseCommandLine, USAGE, UsageError } from '../../cli/command-line';
+import { checkTenancy, DEFAULT_DLQ_LIST_MAX, parseCommandLine, USAGE, UsageError } from '../../cli/command-line';
 
 const usageErrorOf = (argv: string[]): UsageError => {
   try {
@@ -298,5 +298,36 @@ describe('dlq', () => {
   it('needs a subcommand it knows', () => {
     expect(usageErrorOf(['dlq']).message).toBe('dlq needs a subcommand: list, redrive or purge');
     expect(usageErrorOf(['dlq', 'drop']).message).toBe('unknown dlq subcommand "drop"');
+  });
+});
+
+describe('a multi-tenant stack (one with a TenantClaim output)', () => {
+  const tenancyErrorOf = (argv: string[], tenantClaim: string | undefined) => {
+    try {
+      checkTenancy(parseCommandLine(argv), tenantClaim);
+    } catch (error) {
+      if (error instanceof UsageError) return error;
+      throw error;
+    }
+    return undefined;
+  };
+  const missingTenant = 'the stack is multi-tenant (tenant claim "org"): name the tenant with --tenant, or the message reaches nobody';
+
+  it('refuses publish and send --user without --tenant (exit code 2), which would reach nobody and be dead-lettered', () => {
+    expect(tenancyErrorOf(['publish', '--topic', 'news', '--type', 'headline'], 'org')).toMatchObject({
+      message: missingTenant,
+      usage: expect.stringContaining('Usage: ws-notify publish '),
+    });
+    expect(tenancyErrorOf(['send', '--user', 'ann', '--data', '1'], 'org')).toMatchObject({
+      message: missingTenant,
+      usage: expect.stringContaining('Usage: ws-notify send '),
+    });
+  });
+
+  it('takes them with --tenant, send --connection without, and anything on a single-tenant stack', () => {
+    expect(tenancyErrorOf(['publish', '--topic', 'news', '--type', 'headline', '--tenant', 'acme'], 'org')).toBeUndefined();
+    expect(tenancyErrorOf(['send', '--user', 'ann', '--tenant', 'acme', '--data', '1'], 'org')).toBeUndefined();
+    expect(tenancyErrorOf(['send', '--connection', 'abc=', '--data', '1'], 'org')).toBeUndefined();
+    expect(tenancyErrorOf(['publish', '--topic', 'news', '--type', 'headline'], undefined)).toBeUndefined();
   });
 });

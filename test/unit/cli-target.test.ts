@@ -70,6 +70,12 @@ describe('an outputs file', () => {
     });
   });
 
+  it("of a multi-tenant stack names its tenant claim, local or deployed", () => {
+    expect(targetFromOutputsFile(file({ WsNotify: { ...localOutputs, TenantClaim: 'org' } }), FILE)).toMatchObject({ kind: 'local', tenantClaim: 'org' });
+    expect(targetFromOutputsFile(file({ Prod: { ...deployedOutputs, TenantClaim: 'org' } }), FILE)).toMatchObject({ kind: 'deployed', tenantClaim: 'org' });
+    expect(targetFromOutputsFile(file({ Prod: deployedOutputs }), FILE)).not.toHaveProperty('tenantClaim');
+  });
+
   it('with one ws-notify stack among others picks it without --stack', () => {
     const stacks = { Network: { VpcId: 'vpc-1' }, Notify: deployedOutputs };
 
