@@ -643,7 +643,9 @@ describe('stack outputs', () => {
   });
 
   it('name the tenant claim of a multi-tenant stack (TenantClaim), which the CLI reads', () => {
-    const multiTenant = Template.fromStack(new WsNotifyStack(new App(), 'MultiTenant', { ...props, tenantClaim: 'org' }));
+    const multiTenant = Template.fromStack(
+      new WsNotifyStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'MultiTenant', { ...props, tenantClaim: 'org', env }),
+    );
 
     multiTenant.hasOutput('TenantClaim', { Value: 'org' });
   });
