@@ -210,7 +210,12 @@ export class WsNotify extends Construct {
     const publicTopics = validTopicPatterns('publicTopics', props.publicTopics ?? []);
     const tenancy: Record<string, string> = props.tenantClaim === undefined ? {} : { TENANT_CLAIM: validTenantClaim(props.tenantClaim) };
     const tokens = { JWT_ISSUER: issuer, JWT_AUDIENCE: props.jwtAudience, JWKS_URI: jwksUri, ...tenancy };
-    const authorizeFn = this.function('Authorize', 'authorize', { ...tokens, ...keys, ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false) });
+    const authorizeFn = this.function('Authorize', 'authorize', {
+      ...tokens,
+      ...keys,
+      ACCEPT_API_KEYS: 'true',
+      ALLOW_ANONYMOUS: String(props.allowAnonymous ?? false),
+    });
     const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
     const connectFn = this.function('Connect', 'connect', table);
     const disconnectFn = this.function('Disconnect', 'disconnect', { ...table, ...subscriptions });
