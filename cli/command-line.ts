@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { JWTPayload } from 'jose';
-import { API_KEY_SCOPES, type ApiKeyScope, type NewApiKey } from '../lambdas/core/api-keys';
+import { API_KEY_SCOPES, type ApiKeyScope, checkNewApiKey, type NewApiKey } from '../lambdas/core/api-keys';
 import { isAnonymousUserId } from '../lambdas/core/auth';
 import { grantFrom, PublishMessage } from '../lambdas/core/topics';
 import {
@@ -365,6 +365,12 @@ function parseApiKey(args: string[]): CommandLine {
         ...grantOption(values['publish-topics'], 'publishTopics'),
       };
       if (isAnonymousUserId(key.userId)) throw new UsageError('--user cannot name an anonymous user', APIKEY_USAGE);
+      try {
+        // Refused here, before any AWS call, as the table would refuse it.
+        checkNewApiKey(key);
+      } catch (error) {
+        throw new UsageError((error as Error).message, APIKEY_USAGE);
+      }
       return { command: 'apikey create', target: targetOf(values), key };
     }
     case 'list': {

@@ -17,3 +17,11 @@ export function readOptionalConfig<const Name extends string>(...names: Name[]):
     Record<Name, string>
   >;
 }
+
+/** Reads settings that are `true` or `false`; anything else (absent included) fails the start loudly. */
+export function readFlags<const Name extends string>(...names: Name[]): Record<Name, boolean> {
+  const config = readConfig(...names);
+  const invalid = names.filter((name) => config[name] !== 'true' && config[name] !== 'false');
+  if (invalid.length > 0) throw new ConfigurationError(`environment variable(s) ${invalid.join(', ')} must be "true" or "false"`);
+  return Object.fromEntries(names.map((name) => [name, config[name] === 'true'])) as Record<Name, boolean>;
+}

@@ -1,16 +1,27 @@
 import { createDocumentClient } from './clients';
-import { readConfig, readOptionalConfig } from './config';
+import { ConfigurationError, readConfig, readOptionalConfig } from './config';
 import { ApiKeyTable, createApiKeyVerifier, type VerifyApiKey } from './core/api-keys';
 import { createJwtVerifier, type VerifyToken } from './core/auth';
 
-/** The issuer's token verifier, as the deployment configured it (the authorizer and `authenticate` share it). */
-export function tokenVerifierFromEnvironment(): VerifyToken {
-  const config = readConfig('JWT_ISSUER', 'JWT_AUDIENCE', 'JWKS_URI');
+const JWT_SETTINGS = ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWKS_URI'] as const;
+
+/**
+ * The issuer's token verifier, as the deployment configured it (the authorizer and `authenticate`
+ * share it); undefined on a stack with JWT off, which sets none of JWT_ISSUER, JWT_AUDIENCE, JWKS_URI.
+ */
+export function tokenVerifierFromEnvironment(): VerifyToken | undefined {
+  const config = readOptionalConfig(...JWT_SETTINGS);
+  if (Object.keys(config).length === 0) return undefined;
+  const { JWT_ISSUER, JWT_AUDIENCE, JWKS_URI } = config;
+  if (JWT_ISSUER === undefined || JWT_AUDIENCE === undefined || JWKS_URI === undefined) {
+    const missing = JWT_SETTINGS.filter((name) => config[name] === undefined);
+    throw new ConfigurationError(`JWT is half configured: missing environment variable(s): ${missing.join(', ')}`);
+  }
   const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
   return createJwtVerifier({
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    jwksUri: config.JWKS_URI,
+    issuer: JWT_ISSUER,
+    audience: JWT_AUDIENCE,
+    jwksUri: JWKS_URI,
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
   });
 }

@@ -37,11 +37,4 @@ export interface WebSocketAuthorizerEvent {
   requestContext: Omit<WebSocketRequestContext, 'authorizer'>;
 }
 
-export interface AuthorizerResult {
-  principalId: string;
-  policyDocument: {
-    Version: '2012-10-17';
-    Statement: { Action: 'execute-api:Invoke'; Effect: 'Allow' | 'Deny'; Resource: string }[];
-  };
-  context?: Record<string, string | number | boolean>;
-}
+export type { AuthorizerResult } from './core/authorizer-result';

@@ -20,3 +20,14 @@ function arnMatches(pattern: string, value: string): boolean {
   const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
   return regex.test(value);
 }
+
+/**
+ * API Gateway's quota on a WebSocket Lambda authorizer's result (8 KB, not adjustable), counted
+ * here as the UTF-8 bytes of the JSON the function returned. Over it, API Gateway treats the
+ * authorizer as misconfigured and refuses the upgrade with 500.
+ */
+export const WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES = 8 * 1024;
+
+export function authorizerResultBytes(result: unknown): number {
+  return Buffer.byteLength(JSON.stringify(result) ?? '');
+}

@@ -2,7 +2,7 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RouteDefinition, WebSocketApiDefinition } from './app-model';
-import { policyDecision } from './authorizer-policy';
+import { authorizerResultBytes, policyDecision, WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES } from './authorizer-policy';
 import { FunctionError } from './functions';
 import type { ConnectionInfo, ConnectionRegistry, PostOutcome } from './management-api';
 import { LOCAL_ACCOUNT_ID } from './provision';
@@ -170,6 +170,11 @@ export class WebSocketGateway implements ConnectionRegistry {
     } catch (error) {
       if (error instanceof FunctionError && error.errorMessage === 'Unauthorized') return 401;
       this.log('authorizer failed', { connectionId: connection.connectionId, error: String(error) });
+      return 500;
+    }
+    const bytes = authorizerResultBytes(result);
+    if (bytes > WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES) {
+      this.log(`authorizer result over API Gateway's ${WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES}-byte quota`, { connectionId: connection.connectionId, bytes });
       return 500;
     }
     const decision = policyDecision(result, event['methodArn'] as string);

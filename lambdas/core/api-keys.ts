@@ -1,7 +1,15 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, paginateQuery, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { CredentialError, isAnonymousUserId } from './auth';
+import { CredentialError, MAX_EXPIRY_SECONDS, tenantProblem, userIdProblem } from './auth';
+import {
+  authorizerContext,
+  authorizerPolicy,
+  authorizerResultBytes,
+  LONGEST_CONNECT_METHOD_ARN,
+  MAX_AUTHORIZER_RESULT_BYTES,
+} from './authorizer-result';
+import { grantFrom } from './topics';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 
 /**
@@ -56,11 +64,7 @@ export class ApiKeyTable {
 
   /** Stores a new key and returns it: the only time its secret exists outside the client. */
   async create(key: NewApiKey, nowSeconds = Math.floor(Date.now() / 1000)): Promise<{ apiKey: string; record: ApiKey }> {
-    if (key.userId.length === 0 || isAnonymousUserId(key.userId)) {
-      throw new RangeError(`an API key needs a user id that is not empty and not anonymous (got ${JSON.stringify(key.userId)})`);
-    }
-    if (key.tenant === '') throw new RangeError('a tenant, when given, cannot be empty');
-    if (key.expiresAt !== undefined && key.expiresAt <= nowSeconds) throw new RangeError('an API key must expire in the future');
+    checkNewApiKey(key, nowSeconds);
     const keyId = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const record: ApiKey = { keyId, ...key, createdAt: nowSeconds };
@@ -142,6 +146,32 @@ export class ApiKeyTable {
   }
 }
 
+/**
+ * Refuses, with a RangeError saying what to change, a key that could not be used as made: its user
+ * or tenant not one a credential may name, an expiry that is past or not a time, or, for a
+ * `connect` key, grants so large that the `$connect` authorizer's result would exceed API Gateway's
+ * 8 KB (measured with the longest methodArn there is, so the key connects from any stage).
+ */
+export function checkNewApiKey(key: NewApiKey, nowSeconds = Math.floor(Date.now() / 1000)): void {
+  const problem = userIdProblem(key.userId, "an API key's user id") ?? (key.tenant === undefined ? undefined : tenantProblem(key.tenant, "an API key's tenant"));
+  if (problem !== undefined) throw new RangeError(problem);
+  if (key.expiresAt !== undefined && key.expiresAt <= nowSeconds) throw new RangeError('an API key must expire in the future');
+  if (key.expiresAt !== undefined && (!Number.isInteger(key.expiresAt) || key.expiresAt > MAX_EXPIRY_SECONDS)) {
+    throw new RangeError(`an API key's expiry is a whole number of seconds up to ${MAX_EXPIRY_SECONDS} (year 9999)`);
+  }
+  grantFrom(key.topics, 'topics');
+  grantFrom(key.publishTopics, 'publishTopics');
+  if (key.scope !== 'connect') return;
+  const identity = { ...key, keyId: 'f'.repeat(16) };
+  const bytes = authorizerResultBytes(authorizerPolicy('Allow', key.userId, LONGEST_CONNECT_METHOD_ARN, authorizerContext(identity)));
+  if (bytes > MAX_AUTHORIZER_RESULT_BYTES) {
+    throw new RangeError(
+      `this key's topic grants would make the $connect authorizer's result ${bytes} bytes, over API Gateway's limit of ` +
+        `${MAX_AUTHORIZER_RESULT_BYTES}: grant fewer or shorter patterns (a trailing * covers every topic with that prefix)`,
+    );
+  }
+}
+
 function sha256(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
@@ -186,6 +216,9 @@ export function createApiKeyVerifier(keys: ApiKeyTable, { scope, multiTenant }: 
     if (basicUser !== undefined && basicUser !== key.userId) throw new CredentialError("the Basic user name is not the key's user");
     if (multiTenant && key.tenant === undefined) throw new CredentialError('API key names no tenant, and this stack has tenants');
     if (!multiTenant && key.tenant !== undefined) throw new CredentialError('API key names a tenant, and this stack has none');
+    // Keys made before creation bounded these are refused here rather than failing $connect.
+    const problem = userIdProblem(key.userId, "the key's user id") ?? (key.tenant === undefined ? undefined : tenantProblem(key.tenant, "the key's tenant"));
+    if (problem !== undefined) throw new CredentialError(problem);
     return {
       userId: key.userId,
       keyId: key.keyId,

@@ -5,6 +5,16 @@ import { grantFrom } from './topics';
 /** Longer tokens are refused unread; real ones are well under this. */
 export const MAX_TOKEN_CHARS = 8 * 1024;
 
+/**
+ * Bounds on what an identity may be, whoever vouches for it (a token's claims, an API key's row).
+ * A user id or tenant is a DynamoDB key (at most 2,048 bytes) and travels twice in the authorizer's
+ * result (at most 8 KB); real ones are far shorter.
+ */
+export const MAX_USER_ID_BYTES = 256;
+export const MAX_TENANT_BYTES = 256;
+/** 9999-12-31T23:59:59Z: the last second an ISO 8601 time (and so an expiry bucket) can name. */
+export const MAX_EXPIRY_SECONDS = 253_402_300_799;
+
 /** Only asymmetric algorithms: a JWKS holds public keys, and `none` or HMAC must never verify. */
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
@@ -64,18 +74,40 @@ export function createJwtVerifier({ issuer, audience, jwksUri, tenantClaim }: Jw
       algorithms: ALGORITHMS,
       requiredClaims: ['sub', 'exp'],
     });
-    // jose checks only that `sub` is present; the user id must be a real one.
+    // jose checks only that `sub` is present and `exp` a number; both must be usable as stored.
     const userId = payload.sub;
-    if (typeof userId !== 'string' || userId.length === 0) throw new CredentialError('sub must be a non-empty string');
-    if (isAnonymousUserId(userId)) throw new CredentialError(`sub may not start with "${ANONYMOUS_PREFIX}"`);
-    const identity: VerifiedIdentity = { userId, expiresAt: payload.exp as number, ...grantsIn(payload) };
+    if (typeof userId !== 'string') throw new CredentialError('sub must be a non-empty string');
+    const userIdRefusal = userIdProblem(userId, 'sub');
+    if (userIdRefusal !== undefined) throw new CredentialError(userIdRefusal);
+    const expiresAt = payload.exp as number;
+    if (!Number.isInteger(expiresAt) || expiresAt > MAX_EXPIRY_SECONDS) {
+      throw new CredentialError(`exp must be a whole number of seconds up to ${MAX_EXPIRY_SECONDS} (year 9999)`);
+    }
+    const identity: VerifiedIdentity = { userId, expiresAt, ...grantsIn(payload) };
     if (tenantClaim === undefined) return identity;
     const tenant = payload[tenantClaim];
     if (typeof tenant !== 'string' || tenant.length === 0) {
       throw new CredentialError(`token has no "${tenantClaim}" claim naming its tenant`);
     }
+    const tenantRefusal = tenantProblem(tenant, `the "${tenantClaim}" claim`);
+    if (tenantRefusal !== undefined) throw new CredentialError(tenantRefusal);
     return { ...identity, tenant };
   };
+}
+
+/** What is wrong with a user id a credential names, if anything: empty, anonymous, or over MAX_USER_ID_BYTES. */
+export function userIdProblem(userId: string, what: string): string | undefined {
+  if (userId.length === 0) return `${what} must be a non-empty string`;
+  if (isAnonymousUserId(userId)) return `${what} may not start with "${ANONYMOUS_PREFIX}"`;
+  if (Buffer.byteLength(userId) > MAX_USER_ID_BYTES) return `${what} is longer than ${MAX_USER_ID_BYTES} bytes`;
+  return undefined;
+}
+
+/** What is wrong with a tenant a credential names, if anything: empty, or over MAX_TENANT_BYTES. */
+export function tenantProblem(tenant: string, what: string): string | undefined {
+  if (tenant.length === 0) return `${what} must be a non-empty string`;
+  if (Buffer.byteLength(tenant) > MAX_TENANT_BYTES) return `${what} is longer than ${MAX_TENANT_BYTES} bytes`;
+  return undefined;
 }
 
 /** The token's topic grants; a malformed one refuses the token. */

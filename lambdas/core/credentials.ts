@@ -9,7 +9,7 @@ import type { VerifiedIdentity, VerifyToken } from './auth';
 import type { ApiKeyTable } from './api-keys';
 import type { CloseClaim, CloseReason, ConnectionTable } from './connections';
 import type { SubscriptionTable } from './subscriptions';
-import { authenticatedFrame, errorFrame, parseJson } from './frames';
+import { authenticatedFrame, type ErrorCode, errorFrame, parseJson } from './frames';
 
 const AuthenticateFrame = z.object({ action: z.literal('authenticate'), token: z.string().check(z.minLength(1)) });
 
@@ -20,30 +20,43 @@ export interface ConnectionIdentity {
   tenant?: string;
 }
 
+/** What `authenticate` needs: the issuer's verifier (absent on a stack with JWT off), the table, and where refusals are logged. */
+export interface RefreshDeps {
+  verifyToken: VerifyToken | undefined;
+  connections: ConnectionTable;
+  /** Gets the reason for each refusal, which the client is never told (it gets a code). */
+  logRefusal?: (reason: string) => void;
+}
+
 /**
  * `{"action":"authenticate","token"}`: replaces the connection's credential with a fresh token for
  * the same user (and tenant), so that it is not closed when the first one expires. Returns the
  * reply frame.
  */
-export async function refreshCredential(
-  body: string | undefined,
-  connection: ConnectionIdentity,
-  deps: { verifyToken: VerifyToken; connections: ConnectionTable },
-): Promise<string> {
+export async function refreshCredential(body: string | undefined, connection: ConnectionIdentity, deps: RefreshDeps): Promise<string> {
   const frame = parseJson(body);
+  const refuse = (code: ErrorCode, message: string, reason: string) => {
+    deps.logRefusal?.(reason);
+    return errorFrame(code, message, frame);
+  };
+  if (deps.verifyToken === undefined) {
+    return refuse('jwt_not_enabled', 'this stack does not accept tokens, so there is nothing to refresh', 'JWT is not enabled on this stack');
+  }
   const request = AuthenticateFrame.safeParse(frame);
-  if (!request.success) return errorFrame('invalid_frame', 'authenticate takes {"action":"authenticate","token":"<jwt>"}', frame);
+  if (!request.success) {
+    return refuse('invalid_credential', 'authenticate takes {"action":"authenticate","token":"<jwt>"}', 'no token, or a token that is not a string');
+  }
   let identity: VerifiedIdentity;
   try {
     identity = await deps.verifyToken(request.data.token);
   } catch (error) {
-    return errorFrame('invalid_credential', `the token does not verify: ${(error as Error).message}`, frame);
+    return refuse('invalid_credential', 'the token does not verify', (error as Error).message);
   }
   if (identity.userId !== connection.userId || identity.tenant !== connection.tenant) {
-    return errorFrame('user_mismatch', 'the token must name the user (and tenant) this connection belongs to', frame);
+    return refuse('user_mismatch', 'the token must name the user (and tenant) this connection belongs to', 'the token names another user or tenant');
   }
   if (!(await deps.connections.refreshCredential(connection.connectionId, identity.expiresAt))) {
-    return errorFrame('invalid_credential', 'this connection is closing', frame);
+    return refuse('invalid_credential', 'this connection is closing', 'the connection is closing');
   }
   return authenticatedFrame(identity.expiresAt, frame);
 }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'invalid_frame'
   | 'unknown_action'
   | 'invalid_credential'
+  | 'jwt_not_enabled'
   | 'user_mismatch'
   | 'credential_expired'
   | 'credential_revoked'

@@ -4,6 +4,7 @@ import { ConnectionTable } from '../core/connections';
 import { refreshCredential } from '../core/credentials';
 import type { WebSocketEvent, WebSocketResult } from '../events';
 import { tokenVerifierFromEnvironment } from '../credential-verifiers';
+import { logger } from '../logger';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME');
 const deps = {
@@ -11,7 +12,10 @@ const deps = {
   connections: new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME),
 };
 
-/** `authenticate`: a fresh token for the connection's user keeps it open past the first one's expiry. */
+/**
+ * `authenticate`: a fresh token for the connection's user keeps it open past the first one's
+ * expiry. On a stack with JWT off it answers `jwt_not_enabled`.
+ */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { connectionId, authorizer } = event.requestContext;
   const tenant = authorizer?.['tenant'];
@@ -20,5 +24,6 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
     userId: String(authorizer?.['userId'] ?? ''),
     ...(typeof tenant === 'string' && { tenant }),
   };
-  return { statusCode: 200, body: await refreshCredential(event.body, identity, deps) };
+  const logRefusal = (reason: string) => logger.info('refresh refused', { connectionId, reason });
+  return { statusCode: 200, body: await refreshCredential(event.body, identity, { ...deps, logRefusal }) };
 };

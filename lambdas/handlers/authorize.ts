@@ -1,20 +1,37 @@
-import { readConfig } from '../config';
+import { ConfigurationError, readFlags } from '../config';
 import type { ApiKeyIdentity } from '../core/api-keys';
-import { anonymousUserId, credentialFrom, credentialOffered, type VerifiedIdentity } from '../core/auth';
+import {
+  anonymousUserId,
+  CredentialError,
+  credentialFrom,
+  credentialOffered,
+  type PresentedCredential,
+  type VerifiedIdentity,
+} from '../core/auth';
+import {
+  authorizerContext,
+  authorizerPolicy,
+  type AuthorizerResult,
+  authorizerResultBytes,
+  MAX_AUTHORIZER_RESULT_BYTES,
+} from '../core/authorizer-result';
 import { connectKeyVerifierFromEnvironment, tokenVerifierFromEnvironment } from '../credential-verifiers';
-import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../events';
+import type { WebSocketAuthorizerEvent } from '../events';
 import { logger } from '../logger';
 
-const config = readConfig('ALLOW_ANONYMOUS');
+const { ALLOW_ANONYMOUS: allowAnonymous, ACCEPT_API_KEYS: acceptApiKeys } = readFlags('ALLOW_ANONYMOUS', 'ACCEPT_API_KEYS');
 const verifyToken = tokenVerifierFromEnvironment();
-const verifyApiKey = connectKeyVerifierFromEnvironment();
-const allowAnonymous = config.ALLOW_ANONYMOUS === 'true';
+const verifyApiKey = acceptApiKeys ? connectKeyVerifierFromEnvironment() : undefined;
+if (!verifyToken && !verifyApiKey && !allowAnonymous) {
+  throw new ConfigurationError('no authentication mode is on: set JWT_ISSUER (JWT), ACCEPT_API_KEYS or ALLOW_ANONYMOUS');
+}
 
 /**
- * The `$connect` REQUEST authorizer: a JWT or an API key. No credential: 401 (API Gateway's
- * answer to an `Unauthorized` error), or, where anonymous access is on, an anonymous user of this
- * connection alone. A credential that does not verify, for whatever reason, JWKS outages
- * included: 403, never a fall-back to anonymous.
+ * The `$connect` REQUEST authorizer: a JWT or an API key, each where the stack accepts it. No
+ * credential: 401 (API Gateway's answer to an `Unauthorized` error), or, where anonymous access is
+ * on, an anonymous user of this connection alone. A credential that does not verify, for whatever
+ * reason (a kind the stack does not accept and JWKS outages included): 403, never a fall-back to
+ * anonymous.
  */
 export const handler = async (event: WebSocketAuthorizerEvent): Promise<AuthorizerResult> => {
   const { connectionId } = event.requestContext;
@@ -22,52 +39,42 @@ export const handler = async (event: WebSocketAuthorizerEvent): Promise<Authoriz
   if (credential === undefined) {
     if (allowAnonymous && credentialOffered(event)) {
       logger.info('connection refused: a credential was offered but is empty or malformed', { connectionId });
-      return policy('Deny', 'unauthenticated', event.methodArn);
+      return authorizerPolicy('Deny', 'unauthenticated', event.methodArn);
     }
     if (allowAnonymous) {
       const userId = anonymousUserId(connectionId);
       logger.info('anonymous connection', { connectionId });
-      return policy('Allow', userId, event.methodArn, { userId, anonymous: true });
+      return authorizerPolicy('Allow', userId, event.methodArn, { userId, anonymous: true });
     }
     logger.info('connection refused: no credential', { connectionId });
     throw new Error('Unauthorized');
   }
+  let identity: VerifiedIdentity | ApiKeyIdentity;
   try {
-    const identity: VerifiedIdentity | ApiKeyIdentity =
-      credential.kind === 'token' ? await verifyToken(credential.token) : await verifyApiKey(credential.apiKey, credential.user);
-    return policy('Allow', identity.userId, event.methodArn, authorizerContext(identity));
+    identity = await verify(credential);
   } catch (error) {
-    logger.info('connection refused: credential rejected', {
+    logger.info('connection refused: credential rejected', { connectionId, credential: credential.kind, reason: (error as Error).message });
+    return authorizerPolicy('Deny', 'unauthenticated', event.methodArn);
+  }
+  const result = authorizerPolicy('Allow', identity.userId, event.methodArn, authorizerContext(identity));
+  // Over API Gateway's quota the upgrade would fail with 500: refuse it cleanly instead.
+  const bytes = authorizerResultBytes(result);
+  if (bytes > MAX_AUTHORIZER_RESULT_BYTES) {
+    logger.info('connection refused: the credential grants too much for the authorizer result', {
       connectionId,
       credential: credential.kind,
-      reason: (error as Error).message,
+      reason: `the result would be ${bytes} bytes, over API Gateway's limit of ${MAX_AUTHORIZER_RESULT_BYTES}`,
     });
-    return policy('Deny', 'unauthenticated', event.methodArn);
+    return authorizerPolicy('Deny', 'unauthenticated', event.methodArn);
   }
+  return result;
 };
 
-/** What `$connect` stores with the connection; API Gateway hands it on as `requestContext.authorizer`. */
-function authorizerContext(identity: VerifiedIdentity | ApiKeyIdentity): NonNullable<AuthorizerResult['context']> {
-  return {
-    userId: identity.userId,
-    ...(identity.expiresAt !== undefined && { exp: identity.expiresAt }),
-    ...(identity.tenant !== undefined && { tenant: identity.tenant }),
-    ...('keyId' in identity && { keyId: identity.keyId }),
-    // Context values are strings, numbers or booleans: lists travel as JSON.
-    ...(identity.topics !== undefined && { topics: JSON.stringify(identity.topics) }),
-    ...(identity.publishTopics !== undefined && { publishTopics: JSON.stringify(identity.publishTopics) }),
-  };
-}
-
-function policy(
-  effect: 'Allow' | 'Deny',
-  principalId: string,
-  resource: string,
-  context?: AuthorizerResult['context'],
-): AuthorizerResult {
-  return {
-    principalId,
-    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] },
-    ...(context && { context }),
-  };
+function verify(credential: PresentedCredential): Promise<VerifiedIdentity | ApiKeyIdentity> {
+  if (credential.kind === 'token') {
+    if (!verifyToken) throw new CredentialError('JWT is not enabled on this stack');
+    return verifyToken(credential.token);
+  }
+  if (!verifyApiKey) throw new CredentialError('API keys are not accepted on this stack');
+  return verifyApiKey(credential.apiKey, credential.user);
 }

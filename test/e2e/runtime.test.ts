@@ -9,6 +9,7 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand,
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { request as httpRequest } from 'node:http';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
+import { withFlippedSignatureByte } from '../support/attacks';
 import { receiveAll } from '../support/stack-under-test';
 import { startLocalRuntime } from '../../local/runtime';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
@@ -278,13 +279,18 @@ describe('credential expiry and refresh', () => {
     expect(client.frames.filter((frame: any) => frame.code === 'credential_expired')).toEqual([]);
   }, 30_000);
 
-  it("refuses a refresh with another user's token (user_mismatch) or a token that does not verify (invalid_credential)", async () => {
+  it("refuses a refresh with another user's token (user_mismatch) or a token that does not verify (invalid_credential), telling the client no verifier detail", async () => {
     const { client } = await connectWithTokenFor('max-x', 3600);
     client.send({ action: 'authenticate', token: await stack.tokenFor('someone-else', 3600), id: 'a' });
     client.send({ action: 'authenticate', token: 'not.a.jwt', id: 'b' });
+    client.send({ action: 'authenticate', token: withFlippedSignatureByte(await stack.tokenFor('max-x', 3600)), id: 'c' });
+    client.send({ action: 'authenticate', id: 'd' });
 
     expect(await client.frame((frame) => frame.id === 'a')).toMatchObject({ type: 'error', code: 'user_mismatch' });
-    expect(await client.frame((frame) => frame.id === 'b')).toMatchObject({ type: 'error', code: 'invalid_credential' });
+    const doesNotVerify = { type: 'error', code: 'invalid_credential', message: 'the token does not verify' };
+    expect(await client.frame((frame) => frame.id === 'b')).toEqual({ ...doesNotVerify, id: 'b' });
+    expect(await client.frame((frame) => frame.id === 'c')).toEqual({ ...doesNotVerify, id: 'c' });
+    expect(await client.frame((frame) => frame.id === 'd')).toMatchObject({ type: 'error', code: 'invalid_credential' });
   });
 });
 

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { ApiKeyTable, createApiKeyVerifier } from '../../lambdas/core/api-keys';
+import { createHash, randomBytes } from 'node:crypto';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ApiKeyTable, checkNewApiKey, createApiKeyVerifier, type NewApiKey } from '../../lambdas/core/api-keys';
+import { authorizerContext, authorizerPolicy, authorizerResultBytes } from '../../lambdas/core/authorizer-result';
 import { ConnectionTable } from '../../lambdas/core/connections';
 import type { AuthorizerResult, WebSocketAuthorizerEvent, WebSocketEvent, WebSocketResult } from '../../lambdas/events';
 import { authorizerEventWith, connectEventFor } from '../support/events';
@@ -29,6 +30,7 @@ afterAll(async () => {
 function loadAuthorizer(env: Record<string, string> = {}): Authorizer {
   return loadHandler<Authorizer>('authorize', {
     ALLOW_ANONYMOUS: 'false',
+    ACCEPT_API_KEYS: 'true',
     JWT_ISSUER: 'https://issuer.ws-notify.test',
     JWT_AUDIENCE: 'ws-notify-test',
     JWKS_URI: 'http://127.0.0.1:9/.well-known/jwks.json',
@@ -118,12 +120,91 @@ describe('the API key table', () => {
     expect(revoked).not.toContain(old.record.keyId);
   });
 
-  it('refuses to create a key for an anonymous or empty user, or one already expired', async () => {
+  it('refuses to create a key for an anonymous, empty or over-long user or tenant, or with an expiry past or beyond year 9999', async () => {
     await expect(keys.create({ userId: 'anonymous:abc', scope: 'connect' })).rejects.toThrow(RangeError);
     await expect(keys.create({ userId: '', scope: 'connect' })).rejects.toThrow(RangeError);
     await expect(keys.create({ userId: 'frank', scope: 'connect', expiresAt: nowSeconds() - 1 })).rejects.toThrow(RangeError);
+    await expect(keys.create({ userId: 'x'.repeat(257), scope: 'connect' })).rejects.toThrow("an API key's user id is longer than 256 bytes");
+    await expect(keys.create({ userId: 'frank', tenant: 'x'.repeat(257), scope: 'connect' })).rejects.toThrow("an API key's tenant is longer than 256 bytes");
+    await expect(keys.create({ userId: 'frank', scope: 'connect', expiresAt: 1e13 })).rejects.toThrow('up to 253402300799 (year 9999)');
+    await expect(keys.create({ userId: 'frank', scope: 'connect', topics: ['no spaces'] })).rejects.toThrow('"topics" must be a list');
   });
 });
+
+/** Grants of `chars` pattern characters in all: 128-character patterns, topics first (50 at most), then publishTopics. */
+function grantsOf(chars: number): Pick<NewApiKey, 'topics' | 'publishTopics'> {
+  const patterns: string[] = [];
+  for (let start = 0; start < chars; start += 128) patterns.push('p'.repeat(Math.min(128, chars - start)));
+  return { topics: patterns.slice(0, 50), ...(patterns.length > 50 && { publishTopics: patterns.slice(50) }) };
+}
+
+/** A key row as one made before creation was bounded: written to the table directly. */
+async function storedKey(userId: string, fields: Partial<NewApiKey>): Promise<{ apiKey: string; keyId: string }> {
+  const keyId = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  const secretHash = createHash('sha256').update(secret).digest('hex');
+  await stack.db.send(new PutCommand({ TableName: stack.apiKeysTableName, Item: { keyId, userId, scope: 'connect', createdAt: nowSeconds(), secretHash, ...fields } }));
+  return { apiKey: `wsn_${keyId}_${secret}`, keyId };
+}
+
+describe("API Gateway's 8 KB quota on the authorizer's result", () => {
+  it('refuses to create a connect key whose grants could not fit, saying what to change; the largest it creates connects', async () => {
+    let largest = 0;
+    while (!throwsOn(() => checkNewApiKey({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest + 1) }))) largest += 1;
+
+    const error = await keys.create({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest + 1) }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toMatch(/^this key's topic grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer or shorter patterns/);
+    const { apiKey } = await keys.create({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest) });
+    const result = await loadAuthorizer()(authorizerEventWith({ headers: { 'x-api-key': apiKey } }));
+    expect(effectOf(result)).toBe('Allow');
+    expect(authorizerResultBytes(result)).toBeLessThanOrEqual(8192);
+    // A publish key's grants never travel in a WebSocket authorizer's result.
+    await expect(keys.create({ userId: 'max-grants', scope: 'publish', ...grantsOf(largest + 1) })).resolves.toBeDefined();
+  });
+
+  /** The pattern characters that make this key's result exactly `bytes` long (the row's keyId is fixed-length, so any id will do). */
+  function charsForResultOf(bytes: number, methodArn: string): number {
+    const sizeOf = (chars: number) =>
+      authorizerResultBytes(authorizerPolicy('Allow', 'at-limit', methodArn, authorizerContext({ userId: 'at-limit', keyId: 'f'.repeat(16), ...grantsOf(chars) })));
+    let chars = 0;
+    while (sizeOf(chars) < bytes) chars += 1;
+    if (sizeOf(chars) !== bytes) throw new Error(`no grants make a result of exactly ${bytes} bytes`);
+    return chars;
+  }
+
+  it('connects a key whose result is exactly 8192 bytes, and refuses one at 8193 with 403 and a log line, not a 500 from API Gateway', async () => {
+    const authorize = loadAuthorizer({ POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const event = (apiKey: string) => authorizerEventWith({ headers: { 'x-api-key': apiKey } });
+    const { methodArn } = event('');
+    const atLimit = await storedKey('at-limit', grantsOf(charsForResultOf(8192, methodArn)));
+    const overLimit = await storedKey('at-limit', grantsOf(charsForResultOf(8193, methodArn)));
+
+    const allowed = await authorize(event(atLimit.apiKey));
+    expect(effectOf(allowed)).toBe('Allow');
+    expect(Buffer.byteLength(JSON.stringify(allowed))).toBe(8192);
+
+    const logged = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const refused = await authorize(event(overLimit.apiKey));
+      expect(effectOf(refused)).toBe('Deny');
+      expect(refused.context).toBeUndefined();
+      const lines = logged.mock.calls.map(([chunk]) => String(chunk));
+      expect(lines.some((line) => line.includes("the result would be 8193 bytes, over API Gateway's limit of 8192"))).toBe(true);
+    } finally {
+      logged.mockRestore();
+    }
+  });
+});
+
+function throwsOn(act: () => void): boolean {
+  try {
+    act();
+    return false;
+  } catch {
+    return true;
+  }
+}
 
 describe('the API key verifier', () => {
   it('accepts a key of its scope, as the key alone or as the password of its own user', async () => {
@@ -151,6 +232,15 @@ describe('the API key verifier', () => {
 });
 
 describe('the $connect authorizer with API keys', () => {
+  it('refuses (403) a stored key whose user id or tenant is over 256 bytes', async () => {
+    const longUser = await storedKey('x'.repeat(300), {});
+    const longTenant = await storedKey('tenanted', { tenant: 'x'.repeat(300) });
+
+    const withKey = ({ apiKey }: { apiKey: string }) => authorizerEventWith({ headers: { 'x-api-key': apiKey } });
+    expect(effectOf(await loadAuthorizer()(withKey(longUser)))).toBe('Deny');
+    expect(effectOf(await loadAuthorizer({ TENANT_CLAIM: 'org' })(withKey(longTenant)))).toBe('Deny');
+  });
+
   it('allows a key from x-api-key, ?apikey= or Basic auth, passing userId, keyId and the key expiry on', async () => {
     const authorize = loadAuthorizer();
     const expiresAt = nowSeconds() + 3600;

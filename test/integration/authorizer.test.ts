@@ -2,8 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../../lambdas/events';
+import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { authorizerEventWith } from '../support/events';
 import { loadHandler } from '../support/load-handler';
+import { type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
 type Authorizer = (event: WebSocketAuthorizerEvent) => Promise<AuthorizerResult>;
 
@@ -18,9 +20,25 @@ let otherKey: CryptoKey;
 let publicJwk: Record<string, unknown>;
 let authorize: Authorizer;
 
-// These cases send no API key, so the key table is never read.
+// Most cases send no API key, so the key table is never read; those of the modes below start one.
 const loadAuthorizer = (env: Record<string, string>) =>
-  loadHandler<Authorizer>('authorize', { ALLOW_ANONYMOUS: 'false', API_KEYS_TABLE_NAME: 'ApiKeys', ...env });
+  loadHandler<Authorizer>('authorize', { ALLOW_ANONYMOUS: 'false', ACCEPT_API_KEYS: 'true', API_KEYS_TABLE_NAME: 'ApiKeys', ...env });
+
+/** The JSON log lines a handler loaded with POWERTOOLS_LOG_LEVEL=INFO writes while `act` runs. */
+async function logLinesOf<T>(act: () => Promise<T>): Promise<{ result: T; lines: Record<string, unknown>[] }> {
+  const chunks: string[] = [];
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  try {
+    const result = await act();
+    const lines = chunks.flatMap((chunk) => chunk.split('\n')).filter((line) => line.startsWith('{'));
+    return { result, lines: lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
+  } finally {
+    write.mockRestore();
+  }
+}
 
 beforeAll(async () => {
   ({ privateKey: signingKey } = await generateKeyPair('RS256', { extractable: true }));
@@ -102,6 +120,13 @@ describe('the $connect authorizer', () => {
     });
   });
 
+  it('allows the largest claims it stores: a sub of 256 bytes and an exp in year 9999', async () => {
+    const sub = `${'x'.repeat(254)}é`;
+    const result = await authorize(await bearer(token({ claims: { sub }, expiresIn: 253_402_300_799 })));
+
+    expect(result.context).toEqual({ userId: sub, exp: 253_402_300_799 });
+  });
+
   it('answers Unauthorized (401) when no token is sent anywhere', async () => {
     await expect(authorize(authorizerEventWith())).rejects.toThrow('Unauthorized');
     await expect(authorize(authorizerEventWith({ headers: { Authorization: 'Bearer ' } }))).rejects.toThrow('Unauthorized');
@@ -143,8 +168,25 @@ describe('the $connect authorizer', () => {
       ['a token over 8 KB', () => token({ claims: { padding: 'x'.repeat(8 * 1024) } })],
       ['a token whose sub is empty', () => token({ claims: { sub: '' } })],
       ['a token whose sub claims the anonymous namespace', () => token({ claims: { sub: 'anonymous:L0SM9cOFvHcCIhw=' } })],
+      // The issuer signed these, but $connect could not store them (a DynamoDB key over 2 KB, an expiry no Date can hold).
+      ['a token whose sub is 3,000 characters', () => token({ claims: { sub: 'x'.repeat(3000) } })],
+      ['a token whose sub is 257 bytes (one over the bound)', () => token({ claims: { sub: `${'x'.repeat(255)}é` } })],
+      ['a token whose exp is 1e13 (past year 9999)', () => token({ expiresIn: 1e13 })],
+      ['a token whose exp is not a whole number', () => token({ expiresIn: Math.floor(Date.now() / 1000) + 600.5 })],
     ])('%s', async (_, makeToken) => {
       expectDenied(await authorize(await bearer(makeToken())));
+    });
+
+    it('logs why, and tells the client nothing but the 403', async () => {
+      const logged = loadAuthorizer({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_URI: jwksUri, POWERTOOLS_LOG_LEVEL: 'INFO' });
+      const event = await bearer(token({ expiresIn: 1e13 }));
+
+      const { result, lines } = await logLinesOf(() => logged(event));
+
+      expectDenied(result);
+      expect(lines).toContainEqual(
+        expect.objectContaining({ message: 'connection refused: credential rejected', credential: 'token', reason: expect.stringContaining('exp must be a whole number') }),
+      );
     });
 
     it('every token while the JWKS is unreachable (fails closed)', async () => {
@@ -211,7 +253,66 @@ describe('the $connect authorizer with a tenant claim', () => {
     ['no tenant claim', {}],
     ['an empty tenant claim', { org: '' }],
     ['a tenant claim that is not a string', { org: ['acme', 'globex'] }],
+    ['a tenant claim over 256 bytes', { org: 'x'.repeat(257) }],
   ])('denies a token with %s', async (_, claims) => {
     expectDenied(await multiTenant(await bearer(token({ claims }))));
+  });
+});
+
+describe('the $connect authorizer in each authentication mode', () => {
+  let stack: StackUnderTest;
+  let keys: ApiKeyTable;
+  const jwt = () => ({ JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS_URI: jwksUri });
+  const withMode = (env: Record<string, string>) => loadAuthorizer({ API_KEYS_TABLE_NAME: stack.apiKeysTableName, POWERTOOLS_LOG_LEVEL: 'INFO', ...env });
+  /** Runs the authorizer with its log captured, so that only the lines a case asserts are written. */
+  const run = (authorizer: Authorizer, event: WebSocketAuthorizerEvent) => logLinesOf(() => authorizer(event));
+  const apiKey = async (userId: string) => (await keys.create({ userId, scope: 'connect' })).apiKey;
+  const withKey = (key: string) => authorizerEventWith({ headers: { 'x-api-key': key } });
+
+  beforeAll(async () => {
+    stack = await startStackUnderTest();
+    keys = new ApiKeyTable(stack.db, stack.apiKeysTableName);
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('key-only (no JWT settings): connects an API key; refuses a token the issuer signed (403), logging that JWT is off', async () => {
+    const keyOnly = withMode({ ACCEPT_API_KEYS: 'true' });
+
+    expect((await run(keyOnly, withKey(await apiKey('key-user')))).result.context).toMatchObject({ userId: 'key-user' });
+    const refused = await run(keyOnly, await bearer(token()));
+    expectDenied(refused.result);
+    expect(refused.lines).toContainEqual(expect.objectContaining({ credential: 'token', reason: 'JWT is not enabled on this stack' }));
+    await expect(run(keyOnly, authorizerEventWith())).rejects.toThrow('Unauthorized');
+  });
+
+  it('anonymous-only: connects without a credential; refuses a valid token and a valid key (403), never as anonymous', async () => {
+    const anonymousOnly = withMode({ ACCEPT_API_KEYS: 'false', ALLOW_ANONYMOUS: 'true' });
+
+    expect((await run(anonymousOnly, authorizerEventWith())).result.context).toMatchObject({ anonymous: true });
+    expectDenied((await run(anonymousOnly, await bearer(token()))).result);
+    const refused = await run(anonymousOnly, withKey(await apiKey('key-user')));
+    expectDenied(refused.result);
+    expect(refused.lines).toContainEqual(expect.objectContaining({ credential: 'apiKey', reason: 'API keys are not accepted on this stack' }));
+  });
+
+  it('JWT with API keys off: connects a token; refuses a valid key (403), with or without anonymous access', async () => {
+    const tokensOnly = withMode({ ...jwt(), ACCEPT_API_KEYS: 'false' });
+    const tokensOrAnonymous = withMode({ ...jwt(), ACCEPT_API_KEYS: 'false', ALLOW_ANONYMOUS: 'true' });
+    const key = await apiKey('key-user');
+
+    expect((await run(tokensOnly, await bearer(token({ claims: { sub: 'alice' } })))).result.context).toMatchObject({ userId: 'alice' });
+    expectDenied((await run(tokensOnly, withKey(key))).result);
+    expectDenied((await run(tokensOrAnonymous, withKey(key))).result);
+    const basic = `Basic ${Buffer.from(`key-user:${key}`).toString('base64')}`;
+    expectDenied((await run(tokensOrAnonymous, authorizerEventWith({ headers: { Authorization: basic } }))).result);
+  });
+
+  it('refuses to start with no mode on, with half the JWT settings, or with a flag that is not true or false', () => {
+    expect(() => withMode({ ACCEPT_API_KEYS: 'false' })).toThrow('no authentication mode is on');
+    expect(() => withMode({ ACCEPT_API_KEYS: 'true', JWT_ISSUER: ISSUER })).toThrow('missing environment variable(s): JWT_AUDIENCE, JWKS_URI');
+    expect(() => withMode({ ACCEPT_API_KEYS: 'yes' })).toThrow('ACCEPT_API_KEYS must be "true" or "false"');
   });
 });

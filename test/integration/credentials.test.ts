@@ -80,30 +80,53 @@ describe('authenticate (refreshing a connection\'s credential)', () => {
     expect(await row('conn-refresh-1')).toMatchObject({ credentialExpiresAt: expiresAt });
   });
 
-  it.each<[string, VerifiedIdentity | Error, string]>([
-    ['a token that does not verify', new Error('"exp" claim timestamp check failed'), 'invalid_credential'],
-    ["another user's token", { userId: 'mallory', expiresAt: nowSeconds() + 3600 }, 'user_mismatch'],
-    ["the same user's token in another tenant", { userId: 'alice', expiresAt: nowSeconds() + 3600, tenant: 'globex' }, 'user_mismatch'],
-  ])('refuses %s, leaving the expiry as it was', async (_, verdict, code) => {
+  it.each<[string, VerifiedIdentity | Error, string, string]>([
+    ['a token that does not verify', new Error('"exp" claim timestamp check failed'), 'invalid_credential', '"exp" claim timestamp check failed'],
+    ["another user's token", { userId: 'mallory', expiresAt: nowSeconds() + 3600 }, 'user_mismatch', 'the token names another user or tenant'],
+    ["the same user's token in another tenant", { userId: 'alice', expiresAt: nowSeconds() + 3600, tenant: 'globex' }, 'user_mismatch', 'the token names another user or tenant'],
+  ])('refuses %s with a code alone, logging the reason, and leaves the expiry as it was', async (_, verdict, code, reason) => {
     const before = nowSeconds() + 300;
     await open('conn-refresh-2', 'alice', before, 'acme');
+    const logged: string[] = [];
 
     const reply = await refreshCredential(
       JSON.stringify({ action: 'authenticate', token: 'jwt' }),
       { connectionId: 'conn-refresh-2', userId: 'alice', tenant: 'acme' },
-      { verifyToken: verifierSaying(verdict), connections },
+      { verifyToken: verifierSaying(verdict), connections, logRefusal: (why) => logged.push(why) },
     );
 
     expect(JSON.parse(reply)).toMatchObject({ type: 'error', code });
+    expect(reply).not.toContain(reason);
+    expect(logged).toEqual([reason]);
     expect(await row('conn-refresh-2')).toMatchObject({ credentialExpiresAt: before });
   });
 
-  it('answers invalid_frame when there is no token', async () => {
-    const reply = await refreshCredential('{"action":"authenticate"}', { connectionId: 'c', userId: 'alice' }, {
+  it.each([
+    ['no token', '{"action":"authenticate"}'],
+    ['a token that is not a string', '{"action":"authenticate","token":42}'],
+    ['an empty token', '{"action":"authenticate","token":""}'],
+  ])('answers invalid_credential to %s', async (_, body) => {
+    const reply = await refreshCredential(body, { connectionId: 'c', userId: 'alice' }, {
       verifyToken: verifierSaying({ userId: 'alice', expiresAt: 1 }),
       connections,
     });
-    expect(JSON.parse(reply)).toMatchObject({ type: 'error', code: 'invalid_frame' });
+    expect(JSON.parse(reply)).toMatchObject({ type: 'error', code: 'invalid_credential' });
+  });
+
+  it('answers jwt_not_enabled on a stack with JWT off, logging why, and leaves the expiry as it was', async () => {
+    const before = nowSeconds() + 300;
+    await open('conn-refresh-3', 'key-user', before);
+    const logged: string[] = [];
+
+    const reply = await refreshCredential(
+      JSON.stringify({ action: 'authenticate', token: 'jwt', id: 'r3' }),
+      { connectionId: 'conn-refresh-3', userId: 'key-user' },
+      { verifyToken: undefined, connections, logRefusal: (why) => logged.push(why) },
+    );
+
+    expect(JSON.parse(reply)).toEqual({ type: 'error', code: 'jwt_not_enabled', message: expect.any(String), id: 'r3' });
+    expect(logged).toEqual(['JWT is not enabled on this stack']);
+    expect(await row('conn-refresh-3')).toMatchObject({ credentialExpiresAt: before });
   });
 });
 

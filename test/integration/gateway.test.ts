@@ -126,6 +126,21 @@ describe('the $connect authorizer', () => {
     expect(eventsOf('connect')).toEqual([]);
   });
 
+  it("connects with a result of exactly 8 KB, and refuses one byte more with 500 (API Gateway's quota on an authorizer's result)", async () => {
+    /** An Allow whose JSON is exactly `bytes` long, padded in its context. */
+    const allowOf = (bytes: number) => {
+      const padding = bytes - JSON.stringify(allow({ userId: 'user-1', padding: '' })).length;
+      return allow({ userId: 'user-1', padding: 'x'.repeat(padding) });
+    };
+    functions['authorize'] = () => allowOf(8192);
+    await connect();
+    expect(eventsOf('connect')).toHaveLength(1);
+
+    functions['authorize'] = () => allowOf(8193);
+    await expect(connect()).rejects.toEqual(new UpgradeRefusedError(500));
+    expect(eventsOf('connect')).toHaveLength(1);
+  });
+
   it('refuses with 401 without calling the authorizer when a listed identity source is missing', async () => {
     routes[0]!.authorizer!.identitySources = ['route.request.header.Authorization', 'route.request.querystring.key'];
 

@@ -211,6 +211,7 @@ const apiKeyHeader = (apiKey: string): Credential => ({ headers: { 'x-api-key': 
 const withWrongSecret = (apiKey: string) => `${apiKey.slice(0, -1)}${apiKey.endsWith('A') ? 'B' : 'A'}`;
 const KB8 = 8 * 1024;
 const TEN_YEARS = 10 * 365 * 24 * 3600;
+const SUB_256_BYTES = `bound-${'x'.repeat(248)}é`;
 
 /** Must be refused, and store nothing. */
 export const refusedCases: RefusedCase[] = [
@@ -296,6 +297,10 @@ export const refusedCases: RefusedCase[] = [
   },
 
   // Signatures and keys.
+  // Signed by the issuer, but not storable: these failed $connect with 500 (a DynamoDB key over 2 KB, an expiry no Date holds).
+  { name: 'a token whose sub is 3,000 characters (over the 256-byte bound)', status: 403, credential: withClaims({ sub: 'x'.repeat(3000) }) },
+  { name: 'a token whose exp is 1e13 (past year 9999)', status: 403, credential: withClaims({ exp: 1e13 }) },
+  { name: 'a token whose exp is not a whole number of seconds', status: 403, credential: bearerForged(() => ({ claims: { exp: nowSeconds() + 600.5 } })) },
   {
     name: 'a bad signature (one bit flipped)',
     status: 403,
@@ -501,6 +506,11 @@ export const acceptedCases: AcceptedCase[] = [
     name: "no kid, signed by the issuer's only key",
     connectsAs: 'no-kid',
     credential: bearerForged(() => ({ claims: { sub: 'no-kid' }, header: { kid: undefined } })),
+  },
+  {
+    name: 'a token whose sub is exactly 256 bytes (the bound)',
+    connectsAs: SUB_256_BYTES,
+    credential: bearerForged(() => ({ claims: { sub: SUB_256_BYTES } })),
   },
   {
     name: `a valid token of exactly ${KB8} characters`,

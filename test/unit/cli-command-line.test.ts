@@ -148,6 +148,9 @@ describe('connections', () => {
   });
 });
 
+/** 50 patterns of 128 characters: the most a grant may list, and far more than fits twice in 8 KB. */
+const manyPatterns = (letter: string) => Array.from({ length: 50 }, (_, index) => `${letter}${index}`.padEnd(128, letter)).join(',');
+
 describe('apikey', () => {
   const now = Date.now();
   beforeAll(() => jest.useFakeTimers({ now, doNotFake: ['setTimeout', 'setImmediate', 'nextTick'] }));
@@ -182,6 +185,11 @@ describe('apikey', () => {
     [['apikey', 'create', '--user', 'alice', '--expires', '1y'], expect.stringContaining('--expires takes an ISO 8601 time')],
     [['apikey', 'create', '--user', 'alice', '--expires', '0s'], '--expires must be in the future, got "0s"'],
     [['apikey', 'create', '--user', 'alice', '--tenant', ''], '--tenant cannot be empty'],
+    [['apikey', 'create', '--user', 'x'.repeat(257)], "an API key's user id is longer than 256 bytes"],
+    [
+      ['apikey', 'create', '--user', 'alice', '--topics', manyPatterns('t'), '--publish-topics', manyPatterns('p')],
+      expect.stringMatching(/^this key's topic grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer/),
+    ],
     [['apikey', 'list'], '--user is required'],
     [['apikey', 'revoke'], 'revoke needs the id of the key (apikey list shows them)'],
     [['apikey', 'revoke', 'a', 'b'], "Unexpected argument 'b'"],
