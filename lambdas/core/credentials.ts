@@ -9,7 +9,8 @@ import type { VerifiedIdentity, VerifyToken } from './auth';
 import type { ApiKeyTable } from './api-keys';
 import type { ConnectionTable, ExpiringCredential } from './connections';
 import type { SubscriptionTable } from './subscriptions';
-import { authenticatedFrame, errorFrame, parseJson } from './frames';
+import { authenticatedFrame, errorFrame, parseJson, tooDeepFrame } from './frames';
+import { nestsTooDeep } from './json';
 
 const AuthenticateFrame = z.object({ action: z.literal('authenticate'), token: z.string().check(z.minLength(1)) });
 
@@ -31,6 +32,7 @@ export async function refreshCredential(
   deps: { verifyToken: VerifyToken; connections: ConnectionTable },
 ): Promise<string> {
   const frame = parseJson(body);
+  if (nestsTooDeep(frame)) return tooDeepFrame(frame);
   const request = AuthenticateFrame.safeParse(frame);
   if (!request.success) return errorFrame('invalid_frame', 'authenticate takes {"action":"authenticate","token":"<jwt>"}', frame);
   let identity: VerifiedIdentity;
