@@ -26,9 +26,12 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
     ...(enrichmentFrom && { enrichment: enrichmentFrom(db) }),
   };
-  return sqsBatchHandler(async (record) => {
-    const message = parseMessage(PublishMessage, record.body);
-    const outcome = await fanOutToTopic(message, deps);
-    logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
-  }, new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL));
+  return sqsBatchHandler(
+    (record) => parseMessage(PublishMessage, record.body),
+    async (message, record) => {
+      const outcome = await fanOutToTopic(message, deps);
+      logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
+    },
+    new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL),
+  );
 }

@@ -183,7 +183,8 @@ async function createSubscriptionsTable(db: DynamoDBClient, tableName: string): 
   );
 }
 
-async function createQueuePair(sqs: SQSClient, name: string): Promise<QueuePair> {
+/** A queue and its dead-letter queue, as the construct makes them (a short visibility timeout aside). */
+export async function createQueuePair(sqs: SQSClient, name: string): Promise<QueuePair> {
   const deadLetter = await sqs.send(new CreateQueueCommand({ QueueName: `${name}DeadLetter` }));
   const deadLetterArn = await queueArn(sqs, deadLetter.QueueUrl as string);
   const queue = await sqs.send(
