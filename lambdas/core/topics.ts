@@ -99,10 +99,17 @@ export const PublishMessage = z.object({
   event: CloudEvent,
   // Required in a multi-tenant stack and refused in a single-tenant one, as for NotifyUser.
   tenant: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-  // Set by the fan-out on the message that continues a large topic from this subscriber on.
-  after: z.optional(z.string().check(z.minLength(1))),
 });
 export type PublishMessage = z.infer<typeof PublishMessage>;
+
+/**
+ * The rest of a large topic's fan-out: its subscribers from the one after `after` on, for the
+ * event as the first page delivered it (enriched, groups done). Read from the topic fan-out's own
+ * queue only, which nothing else may write to: a page skips the enrichment and the groups, and
+ * starts wherever `after` says, which no sender of Publish messages may choose.
+ */
+export const TopicPage = z.extend(PublishMessage, { after: z.string().check(z.minLength(1), z.maxLength(128)) });
+export type TopicPage = z.infer<typeof TopicPage>;
 
 /** A topic event on its way to one connection, on the NotifyConnection queue. */
 export const EventDelivery = z.object({

@@ -230,6 +230,16 @@ export async function receiveAll(sqs: SQSClient, queueUrl: string): Promise<Mess
   }
 }
 
+/** Every message in the queue, deleted as it is received, so that none comes back after its visibility timeout. */
+export async function takeAll(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+  const messages = await receiveAll(sqs, queueUrl);
+  for (let start = 0; start < messages.length; start += 10) {
+    const entries = messages.slice(start, start + 10).map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle }));
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+  }
+  return messages;
+}
+
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 export interface DrainResult {
