@@ -2,6 +2,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { REQUEST_TIMEOUTS } from '../../lambdas/clients';
 import { DeadLetterQueue } from '../../lambdas/core/dead-letter';
 import { DIRECT_DELIVERY_MAX_CONNECTIONS } from '../../lambdas/core/fan-out';
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
@@ -19,6 +20,7 @@ import {
   type StackUnderTest,
   startStackUnderTest,
 } from '../support/stack-under-test';
+import { StallingProxy } from '../support/stalling-proxy';
 
 type WebSocketHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -518,3 +520,56 @@ describe('data with __proto__ keys', () => {
     for (const frame of received) expect(JSON.stringify(frame.data)).toBe(data);
   });
 });
+
+describe('a DynamoDB that stalls', () => {
+  it('fails only the records that need it, within the SDK timeouts, and they are delivered once it is back', async () => {
+    await connectAs('wanda', 'conn-wanda-live');
+    await connectAs('wanda', 'conn-wanda-gone-1', false);
+    await connectAs('wanda', 'conn-wanda-gone-2', false);
+    const realEndpoint = process.env['AWS_ENDPOINT_URL_DYNAMODB'] as string;
+    const proxy = await StallingProxy.start(realEndpoint);
+    // The clients resolve their endpoint at their first call, which is made through the proxy.
+    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = proxy.endpoint;
+    try {
+      const stalling = loadHandler<SqsHandler>('notify-connection', {
+        CONNECTIONS_TABLE_NAME: stack.tableName,
+        SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+        MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
+        DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
+      });
+      // Through the proxy, a gone connection's row is removed as usual.
+      await enqueue(stack.sqs, stack.notifyConnection.url, JSON.stringify({ connectionId: 'conn-wanda-gone-1', data: 'before' }));
+      expect(await drain(stack, stack.notifyConnection, stalling)).toMatchObject({ processed: 1, failedMessageIds: [] });
+      expect(await row('conn-wanda-gone-1')).toBeUndefined();
+
+      proxy.pause();
+      // One batch: the live connection needs no table, the gone one must delete its row.
+      await enqueue(
+        stack.sqs,
+        stack.notifyConnection.url,
+        JSON.stringify({ connectionId: 'conn-wanda-live', data: 'during' }),
+        JSON.stringify({ connectionId: 'conn-wanda-gone-2', data: 'during' }),
+      );
+      const started = Date.now();
+      const stalled = await drain(stack, stack.notifyConnection, stalling);
+      const elapsed = Date.now() - started;
+
+      expect(stalled).toMatchObject({ batches: 1, processed: 2 });
+      expect(stalled.failedMessageIds).toHaveLength(1);
+      expect(clients.framesOf('conn-wanda-live')).toEqual([expect.objectContaining({ data: 'during' })]);
+      // The SDK's 3 attempts, each cut off at its request timeout: far within the function's 30 s.
+      expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUTS.requestTimeout);
+      expect(elapsed).toBeLessThan(3 * REQUEST_TIMEOUTS.requestTimeout + 3_000);
+
+      proxy.resume();
+      await afterVisibilityTimeout();
+      expect(await drain(stack, stack.notifyConnection, stalling)).toMatchObject({ processed: 1, failedMessageIds: [] });
+      expect(await row('conn-wanda-gone-2')).toBeUndefined();
+      expect(await row('conn-wanda-live')).toBeDefined();
+    } finally {
+      process.env['AWS_ENDPOINT_URL_DYNAMODB'] = realEndpoint;
+      await proxy.stop();
+    }
+  });
+});
+
