@@ -3,7 +3,8 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from '../../lambdas/core/messages';
 import { chooseMember, CONNECTION_INDEX, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fan-out';
-import { subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
+import { acceptEvents } from '../../lambdas/core/events-ingress';
+import { publishFromClient, subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
 import type { CloudEvent, PublishMessage, TopicPage } from '../../lambdas/core/topics';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { loadHandler } from '../support/load-handler';
@@ -283,6 +284,36 @@ describe('the topic fan-out function', () => {
     expect(others).toEqual([]);
     expect(JSON.stringify(frame?.event['data'])).toBe(data);
     expect(JSON.stringify(frame?.event['ext'])).toBe(extension);
+  });
+});
+
+describe('JSON nested too deep from clients and the events ingress', () => {
+  const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+  const caller: TopicCaller = { connectionId: 'c-deep', userId: 'u-deep', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: ['*'] } };
+
+  it('answers a publish or subscribe frame nested 20,000 deep with a too_deep error frame, and enqueues nothing', async () => {
+    const publishing = await publishFromClient(`{"action":"publish","id":7,"topic":"t","event":{"type":"x","data":${deep(20_000)}}}`, caller, { sqs: stack.sqs, publishQueueUrl: publish.url });
+    const subscribing = await subscribe(`{"action":"subscribe","topic":"t","events":${deep(20_000)}}`, caller, { subscriptions, maxSubscriptionsPerConnection: 10 });
+
+    expect(JSON.parse(publishing)).toEqual({ type: 'error', code: 'too_deep', message: 'the frame nests objects and arrays more than 64 deep', id: 7 });
+    expect(JSON.parse(subscribing)).toMatchObject({ type: 'error', code: 'too_deep' });
+    expect(await takeAll(stack.sqs, publish.url)).toEqual([]);
+  });
+
+  it('refuses with 400 too_deep a body nested 20,000 deep, and an event whose frame would nest deeper than 64, enqueueing nothing', async () => {
+    const post = (event: string) =>
+      acceptEvents('t', { headers: { 'content-type': 'application/cloudevents+json' }, body: event }, { kind: 'iam' }, { sqs: stack.sqs, publishQueueUrl: publish.url });
+    const attributes = '"specversion":"1.0","id":"1","source":"/s","type":"t"';
+
+    const tooDeep = await post(`{${attributes},"data":${deep(20_000)}}`);
+    // {"type":"event","event":{…,"data":…}}: data 63 deep makes a frame 65 deep.
+    const frameTooDeep = await post(`{${attributes},"data":${deep(63)}}`);
+    const deepest = await post(`{${attributes},"data":${deep(62)}}`);
+
+    expect([tooDeep.statusCode, JSON.parse(tooDeep.body).error]).toEqual([400, 'too_deep']);
+    expect([frameTooDeep.statusCode, JSON.parse(frameTooDeep.body).error]).toEqual([400, 'too_deep']);
+    expect(deepest.statusCode).toBe(202);
+    expect(await takeAll(stack.sqs, publish.url)).toHaveLength(1);
   });
 });
 
