@@ -5,28 +5,37 @@ import { InvalidMessageError } from './core/messages';
 import { logger } from './logger';
 
 /**
- * An SQS handler that reports partial batch failures: a record that throws is retried alone, its
- * siblings are not. A record that can never succeed goes to the dead-letter queue with its reason.
+ * An SQS handler that reports partial batch failures: a record that fails is retried alone, its
+ * siblings are not. Each record is first read (parsed and validated: no I/O), then acted on.
+ *
+ * Which failures are retried: only those of acting on a record, which come from its I/O (a throttled
+ * or stalled service, a failing enrichment function). Whatever reading a record throws, it throws
+ * again on every retry, so the record goes to the dead-letter queue at once, with its reason: an
+ * InvalidMessageError's own, or `invalid_message` for anything else (a RangeError, a TypeError: an
+ * input the checks did not foresee). So does an InvalidMessageError thrown while acting on it.
  */
-export function sqsBatchHandler(
-  processRecord: (record: SQSRecord) => Promise<void>,
+export function sqsBatchHandler<Message>(
+  read: (record: SQSRecord) => Message,
+  act: (message: Message, record: SQSRecord) => Promise<void>,
   deadLetters: DeadLetterQueue,
 ): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const processor = new BatchProcessor(EventType.SQS);
   const handleRecord = async (record: SQSRecord): Promise<void> => {
+    let message: Message;
     try {
-      await processRecord(record);
+      message = read(record);
+    } catch (error) {
+      await deadLetter(record, unreadable(error), deadLetters);
+      return;
+    }
+    try {
+      await act(message, record);
     } catch (error) {
       if (!(error instanceof InvalidMessageError)) {
         logger.warn('record failed; SQS will retry it', { messageId: record.messageId, error: error as Error });
         throw error;
       }
-      logger.error('invalid message sent to the dead-letter queue', {
-        messageId: record.messageId,
-        reason: error.reason,
-        detail: error.message,
-      });
-      await deadLetters.send(record, error);
+      await deadLetter(record, error, deadLetters);
     }
   };
   return async (event, context) => {
@@ -34,6 +43,22 @@ export function sqsBatchHandler(
     // All records failing is reported like any partial failure (each one retried), not thrown.
     return processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false });
   };
+}
+
+function unreadable(error: unknown): InvalidMessageError {
+  if (error instanceof InvalidMessageError) return error;
+  return new InvalidMessageError('invalid_message', `the message could not be read: ${String(error)}`, { cause: error });
+}
+
+async function deadLetter(record: SQSRecord, error: InvalidMessageError, deadLetters: DeadLetterQueue): Promise<void> {
+  logger.error('invalid message sent to the dead-letter queue', {
+    messageId: record.messageId,
+    reason: error.reason,
+    detail: error.message,
+    // What a validator threw, with its stack, when it was not a refusal of ours.
+    ...(error.cause instanceof Error && { error: error.cause }),
+  });
+  await deadLetters.send(record, error);
 }
 
 /** When SQS first accepted the message: stable across retries, so it dates the notification. */

@@ -5,16 +5,23 @@ import { DeadLetterQueue } from './core/dead-letter';
 import { parseMessage } from './core/messages';
 import { SubscriptionTable } from './core/subscriptions';
 import { type Enrichment, fanOutToTopic } from './core/topic-fan-out';
-import { PublishMessage } from './core/topics';
+import { PublishMessage, TopicPage } from './core/topics';
 import { logger } from './logger';
 import { sqsBatchHandler } from './sqs-batch';
 
 /**
- * The Publish queue's consumer: each event to its topic's subscribers, a page of them per message.
- * Stacks with enrichment functions get a variant that brings them (and the Lambda client) along.
+ * The consumer of the Publish queue and of the fan-out's own page queue: each event to its topic's
+ * subscribers, a page of them per message. Stacks with enrichment functions get a variant that
+ * brings them (and the Lambda client) along.
  */
 export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient) => Enrichment) {
-  const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'NOTIFY_CONNECTION_QUEUE_URL', 'PUBLISH_QUEUE_URL', 'DEAD_LETTER_QUEUE_URL');
+  const config = readConfig(
+    'SUBSCRIPTIONS_TABLE_NAME',
+    'NOTIFY_CONNECTION_QUEUE_URL',
+    'TOPIC_PAGES_QUEUE_URL',
+    'TOPIC_PAGES_QUEUE_ARN',
+    'DEAD_LETTER_QUEUE_URL',
+  );
   const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
   const sqs = createSqsClient();
   const db = createDocumentClient();
@@ -22,13 +29,22 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
     sqs,
     notifyConnectionQueueUrl: config.NOTIFY_CONNECTION_QUEUE_URL,
-    publishQueueUrl: config.PUBLISH_QUEUE_URL,
+    topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
     ...(enrichmentFrom && { enrichment: enrichmentFrom(db) }),
   };
-  return sqsBatchHandler(async (record) => {
-    const message = parseMessage(PublishMessage, record.body);
-    const outcome = await fanOutToTopic(message, deps);
-    logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
-  }, new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL));
+  return sqsBatchHandler(
+    // A page cursor counts only on the queue that only the fan-out writes to (Lambda names the queue
+    // of each record); on a Publish message, `after` is an unknown field like any other.
+    (record) => {
+      if (record.eventSourceARN !== config.TOPIC_PAGES_QUEUE_ARN) return { message: parseMessage(PublishMessage, record.body) };
+      const { after, ...message } = parseMessage(TopicPage, record.body);
+      return { message, after };
+    },
+    async ({ message, after }, record) => {
+      const outcome = await fanOutToTopic(message, deps, after);
+      logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
+    },
+    new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL),
+  );
 }

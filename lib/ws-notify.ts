@@ -5,7 +5,7 @@ import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, WebSocketApi, W
 import { HttpIamAuthorizer, HttpLambdaAuthorizer, HttpLambdaResponseType, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, type TableProps } from 'aws-cdk-lib/aws-dynamodb';
-import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Architecture, type IFunction, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -175,7 +175,13 @@ export class WsNotify extends Construct {
   public readonly subscriptionsTable: Table;
   /** Send `{"topic","event":<CloudEvent>}` here to publish to a topic's subscribers. */
   public readonly publishQueue: Queue;
+  /** Dead letters of the Publish queue and of the topic pages queue. */
   public readonly publishDeadLetterQueue: Queue;
+  /**
+   * Internal: the rest of a large topic's fan-out, a page of subscribers per message. Only the
+   * topic fan-out function may send here (the queue policy denies everyone else).
+   */
+  public readonly topicPagesQueue: Queue;
   /** The HTTP events ingress: `POST /topics/{topic}/events` (publish API keys), `POST /iam/topics/{topic}/events` (IAM). */
   public readonly eventsApi: HttpApi;
   /** The stack's functions by id ('Authorize', 'Connect', 'NotifyUser', …); the enrichers passed in are not among them. */
@@ -264,6 +270,7 @@ export class WsNotify extends Construct {
     this.notifyConnectionQueue = this.queue('NotifyConnectionQueue', this.consumedQueue(this.notifyConnectionDeadLetterQueue));
     this.publishDeadLetterQueue = deadLetterQueue('PublishDeadLetterQueue');
     this.publishQueue = this.queue('PublishQueue', this.consumedQueue(this.publishDeadLetterQueue));
+    this.topicPagesQueue = this.queue('TopicPagesQueue', this.consumedQueue(this.publishDeadLetterQueue));
 
     const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
@@ -380,13 +387,15 @@ export class WsNotify extends Construct {
       ...tenancy,
       ...enrichment,
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
-      PUBLISH_QUEUE_URL: this.publishQueue.queueUrl,
+      TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl,
+      TOPIC_PAGES_QUEUE_ARN: this.topicPagesQueue.queueArn,
       DEAD_LETTER_QUEUE_URL: this.publishDeadLetterQueue.queueUrl,
     });
     for (const [fn, queue, maxConcurrency] of [
       [notifyUserFn, this.notifyUserQueue, concurrency.notifyUserConcurrency],
       [notifyConnectionFn, this.notifyConnectionQueue, concurrency.notifyConnectionConcurrency],
       [topicFanOutFn, this.publishQueue, concurrency.publishConcurrency],
+      [topicFanOutFn, this.topicPagesQueue, concurrency.publishConcurrency],
     ] as const) {
       fn.addEventSource(new SqsEventSource(queue, { batchSize: SQS_BATCH_SIZE, reportBatchItemFailures: true, maxConcurrency }));
     }
@@ -474,9 +483,21 @@ export class WsNotify extends Construct {
     allow(eventsIngressFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,
-      this.publishQueue.queueArn,
+      this.topicPagesQueue.queueArn,
       this.publishDeadLetterQueue.queueArn,
     ]);
+    // A page starts wherever its cursor says and skips enrichment and groups: whoever could send one
+    // could suppress or reroute a topic's events. An explicit deny binds every principal of the
+    // account, whatever its own policies allow (aws:PrincipalArn is the role, for its sessions).
+    this.topicPagesQueue.addToResourcePolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['sqs:SendMessage'],
+        resources: [this.topicPagesQueue.queueArn],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': topicFanOutFn.role!.roleArn } },
+      }),
+    );
     allow(notifyUserFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
     allow(notifyUserFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,

@@ -1,3 +1,4 @@
+import { nestsTooDeep, tooDeepMessage } from './json';
 import { readableError } from './messages';
 import { CloudEvent } from './topics';
 
@@ -13,6 +14,14 @@ export const MAX_BATCH_EVENTS = 100;
 
 export class InvalidEventError extends Error {
   override readonly name = 'InvalidEventError';
+
+  constructor(
+    message: string,
+    /** The `error` of the 400 answer. */
+    readonly code: 'invalid_event' | 'too_deep' = 'invalid_event',
+  ) {
+    super(message);
+  }
 }
 
 export interface HttpRequest {
@@ -69,11 +78,15 @@ function parseJsonBody(request: HttpRequest): unknown {
 }
 
 function parseJson(text: string, what: string): unknown {
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch {
     throw new InvalidEventError(`${what} is not valid JSON`);
   }
+  // Checked before the validators, which recurse.
+  if (nestsTooDeep(json)) throw new InvalidEventError(tooDeepMessage(what), 'too_deep');
+  return json;
 }
 
 function bodyBytes({ body, isBase64Encoded }: HttpRequest): Buffer {

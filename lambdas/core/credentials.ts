@@ -9,7 +9,8 @@ import type { VerifiedIdentity, VerifyToken } from './auth';
 import type { ApiKeyTable } from './api-keys';
 import type { CloseClaim, CloseReason, ConnectionTable } from './connections';
 import type { SubscriptionTable } from './subscriptions';
-import { authenticatedFrame, type ErrorCode, errorFrame, parseJson } from './frames';
+import { authenticatedFrame, type ErrorCode, errorFrame, parseJson, tooDeepFrame } from './frames';
+import { nestsTooDeep } from './json';
 
 const AuthenticateFrame = z.object({ action: z.literal('authenticate'), token: z.string().check(z.minLength(1)) });
 
@@ -35,6 +36,7 @@ export interface RefreshDeps {
  */
 export async function refreshCredential(body: string | undefined, connection: ConnectionIdentity, deps: RefreshDeps): Promise<string> {
   const frame = parseJson(body);
+  if (nestsTooDeep(frame)) return tooDeepFrame(frame);
   const refuse = (code: ErrorCode, message: string, reason: string) => {
     deps.logRefusal?.(reason);
     return errorFrame(code, message, frame);

@@ -61,8 +61,10 @@ export async function acceptEvents(topic: string | undefined, request: HttpReque
     await enqueueAll(deps.sqs, deps.publishQueueUrl, messages.map((message) => JSON.stringify(message)));
     return { statusCode: 202, body: JSON.stringify({ accepted: events.length, ids: events.map((event) => event.id) }) };
   } catch (error) {
-    if (error instanceof InvalidEventError) return refusal(400, 'invalid_event', error.message);
+    if (error instanceof InvalidEventError) return refusal(400, error.code, error.message);
     if (error instanceof InvalidMessageError && error.reason === 'payload_too_large') return refusal(413, 'payload_too_large', error.message);
+    // An event whose frame would nest too deep once delivered.
+    if (error instanceof InvalidMessageError && error.reason === 'too_deep') return refusal(400, 'too_deep', error.message);
     if (error instanceof InvalidMessageError) return refusal(400, 'invalid_tenant', error.message);
     throw error;
   }

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { nestsTooDeep, tooDeepMessage } from './json';
 import { InvalidMessageError, type NotifyUserMessage } from './messages';
 import type { CloudEvent } from './topics';
 
@@ -20,7 +21,8 @@ export type ErrorCode =
   | 'forbidden_topic'
   | 'invalid_subscription'
   | 'too_many_subscriptions'
-  | 'invalid_event';
+  | 'invalid_event'
+  | 'too_deep';
 
 export interface Notification {
   id: string;
@@ -33,15 +35,18 @@ const FrameId = z.union([z.string().check(z.maxLength(128)), z.number()]);
 const ClientFrame = z.object({ action: z.string(), id: z.optional(FrameId) });
 
 export function notificationFrame({ id, time, data }: Notification): string {
-  return deliverable('notification', JSON.stringify({ type: 'notification', id, time, data }));
+  return deliverable('notification', { type: 'notification', id, time, data });
 }
 
 /** An event of a topic the connection subscribed to. */
 export function eventFrame(topic: string, event: CloudEvent): string {
-  return deliverable('event', JSON.stringify({ type: 'event', topic, event }));
+  return deliverable('event', { type: 'event', topic, event });
 }
 
-function deliverable(kind: string, frame: string): string {
+function deliverable(kind: string, content: object): string {
+  // Before JSON.stringify, which recurses: no client is sent a frame nested deeper than it may send one.
+  if (nestsTooDeep(content)) throw new InvalidMessageError('too_deep', tooDeepMessage(`the ${kind} frame`));
+  const frame = JSON.stringify(content);
   if (Buffer.byteLength(frame) > MAX_MESSAGE_BYTES) {
     throw new InvalidMessageError(
       'payload_too_large',
@@ -52,7 +57,9 @@ function deliverable(kind: string, frame: string): string {
 }
 
 export function pongFrame(body: string | undefined, now: Date): string {
-  return JSON.stringify({ type: 'pong', time: now.toISOString(), ...idOf(parseJson(body)) });
+  const frame = parseJson(body);
+  if (nestsTooDeep(frame)) return tooDeepFrame(frame);
+  return JSON.stringify({ type: 'pong', time: now.toISOString(), ...idOf(frame) });
 }
 
 /** The reply to a refresh: the new credential holds until `expiresAt`. */
@@ -64,10 +71,16 @@ export function errorFrame(code: ErrorCode, message: string, frame?: unknown): s
   return JSON.stringify({ type: 'error', code, message, ...idOf(frame) });
 }
 
+/** The reply to a frame nested deeper than any handler reads one: refused before it is validated. */
+export function tooDeepFrame(frame: unknown): string {
+  return errorFrame('too_deep', tooDeepMessage('the frame'), frame);
+}
+
 /** The reply to a frame that matched no route: says whether it was not JSON, not a frame, or an unknown action. */
 export function unroutedFrameError(body: string | undefined): string {
   const json = parseJson(body);
   if (json === undefined) return errorFrame('invalid_json', 'frame is not valid JSON');
+  if (nestsTooDeep(json)) return tooDeepFrame(json);
   const frame = ClientFrame.safeParse(json);
   if (!frame.success) {
     return errorFrame('invalid_frame', 'a frame is a JSON object with a string "action"', json);

@@ -1,11 +1,12 @@
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import { JsonValue, nestsTooDeep, tooDeepMessage } from './json';
 
 // zod/mini tree-shakes to a few KB (the classic API bundles ~470 KB); it ships no messages unless given a locale.
 z.config(en());
 
 /** Why a queue message can never be delivered; carried to the dead-letter queue as `ErrorCode`. */
-export type InvalidMessageReason = 'invalid_json' | 'invalid_message' | 'payload_too_large';
+export type InvalidMessageReason = 'invalid_json' | 'invalid_message' | 'payload_too_large' | 'too_deep';
 
 /** A message that no retry can fix. It goes to the dead-letter queue with its reason, never back to the queue. */
 export class InvalidMessageError extends Error {
@@ -25,7 +26,7 @@ const notificationId = z.string().check(z.minLength(1), z.maxLength(256));
 /** Body of a NotifyUser queue message: reaches every open connection of `userId` (in `tenant`). */
 export const NotifyUserMessage = z.object({
   userId: z.string().check(z.minLength(1), z.maxLength(256)),
-  data: z.json(),
+  data: JsonValue,
   id: z.optional(notificationId),
   // Required in a multi-tenant stack and refused in a single-tenant one (see fan-out).
   tenant: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
@@ -35,7 +36,7 @@ export type NotifyUserMessage = z.infer<typeof NotifyUserMessage>;
 /** Body of a NotifyConnection queue message: reaches one connection. */
 export const NotifyConnectionMessage = z.object({
   connectionId: z.string().check(z.minLength(1), z.maxLength(128)),
-  data: z.json(),
+  data: JsonValue,
   id: z.optional(notificationId),
   // Set by the NotifyUser fan-out so that every connection of a user sees the same notification time.
   time: z.optional(z.iso.datetime()),
@@ -46,12 +47,16 @@ export function parseMessage<T>(schema: z.ZodMiniType<T>, body: string): T {
   return validMessage(schema, parseJsonBody(body));
 }
 
+/** The body's JSON, nested no deeper than the validators and the frames can take. */
 export function parseJsonBody(body: string): unknown {
+  let json: unknown;
   try {
-    return JSON.parse(body);
+    json = JSON.parse(body);
   } catch (cause) {
     throw new InvalidMessageError('invalid_json', 'message body is not valid JSON', { cause });
   }
+  if (nestsTooDeep(json)) throw new InvalidMessageError('too_deep', tooDeepMessage('the message body'));
+  return json;
 }
 
 export function validMessage<T>(schema: z.ZodMiniType<T>, json: unknown): T {

@@ -5,14 +5,14 @@ import type { EnrichmentResult } from './enrichment';
 import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
 import { eventFrame } from './frames';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
-import { type EventDelivery, eventTypeMatches, type PublishMessage } from './topics';
+import { type EventDelivery, eventTypeMatches, type PublishMessage, type TopicPage } from './topics';
 
 export interface TopicFanOutDeps {
   subscriptions: SubscriptionTable;
   sqs: SQSClient;
   notifyConnectionQueueUrl: string;
-  /** Where a large topic's next page is handed on, to be fanned out by another invocation meanwhile. */
-  publishQueueUrl: string;
+  /** Where a large topic's next page is handed on, to be fanned out by another invocation meanwhile: the fan-out's own queue. */
+  topicPagesQueueUrl: string;
   tenantClaim?: string;
   /** Subscribers per page. @default 1000 */
   pageSize?: number;
@@ -31,14 +31,19 @@ export const DEFAULT_PAGE_SIZE = 1000;
 /**
  * Event → the topic's subscribers whose filters pass its type, and one member of each group →
  * one NotifyConnection delivery each. One page of plain subscribers per invocation: when there are
- * more, the rest is enqueued as a message of its own first, so that a topic of 10,000 subscribers
- * is worked through by several invocations at once rather than one long one. Groups are read on
- * the first page only. Returns how many deliveries were enqueued.
+ * more, the rest is enqueued as a TopicPage first, so that a topic of 10,000 subscribers is worked
+ * through by several invocations at once rather than one long one. The first page (a Publish
+ * message) enriches the event and reads the groups; a page (`after`, from the fan-out's own queue
+ * only) does neither. Returns how many deliveries were enqueued.
  */
-export async function fanOutToTopic(received: PublishMessage, deps: TopicFanOutDeps): Promise<{ enqueued: number; continued: boolean }> {
+export async function fanOutToTopic(
+  received: PublishMessage,
+  deps: TopicFanOutDeps,
+  after?: TopicPage['after'],
+): Promise<{ enqueued: number; continued: boolean }> {
   checkTenancy(received.tenant, deps.tenantClaim, 'the topic\'s tenant');
   // Enriched once, on the first page; the pages after it carry the enriched event.
-  const enrich = received.after === undefined ? deps.enrichment?.enricherOf(received.topic) : undefined;
+  const enrich = after === undefined ? deps.enrichment?.enricherOf(received.topic) : undefined;
   const enriched = enrich === undefined ? undefined : await enrich(received);
   const message = enriched === undefined ? received : { ...received, event: enriched.event };
   const { topic, tenant, event } = message;
@@ -53,14 +58,14 @@ export async function fanOutToTopic(received: PublishMessage, deps: TopicFanOutD
 
   const page = await deps.subscriptions.plainSubscribers(topic, tenant, {
     limit: deps.pageSize ?? DEFAULT_PAGE_SIZE,
-    ...(message.after !== undefined && { after: message.after }),
+    ...(after !== undefined && { after }),
   });
   if (page.after !== undefined) {
-    const rest: PublishMessage = { ...message, after: page.after };
-    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.publishQueueUrl, MessageBody: JSON.stringify(rest) }));
+    const rest: TopicPage = { topic, ...(tenant !== undefined && { tenant }), event, after: page.after };
+    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.topicPagesQueueUrl, MessageBody: JSON.stringify(rest) }));
   }
   const recipients = page.subscribers.filter((subscriber) => eventTypeMatches(subscriber.events, event.type)).map((s) => s.connectionId);
-  if (message.after === undefined) {
+  if (after === undefined) {
     // CloudEvents are unique by source and id: the same event picks the same member on every retry.
     const eventKey = `${event.source}\0${event.id}`;
     for (const members of (await deps.subscriptions.groups(topic, tenant)).values()) {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod/mini';
 import { MAX_CONNECTION_SECONDS } from './connections';
-import { errorFrame, idOf, parseJson } from './frames';
+import { errorFrame, idOf, parseJson, tooDeepFrame } from './frames';
+import { JsonValue, nestsTooDeep } from './json';
 import { readableError } from './messages';
 import type { SubscriptionTable } from './subscriptions';
 import { EventTypeFilter, GroupName, mayAccess, MAX_PATTERNS, type PublishMessage, type TopicGrants, TopicName } from './topics';
@@ -32,7 +33,7 @@ const ClientEvent = z.strictObject({
   id: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
   subject: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
   datacontenttype: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-  data: z.optional(z.json()),
+  data: z.optional(JsonValue),
 });
 const PublishFrame = z.object({ action: z.literal('publish'), topic: TopicName, event: ClientEvent });
 
@@ -49,6 +50,7 @@ export interface SubscribeDeps {
  */
 export async function subscribe(body: string | undefined, caller: TopicCaller, deps: SubscribeDeps): Promise<string> {
   const frame = parseJson(body);
+  if (nestsTooDeep(frame)) return tooDeepFrame(frame);
   const request = SubscribeFrame.safeParse(frame);
   if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   const { topic, events, group } = request.data;
@@ -71,6 +73,7 @@ export async function subscribe(body: string | undefined, caller: TopicCaller, d
 /** `unsubscribe`: answered `unsubscribed` whether or not there was a subscription. */
 export async function unsubscribe(body: string | undefined, caller: TopicCaller, deps: { subscriptions: SubscriptionTable }): Promise<string> {
   const frame = parseJson(body);
+  if (nestsTooDeep(frame)) return tooDeepFrame(frame);
   const request = UnsubscribeFrame.safeParse(frame);
   if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   await deps.subscriptions.unsubscribe(caller.connectionId, request.data.topic, caller.tenant);
@@ -89,6 +92,7 @@ export interface ClientPublishDeps {
  */
 export async function publishFromClient(body: string | undefined, caller: TopicCaller, deps: ClientPublishDeps): Promise<string> {
   const frame = parseJson(body);
+  if (nestsTooDeep(frame)) return tooDeepFrame(frame);
   const request = PublishFrame.safeParse(frame);
   if (!request.success) return errorFrame('invalid_event', readableError(request.error), frame);
   const { topic, event } = request.data;

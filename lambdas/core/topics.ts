@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { JsonValue } from './json';
 // For zod's English error messages, which messages.ts configures once.
 import './messages';
 
@@ -63,27 +64,32 @@ export function topicKey(topic: string, tenant: string | undefined): string {
 
 /**
  * A CloudEvent 1.0 in structured JSON form. Extension attributes are kept as they are; their names
- * must be lower-case letters and digits, as the spec requires.
+ * must be lower-case letters and digits, as the spec requires. The names are checked on the event
+ * as sent, before zod copies it: the copy would silently lose an attribute named `__proto__`.
  */
-export const CloudEvent = z.catchall(
-  z.object({
-    specversion: z.literal('1.0'),
-    id: z.string().check(z.minLength(1), z.maxLength(256)),
-    source: z.string().check(z.minLength(1), z.maxLength(1024)),
-    type: z.string().check(z.minLength(1), z.maxLength(256)),
-    time: z.optional(z.iso.datetime({ offset: true })),
-    subject: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
-    datacontenttype: z.optional(z.string().check(z.minLength(1))),
-    dataschema: z.optional(z.string().check(z.minLength(1))),
-    data: z.optional(z.json()),
-    data_base64: z.optional(z.base64()),
-  }),
-  z.json(),
-).check(
-  z.refine((event) => Object.keys(event).every((name) => /^[a-z0-9]{1,20}$/.test(name) || name === 'data_base64'), {
-    message: 'CloudEvents attribute names are 1-20 lower-case letters or digits',
-  }),
-  z.refine((event) => !('data' in event && 'data_base64' in event), { message: 'an event has data or data_base64, not both' }),
+export const CloudEvent = z.pipe(
+  z.custom<object>(
+    (event) => typeof event !== 'object' || event === null || Object.keys(event).every((name) => /^[a-z0-9]{1,20}$/.test(name) || name === 'data_base64'),
+    'CloudEvents attribute names are 1-20 lower-case letters or digits',
+  ),
+  z
+    .catchall(
+      z.object({
+        specversion: z.literal('1.0'),
+        id: z.string().check(z.minLength(1), z.maxLength(256)),
+        source: z.string().check(z.minLength(1), z.maxLength(1024)),
+        type: z.string().check(z.minLength(1), z.maxLength(256)),
+        time: z.optional(z.iso.datetime({ offset: true })),
+        subject: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
+        datacontenttype: z.optional(z.string().check(z.minLength(1))),
+        dataschema: z.optional(z.string().check(z.minLength(1))),
+        // Data and extension values are passed on as sent, never copied.
+        data: z.optional(JsonValue),
+        data_base64: z.optional(z.base64()),
+      }),
+      JsonValue,
+    )
+    .check(z.refine((event) => !('data' in event && 'data_base64' in event), { message: 'an event has data or data_base64, not both' })),
 );
 export type CloudEvent = z.infer<typeof CloudEvent>;
 
@@ -93,10 +99,17 @@ export const PublishMessage = z.object({
   event: CloudEvent,
   // Required in a multi-tenant stack and refused in a single-tenant one, as for NotifyUser.
   tenant: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-  // Set by the fan-out on the message that continues a large topic from this subscriber on.
-  after: z.optional(z.string().check(z.minLength(1))),
 });
 export type PublishMessage = z.infer<typeof PublishMessage>;
+
+/**
+ * The rest of a large topic's fan-out: its subscribers from the one after `after` on, for the
+ * event as the first page delivered it (enriched, groups done). Read from the topic fan-out's own
+ * queue only, which nothing else may write to: a page skips the enrichment and the groups, and
+ * starts wherever `after` says, which no sender of Publish messages may choose.
+ */
+export const TopicPage = z.extend(PublishMessage, { after: z.string().check(z.minLength(1), z.maxLength(128)) });
+export type TopicPage = z.infer<typeof TopicPage>;
 
 /** A topic event on its way to one connection, on the NotifyConnection queue. */
 export const EventDelivery = z.object({

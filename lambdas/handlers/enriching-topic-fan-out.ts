@@ -1,4 +1,5 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { ENRICHMENT_TIMEOUTS } from '../clients';
 import { readConfig } from '../config';
 import { ConnectionTable } from '../core/connections';
 import { enrich, enricherOf, type Enrichers } from '../core/enrichment';
@@ -8,7 +9,8 @@ import { topicFanOutHandler } from '../topic-fan-out-handler';
 export const handler = topicFanOutHandler((db) => {
   const config = readConfig('ENRICHERS', 'CONNECTIONS_TABLE_NAME');
   const enrichers = JSON.parse(config.ENRICHERS) as Enrichers;
-  const lambda = new LambdaClient({});
+  // Built here, not in clients.ts, so that only this bundle carries the Lambda client.
+  const lambda = new LambdaClient({ maxAttempts: 1, requestHandler: ENRICHMENT_TIMEOUTS });
   return {
     enricherOf: (topic) => {
       const functionArn = enricherOf(enrichers, topic);

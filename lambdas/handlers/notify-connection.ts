@@ -1,3 +1,4 @@
+import type { SQSRecord } from 'aws-lambda';
 import { createDocumentClient, createManagementApiClient, createSqsClient } from '../clients';
 import { readConfig } from '../config';
 import { ConnectionTable } from '../core/connections';
@@ -18,17 +19,23 @@ const deps = {
   subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
 };
 
-/** Backends' NotifyConnection messages, and the topic fan-out's event deliveries (which carry `event`). */
-export const handler = sqsBatchHandler(async (record) => {
+/** Backends' NotifyConnection messages, and the topic fan-out's event deliveries (which carry `event`): the frame, and for whom. */
+function deliveryOf(record: SQSRecord): { connectionId: string; frame: string; kind: 'event' | 'notification'; about: Record<string, string> } {
   const json = parseJsonBody(record.body);
   if (typeof json === 'object' && json !== null && 'event' in json) {
     const { connectionId, topic, event } = validMessage(EventDelivery, json);
-    const outcome = await deliverToConnection(connectionId, eventFrame(topic, event), deps);
-    logger.debug('event delivered', { messageId: record.messageId, topic, eventId: event.id, outcome });
-    return;
+    return { connectionId, frame: eventFrame(topic, event), kind: 'event', about: { topic, eventId: event.id } };
   }
   const message = validMessage(NotifyConnectionMessage, json);
   const notification = { id: message.id ?? record.messageId, time: message.time ?? sentTime(record), data: message.data };
-  const outcome = await deliverToConnection(message.connectionId, notificationFrame(notification), deps);
-  logger.debug('notification delivered', { messageId: record.messageId, notificationId: notification.id, outcome });
-}, new DeadLetterQueue(createSqsClient(), config.DEAD_LETTER_QUEUE_URL));
+  return { connectionId: message.connectionId, frame: notificationFrame(notification), kind: 'notification', about: { notificationId: notification.id } };
+}
+
+export const handler = sqsBatchHandler(
+  deliveryOf,
+  async ({ connectionId, frame, kind, about }, record) => {
+    const outcome = await deliverToConnection(connectionId, frame, deps);
+    logger.debug(`${kind} delivered`, { messageId: record.messageId, ...about, outcome });
+  },
+  new DeadLetterQueue(createSqsClient(), config.DEAD_LETTER_QUEUE_URL),
+);

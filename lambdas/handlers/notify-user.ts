@@ -27,12 +27,17 @@ const deps = {
   ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
 };
 
-export const handler = sqsBatchHandler(async (record) => {
-  const message = parseMessage(NotifyUserMessage, record.body);
-  const notification = { id: message.id ?? record.messageId, time: sentTime(record), data: message.data };
-  const { failures, ...counts } = await fanOutToUser(message, notification, deps);
-  for (const { connectionId, error } of failures) {
-    logger.warn('delivery failed; the NotifyConnection queue retries it', { notificationId: notification.id, connectionId, error: error as Error });
-  }
-  logger.debug('notification fanned out', { messageId: record.messageId, notificationId: notification.id, ...counts });
-}, new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL));
+export const handler = sqsBatchHandler(
+  (record) => {
+    const message = parseMessage(NotifyUserMessage, record.body);
+    return { message, notification: { id: message.id ?? record.messageId, time: sentTime(record), data: message.data } };
+  },
+  async ({ message, notification }, record) => {
+    const { failures, ...counts } = await fanOutToUser(message, notification, deps);
+    for (const { connectionId, error } of failures) {
+      logger.warn('delivery failed; the NotifyConnection queue retries it', { notificationId: notification.id, connectionId, error: error as Error });
+    }
+    logger.debug('notification fanned out', { messageId: record.messageId, notificationId: notification.id, ...counts });
+  },
+  new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL),
+);

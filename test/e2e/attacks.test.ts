@@ -105,6 +105,21 @@ describe('a user named anywhere but in the token', () => {
   });
 });
 
+describe('a frame nested 15,000 deep (30 KB, within one WebSocket frame)', () => {
+  it('is answered too_deep through the gateway, on the route it names, before it is validated', async () => {
+    const client = await connect({ headers: { Authorization: `Bearer ${await stack.tokenFor('deep-frames')}` } });
+
+    client.send(`{"action":"publish","id":"deep","topic":"t","event":{"type":"x","data":${'['.repeat(15_000) + ']'.repeat(15_000)}}}`);
+
+    expect(await client.frame((frame) => frame.id === 'deep')).toEqual({
+      type: 'error',
+      code: 'too_deep',
+      message: 'the frame nests objects and arrays more than 64 deep',
+      id: 'deep',
+    });
+  });
+});
+
 describe('docs/security.md', () => {
   it('has a row for every case of this suite', () => {
     const doc = readFileSync(path.join(PROJECT_DIR, 'docs', 'security.md'), 'utf8');

@@ -156,6 +156,7 @@ describe('the alarms', () => {
         byReason('invalid_json'),
         byReason('invalid_message'),
         byReason('payload_too_large'),
+        byReason('too_deep'),
       ]),
       Threshold: 1,
     });

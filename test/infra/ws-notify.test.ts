@@ -179,7 +179,7 @@ describe('the queues', () => {
 
   it('encrypts every queue, dead-letter queues included, and refuses non-TLS access to each', () => {
     const queues = ofType('AWS::SQS::Queue');
-    expect(queues).toHaveLength(6);
+    expect(queues).toHaveLength(7);
     for (const [id, queue] of queues) {
       expect(queue.Properties['SqsManagedSseEnabled']).toBe(true);
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
@@ -214,11 +214,12 @@ describe('the queues', () => {
           mapping['Properties']['ScalingConfig']['MaximumConcurrency'],
         ]),
       );
-    expect(concurrencyOf(template)).toEqual({ NotifyUser: 20, NotifyConnection: 40, Publish: 10 });
+    // The topic fan-out's page queue shares the Publish consumers' bound.
+    expect(concurrencyOf(template)).toEqual({ NotifyUser: 20, NotifyConnection: 40, Publish: 10, TopicPages: 10 });
 
     const stack = newStack();
     new WsNotify(stack, 'WsNotify', { ...props, notifyUserConcurrency: 2, notifyConnectionConcurrency: 1000, publishConcurrency: 50 });
-    expect(concurrencyOf(Template.fromStack(stack))).toEqual({ NotifyUser: 2, NotifyConnection: 1000, Publish: 50 });
+    expect(concurrencyOf(Template.fromStack(stack))).toEqual({ NotifyUser: 2, NotifyConnection: 1000, Publish: 50, TopicPages: 50 });
   });
 
   it.each([
@@ -231,9 +232,52 @@ describe('the queues', () => {
     );
   });
 
+  it("feeds the topic fan-out from the Publish queue and from its own page queue, which only the fan-out may send to", () => {
+    const queueId = (name: string) => ofType('AWS::SQS::Queue').find(([id]) => id.includes(name) && !id.includes('DeadLetter'))![0];
+    const [pages, publish] = [queueId('TopicPagesQueue'), queueId('PublishQueue')];
+    const fanOut = functionLogicalId('TopicFanOutFunction');
+    const fanOutRole = resources[fanOut]!.Properties['Role']['Fn::GetAtt'][0];
+    const sources = ofType('AWS::Lambda::EventSourceMapping')
+      .filter(([, mapping]) => mapping.Properties['FunctionName'].Ref === fanOut)
+      .map(([, mapping]) => mapping.Properties['EventSourceArn']['Fn::GetAtt'][0]);
+    expect(sources.sort()).toEqual([publish, pages].sort());
+    expect(resources[fanOut]!.Properties['Environment']['Variables']).toMatchObject({
+      TOPIC_PAGES_QUEUE_URL: { Ref: pages },
+      TOPIC_PAGES_QUEUE_ARN: { 'Fn::GetAtt': [pages, 'Arn'] },
+    });
+    expect(resources[fanOut]!.Properties['Environment']['Variables']).not.toHaveProperty('PUBLISH_QUEUE_URL');
+
+    // The queue policy denies SendMessage to every principal of any account but the fan-out's role…
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: pages }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'sqs:SendMessage',
+            Resource: { 'Fn::GetAtt': [pages, 'Arn'] },
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [fanOutRole, 'Arn'] } } },
+          },
+        ]),
+      },
+    });
+    // …and no other function is granted SendMessage on it, nor the fan-out on the Publish queue.
+    const sendersTo = (queue: string) =>
+      ofType('AWS::IAM::Policy')
+        .filter(([, policy]) =>
+          (policy.Properties['PolicyDocument'].Statement as any[]).some(
+            (statement) => [statement.Action].flat().includes('sqs:SendMessage') && JSON.stringify(statement.Resource).includes(`"${queue}"`),
+          ),
+        )
+        .flatMap(([, policy]) => policy.Properties['Roles'].map((role: { Ref: string }) => role.Ref));
+    expect(sendersTo(pages)).toEqual([fanOutRole]);
+    expect(sendersTo(publish)).not.toContain(fanOutRole);
+  });
+
   it('feeds each consumer in batches of at most 10, with no batching window, reporting batch item failures', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(3);
+    expect(mappings).toHaveLength(4);
     for (const [, mapping] of mappings) {
       expect(mapping.Properties['BatchSize']).toBeLessThanOrEqual(10);
       expect(mapping.Properties['MaximumBatchingWindowInSeconds'] ?? 0).toBe(0);
@@ -398,7 +442,7 @@ describe('enrichment', () => {
     const configured = Template.fromStack(stack);
 
     configured.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ ENRICHERS: Match.anyValue(), CONNECTIONS_TABLE_NAME: Match.anyValue(), PUBLISH_QUEUE_URL: Match.anyValue() }) },
+      Environment: { Variables: Match.objectLike({ ENRICHERS: Match.anyValue(), CONNECTIONS_TABLE_NAME: Match.anyValue(), TOPIC_PAGES_QUEUE_URL: Match.anyValue() }) },
     });
     configured.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]) },
@@ -568,7 +612,8 @@ describe('IAM', () => {
     ['PublishFunction', ['sqs:SendMessage']],
     ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
     ['EventsIngressFunction', ['sqs:SendMessage']],
-    ['TopicFanOutFunction', ['dynamodb:Query', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    // It consumes two queues: the Publish queue and its own page queue.
+    ['TopicFanOutFunction', ['dynamodb:Query', ...['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'].flatMap((action) => [action, action]), 'sqs:SendMessage']],
   ])('%s may take exactly the actions its code uses', (fn, actions) => {
     expect(permissionsOf(fn).actions).toEqual(actions);
   });

@@ -1,18 +1,26 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { REQUEST_TIMEOUTS } from '../../lambdas/clients';
+import { DeadLetterQueue } from '../../lambdas/core/dead-letter';
 import { DIRECT_DELIVERY_MAX_CONNECTIONS } from '../../lambdas/core/fan-out';
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
+import { logger } from '../../lambdas/logger';
+import { sqsBatchHandler } from '../../lambdas/sqs-batch';
 import { connectEventFor, disconnectEventFor } from '../support/events';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { loadHandler } from '../support/load-handler';
 import {
   afterVisibilityTimeout,
+  createQueuePair,
   drain,
   enqueue,
   receiveAll,
   type StackUnderTest,
   startStackUnderTest,
 } from '../support/stack-under-test';
+import { StallingProxy } from '../support/stalling-proxy';
 
 type WebSocketHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -404,3 +412,164 @@ describe('in a multi-tenant stack (tenantClaim)', () => {
     expect(clients.framesOf('conn-uma-acme')).toEqual([]);
   });
 });
+
+/** 40 KB of JSON nested 20,000 deep: it overflows the stack of any recursive validator or JSON.stringify. */
+const DEEP = '['.repeat(20_000) + ']'.repeat(20_000);
+
+describe('a message nested 20,000 deep', () => {
+  it('is dead-lettered at once as too_deep from NotifyUser, and fails nothing', async () => {
+    await connectAs('rita', 'conn-rita-1');
+    const deep = `{"userId":"rita","data":${DEEP}}`;
+
+    await enqueue(stack.sqs, stack.notifyUser.url, deep, JSON.stringify({ userId: 'rita', data: 'shallow' }));
+    const { userStage } = await runPipeline();
+
+    expect(userStage).toMatchObject({ processed: 2, failedMessageIds: [] });
+    expect(clients.framesOf('conn-rita-1')).toEqual([expect.objectContaining({ data: 'shallow' })]);
+    const [deadLetter, ...others] = await receiveAll(stack.sqs, stack.notifyUser.deadLetterUrl);
+    expect(others).toEqual([]);
+    expect(deadLetter?.Body).toBe(deep);
+    expect(deadLetter?.MessageAttributes?.['ErrorCode']?.StringValue).toBe('too_deep');
+    expect(deadLetter?.MessageAttributes?.['ErrorMessage']?.StringValue).toBe('the message body nests objects and arrays more than 64 deep');
+  });
+
+  it('is dead-lettered at once as too_deep from NotifyConnection, a notification or an event delivery, and fails nothing', async () => {
+    await connectAs('sven', 'conn-sven-1');
+    const event = { specversion: '1.0', id: 'e-deep', source: '/s', type: 't' };
+    const deep = [`{"connectionId":"conn-sven-1","data":${DEEP}}`, `{"connectionId":"conn-sven-1","topic":"t","event":${JSON.stringify(event).replace('}', `,"data":${DEEP}}`)}}`];
+
+    await enqueue(stack.sqs, stack.notifyConnection.url, ...deep, JSON.stringify({ connectionId: 'conn-sven-1', data: 'shallow' }));
+    const result = await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(result).toMatchObject({ processed: 3, failedMessageIds: [] });
+    expect(clients.framesOf('conn-sven-1')).toEqual([expect.objectContaining({ data: 'shallow' })]);
+    const deadLetters = await receiveAll(stack.sqs, stack.notifyConnection.deadLetterUrl);
+    expect(deadLetters.map((m) => m.MessageAttributes?.['ErrorCode']?.StringValue)).toEqual(['too_deep', 'too_deep']);
+    expect(deadLetters.map((m) => m.Body).sort()).toEqual([...deep].sort());
+  });
+
+  it('is delivered when its frame nests 64 deep, and dead-lettered as too_deep at 65', async () => {
+    await connectAs('tove', 'conn-tove-1');
+    // The frame {"type":"notification",…,"data":…} adds one level to the data.
+    const data = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+
+    await enqueue(stack.sqs, stack.notifyConnection.url, `{"connectionId":"conn-tove-1","data":${data(63)}}`, `{"connectionId":"conn-tove-1","data":${data(64)}}`);
+    const result = await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(result.failedMessageIds).toEqual([]);
+    expect(clients.framesOf('conn-tove-1')).toEqual([expect.objectContaining({ data: JSON.parse(data(63)) })]);
+    const deadLetters = await receiveAll(stack.sqs, stack.notifyConnection.deadLetterUrl);
+    expect(deadLetters.map((m) => [m.Body, m.MessageAttributes?.['ErrorCode']?.StringValue])).toEqual([
+      [`{"connectionId":"conn-tove-1","data":${data(64)}}`, 'too_deep'],
+    ]);
+  });
+});
+
+describe('which failures are retried', () => {
+  it('dead-letters at once a record whose reading throws, even a RangeError; retries one whose I/O fails; its siblings are unaffected', async () => {
+    const queue = await createQueuePair(stack.sqs, 'RetryRule');
+    // Imported before the stack set POWERTOOLS_LOG_LEVEL, unlike the handlers loaded after it.
+    logger.setLogLevel('SILENT');
+    const handler = sqsBatchHandler(
+      // A validator that recurses, as zod's z.json() does: it overflows on deep JSON.
+      (record) => z.json().parse(JSON.parse(record.body)),
+      async (json) => {
+        // I/O that fails: a queue that does not exist.
+        if (json === 'unreachable') await stack.sqs.send(new SendMessageCommand({ QueueUrl: `${queue.url}-missing`, MessageBody: 'x' }));
+      },
+      new DeadLetterQueue(stack.sqs, queue.deadLetterUrl),
+    );
+
+    await enqueue(stack.sqs, queue.url, DEEP, '"unreachable"', '"fine"');
+    const result = await drain(stack, queue, handler);
+
+    expect(result.processed).toBe(3);
+    expect(result.failedMessageIds).toHaveLength(1);
+    const [deadLetter, ...others] = await receiveAll(stack.sqs, queue.deadLetterUrl);
+    expect(others).toEqual([]);
+    expect(deadLetter?.Body).toBe(DEEP);
+    expect(deadLetter?.MessageAttributes?.['ErrorCode']?.StringValue).toBe('invalid_message');
+    expect(deadLetter?.MessageAttributes?.['ErrorMessage']?.StringValue).toMatch(/^the message could not be read: RangeError: Maximum call stack size exceeded/);
+    // The record whose I/O failed is back after its visibility timeout, for another try.
+    await afterVisibilityTimeout();
+    const [retried] = await receiveAll(stack.sqs, queue.url);
+    expect(retried?.Body).toBe('"unreachable"');
+  });
+});
+
+describe('data with __proto__ keys', () => {
+  // JSON.parse keeps "__proto__" as an own property; a copy made by assignment loses it.
+  const data = '{"__proto__":{"isAdmin":true},"items":[{"__proto__":null,"id":1}],"n":1}';
+
+  it('arrives exactly as sent, by NotifyUser (direct and queued delivery) and NotifyConnection', async () => {
+    await connectAs('ursula', 'conn-ursula-1');
+    const many = Array.from({ length: DIRECT_DELIVERY_MAX_CONNECTIONS + 1 }, (_, i) => `conn-viktor-${i}`);
+    for (const id of many) await connectAs('viktor', id);
+
+    await enqueue(
+      stack.sqs,
+      stack.notifyUser.url,
+      `{"userId":"ursula","id":"p-1","data":${data}}`,
+      `{"userId":"viktor","id":"p-2","data":${data}}`,
+    );
+    await enqueue(stack.sqs, stack.notifyConnection.url, `{"connectionId":"conn-ursula-1","id":"p-3","data":${data}}`);
+    await runPipeline();
+
+    const received = [...clients.framesOf('conn-ursula-1'), ...many.flatMap((id) => clients.framesOf(id))] as { data: unknown }[];
+    expect(received).toHaveLength(2 + many.length);
+    for (const frame of received) expect(JSON.stringify(frame.data)).toBe(data);
+  });
+});
+
+describe('a DynamoDB that stalls', () => {
+  it('fails only the records that need it, within the SDK timeouts, and they are delivered once it is back', async () => {
+    await connectAs('wanda', 'conn-wanda-live');
+    await connectAs('wanda', 'conn-wanda-gone-1', false);
+    await connectAs('wanda', 'conn-wanda-gone-2', false);
+    const realEndpoint = process.env['AWS_ENDPOINT_URL_DYNAMODB'] as string;
+    const proxy = await StallingProxy.start(realEndpoint);
+    // The clients resolve their endpoint at their first call, which is made through the proxy.
+    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = proxy.endpoint;
+    try {
+      const stalling = loadHandler<SqsHandler>('notify-connection', {
+        CONNECTIONS_TABLE_NAME: stack.tableName,
+        SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+        MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
+        DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
+      });
+      // Through the proxy, a gone connection's row is removed as usual.
+      await enqueue(stack.sqs, stack.notifyConnection.url, JSON.stringify({ connectionId: 'conn-wanda-gone-1', data: 'before' }));
+      expect(await drain(stack, stack.notifyConnection, stalling)).toMatchObject({ processed: 1, failedMessageIds: [] });
+      expect(await row('conn-wanda-gone-1')).toBeUndefined();
+
+      proxy.pause();
+      // One batch: the live connection needs no table, the gone one must delete its row.
+      await enqueue(
+        stack.sqs,
+        stack.notifyConnection.url,
+        JSON.stringify({ connectionId: 'conn-wanda-live', data: 'during' }),
+        JSON.stringify({ connectionId: 'conn-wanda-gone-2', data: 'during' }),
+      );
+      const started = Date.now();
+      const stalled = await drain(stack, stack.notifyConnection, stalling);
+      const elapsed = Date.now() - started;
+
+      expect(stalled).toMatchObject({ batches: 1, processed: 2 });
+      expect(stalled.failedMessageIds).toHaveLength(1);
+      expect(clients.framesOf('conn-wanda-live')).toEqual([expect.objectContaining({ data: 'during' })]);
+      // The SDK's 3 attempts, each cut off at its request timeout: far within the function's 30 s.
+      expect(elapsed).toBeGreaterThanOrEqual(REQUEST_TIMEOUTS.requestTimeout);
+      expect(elapsed).toBeLessThan(3 * REQUEST_TIMEOUTS.requestTimeout + 3_000);
+
+      proxy.resume();
+      await afterVisibilityTimeout();
+      expect(await drain(stack, stack.notifyConnection, stalling)).toMatchObject({ processed: 1, failedMessageIds: [] });
+      expect(await row('conn-wanda-gone-2')).toBeUndefined();
+      expect(await row('conn-wanda-live')).toBeDefined();
+    } finally {
+      process.env['AWS_ENDPOINT_URL_DYNAMODB'] = realEndpoint;
+      await proxy.stop();
+    }
+  });
+});
+

@@ -1,29 +1,42 @@
-import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from '../../lambdas/core/messages';
 import { chooseMember, CONNECTION_INDEX, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fan-out';
-import { subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
-import type { CloudEvent, PublishMessage } from '../../lambdas/core/topics';
-import { receiveAll, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
+import { acceptEvents } from '../../lambdas/core/events-ingress';
+import { publishFromClient, subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
+import type { CloudEvent, PublishMessage, TopicPage } from '../../lambdas/core/topics';
+import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
+import { loadHandler } from '../support/load-handler';
+import { createQueuePair, drain, enqueue, type QueuePair, type StackUnderTest, startStackUnderTest, takeAll } from '../support/stack-under-test';
+
+type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 let stack: StackUnderTest;
 let subscriptions: SubscriptionTable;
-let publishQueueUrl: string;
+let publish: QueuePair;
+let topicPages: QueuePair;
+let topicPagesQueueUrl: string;
+let managementApi: ManagementApiServer;
+const clients = new RecordingConnections();
 const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
 
 beforeAll(async () => {
   stack = await startStackUnderTest();
   subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName);
-  ({ QueueUrl: publishQueueUrl = '' } = await stack.sqs.send(new CreateQueueCommand({ QueueName: 'Publish' })));
+  publish = await createQueuePair(stack.sqs, 'Publish');
+  topicPages = await createQueuePair(stack.sqs, 'TopicPages');
+  topicPagesQueueUrl = topicPages.url;
+  managementApi = await startManagementApi(clients, 'live');
 }, 60_000);
 
 afterAll(async () => {
+  await managementApi?.stop();
   await stack?.stop();
 });
 
 function deps(overrides: Partial<TopicFanOutDeps> = {}): TopicFanOutDeps {
-  return { subscriptions, sqs: stack.sqs, notifyConnectionQueueUrl: stack.notifyConnection.url, publishQueueUrl, ...overrides };
+  return { subscriptions, sqs: stack.sqs, notifyConnectionQueueUrl: stack.notifyConnection.url, topicPagesQueueUrl, ...overrides };
 }
 
 function event(type: string, id = `e-${Math.random().toString(36).slice(2)}`): CloudEvent {
@@ -32,12 +45,12 @@ function event(type: string, id = `e-${Math.random().toString(36).slice(2)}`): C
 
 /** The deliveries the fan-out enqueued, by connection id. */
 async function deliveredTo(): Promise<string[]> {
-  const messages = await receiveAll(stack.sqs, stack.notifyConnection.url);
+  const messages = await takeAll(stack.sqs, stack.notifyConnection.url);
   return messages.map((message) => (JSON.parse(message.Body as string) as { connectionId: string }).connectionId).sort();
 }
 
-async function continuations(): Promise<PublishMessage[]> {
-  return (await receiveAll(stack.sqs, publishQueueUrl)).map((message) => JSON.parse(message.Body as string) as PublishMessage);
+async function continuations(): Promise<TopicPage[]> {
+  return (await takeAll(stack.sqs, topicPagesQueueUrl)).map((message) => JSON.parse(message.Body as string) as TopicPage);
 }
 
 async function topicRows(topicKey: string): Promise<string[]> {
@@ -158,7 +171,7 @@ describe('choosing a group member', () => {
 });
 
 describe('the topic fan-out', () => {
-  it('pages a large topic: one page per message, the rest enqueued as a continuation, groups on the first page only', async () => {
+  it("pages a large topic: one page per message, the rest enqueued on the fan-out's own queue, groups on the first page only", async () => {
     for (let index = 0; index < 7; index++) {
       await subscriptions.subscribe({ connectionId: `p-${index}`, topic: 'big', expiresAt: inAnHour() });
     }
@@ -166,16 +179,18 @@ describe('the topic fan-out', () => {
     const message: PublishMessage = { topic: 'big', event: event('x') };
 
     const all: string[] = [];
-    let next: PublishMessage | undefined = message;
-    let pages = 0;
-    while (next !== undefined) {
-      const outcome = await fanOutToTopic(next, deps({ pageSize: 3 }));
+    let outcome = await fanOutToTopic(message, deps({ pageSize: 3 }));
+    let pages = 1;
+    all.push(...(await deliveredTo()));
+    while (outcome.continued) {
+      const pending = await continuations();
+      expect(pending).toEqual([{ ...message, after: expect.any(String) }]);
+      const { after, ...rest } = pending[0]!;
+      outcome = await fanOutToTopic(rest, deps({ pageSize: 3 }), after);
       pages += 1;
       all.push(...(await deliveredTo()));
-      const pending = await continuations();
-      expect(pending.length).toBe(outcome.continued ? 1 : 0);
-      next = pending[0];
     }
+    expect(await continuations()).toEqual([]);
 
     expect(pages).toBe(3);
     expect(all.sort()).toEqual(['p-0', 'p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6', 'p-group-member']);
@@ -195,3 +210,110 @@ describe('the topic fan-out', () => {
     expect(await deliveredTo()).toEqual([]);
   });
 });
+
+describe('the topic fan-out function', () => {
+  let topicFanOut: SqsHandler;
+  let notifyConnection: SqsHandler;
+  const subscribeAll = async (topic: string) => {
+    for (const connectionId of ['h-1', 'h-2', 'h-3']) await subscriptions.subscribe({ connectionId: `${topic}-${connectionId}`, topic, expiresAt: inAnHour() });
+    await subscriptions.subscribe({ connectionId: `${topic}-member`, topic, group: 'g', expiresAt: inAnHour() });
+  };
+
+  beforeAll(() => {
+    topicFanOut = loadHandler('topic-fan-out', {
+      SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+      NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
+      TOPIC_PAGES_QUEUE_URL: topicPages.url,
+      TOPIC_PAGES_QUEUE_ARN: topicPages.arn,
+      DEAD_LETTER_QUEUE_URL: publish.deadLetterUrl,
+    });
+    notifyConnection = loadHandler('notify-connection', {
+      CONNECTIONS_TABLE_NAME: stack.tableName,
+      SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+      MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
+      DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
+    });
+  });
+
+  it('ignores a page cursor ("after") on a Publish message, as any unknown field: every subscriber and the group get the event', async () => {
+    await subscribeAll('cursor');
+
+    // Were "after" read, the fan-out would start after cursor-h-2 and skip the groups.
+    await enqueue(stack.sqs, publish.url, JSON.stringify({ topic: 'cursor', event: event('x'), after: 'cursor-h-2' }));
+    const result = await drain(stack, publish, topicFanOut);
+
+    expect(result).toMatchObject({ processed: 1, failedMessageIds: [] });
+    expect(await deliveredTo()).toEqual(['cursor-h-1', 'cursor-h-2', 'cursor-h-3', 'cursor-member']);
+    expect(await continuations()).toEqual([]);
+  });
+
+  it("continues from a cursor on the fan-out's own queue only: the subscribers after it, and no groups", async () => {
+    await subscribeAll('paged');
+
+    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'paged', event: event('x'), after: 'paged-h-2' }));
+    const result = await drain(stack, topicPages, topicFanOut);
+
+    expect(result).toMatchObject({ processed: 1, failedMessageIds: [] });
+    expect(await deliveredTo()).toEqual(['paged-h-3']);
+  });
+
+  it('dead-letters a Publish message nested 20,000 deep at once as too_deep, and fans out its sibling', async () => {
+    await subscribeAll('deep');
+    const deep = `{"topic":"deep","event":{"specversion":"1.0","id":"d","source":"/s","type":"t","data":${'['.repeat(20_000) + ']'.repeat(20_000)}}}`;
+
+    await enqueue(stack.sqs, publish.url, deep, JSON.stringify({ topic: 'deep', event: event('x') }));
+    const result = await drain(stack, publish, topicFanOut);
+
+    expect(result).toMatchObject({ processed: 2, failedMessageIds: [] });
+    expect(await deliveredTo()).toHaveLength(4);
+    const deadLetters = await takeAll(stack.sqs, publish.deadLetterUrl);
+    expect(deadLetters.map((m) => [m.Body, m.MessageAttributes?.['ErrorCode']?.StringValue])).toEqual([[deep, 'too_deep']]);
+  });
+
+  it('delivers an event whose data and extension attributes hold __proto__ keys exactly as sent', async () => {
+    await subscriptions.subscribe({ connectionId: 'proto-1', topic: 'proto', expiresAt: inAnHour() });
+    clients.connect('proto-1');
+    const data = '{"__proto__":{"isAdmin":true},"items":[{"__proto__":null}]}';
+    const extension = '{"__proto__":"x"}';
+
+    await enqueue(stack.sqs, publish.url, `{"topic":"proto","event":{"specversion":"1.0","id":"p","source":"/s","type":"t","data":${data},"ext":${extension}}}`);
+    await drain(stack, publish, topicFanOut);
+    await drain(stack, stack.notifyConnection, notifyConnection);
+
+    const [frame, ...others] = clients.framesOf('proto-1') as { event: Record<string, unknown> }[];
+    expect(others).toEqual([]);
+    expect(JSON.stringify(frame?.event['data'])).toBe(data);
+    expect(JSON.stringify(frame?.event['ext'])).toBe(extension);
+  });
+});
+
+describe('JSON nested too deep from clients and the events ingress', () => {
+  const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+  const caller: TopicCaller = { connectionId: 'c-deep', userId: 'u-deep', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: ['*'] } };
+
+  it('answers a publish or subscribe frame nested 20,000 deep with a too_deep error frame, and enqueues nothing', async () => {
+    const publishing = await publishFromClient(`{"action":"publish","id":7,"topic":"t","event":{"type":"x","data":${deep(20_000)}}}`, caller, { sqs: stack.sqs, publishQueueUrl: publish.url });
+    const subscribing = await subscribe(`{"action":"subscribe","topic":"t","events":${deep(20_000)}}`, caller, { subscriptions, maxSubscriptionsPerConnection: 10 });
+
+    expect(JSON.parse(publishing)).toEqual({ type: 'error', code: 'too_deep', message: 'the frame nests objects and arrays more than 64 deep', id: 7 });
+    expect(JSON.parse(subscribing)).toMatchObject({ type: 'error', code: 'too_deep' });
+    expect(await takeAll(stack.sqs, publish.url)).toEqual([]);
+  });
+
+  it('refuses with 400 too_deep a body nested 20,000 deep, and an event whose frame would nest deeper than 64, enqueueing nothing', async () => {
+    const post = (event: string) =>
+      acceptEvents('t', { headers: { 'content-type': 'application/cloudevents+json' }, body: event }, { kind: 'iam' }, { sqs: stack.sqs, publishQueueUrl: publish.url });
+    const attributes = '"specversion":"1.0","id":"1","source":"/s","type":"t"';
+
+    const tooDeep = await post(`{${attributes},"data":${deep(20_000)}}`);
+    // {"type":"event","event":{…,"data":…}}: data 63 deep makes a frame 65 deep.
+    const frameTooDeep = await post(`{${attributes},"data":${deep(63)}}`);
+    const deepest = await post(`{${attributes},"data":${deep(62)}}`);
+
+    expect([tooDeep.statusCode, JSON.parse(tooDeep.body).error]).toEqual([400, 'too_deep']);
+    expect([frameTooDeep.statusCode, JSON.parse(frameTooDeep.body).error]).toEqual([400, 'too_deep']);
+    expect(deepest.statusCode).toBe(202);
+    expect(await takeAll(stack.sqs, publish.url)).toHaveLength(1);
+  });
+});
+

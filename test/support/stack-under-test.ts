@@ -183,7 +183,8 @@ async function createSubscriptionsTable(db: DynamoDBClient, tableName: string): 
   );
 }
 
-async function createQueuePair(sqs: SQSClient, name: string): Promise<QueuePair> {
+/** A queue and its dead-letter queue, as the construct makes them (a short visibility timeout aside). */
+export async function createQueuePair(sqs: SQSClient, name: string): Promise<QueuePair> {
   const deadLetter = await sqs.send(new CreateQueueCommand({ QueueName: `${name}DeadLetter` }));
   const deadLetterArn = await queueArn(sqs, deadLetter.QueueUrl as string);
   const queue = await sqs.send(
@@ -227,6 +228,16 @@ export async function receiveAll(sqs: SQSClient, queueUrl: string): Promise<Mess
     if (Messages.length === 0) return messages;
     messages.push(...Messages);
   }
+}
+
+/** Every message in the queue, deleted as it is received, so that none comes back after its visibility timeout. */
+export async function takeAll(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+  const messages = await receiveAll(sqs, queueUrl);
+  for (let start = 0; start < messages.length; start += 10) {
+    const entries = messages.slice(start, start + 10).map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle }));
+    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+  }
+  return messages;
 }
 
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;

@@ -42,4 +42,12 @@ describe('the CloudEvents HTTP binding', () => {
       eventsFromHttp({ headers: { 'content-type': 'application/cloudevents-batch+json' }, body: JSON.stringify(Array(101).fill(event)) }),
     ).toThrow('a batch holds 1 to 100 events');
   });
+
+  it('refuses a body nested too deep as too_deep, before validating it', () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const structured = () => eventsFromHttp({ headers: { 'content-type': 'application/cloudevents+json' }, body: `{"specversion":"1.0","data":${deep}}` });
+    const binary = () => eventsFromHttp({ headers: { ...attributes, 'content-type': 'application/json' }, body: deep });
+
+    for (const read of [structured, binary]) expect(read).toThrow(expect.objectContaining({ code: 'too_deep', message: 'the body nests objects and arrays more than 64 deep' }));
+  });
 });

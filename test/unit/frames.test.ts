@@ -1,5 +1,9 @@
-import { MAX_MESSAGE_BYTES, notificationFrame, pongFrame, unroutedFrameError } from '../../lambdas/core/frames';
+import { eventFrame, MAX_MESSAGE_BYTES, notificationFrame, pongFrame, unroutedFrameError } from '../../lambdas/core/frames';
+import { MAX_JSON_DEPTH } from '../../lambdas/core/json';
 import { InvalidMessageError } from '../../lambdas/core/messages';
+
+/** `[[[…]]]`, `levels` arrays deep, as JSON.parse makes it. */
+const nested = (levels: number): unknown => JSON.parse('['.repeat(levels) + ']'.repeat(levels));
 
 const parse = (frame: string) => JSON.parse(frame) as Record<string, unknown>;
 
@@ -13,6 +17,10 @@ describe('pong frames', () => {
   it('echo a string or numeric id', () => {
     expect(parse(pongFrame('{"action":"ping","id":"p-1"}', now))).toMatchObject({ id: 'p-1' });
     expect(parse(pongFrame('{"action":"ping","id":7}', now))).toMatchObject({ id: 7 });
+  });
+
+  it('answer a ping nested too deep with too_deep', () => {
+    expect(parse(pongFrame(`{"action":"ping","x":${JSON.stringify(nested(MAX_JSON_DEPTH))}}`, now))).toMatchObject({ type: 'error', code: 'too_deep' });
   });
 
   it('drop an id that is not a short string or a number', () => {
@@ -35,6 +43,17 @@ describe('frames that match no route', () => {
     const frame = parse(unroutedFrameError(body));
 
     expect(frame).toMatchObject({ type: 'error', code, message: expect.any(String) });
+  });
+
+  it('answer a frame nested 20,000 deep with too_deep, echoing its id', () => {
+    const body = `{"action":"shout","id":"deep","x":${'['.repeat(20_000) + ']'.repeat(20_000)}}`;
+
+    expect(parse(unroutedFrameError(body))).toEqual({
+      type: 'error',
+      code: 'too_deep',
+      message: `the frame nests objects and arrays more than ${MAX_JSON_DEPTH} deep`,
+      id: 'deep',
+    });
   });
 
   it('name the unknown action and the supported ones, and echo the id', () => {
@@ -66,5 +85,30 @@ describe('notification frames', () => {
     const frame = notificationFrame({ id: 'n', time: 't', data: 'x'.repeat(MAX_MESSAGE_BYTES - overhead) });
 
     expect(Buffer.byteLength(frame)).toBe(MAX_MESSAGE_BYTES);
+  });
+
+  it('keep a __proto__ key of the data, which JSON.parse keeps as an own property', () => {
+    const data = JSON.parse('{"__proto__":{"admin":true},"a":1}') as unknown;
+
+    expect(notificationFrame({ id: 'n', time: 't', data: data as never })).toBe(
+      '{"type":"notification","id":"n","time":"t","data":{"__proto__":{"admin":true},"a":1}}',
+    );
+  });
+
+  it(`refuse, before JSON.stringify, a frame nested deeper than ${MAX_JSON_DEPTH}: data ${MAX_JSON_DEPTH - 1} deep is the most`, () => {
+    expect(() => notificationFrame({ id: 'n', time: 't', data: nested(MAX_JSON_DEPTH - 1) as never })).not.toThrow();
+    expect(() => notificationFrame({ id: 'n', time: 't', data: nested(MAX_JSON_DEPTH) as never })).toThrow(
+      expect.objectContaining({ reason: 'too_deep' }),
+    );
+    expect(() => notificationFrame({ id: 'n', time: 't', data: nested(20_000) as never })).toThrow(expect.objectContaining({ reason: 'too_deep' }));
+  });
+});
+
+describe('event frames', () => {
+  const event = { specversion: '1.0' as const, id: '1', source: '/s', type: 't' };
+
+  it(`refuse an event whose data nests deeper than ${MAX_JSON_DEPTH - 2}, the frame and the event around it counted`, () => {
+    expect(() => eventFrame('news', { ...event, data: nested(MAX_JSON_DEPTH - 2) as never })).not.toThrow();
+    expect(() => eventFrame('news', { ...event, data: nested(MAX_JSON_DEPTH - 1) as never })).toThrow(expect.objectContaining({ reason: 'too_deep' }));
   });
 });

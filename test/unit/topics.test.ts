@@ -69,4 +69,20 @@ describe('CloudEvents', () => {
   ])('refuse %s', (_what, event) => {
     expect(CloudEvent.safeParse(JSON.parse(JSON.stringify(event))).success).toBe(false);
   });
+
+  it('pass data and extension values on as they were sent, __proto__ keys included', () => {
+    const sent = JSON.parse('{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"__proto__":{"x":1}},"ext":{"__proto__":2}}') as Record<string, unknown>;
+
+    const event = CloudEvent.parse(sent);
+
+    expect(event.data).toBe(sent['data']);
+    expect(event['ext']).toBe(sent['ext']);
+    expect(JSON.stringify(event)).toBe(JSON.stringify(sent));
+  });
+
+  it('refuse an attribute named __proto__, rather than lose it in the copy', () => {
+    const sent = JSON.parse('{"specversion":"1.0","id":"1","source":"/s","type":"t","__proto__":{"type":"x"}}');
+
+    expect(CloudEvent.safeParse(sent).success).toBe(false);
+  });
 });
