@@ -7,6 +7,7 @@ import { SubscriptionTable } from './core/subscriptions';
 import { type Enrichment, fanOutToTopic } from './core/topic-fan-out';
 import { PublishMessage } from './core/topics';
 import { logger } from './logger';
+import { metrics } from './metrics';
 import { sqsBatchHandler } from './sqs-batch';
 
 /**
@@ -23,6 +24,7 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     sqs,
     notifyConnectionQueueUrl: config.NOTIFY_CONNECTION_QUEUE_URL,
     publishQueueUrl: config.PUBLISH_QUEUE_URL,
+    metrics,
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
     ...(enrichmentFrom && { enrichment: enrichmentFrom(db) }),
   };
@@ -30,5 +32,5 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     const message = parseMessage(PublishMessage, record.body);
     const outcome = await fanOutToTopic(message, deps);
     logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
-  }, new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL));
+  }, new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics));
 }

@@ -19,6 +19,7 @@ import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom } from '../lambdas/core/topics';
+import { METRICS_NAMESPACE } from '../lambdas/metric-names';
 
 export interface WsNotifyProps {
   /** Issuer (`iss`) of the JWTs accepted at `$connect`: an https URL (http only for loopback hosts). */
@@ -474,7 +475,8 @@ export class WsNotify extends Construct {
       timeout,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
-      environment: { POWERTOOLS_SERVICE_NAME: 'ws-notify', ...environment },
+      // The stack's name is the metrics' `service` dimension, so two stacks in one account never mix.
+      environment: { POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE, ...environment },
       bundling: {
         minify: true,
         keepNames: true,

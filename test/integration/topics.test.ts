@@ -5,6 +5,7 @@ import { chooseMember, CONNECTION_INDEX, SubscriptionTable } from '../../lambdas
 import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fan-out';
 import { subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
 import type { CloudEvent, PublishMessage } from '../../lambdas/core/topics';
+import { RecordedMetrics } from '../support/recorded-metrics';
 import { receiveAll, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
 let stack: StackUnderTest;
@@ -23,7 +24,7 @@ afterAll(async () => {
 });
 
 function deps(overrides: Partial<TopicFanOutDeps> = {}): TopicFanOutDeps {
-  return { subscriptions, sqs: stack.sqs, notifyConnectionQueueUrl: stack.notifyConnection.url, publishQueueUrl, ...overrides };
+  return { subscriptions, sqs: stack.sqs, notifyConnectionQueueUrl: stack.notifyConnection.url, publishQueueUrl, metrics: new RecordedMetrics(), ...overrides };
 }
 
 function event(type: string, id = `e-${Math.random().toString(36).slice(2)}`): CloudEvent {
@@ -158,7 +159,7 @@ describe('choosing a group member', () => {
 });
 
 describe('the topic fan-out', () => {
-  it('pages a large topic: one page per message, the rest enqueued as a continuation, groups on the first page only', async () => {
+  it('pages a large topic: one page per message, the rest enqueued as a continuation, groups on the first page only, one TopicEvents', async () => {
     for (let index = 0; index < 7; index++) {
       await subscriptions.subscribe({ connectionId: `p-${index}`, topic: 'big', expiresAt: inAnHour() });
     }
@@ -166,10 +167,11 @@ describe('the topic fan-out', () => {
     const message: PublishMessage = { topic: 'big', event: event('x') };
 
     const all: string[] = [];
+    const metrics = new RecordedMetrics();
     let next: PublishMessage | undefined = message;
     let pages = 0;
     while (next !== undefined) {
-      const outcome = await fanOutToTopic(next, deps({ pageSize: 3 }));
+      const outcome = await fanOutToTopic(next, deps({ pageSize: 3, metrics }));
       pages += 1;
       all.push(...(await deliveredTo()));
       const pending = await continuations();
@@ -179,12 +181,17 @@ describe('the topic fan-out', () => {
 
     expect(pages).toBe(3);
     expect(all.sort()).toEqual(['p-0', 'p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6', 'p-group-member']);
+    // The event is counted once, on its first page, not once per continuation.
+    expect(metrics.valuesOf('TopicEvents')).toEqual([1]);
   });
 
   it('requires a tenant in a multi-tenant stack, and refuses one in a single-tenant stack, enqueueing nothing', async () => {
-    await expect(fanOutToTopic({ topic: 'news', event: event('x') }, deps({ tenantClaim: 'org' }))).rejects.toThrow(InvalidMessageError);
-    await expect(fanOutToTopic({ topic: 'news', tenant: 'acme', event: event('x') }, deps())).rejects.toThrow(/no tenants/);
+    const metrics = new RecordedMetrics();
+    await expect(fanOutToTopic({ topic: 'news', event: event('x') }, deps({ tenantClaim: 'org', metrics }))).rejects.toThrow(InvalidMessageError);
+    await expect(fanOutToTopic({ topic: 'news', tenant: 'acme', event: event('x') }, deps({ metrics }))).rejects.toThrow(/no tenants/);
     expect(await deliveredTo()).toEqual([]);
+    // Refused events are dead-lettered, not counted as taken for fan-out.
+    expect(metrics.valuesOf('TopicEvents')).toEqual([]);
   });
 
   it('refuses, before enqueueing anything, an event whose frame API Gateway could not deliver', async () => {
