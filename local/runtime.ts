@@ -14,6 +14,7 @@ import { HttpApiGateway } from './http-api';
 import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
 import { handleLambdaInvokeRequest } from './lambda-invoke-api';
 import { handleManagementApiRequest } from './management-api';
+import { LocalMetrics, type LocalMetricsSnapshot } from './metrics';
 import { provision } from './provision';
 import { Scheduler } from './scheduler';
 import { synthesize, watchedDirectories } from './synth';
@@ -41,7 +42,7 @@ export interface LocalRuntimeOptions {
   maxInstancesPerFunction?: number;
   /** The runtime's own messages. */
   log?: (message: string) => void;
-  /** What the functions write. @default discarded */
+  /** What the functions write, but for their embedded metrics (see `metrics()`). @default discarded */
   functionLog?: (functionName: string, line: string) => void;
   /**
    * Measure every invocation (its duration, init, and the AWS SDK commands it sent) and report it
@@ -64,6 +65,8 @@ export interface LocalRuntime {
   outputs: LocalOutputs;
   outputsFile: string;
   issuer: LocalIssuer;
+  /** What the functions' metrics add up to so far (also `GET /_local/metrics`). */
+  metrics(): LocalMetricsSnapshot;
   stop(): Promise<void>;
 }
 
@@ -164,6 +167,8 @@ class Ready {
   private readonly watchers: FSWatcher[] = [];
   private reloading: Promise<void> = Promise.resolve();
   private outputs!: LocalOutputs;
+  // Kept across reloads: the counts are the session's, as CloudWatch's outlive a deployment.
+  private readonly metrics = new LocalMetrics();
 
   private constructor(private readonly parts: ReadyParts) {
     const { engines, options } = parts;
@@ -210,6 +215,7 @@ class Ready {
       outputs: this.outputs,
       outputsFile: this.outputsFile,
       issuer,
+      metrics: () => this.metrics.snapshot(),
       stop: async () => {
         await this.stopServing();
         await Promise.all(Object.values(engines).map((engine) => engine.stop()));
@@ -248,6 +254,8 @@ class Ready {
         return sendJson(response, 200, this.parts.issuer.openIdConfiguration());
       case 'GET /_local/outputs':
         return sendJson(response, 200, this.outputs);
+      case 'GET /_local/metrics':
+        return sendJson(response, 200, this.metrics.snapshot());
       case 'POST /_local/token': {
         const { userId, ttlSeconds, ...grants } = ((await readJson(request)) ?? {}) as Record<string, unknown>;
         if (typeof userId !== 'string' || userId.length === 0) return sendJson(response, 400, { message: 'userId (a string) is required' });
@@ -302,7 +310,10 @@ class Ready {
         new LocalFunction(definition, {
           baseEnvironment,
           maxInstances: options.maxInstancesPerFunction ?? 4,
-          log: options.functionLog ?? (() => undefined),
+          // Embedded metrics are counted here rather than printed: one line per invocation would drown the rest.
+          log: (functionName, line) => {
+            if (!this.metrics.take(line)) options.functionLog?.(functionName, line);
+          },
           ...(options.onInvocation && { onInvocation: options.onInvocation }),
         }),
       ]),

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { summaryLine } from './metrics';
 import { startLocalRuntime } from './runtime';
 
 const HELP = `Usage: npm start -- [options]
@@ -75,7 +76,11 @@ async function main(): Promise<void> {
   console.log(`\n  Test page  ${runtime.url}/`);
   console.log(`  Outputs    ${runtime.outputsFile}`);
   console.log('\nTry: npx ws-notify stream --user alice   (and in another terminal)   npx ws-notify send --user alice --data \'{"hi":1}\'');
+  const keys = process.stdin.isTTY ? 'press m, or ' : '';
+  console.log(`Metrics: ${keys}kill -USR2 ${process.pid} (this process, not npm's), or GET ${runtime.url}/_local/metrics`);
   console.log('Ctrl-C stops everything.\n');
+  const printMetrics = () => console.log(`[ws-notify] metrics: ${summaryLine(runtime.metrics())}`);
+  process.on('SIGUSR2', printMetrics);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -92,6 +97,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (process.stdin.isTTY) {
+    // Keys arrive one by one in raw mode, where Ctrl-C is a key too rather than a SIGINT.
+    process.stdin.setRawMode(true);
+    process.stdin.on('data', (key: Buffer) => {
+      const pressed = key.toString();
+      if (pressed === 'm') printMetrics();
+      else if (pressed === '\u0003') {
+        process.stdin.setRawMode(false);
+        stop('SIGINT');
+      }
+    });
+  }
 }
 
 main().catch((error: unknown) => {
