@@ -15,6 +15,8 @@ export class EmbeddedMetrics implements MetricsRecorder {
   constructor(private readonly metrics: Metrics) {}
 
   add(name: Exclude<MetricName, 'DeadLettered'>, value = 1): void {
+    // Powertools throws on a value that is not a number; a metric must never fail the delivery it counts.
+    if (!Number.isFinite(value)) return void logger.warn('metric value skipped: not a finite number', { metric: name, value });
     this.metrics.addMetric(name, name === MetricName.DeliveryLatency ? MetricUnit.Milliseconds : MetricUnit.Count, value);
   }
 

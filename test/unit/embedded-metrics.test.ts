@@ -76,6 +76,18 @@ describe('the embedded metrics the functions write', () => {
     expect(rest).not.toHaveProperty('reason');
   });
 
+  it('skips a value that is not a finite number rather than throwing into the delivery it counts', () => {
+    const metrics = recorder();
+
+    expect(() => metrics.add('DeliveryLatency', Number.NaN)).not.toThrow();
+    metrics.add('DeliveriesPosted');
+    metrics.flush();
+
+    const [document] = emf.take();
+    expect(document).not.toHaveProperty('DeliveryLatency');
+    expect(document).toHaveProperty('DeliveriesPosted', 1);
+  });
+
   it('writes nothing, and Powertools warns of nothing, for an invocation that recorded nothing', () => {
     const metrics = recorder();
     metrics.add('TopicEvents');
