@@ -38,17 +38,11 @@ export class LocalMetrics {
   private readonly latencies: number[] = [];
   private fanOut = { count: 0, sum: 0, max: 0 };
 
-  /** Takes a line a function wrote if it is a ws-notify EMF document; false for any other line. */
+  /** Counts a line a function wrote if it is a ws-notify EMF document; false for any other line. */
   take(line: string): boolean {
-    if (!line.startsWith('{') || !line.includes('"_aws"')) return false;
-    let document: EmfDocument;
-    try {
-      document = JSON.parse(line) as EmfDocument;
-    } catch {
-      return false;
-    }
+    const document = embeddedMetricsOf(line);
+    if (document === undefined) return false;
     const directives = document._aws?.CloudWatchMetrics ?? [];
-    if (!directives.some((directive) => directive.Namespace === METRICS_NAMESPACE)) return false;
     const names = new Set(directives.flatMap((directive) => (directive.Metrics ?? []).map((metric) => metric.Name)));
     for (const name of names) {
       if (typeof name !== 'string') continue;
@@ -91,6 +85,19 @@ export class LocalMetrics {
       this.deadLettered.set(reason, (this.deadLettered.get(reason) ?? 0) + value);
     }
   }
+}
+
+/** The line as a ws-notify embedded-metric-format document; undefined for any other line (a log line, another namespace's metrics). */
+export function embeddedMetricsOf(line: string): EmfDocument | undefined {
+  if (!line.startsWith('{') || !line.includes('"_aws"')) return undefined;
+  let document: EmfDocument;
+  try {
+    document = JSON.parse(line) as EmfDocument;
+  } catch {
+    return undefined;
+  }
+  const directives = document._aws?.CloudWatchMetrics ?? [];
+  return directives.some((directive) => directive.Namespace === METRICS_NAMESPACE) ? document : undefined;
 }
 
 /** The snapshot on one line, for the console (`m`, or SIGUSR2). */

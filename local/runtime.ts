@@ -42,7 +42,7 @@ export interface LocalRuntimeOptions {
   maxInstancesPerFunction?: number;
   /** The runtime's own messages. */
   log?: (message: string) => void;
-  /** What the functions write, but for their embedded metrics (see `metrics()`). @default discarded */
+  /** What the functions write. @default discarded */
   functionLog?: (functionName: string, line: string) => void;
   /**
    * Measure every invocation (its duration, init, and the AWS SDK commands it sent) and report it
@@ -310,9 +310,9 @@ class Ready {
         new LocalFunction(definition, {
           baseEnvironment,
           maxInstances: options.maxInstancesPerFunction ?? 4,
-          // Embedded metrics are counted here rather than printed: one line per invocation would drown the rest.
           log: (functionName, line) => {
-            if (!this.metrics.take(line)) options.functionLog?.(functionName, line);
+            this.metrics.take(line);
+            options.functionLog?.(functionName, line);
           },
           ...(options.onInvocation && { onInvocation: options.onInvocation }),
         }),

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { summaryLine } from './metrics';
+import { embeddedMetricsOf, summaryLine } from './metrics';
 import { startLocalRuntime } from './runtime';
 
 const HELP = `Usage: npm start -- [options]
@@ -68,7 +68,12 @@ async function main(): Promise<void> {
     ...(values['schedule-every'] && { scheduleEverySeconds: positive('schedule-every', values['schedule-every']) }),
     watch: !values['no-watch'],
     log: (message) => console.log(`[ws-notify] ${message}`),
-    ...(!values['quiet-functions'] && { functionLog: (fn: string, line: string) => console.log(`[${fn}] ${line}`) }),
+    // Not the embedded metrics: a line per invocation would drown the rest; the runtime adds them up (`m`).
+    ...(!values['quiet-functions'] && {
+      functionLog: (fn: string, line: string) => {
+        if (embeddedMetricsOf(line) === undefined) console.log(`[${fn}] ${line}`);
+      },
+    }),
   });
   const width = Math.max(...Object.keys(runtime.outputs).map((key) => key.length));
   console.log(`\nws-notify is running locally (${runtime.stackName}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);

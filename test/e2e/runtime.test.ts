@@ -16,7 +16,7 @@ import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, 
 let stack: RuntimeUnderTest;
 let managementApi: ApiGatewayManagementApiClient;
 const clients: TestClient[] = [];
-// Embedded-metric lines that reached the function log: the runtime should count them instead.
+// Embedded-metric lines the functions wrote: CloudWatch Logs ingests them on AWS, so the function log gets them too.
 let emfLinesLogged = 0;
 
 beforeAll(async () => {
@@ -354,7 +354,7 @@ describe("the runtime's development endpoints", () => {
     }
   });
 
-  it("counts the functions' metrics at /_local/metrics instead of printing them", async () => {
+  it("adds up the functions' embedded metrics at /_local/metrics, and passes their lines on to the function log", async () => {
     const metrics = async () => (await (await fetch(`${stack.runtime.url}/_local/metrics`)).json()) as LocalMetricsSnapshot;
     const before = await metrics();
     const client = await connectAs('gus-m');
@@ -370,7 +370,7 @@ describe("the runtime's development endpoints", () => {
     expect(after.counters['NotificationsReceived']).toBeGreaterThan(before.counters['NotificationsReceived'] ?? 0);
     expect(after.fanOutSize?.count).toBeGreaterThan(before.fanOutSize?.count ?? 0);
     expect(after.deliveryLatencyMs?.max).toBeGreaterThanOrEqual(0);
-    expect(emfLinesLogged).toBe(0);
+    expect(emfLinesLogged).toBeGreaterThan(0);
   });
 
   it('serves the issuer keys the authorizer verifies against', async () => {

@@ -1,7 +1,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/metric-names';
 import { EmbeddedMetrics } from '../../lambdas/metrics';
-import { LocalMetrics, summaryLine } from '../../local/metrics';
+import { embeddedMetricsOf, LocalMetrics, summaryLine } from '../../local/metrics';
 import { EmfCapture } from '../support/emf';
 
 /** The lines the functions would write for what `record` records, as Powertools writes them. */
@@ -73,7 +73,11 @@ describe("the local runtime's metrics", () => {
 
     for (const line of ['{"level":"INFO","message":"event fanned out"}', otherNamespace, '{"_aws": nope', 'plain text']) {
       expect(local.take(line)).toBe(false);
+      // npm start prints these, and only these, of what the functions write.
+      expect(embeddedMetricsOf(line)).toBeUndefined();
     }
+    const [ours] = linesOf((metrics) => metrics.add('TopicEvents'));
+    expect(embeddedMetricsOf(ours as string)).toMatchObject({ TopicEvents: 1 });
     expect(local.snapshot()).toMatchObject({ counters: { NotificationsReceived: 0 }, deadLettered: {} });
     expect(local.snapshot()).not.toHaveProperty('deliveryLatencyMs');
   });
