@@ -7,7 +7,10 @@
 export const METRICS_NAMESPACE = 'WsNotify';
 
 export const MetricName = {
-  /** A NotifyUser or NotifyConnection message accepted for delivery (Count). */
+  /**
+   * A NotifyUser or NotifyConnection message accepted for delivery (Count). Once per notification:
+   * a NotifyUser fan-out's hand-off to the NotifyConnection queue is not counted again.
+   */
   NotificationsReceived: 'NotificationsReceived',
   /** A PostToConnection that succeeded (Count). */
   DeliveriesPosted: 'DeliveriesPosted',

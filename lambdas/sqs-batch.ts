@@ -3,6 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { DeadLetterQueue } from './core/dead-letter';
 import { InvalidMessageError } from './core/messages';
 import { logger } from './logger';
+import { metrics } from './metrics';
 
 /**
  * An SQS handler that reports partial batch failures: a record that fails is retried alone, its
@@ -13,6 +14,7 @@ import { logger } from './logger';
  * again on every retry, so the record goes to the dead-letter queue at once, with its reason: an
  * InvalidMessageError's own, or `invalid_message` for anything else (a RangeError, a TypeError: an
  * input the checks did not foresee). So does an InvalidMessageError thrown while acting on it.
+ * What the records recorded in `metrics` is written once, when the batch is done.
  */
 export function sqsBatchHandler<Message>(
   read: (record: SQSRecord) => Message,
@@ -40,8 +42,12 @@ export function sqsBatchHandler<Message>(
   };
   return async (event, context) => {
     logger.addContext(context);
-    // All records failing is reported like any partial failure (each one retried), not thrown.
-    return processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false });
+    try {
+      // All records failing is reported like any partial failure (each one retried), not thrown.
+      return await processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false });
+    } finally {
+      metrics.flush();
+    }
   };
 }
 
@@ -61,7 +67,11 @@ async function deadLetter(record: SQSRecord, error: InvalidMessageError, deadLet
   await deadLetters.send(record, error);
 }
 
-/** When SQS first accepted the message: stable across retries, so it dates the notification. */
+/** When SQS first accepted the message (epoch milliseconds): stable across retries, so it dates the notification. */
+export function sentAt(record: SQSRecord): number {
+  return Number(record.attributes.SentTimestamp);
+}
+
 export function sentTime(record: SQSRecord): string {
-  return new Date(Number(record.attributes.SentTimestamp)).toISOString();
+  return new Date(sentAt(record)).toISOString();
 }

@@ -7,6 +7,7 @@ import { SubscriptionTable } from './core/subscriptions';
 import { type Enrichment, fanOutToTopic } from './core/topic-fan-out';
 import { PublishMessage, TopicPage } from './core/topics';
 import { logger } from './logger';
+import { metrics } from './metrics';
 import { sqsBatchHandler } from './sqs-batch';
 
 /**
@@ -30,6 +31,7 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     sqs,
     notifyConnectionQueueUrl: config.NOTIFY_CONNECTION_QUEUE_URL,
     topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
+    metrics,
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
     ...(enrichmentFrom && { enrichment: enrichmentFrom(db) }),
   };
@@ -45,6 +47,6 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
       const outcome = await fanOutToTopic(message, deps, after);
       logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
     },
-    new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL),
+    new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics),
   );
 }

@@ -579,12 +579,8 @@ export class WsNotify extends Construct {
       timeout,
       logGroup,
       loggingFormat: LoggingFormat.JSON,
-      environment: {
-        // The stack's name as the service: two stacks in one account never mix their metrics.
-        POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        ...environment,
-      },
+      // The stack's name is the metrics' `service` dimension, so two stacks in one account never mix.
+      environment: { POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE, ...environment },
       bundling: {
         minify: true,
         keepNames: true,

@@ -15,6 +15,7 @@ import { HttpApiGateway } from './http-api';
 import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
 import { handleLambdaInvokeRequest } from './lambda-invoke-api';
 import { handleManagementApiRequest } from './management-api';
+import { LocalMetrics, type LocalMetricsSnapshot } from './metrics';
 import { provision } from './provision';
 import { Scheduler } from './scheduler';
 import { synthesize, watchedDirectories } from './synth';
@@ -65,6 +66,8 @@ export interface LocalRuntime {
   outputs: LocalOutputs;
   outputsFile: string;
   issuer: LocalIssuer;
+  /** What the functions' metrics add up to so far (also `GET /_local/metrics`). */
+  metrics(): LocalMetricsSnapshot;
   stop(): Promise<void>;
 }
 
@@ -175,6 +178,8 @@ class Ready {
   private readonly watchers: FSWatcher[] = [];
   private reloading: Promise<void> = Promise.resolve();
   private outputs!: LocalOutputs;
+  // Kept across reloads: the counts are the session's, as CloudWatch's outlive a deployment.
+  private readonly metrics = new LocalMetrics();
 
   private constructor(private readonly parts: ReadyParts) {
     const { engines, options } = parts;
@@ -221,6 +226,7 @@ class Ready {
       outputs: this.outputs,
       outputsFile: this.outputsFile,
       issuer,
+      metrics: () => this.metrics.snapshot(),
       stop: async () => {
         await this.stopServing();
         await Promise.all(Object.values(engines).map((engine) => engine.stop()));
@@ -259,6 +265,8 @@ class Ready {
         return sendJson(response, 200, this.parts.issuer.openIdConfiguration());
       case 'GET /_local/outputs':
         return sendJson(response, 200, this.outputs);
+      case 'GET /_local/metrics':
+        return sendJson(response, 200, this.metrics.snapshot());
       case 'POST /_local/token': {
         if (!declaresJson(request)) return sendJson(response, 415, NOT_JSON);
         const { userId, ttlSeconds, ...grants } = ((await readJson(request)) ?? {}) as Record<string, unknown>;
@@ -315,7 +323,10 @@ class Ready {
         new LocalFunction(definition, {
           baseEnvironment,
           maxInstances: options.maxInstancesPerFunction ?? 4,
-          log: options.functionLog ?? (() => undefined),
+          log: (functionName, line) => {
+            this.metrics.take(line);
+            options.functionLog?.(functionName, line);
+          },
           ...(options.onInvocation && { onInvocation: options.onInvocation }),
         }),
       ]),

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { embeddedMetricsOf, summaryLine } from './metrics';
 import { startLocalRuntime } from './runtime';
 
 const HELP = `Usage: npm start -- [options]
@@ -67,7 +68,12 @@ async function main(): Promise<void> {
     ...(values['schedule-every'] && { scheduleEverySeconds: positive('schedule-every', values['schedule-every']) }),
     watch: !values['no-watch'],
     log: (message) => console.log(`[ws-notify] ${message}`),
-    ...(!values['quiet-functions'] && { functionLog: (fn: string, line: string) => console.log(`[${fn}] ${line}`) }),
+    // Not the embedded metrics: a line per invocation would drown the rest; the runtime adds them up (`m`).
+    ...(!values['quiet-functions'] && {
+      functionLog: (fn: string, line: string) => {
+        if (embeddedMetricsOf(line) === undefined) console.log(`[${fn}] ${line}`);
+      },
+    }),
   });
   const width = Math.max(...Object.keys(runtime.outputs).map((key) => key.length));
   console.log(`\nws-notify is running locally (${runtime.stackName}, ready in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
@@ -75,7 +81,11 @@ async function main(): Promise<void> {
   console.log(`\n  Test page  ${runtime.url}/`);
   console.log(`  Outputs    ${runtime.outputsFile}`);
   console.log('\nTry: npx ws-notify stream --user alice   (and in another terminal)   npx ws-notify send --user alice --data \'{"hi":1}\'');
+  const keys = process.stdin.isTTY ? 'press m, or ' : '';
+  console.log(`Metrics: ${keys}kill -USR2 ${process.pid} (this process, not npm's), or GET ${runtime.url}/_local/metrics`);
   console.log('Ctrl-C stops everything.\n');
+  const printMetrics = () => console.log(`[ws-notify] metrics: ${summaryLine(runtime.metrics())}`);
+  process.on('SIGUSR2', printMetrics);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -92,6 +102,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (process.stdin.isTTY) {
+    // Keys arrive one by one in raw mode, where Ctrl-C is a key too rather than a SIGINT.
+    process.stdin.setRawMode(true);
+    process.stdin.on('data', (key: Buffer) => {
+      const pressed = key.toString();
+      if (pressed === 'm') printMetrics();
+      else if (pressed === '\u0003') {
+        process.stdin.setRawMode(false);
+        stop('SIGINT');
+      }
+    });
+  }
 }
 
 main().catch((error: unknown) => {

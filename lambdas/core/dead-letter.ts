@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { InvalidMessageError } from './messages';
+import type { MetricsRecorder } from './metrics';
 
 /** The part of a queue record that dead-lettering keeps. */
 export interface QueueRecord {
@@ -18,6 +19,7 @@ export class DeadLetterQueue {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
+    private readonly metrics: MetricsRecorder,
   ) {}
 
   async send(record: QueueRecord, error: InvalidMessageError): Promise<void> {
@@ -33,5 +35,6 @@ export class DeadLetterQueue {
         },
       }),
     );
+    this.metrics.deadLettered(error.reason);
   }
 }

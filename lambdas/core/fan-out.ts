@@ -58,16 +58,18 @@ export interface FanOutResult {
  * fails (throttled past the SDK's retries, say) is retried alone through the NotifyConnection
  * queue, so its siblings are not posted to twice. Throws if anything could not be enqueued, so the
  * NotifyUser record is retried; a retry may repeat deliveries, which clients recognise by the
- * notification id.
+ * notification id. `sentAt`: when the NotifyUser message was sent (epoch milliseconds).
  */
 export async function fanOutToUser(
   message: Pick<NotifyUserMessage, 'userId' | 'tenant'>,
   notification: Notification,
+  sentAt: number,
   deps: FanOutDeps,
 ): Promise<FanOutResult> {
   // Fails before any work if the message is not for this stack or the frame could never be delivered.
   const { userId, tenant } = recipientsOf(message, deps.tenantClaim);
   const frame = notificationFrame(notification);
+  deps.metrics.add('NotificationsReceived');
   const messageFor = (connectionId: string) => ({ connectionId, ...notification }) satisfies NotifyConnectionMessage;
 
   const pages = deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) });
@@ -77,18 +79,23 @@ export async function fanOutToUser(
     few.push(...page.value);
     page = await pages.next();
   }
-  if (page.done) return deliverEach(few, frame, messageFor, deps);
+  if (page.done) {
+    deps.metrics.add('FanOutSize', few.length);
+    return deliverEach(few, frame, sentAt, messageFor, deps);
+  }
   const queued = await enqueueForEach(startingWith([...few, ...page.value], pages), messageFor, deps);
+  deps.metrics.add('FanOutSize', queued);
   return { delivered: 0, gone: 0, queued, failures: [] };
 }
 
 async function deliverEach(
   connectionIds: string[],
   frame: string,
+  sentAt: number,
   messageFor: (connectionId: string) => object,
   deps: FanOutDeps,
 ): Promise<FanOutResult> {
-  const outcomes = await Promise.allSettled(connectionIds.map((connectionId) => deliverToConnection(connectionId, frame, deps)));
+  const outcomes = await Promise.allSettled(connectionIds.map((connectionId) => deliverToConnection(connectionId, frame, sentAt, deps)));
   const result: FanOutResult = { delivered: 0, gone: 0, queued: 0, failures: [] };
   for (const [index, outcome] of outcomes.entries()) {
     if (outcome.status === 'fulfilled') result[outcome.value] += 1;

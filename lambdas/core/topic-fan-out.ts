@@ -4,6 +4,7 @@ import { enqueueAll } from './enqueue';
 import type { EnrichmentResult } from './enrichment';
 import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
 import { eventFrame } from './frames';
+import type { MetricsRecorder } from './metrics';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
 import { type EventDelivery, eventTypeMatches, type PublishMessage, type TopicPage } from './topics';
 
@@ -18,6 +19,7 @@ export interface TopicFanOutDeps {
   pageSize?: number;
   /** Topics whose events a function enriches first, and how to reach the users they name. */
   enrichment?: Enrichment;
+  metrics: MetricsRecorder;
 }
 
 export interface Enrichment {
@@ -49,6 +51,8 @@ export async function fanOutToTopic(
   const { topic, tenant, event } = message;
   // Fails before any work if the frame could never be delivered.
   eventFrame(topic, event);
+  // Counted on its first page only: the continuation pages are the same event.
+  if (after === undefined) deps.metrics.add('TopicEvents');
   if (enriched?.userId !== undefined && deps.enrichment) {
     // An enriched event that concerns one user goes to that user's connections (in the tenant), subscribed or not.
     const toUser = { ...deps, connections: deps.enrichment.connections };

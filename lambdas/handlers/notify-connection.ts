@@ -9,7 +9,8 @@ import { NotifyConnectionMessage, parseJsonBody, validMessage } from '../core/me
 import { SubscriptionTable } from '../core/subscriptions';
 import { EventDelivery } from '../core/topics';
 import { logger } from '../logger';
-import { sentTime, sqsBatchHandler } from '../sqs-batch';
+import { metrics } from '../metrics';
+import { sentAt, sentTime, sqsBatchHandler } from '../sqs-batch';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT', 'DEAD_LETTER_QUEUE_URL');
 const db = createDocumentClient();
@@ -17,10 +18,17 @@ const deps = {
   managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
   connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
   subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
+  metrics,
 };
 
 /** Backends' NotifyConnection messages, and the topic fan-out's event deliveries (which carry `event`): the frame, and for whom. */
-function deliveryOf(record: SQSRecord): { connectionId: string; frame: string; kind: 'event' | 'notification'; about: Record<string, string> } {
+function deliveryOf(record: SQSRecord): {
+  connectionId: string;
+  frame: string;
+  kind: 'event' | 'notification';
+  counted?: boolean;
+  about: Record<string, string>;
+} {
   const json = parseJsonBody(record.body);
   if (typeof json === 'object' && json !== null && 'event' in json) {
     const { connectionId, topic, event } = validMessage(EventDelivery, json);
@@ -28,14 +36,22 @@ function deliveryOf(record: SQSRecord): { connectionId: string; frame: string; k
   }
   const message = validMessage(NotifyConnectionMessage, json);
   const notification = { id: message.id ?? record.messageId, time: message.time ?? sentTime(record), data: message.data };
-  return { connectionId: message.connectionId, frame: notificationFrame(notification), kind: 'notification', about: { notificationId: notification.id } };
+  return {
+    connectionId: message.connectionId,
+    frame: notificationFrame(notification),
+    kind: 'notification',
+    // A message with a time is a NotifyUser fan-out's hand-off: that notification was counted there.
+    counted: message.time !== undefined,
+    about: { notificationId: notification.id },
+  };
 }
 
 export const handler = sqsBatchHandler(
   deliveryOf,
-  async ({ connectionId, frame, kind, about }, record) => {
-    const outcome = await deliverToConnection(connectionId, frame, deps);
+  async ({ connectionId, frame, kind, counted, about }, record) => {
+    if (kind === 'notification' && !counted) metrics.add('NotificationsReceived');
+    const outcome = await deliverToConnection(connectionId, frame, sentAt(record), deps);
     logger.debug(`${kind} delivered`, { messageId: record.messageId, ...about, outcome });
   },
-  new DeadLetterQueue(createSqsClient(), config.DEAD_LETTER_QUEUE_URL),
+  new DeadLetterQueue(createSqsClient(), config.DEAD_LETTER_QUEUE_URL, metrics),
 );

@@ -6,7 +6,8 @@ import { fanOutToUser } from '../core/fan-out';
 import { NotifyUserMessage, parseMessage } from '../core/messages';
 import { SubscriptionTable } from '../core/subscriptions';
 import { logger } from '../logger';
-import { sentTime, sqsBatchHandler } from '../sqs-batch';
+import { metrics } from '../metrics';
+import { sentAt, sentTime, sqsBatchHandler } from '../sqs-batch';
 
 const config = readConfig(
   'CONNECTIONS_TABLE_NAME',
@@ -24,6 +25,7 @@ const deps = {
   managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
   sqs,
   notifyConnectionQueueUrl: config.NOTIFY_CONNECTION_QUEUE_URL,
+  metrics,
   ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
 };
 
@@ -33,11 +35,11 @@ export const handler = sqsBatchHandler(
     return { message, notification: { id: message.id ?? record.messageId, time: sentTime(record), data: message.data } };
   },
   async ({ message, notification }, record) => {
-    const { failures, ...counts } = await fanOutToUser(message, notification, deps);
+    const { failures, ...counts } = await fanOutToUser(message, notification, sentAt(record), deps);
     for (const { connectionId, error } of failures) {
       logger.warn('delivery failed; the NotifyConnection queue retries it', { notificationId: notification.id, connectionId, error: error as Error });
     }
     logger.debug('notification fanned out', { messageId: record.messageId, notificationId: notification.id, ...counts });
   },
-  new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL),
+  new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics),
 );

@@ -106,6 +106,8 @@ describe('the local test page, in headless Chromium', () => {
     const notification = await loggedFrame('in', 'notification', NOTIFICATION_TIMEOUT_MS);
     expect(notification).toEqual({ type: 'notification', id: expect.any(String), time: expect.any(String), data });
     expect(await page.locator('#notify-result').textContent()).toMatch(/^Queued for carol as message \S+\.$/);
+    // The Metrics card polls /_local/metrics every 2 s: the post is counted there.
+    await page.locator('[data-counter="DeliveriesPosted"]').filter({ hasText: /^[1-9]/ }).waitFor({ timeout: 5_000 });
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });

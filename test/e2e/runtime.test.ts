@@ -11,16 +11,24 @@ import { request as httpRequest } from 'node:http';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { withFlippedSignatureByte } from '../support/attacks';
 import { receiveAll } from '../support/stack-under-test';
+import type { LocalMetricsSnapshot } from '../../local/metrics';
 import { startLocalRuntime } from '../../local/runtime';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
 let stack: RuntimeUnderTest;
 let managementApi: ApiGatewayManagementApiClient;
 const clients: TestClient[] = [];
+// Embedded-metric lines the functions wrote: CloudWatch Logs ingests them on AWS, so the function log gets them too.
+let emfLinesLogged = 0;
 
 beforeAll(async () => {
   // The expiry sweep runs every 2 s instead of every minute, so that expiry is seen within a test.
-  stack = await startRuntimeUnderTest({ scheduleEverySeconds: 2 });
+  stack = await startRuntimeUnderTest({
+    scheduleEverySeconds: 2,
+    functionLog: (_, line) => {
+      if (line.includes('"_aws"')) emfLinesLogged += 1;
+    },
+  });
   managementApi = new ApiGatewayManagementApiClient({
     endpoint: stack.outputs['ManagementApiEndpoint'],
     region: stack.outputs.Region,
@@ -351,6 +359,25 @@ describe("the runtime's development endpoints", () => {
       const response = await fetch(`${stack.runtime.url}/_local/notify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       expect(response.status).toBe(400);
     }
+  });
+
+  it("adds up the functions' embedded metrics at /_local/metrics, and passes their lines on to the function log", async () => {
+    const metrics = async () => (await (await fetch(`${stack.runtime.url}/_local/metrics`)).json()) as LocalMetricsSnapshot;
+    const before = await metrics();
+    const client = await connectAs('gus-m');
+
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'gus-m', data: 'counted' });
+    await client.frame((frame) => frame.type === 'notification');
+
+    const after = await eventually(async () => {
+      const now = await metrics();
+      return (now.counters['DeliveriesPosted'] ?? 0) > (before.counters['DeliveriesPosted'] ?? 0) ? now : undefined;
+    }, 'the delivery to be counted');
+    expect(after.namespace).toBe('WsNotify');
+    expect(after.counters['NotificationsReceived']).toBeGreaterThan(before.counters['NotificationsReceived'] ?? 0);
+    expect(after.fanOutSize?.count).toBeGreaterThan(before.fanOutSize?.count ?? 0);
+    expect(after.deliveryLatencyMs?.max).toBeGreaterThanOrEqual(0);
+    expect(emfLinesLogged).toBeGreaterThan(0);
   });
 
   it('serves the issuer keys the authorizer verifies against', async () => {

@@ -301,10 +301,19 @@ describe('the functions', () => {
     }
   });
 
-  it("name the metrics namespace, and the stack's name as the service, to every function", () => {
-    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+  it("write their metrics to the WsNotify namespace, with the stack's name as the service, so two stacks never mix", () => {
+    const functions = ofType('AWS::Lambda::Function');
+    for (const [, fn] of functions) {
       expect(fn.Properties['Environment']['Variables']).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME: 'WsNotify' });
     }
+    // Bundling skipped: only the environment matters here.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stacks = ['Production', 'Staging'].map((name) => new WsNotifyStack(app, name, props));
+    const services = stacks.map((stack) => {
+      const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+      return new Set(Object.values(functions).map((fn) => fn['Properties']['Environment']['Variables']['POWERTOOLS_SERVICE_NAME']));
+    });
+    expect(services).toEqual([new Set(['Production']), new Set(['Staging'])]);
   });
 
   it('are exposed by id, each the function of that name in the template', () => {

@@ -20,6 +20,7 @@ import {
   type StackUnderTest,
   startStackUnderTest,
 } from '../support/stack-under-test';
+import { RecordedMetrics } from '../support/recorded-metrics';
 import { StallingProxy } from '../support/stalling-proxy';
 
 type WebSocketHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
@@ -477,7 +478,7 @@ describe('which failures are retried', () => {
         // I/O that fails: a queue that does not exist.
         if (json === 'unreachable') await stack.sqs.send(new SendMessageCommand({ QueueUrl: `${queue.url}-missing`, MessageBody: 'x' }));
       },
-      new DeadLetterQueue(stack.sqs, queue.deadLetterUrl),
+      new DeadLetterQueue(stack.sqs, queue.deadLetterUrl, new RecordedMetrics()),
     );
 
     await enqueue(stack.sqs, queue.url, DEEP, '"unreachable"', '"fine"');

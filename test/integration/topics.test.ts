@@ -6,6 +6,7 @@ import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fa
 import { acceptEvents } from '../../lambdas/core/events-ingress';
 import { publishFromClient, subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
 import type { CloudEvent, PublishMessage, TopicPage } from '../../lambdas/core/topics';
+import { RecordedMetrics } from '../support/recorded-metrics';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { loadHandler } from '../support/load-handler';
 import { createQueuePair, drain, enqueue, type QueuePair, type StackUnderTest, startStackUnderTest, takeAll } from '../support/stack-under-test';
@@ -36,7 +37,7 @@ afterAll(async () => {
 });
 
 function deps(overrides: Partial<TopicFanOutDeps> = {}): TopicFanOutDeps {
-  return { subscriptions, sqs: stack.sqs, notifyConnectionQueueUrl: stack.notifyConnection.url, topicPagesQueueUrl, ...overrides };
+  return { subscriptions, sqs: stack.sqs, notifyConnectionQueueUrl: stack.notifyConnection.url, topicPagesQueueUrl, metrics: new RecordedMetrics(), ...overrides };
 }
 
 function event(type: string, id = `e-${Math.random().toString(36).slice(2)}`): CloudEvent {
@@ -171,7 +172,7 @@ describe('choosing a group member', () => {
 });
 
 describe('the topic fan-out', () => {
-  it("pages a large topic: one page per message, the rest enqueued on the fan-out's own queue, groups on the first page only", async () => {
+  it("pages a large topic: one page per message, the rest enqueued on the fan-out's own queue, groups on the first page only, one TopicEvents", async () => {
     for (let index = 0; index < 7; index++) {
       await subscriptions.subscribe({ connectionId: `p-${index}`, topic: 'big', expiresAt: inAnHour() });
     }
@@ -179,14 +180,15 @@ describe('the topic fan-out', () => {
     const message: PublishMessage = { topic: 'big', event: event('x') };
 
     const all: string[] = [];
-    let outcome = await fanOutToTopic(message, deps({ pageSize: 3 }));
+    const metrics = new RecordedMetrics();
+    let outcome = await fanOutToTopic(message, deps({ pageSize: 3, metrics }));
     let pages = 1;
     all.push(...(await deliveredTo()));
     while (outcome.continued) {
       const pending = await continuations();
       expect(pending).toEqual([{ ...message, after: expect.any(String) }]);
       const { after, ...rest } = pending[0]!;
-      outcome = await fanOutToTopic(rest, deps({ pageSize: 3 }), after);
+      outcome = await fanOutToTopic(rest, deps({ pageSize: 3, metrics }), after);
       pages += 1;
       all.push(...(await deliveredTo()));
     }
@@ -194,12 +196,17 @@ describe('the topic fan-out', () => {
 
     expect(pages).toBe(3);
     expect(all.sort()).toEqual(['p-0', 'p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6', 'p-group-member']);
+    // The event is counted once, on its first page, not once per continuation.
+    expect(metrics.valuesOf('TopicEvents')).toEqual([1]);
   });
 
   it('requires a tenant in a multi-tenant stack, and refuses one in a single-tenant stack, enqueueing nothing', async () => {
-    await expect(fanOutToTopic({ topic: 'news', event: event('x') }, deps({ tenantClaim: 'org' }))).rejects.toThrow(InvalidMessageError);
-    await expect(fanOutToTopic({ topic: 'news', tenant: 'acme', event: event('x') }, deps())).rejects.toThrow(/no tenants/);
+    const metrics = new RecordedMetrics();
+    await expect(fanOutToTopic({ topic: 'news', event: event('x') }, deps({ tenantClaim: 'org', metrics }))).rejects.toThrow(InvalidMessageError);
+    await expect(fanOutToTopic({ topic: 'news', tenant: 'acme', event: event('x') }, deps({ metrics }))).rejects.toThrow(/no tenants/);
     expect(await deliveredTo()).toEqual([]);
+    // Refused events are dead-lettered, not counted as taken for fan-out.
+    expect(metrics.valuesOf('TopicEvents')).toEqual([]);
   });
 
   it('refuses, before enqueueing anything, an event whose frame API Gateway could not deliver', async () => {
