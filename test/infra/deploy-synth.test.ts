@@ -73,7 +73,8 @@ const VARIANTS: [string, Record<string, string>, (template: Template) => void][]
     const concurrencies = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map(
       (mapping) => mapping['Properties']['ScalingConfig']['MaximumConcurrency'],
     );
-    expect(concurrencies.sort((a, b) => a - b)).toEqual([2, 5, 100]);
+    // publishConcurrency bounds both of the topic fan-out's queues: Publish and its page queue.
+    expect(concurrencies.sort((a, b) => a - b)).toEqual([2, 2, 5, 100]);
   }],
   ['stackName', { ...JWT, stackName: 'WsNotifyStaging' }, (template) =>
     expect(environmentOf(template, 'Connect')).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'WsNotifyStaging' })],
