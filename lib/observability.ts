@@ -51,7 +51,8 @@ export interface WsNotifyAlarmOptions {
 /** A queue the functions consume, and where its messages go when they cannot be delivered. */
 export interface ObservedQueue {
   readonly queue: IQueue;
-  readonly deadLetterQueue: IQueue;
+  /** Absent where the queue dead-letters into another observed queue's (watched there once). */
+  readonly deadLetterQueue?: IQueue;
 }
 
 export interface WsNotifyObservabilityProps extends WsNotifyAlarmOptions {
@@ -134,12 +135,14 @@ export class WsNotifyObservability extends Construct {
   /** Each dead-letter queue not empty; each main queue's oldest message not too old. */
   private queueAlarms(queues: Readonly<Record<string, ObservedQueue>>, maxAge: Duration): void {
     for (const [name, { queue, deadLetterQueue }] of Object.entries(queues)) {
-      this.alarm(`${name}DeadLetterQueueNotEmpty`, {
-        metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: Stats.MAXIMUM }),
-        threshold: 1,
-        section: 'Dead-letter queue not empty',
-        meaning: `The ${name} dead-letter queue holds messages: notifications that were not delivered.`,
-      });
+      if (deadLetterQueue !== undefined) {
+        this.alarm(`${name}DeadLetterQueueNotEmpty`, {
+          metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: Stats.MAXIMUM }),
+          threshold: 1,
+          section: 'Dead-letter queue not empty',
+          meaning: `The ${name} dead-letter queue holds messages: notifications that were not delivered.`,
+        });
+      }
       this.alarm(`${name}QueueOldestMessage`, {
         metric: queue.metricApproximateAgeOfOldestMessage({ period: ONE_MINUTE, statistic: Stats.MAXIMUM }),
         threshold: maxAge.toSeconds(),
@@ -381,8 +384,8 @@ export class WsNotifyObservability extends Construct {
       ),
       graph(
         'Dead-letter queue depth',
-        queues.map(([name, { deadLetterQueue }]) =>
-          deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: Stats.MAXIMUM, label: name }),
+        queues.flatMap(([name, { deadLetterQueue }]) =>
+          deadLetterQueue === undefined ? [] : [deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: Stats.MAXIMUM, label: name })],
         ),
       ),
     );

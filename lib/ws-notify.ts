@@ -527,6 +527,8 @@ export class WsNotify extends Construct {
         NotifyUser: { queue: this.notifyUserQueue, deadLetterQueue: this.notifyUserDeadLetterQueue },
         NotifyConnection: { queue: this.notifyConnectionQueue, deadLetterQueue: this.notifyConnectionDeadLetterQueue },
         Publish: { queue: this.publishQueue, deadLetterQueue: this.publishDeadLetterQueue },
+        // The topic fan-out's pages dead-letter into the Publish dead-letter queue, watched above.
+        TopicPages: { queue: this.topicPagesQueue },
       },
       webSocketStage: this.stage,
       eventsStage,

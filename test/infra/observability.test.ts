@@ -293,10 +293,10 @@ describe('in the stack, deployed with -c alarmEmail', () => {
     expect(new Set(watched('Throttles'))).toEqual(new Set(functions));
   });
 
-  it("watches the three dead-letter queues and their main queues' oldest message", () => {
+  it("watches the three dead-letter queues, and the oldest message of every queue a function consumes (the topic fan-out's page queue too)", () => {
     for (const [metricName, queues] of [
       ['ApproximateNumberOfMessagesVisible', ['NotifyUserDeadLetterQueue', 'NotifyConnectionDeadLetterQueue', 'PublishDeadLetterQueue']],
-      ['ApproximateAgeOfOldestMessage', ['NotifyUserQueue', 'NotifyConnectionQueue', 'PublishQueue']],
+      ['ApproximateAgeOfOldestMessage', ['NotifyUserQueue', 'NotifyConnectionQueue', 'PublishQueue', 'TopicPagesQueue']],
     ] as const) {
       const watched = ofType(template, 'AWS::CloudWatch::Alarm')
         .filter(([, alarm]) => alarm.Properties['MetricName'] === metricName)
