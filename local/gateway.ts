@@ -123,14 +123,14 @@ export class WebSocketGateway implements ConnectionRegistry {
   }
 
   post(connectionId: string, data: Buffer): PostOutcome {
-    const connection = this.connections.get(connectionId);
-    if (!connection || connection.closedBy) return 'gone';
+    const connection = this.openConnection(connectionId);
+    if (!connection) return 'gone';
     connection.socket.send(data.toString('utf8'));
     return 'sent';
   }
 
   info(connectionId: string): ConnectionInfo | undefined {
-    const connection = this.connections.get(connectionId);
+    const connection = this.openConnection(connectionId);
     if (!connection) return undefined;
     return {
       connectedAt: new Date(connection.request.connectedAt),
@@ -140,7 +140,7 @@ export class WebSocketGateway implements ConnectionRegistry {
   }
 
   close(connectionId: string): boolean {
-    const connection = this.connections.get(connectionId);
+    const connection = this.openConnection(connectionId);
     if (!connection) return false;
     this.closeWith(connection, DELETED);
     return true;
@@ -155,6 +155,17 @@ export class WebSocketGateway implements ConnectionRegistry {
     }
     for (const connection of this.connections.values()) connection.socket.terminate();
     this.server.close();
+  }
+
+  /**
+   * The connection, unless it is closing: once the client's close frame arrived or the gateway
+   * began closing it, API Gateway's management API treats it as gone (410) although its TCP
+   * connection may live on until the close handshake ends.
+   */
+  private openConnection(connectionId: string): LiveConnection | undefined {
+    const connection = this.connections.get(connectionId);
+    if (!connection || connection.closedBy || connection.socket.readyState !== connection.socket.OPEN) return undefined;
+    return connection;
   }
 
   /** The authorizer's context, or the HTTP status the upgrade is refused with. */
