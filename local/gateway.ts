@@ -106,7 +106,8 @@ export class WebSocketGateway implements ConnectionRegistry {
     if (connectRoute) {
       const result = await invoke(connectRoute.functionName, connectEvent(connection, authorizer)).catch((error: unknown) => {
         this.log('$connect integration failed', { connectionId: connection.connectionId, error: String(error) });
-        return { statusCode: 500 };
+        // API Gateway answers a failed Lambda integration with 502 (a failed authorizer with 500).
+        return { statusCode: 502 };
       });
       const status = statusCodeOf(result);
       if (status < 200 || status > 299) return refuseUpgrade(socket, status);
@@ -327,7 +328,8 @@ function withoutKey(record: AuthorizerContext, key: string): AuthorizerContext {
 }
 
 function refuseUpgrade(socket: Duplex, status: number): void {
-  const body = JSON.stringify({ message: status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : STATUS_CODES[status] ?? 'Error' });
+  const messages: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 502: 'Internal server error' };
+  const body = JSON.stringify({ message: messages[status] ?? STATUS_CODES[status] ?? 'Error' });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

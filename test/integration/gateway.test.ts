@@ -196,11 +196,11 @@ describe('$connect', () => {
     await expect(connect()).rejects.toEqual(new UpgradeRefusedError(400));
   });
 
-  it('refuses with 500 when $connect throws', async () => {
+  it("refuses with 502 when $connect throws (API Gateway's answer to a failed Lambda integration)", async () => {
     functions['connect'] = () => {
       throw new Error('table missing');
     };
-    await expect(connect()).rejects.toEqual(new UpgradeRefusedError(500));
+    await expect(connect()).rejects.toEqual(new UpgradeRefusedError(502));
   });
 
   it('selects the subprotocol $connect returns in Sec-WebSocket-Protocol', async () => {
