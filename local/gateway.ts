@@ -1,4 +1,4 @@
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RouteDefinition, WebSocketApiDefinition } from './app-model';
@@ -89,6 +89,19 @@ export class WebSocketGateway implements ConnectionRegistry {
   servesPath(pathname: string): boolean {
     const stage = `/${this.app().api.stageName}`;
     return pathname === stage || pathname === `${stage}/`;
+  }
+
+  /**
+   * A plain HTTP request (no upgrade) for the stage or a path below it: API Gateway answers
+   * `GET` there with 426 Upgrade Required. Returns false for any other request.
+   */
+  handlePlainRequest(request: IncomingMessage, response: ServerResponse): boolean {
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    const stage = `/${this.app().api.stageName}`;
+    if (request.method !== 'GET' || (pathname !== stage && !pathname.startsWith(`${stage}/`))) return false;
+    const body = JSON.stringify({ message: 'Upgrade Required' });
+    response.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket', connection: 'Upgrade' }).end(body);
+    return true;
   }
 
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

@@ -104,6 +104,13 @@ describe('connecting', () => {
       new UpgradeRefusedError(403),
     );
   });
+
+  it('answers a plain GET on the WebSocket URL with 426 Upgrade Required, as API Gateway does', async () => {
+    const response = await fetch(url().replace(/^wss?:/, 'http:'));
+    await response.text();
+
+    expect([response.status, response.headers.get('upgrade')]).toEqual([426, 'websocket']);
+  });
 });
 
 describe('frames from the client', () => {

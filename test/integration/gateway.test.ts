@@ -77,7 +77,9 @@ beforeEach(async () => {
   };
   gateway = new WebSocketGateway(() => ({ api: api(), region: 'eu-west-1', invoke }), limits, () => undefined);
   server = createServer((request, response) => {
-    if (!handleManagementApiRequest(gateway, 'live', request, response)) response.writeHead(404).end();
+    // As the runtime serves them: the management API, then plain requests on the WebSocket URL.
+    if (handleManagementApiRequest(gateway, 'live', request, response)) return;
+    if (!gateway.handlePlainRequest(request, response)) response.writeHead(404).end();
   });
   server.on('upgrade', (request, socket, head) => void gateway.handleUpgrade(request, socket, head));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -207,6 +209,18 @@ describe('$connect', () => {
     functions['connect'] = () => ({ statusCode: 200, headers: { 'Sec-WebSocket-Protocol': 'chat.v2' } });
     const client = await connect({ protocols: ['chat.v1', 'chat.v2'] });
     expect(client.socket.protocol).toBe('chat.v2');
+  });
+});
+
+describe('a plain HTTP request on the WebSocket URL', () => {
+  it('answers GET on the stage and any path below it with 426 Upgrade Required, as API Gateway does', async () => {
+    const httpUrl = url.replace('ws://', 'http://');
+    for (const target of [httpUrl, `${httpUrl}/${Date.now()}`, `${httpUrl}/${Date.now()}/${Date.now()}`]) {
+      const response = await fetch(target);
+      expect([target, response.status, response.headers.get('upgrade')]).toEqual([target, 426, 'websocket']);
+      await response.text();
+    }
+    expect(eventsOf('connect')).toEqual([]);
   });
 });
 
