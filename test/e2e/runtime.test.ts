@@ -191,6 +191,13 @@ describe('notifications', () => {
     expect(bob.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
   });
 
+  it('delivers a notification with emoji, which SQS accepts, end to end', async () => {
+    const client = await connectAs('emma-n');
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'emma-n', data: { text: 'shipped 🎉📦' }, id: 'n-emoji' });
+
+    expect(await client.frame((frame) => frame.type === 'notification')).toMatchObject({ id: 'n-emoji', data: { text: 'shipped 🎉📦' } });
+  });
+
   it('NotifyConnection reaches exactly one connection', async () => {
     const [target, sibling] = await Promise.all([connectAs('carol-n'), connectAs('carol-n')]);
     const connectionId = await stack.connectionIdsOf('carol-n', 2).then((ids) => ids[0] as string);
