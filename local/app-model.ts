@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { resourcesOfType, type SynthesizedStack, type TemplateResource } from './cloud-assembly';
 import { resolve, type ResolveContext, resolveString, UnsupportedTemplateError } from './intrinsics';
 
@@ -176,10 +178,15 @@ function functionDefinition(
   localString: (value: unknown, where: string) => string,
 ): FunctionDefinition {
   const properties = resource.Properties ?? {};
-  const objectKey = (properties['Code'] as { S3Key?: unknown } | undefined)?.S3Key;
-  const codeDir = typeof objectKey === 'string' ? stack.assetDirectories.get(objectKey) : undefined;
+  const code = (properties['Code'] ?? {}) as { S3Key?: unknown; ZipFile?: unknown };
+  const codeDir =
+    code.ZipFile !== undefined
+      ? inlineCodeDirectory(stack, logicalId, resolveString(code.ZipFile, context, `${logicalId} Code.ZipFile`))
+      : typeof code.S3Key === 'string'
+        ? stack.assetDirectories.get(code.S3Key)
+        : undefined;
   if (!codeDir) {
-    throw new UnsupportedTemplateError(`function ${logicalId} has no file asset for its code (inline and image code are not run locally)`);
+    throw new UnsupportedTemplateError(`function ${logicalId} has no file asset or inline code (image code is not run locally)`);
   }
   const variables = (properties['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
   return {
@@ -193,6 +200,20 @@ function functionDefinition(
     timeoutSeconds: Number(properties['Timeout'] ?? 3),
     memoryMb: Number(properties['MemorySize'] ?? 128),
   };
+}
+
+/**
+ * Inline code (`Code.fromInline`, the template's `ZipFile`) staged as CloudFormation deploys it for
+ * Node.js: a file `index.js`, CommonJS, alone in its package (so `Handler` is `index.<export>`).
+ * Staged beside the synthesized app, which the runtime owns.
+ */
+function inlineCodeDirectory(stack: SynthesizedStack, logicalId: string, source: string): string {
+  const directory = path.join(stack.assemblyDir, 'inline-code', logicalId);
+  mkdirSync(directory, { recursive: true });
+  writeFileSync(path.join(directory, 'index.js'), source);
+  // An enclosing package.json of "type": "module" must not make it ESM: on Lambda it has none.
+  writeFileSync(path.join(directory, 'package.json'), '{"type":"commonjs"}\n');
+  return directory;
 }
 
 function webSocketApi(stack: SynthesizedStack, context: ResolveContext): WebSocketApiDefinition {

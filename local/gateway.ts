@@ -1,4 +1,4 @@
-import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RouteDefinition, WebSocketApiDefinition } from './app-model';
@@ -91,6 +91,19 @@ export class WebSocketGateway implements ConnectionRegistry {
     return pathname === stage || pathname === `${stage}/`;
   }
 
+  /**
+   * A plain HTTP request (no upgrade) for the stage or a path below it: API Gateway answers
+   * `GET` there with 426 Upgrade Required. Returns false for any other request.
+   */
+  handlePlainRequest(request: IncomingMessage, response: ServerResponse): boolean {
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    const stage = `/${this.app().api.stageName}`;
+    if (request.method !== 'GET' || (pathname !== stage && !pathname.startsWith(`${stage}/`))) return false;
+    const body = JSON.stringify({ message: 'Upgrade Required' });
+    response.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket', connection: 'Upgrade' }).end(body);
+    return true;
+  }
+
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     const { api, invoke } = this.app();
@@ -106,7 +119,8 @@ export class WebSocketGateway implements ConnectionRegistry {
     if (connectRoute) {
       const result = await invoke(connectRoute.functionName, connectEvent(connection, authorizer)).catch((error: unknown) => {
         this.log('$connect integration failed', { connectionId: connection.connectionId, error: String(error) });
-        return { statusCode: 500 };
+        // API Gateway answers a failed Lambda integration with 502 (a failed authorizer with 500).
+        return { statusCode: 502 };
       });
       const status = statusCodeOf(result);
       if (status < 200 || status > 299) return refuseUpgrade(socket, status);
@@ -123,14 +137,14 @@ export class WebSocketGateway implements ConnectionRegistry {
   }
 
   post(connectionId: string, data: Buffer): PostOutcome {
-    const connection = this.connections.get(connectionId);
-    if (!connection || connection.closedBy) return 'gone';
+    const connection = this.openConnection(connectionId);
+    if (!connection) return 'gone';
     connection.socket.send(data.toString('utf8'));
     return 'sent';
   }
 
   info(connectionId: string): ConnectionInfo | undefined {
-    const connection = this.connections.get(connectionId);
+    const connection = this.openConnection(connectionId);
     if (!connection) return undefined;
     return {
       connectedAt: new Date(connection.request.connectedAt),
@@ -140,7 +154,7 @@ export class WebSocketGateway implements ConnectionRegistry {
   }
 
   close(connectionId: string): boolean {
-    const connection = this.connections.get(connectionId);
+    const connection = this.openConnection(connectionId);
     if (!connection) return false;
     this.closeWith(connection, DELETED);
     return true;
@@ -155,6 +169,17 @@ export class WebSocketGateway implements ConnectionRegistry {
     }
     for (const connection of this.connections.values()) connection.socket.terminate();
     this.server.close();
+  }
+
+  /**
+   * The connection, unless it is closing: once the client's close frame arrived or the gateway
+   * began closing it, API Gateway's management API treats it as gone (410) although its TCP
+   * connection may live on until the close handshake ends.
+   */
+  private openConnection(connectionId: string): LiveConnection | undefined {
+    const connection = this.connections.get(connectionId);
+    if (!connection || connection.closedBy || connection.socket.readyState !== connection.socket.OPEN) return undefined;
+    return connection;
   }
 
   /** The authorizer's context, or the HTTP status the upgrade is refused with. */
@@ -316,7 +341,8 @@ function withoutKey(record: AuthorizerContext, key: string): AuthorizerContext {
 }
 
 function refuseUpgrade(socket: Duplex, status: number): void {
-  const body = JSON.stringify({ message: status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : STATUS_CODES[status] ?? 'Error' });
+  const messages: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 502: 'Internal server error' };
+  const body = JSON.stringify({ message: messages[status] ?? STATUS_CODES[status] ?? 'Error' });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -27,12 +27,12 @@ async function loadHandler() {
   return fn;
 }
 
+// Lambda's error payload: an Error's name, message and stack; anything else (a callback given a
+// string, say) as its type and text, as the Node.js runtime interface client reports it.
 function serializeError(error) {
-  return {
-    errorType: error?.name ?? 'Error',
-    errorMessage: error?.message ?? String(error),
-    stack: typeof error?.stack === 'string' ? error.stack.split('\n') : [],
-  };
+  const errorLike = error instanceof Error || (typeof error?.name === 'string' && typeof error?.message === 'string' && typeof error?.stack === 'string');
+  if (errorLike) return { errorType: error.name, errorMessage: error.message, stack: typeof error.stack === 'string' ? error.stack.split('\n') : [] };
+  return { errorType: typeof error, errorMessage: String(error), stack: [] };
 }
 
 // An init failure is reported on every invocation, as Lambda does, rather than crashing the worker.
@@ -43,17 +43,20 @@ const ready = loadHandler().finally(() => (initDurationMs = performance.now() - 
   (error) => ({ initError: serializeError(error) }),
 );
 
+// Lambda's Node.js runtimes (up to 22) answer "when the event loop is empty" in two cases: a callback
+// given a result while callbackWaitsForEmptyEventLoop is true, and a handler that neither returns a
+// promise nor calls back. Between invocations the parent port keeps the loop alive; during one it is
+// unreferenced, so the loop empties exactly when the handler's own work is done.
+let onEmptyEventLoop;
+process.on('beforeExit', () => {
+  const run = onEmptyEventLoop;
+  onEmptyEventLoop = undefined;
+  run?.();
+});
+
 parentPort.on('message', async ({ invocationId, event, context }) => {
   const loaded = await ready;
   if (loaded.initError) return parentPort.postMessage({ invocationId, error: loaded.initError });
-  const lambdaContext = {
-    ...context,
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, context.deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
   sdkCalls?.take();
   const started = performance.now();
   const measured = () => {
@@ -64,10 +67,63 @@ parentPort.on('message', async ({ invocationId, event, context }) => {
     initDurationMs = undefined;
     return { measurement };
   };
+
+  let replied = false;
+  const reply = (outcome) => {
+    if (replied) return;
+    replied = true;
+    onEmptyEventLoop = undefined;
+    parentPort.ref();
+    parentPort.postMessage({ invocationId, ...outcome, ...measured() });
+  };
+  const succeedNow = (result) => reply({ result: result === undefined ? null : result });
+  const failNow = (error) => reply({ error: serializeError(error) });
+
+  // As the runtime interface client's CallbackContext: the callback waits for the empty event loop
+  // (unless told not to) on success only; context.done/succeed/fail answer at once; the first call
+  // of any of them wins and later ones are ignored.
+  let waitForEmptyEventLoop = true;
+  let finished = false;
+  const firstCallOnly = (fn) => (...args) => {
+    if (finished) return;
+    finished = true;
+    fn(...args);
+  };
+  const done = (error, result) => (error !== undefined && error !== null ? failNow(error) : succeedNow(result));
+  const callback = firstCallOnly((error, result) => {
+    if (error !== undefined && error !== null) failNow(error);
+    else if (waitForEmptyEventLoop) onEmptyEventLoop = () => setImmediate(() => succeedNow(result));
+    else succeedNow(result);
+  });
+  const lambdaContext = {
+    ...context,
+    get callbackWaitsForEmptyEventLoop() {
+      return waitForEmptyEventLoop;
+    },
+    set callbackWaitsForEmptyEventLoop(value) {
+      waitForEmptyEventLoop = value;
+    },
+    getRemainingTimeInMillis: () => Math.max(0, context.deadline - Date.now()),
+    done: firstCallOnly(done),
+    succeed: firstCallOnly((result) => done(null, result)),
+    // fail() with nothing still fails, with the string 'handled'.
+    fail: firstCallOnly((error) => done(error === undefined || error === null ? 'handled' : error, null)),
+  };
+  delete lambdaContext.deadline;
+
+  // A handler that never answers: a plain one succeeds with null once the loop is empty; an async
+  // one whose promise can no longer settle fails, as Lambda's runtime reports it.
+  onEmptyEventLoop = () => {
+    finished = true;
+    if (loaded.fn.constructor?.name === 'AsyncFunction') {
+      failNow(Object.assign(new Error('Runtime exited without providing a reason'), { name: 'Runtime.NodeJsExit' }));
+    } else succeedNow(null);
+  };
+  parentPort.unref();
   try {
-    const result = await loaded.fn(event, lambdaContext);
-    parentPort.postMessage({ invocationId, result: result === undefined ? null : result, ...measured() });
+    const result = loaded.fn(event, lambdaContext, callback);
+    if (typeof result?.then === 'function') result.then(lambdaContext.succeed, lambdaContext.fail);
   } catch (error) {
-    parentPort.postMessage({ invocationId, error: serializeError(error), ...measured() });
+    callback(error);
   }
 });

@@ -251,6 +251,7 @@ class Ready {
     const url = new URL(request.url ?? '/', this.parts.origin);
     const stage = this.loaded.app.webSocketApi.stageName;
     if (handleManagementApiRequest(this.gateway, stage, request, response)) return;
+    if (this.gateway.handlePlainRequest(request, response)) return;
     const { app, functions } = this.loaded;
     const invokable = { region: app.region, has: (name: string) => functions.has(name), invoke: (name: string, event: unknown) => this.invoke(name, event) };
     if (handleLambdaInvokeRequest(invokable, request, response, this.parts.log)) return;

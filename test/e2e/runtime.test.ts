@@ -104,6 +104,13 @@ describe('connecting', () => {
       new UpgradeRefusedError(403),
     );
   });
+
+  it('answers a plain GET on the WebSocket URL with 426 Upgrade Required, as API Gateway does', async () => {
+    const response = await fetch(url().replace(/^wss?:/, 'http:'));
+    await response.text();
+
+    expect([response.status, response.headers.get('upgrade')]).toEqual([426, 'websocket']);
+  });
 });
 
 describe('frames from the client', () => {
@@ -182,6 +189,13 @@ describe('notifications', () => {
     bob.send({ action: 'ping', id: 'after' });
     await bob.frame((frame) => frame.id === 'after');
     expect(bob.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
+  });
+
+  it('delivers a notification with emoji, which SQS accepts, end to end', async () => {
+    const client = await connectAs('emma-n');
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'emma-n', data: { text: 'shipped 🎉📦' }, id: 'n-emoji' });
+
+    expect(await client.frame((frame) => frame.type === 'notification')).toMatchObject({ id: 'n-emoji', data: { text: 'shipped 🎉📦' } });
   });
 
   it('NotifyConnection reaches exactly one connection', async () => {

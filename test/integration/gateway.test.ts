@@ -1,8 +1,16 @@
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  GetConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { RouteDefinition, WebSocketApiDefinition } from '../../local/app-model';
 import { FunctionError } from '../../local/functions';
 import { type GatewayLimits, WebSocketGateway } from '../../local/gateway';
+import { handleManagementApiRequest } from '../../local/management-api';
 import { eventually, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
 /**
@@ -18,6 +26,7 @@ let limits: GatewayLimits;
 let server: Server;
 let gateway: WebSocketGateway;
 let url: string;
+let management: ApiGatewayManagementApiClient;
 const clients: TestClient[] = [];
 
 const allow = (context: Record<string, unknown> = {}) => ({
@@ -67,11 +76,25 @@ beforeEach(async () => {
     }
   };
   gateway = new WebSocketGateway(() => ({ api: api(), region: 'eu-west-1', invoke }), limits, () => undefined);
-  server = createServer((_request, response) => response.writeHead(404).end());
+  server = createServer((request, response) => {
+    // As the runtime serves them: the management API, then plain requests on the WebSocket URL.
+    if (handleManagementApiRequest(gateway, 'live', request, response)) return;
+    if (!gateway.handlePlainRequest(request, response)) response.writeHead(404).end();
+  });
   server.on('upgrade', (request, socket, head) => void gateway.handleUpgrade(request, socket, head));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/live`;
+  const { port } = server.address() as AddressInfo;
+  url = `ws://127.0.0.1:${port}/live`;
+  management?.destroy();
+  management = new ApiGatewayManagementApiClient({
+    endpoint: `http://127.0.0.1:${port}/live`,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
 });
+
+afterAll(() => management?.destroy());
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.socket.terminate();
@@ -175,17 +198,29 @@ describe('$connect', () => {
     await expect(connect()).rejects.toEqual(new UpgradeRefusedError(400));
   });
 
-  it('refuses with 500 when $connect throws', async () => {
+  it("refuses with 502 when $connect throws (API Gateway's answer to a failed Lambda integration)", async () => {
     functions['connect'] = () => {
       throw new Error('table missing');
     };
-    await expect(connect()).rejects.toEqual(new UpgradeRefusedError(500));
+    await expect(connect()).rejects.toEqual(new UpgradeRefusedError(502));
   });
 
   it('selects the subprotocol $connect returns in Sec-WebSocket-Protocol', async () => {
     functions['connect'] = () => ({ statusCode: 200, headers: { 'Sec-WebSocket-Protocol': 'chat.v2' } });
     const client = await connect({ protocols: ['chat.v1', 'chat.v2'] });
     expect(client.socket.protocol).toBe('chat.v2');
+  });
+});
+
+describe('a plain HTTP request on the WebSocket URL', () => {
+  it('answers GET on the stage and any path below it with 426 Upgrade Required, as API Gateway does', async () => {
+    const httpUrl = url.replace('ws://', 'http://');
+    for (const target of [httpUrl, `${httpUrl}/${Date.now()}`, `${httpUrl}/${Date.now()}/${Date.now()}`]) {
+      const response = await fetch(target);
+      expect([target, response.status, response.headers.get('upgrade')]).toEqual([target, 426, 'websocket']);
+      await response.text();
+    }
+    expect(eventsOf('connect')).toEqual([]);
   });
 });
 
@@ -273,5 +308,39 @@ describe('closing, and what $disconnect is told', () => {
     expect(await client.closedWith()).toEqual({ code: 1001, reason: 'Going away' });
     clearInterval(pinging);
     expect(eventsOf('echo').length).toBeGreaterThan(2);
+  });
+});
+
+describe('the management API on a closing connection', () => {
+  /** A client that stops reading, so its close handshake never ends and the connection stays closing. */
+  const stopReading = (client: TestClient) => (client.socket as unknown as { _socket: Socket })._socket.pause();
+  const expectGoneOnEveryVerb = async (connectionId: string) => {
+    await expect(management.send(new GetConnectionCommand({ ConnectionId: connectionId }))).rejects.toBeInstanceOf(GoneException);
+    await expect(management.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{}' }))).rejects.toBeInstanceOf(GoneException);
+    await expect(management.send(new DeleteConnectionCommand({ ConnectionId: connectionId }))).rejects.toBeInstanceOf(GoneException);
+  };
+
+  it("answers GoneException (410) on every verb once the client's close frame arrived", async () => {
+    const client = await connect();
+    const { connectionId } = eventsOf('connect')[0].requestContext;
+    await management.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+    stopReading(client);
+    client.socket.close(1000, 'bye');
+
+    await eventually(
+      () => management.send(new GetConnectionCommand({ ConnectionId: connectionId })).then(() => undefined, (error: unknown) => error),
+      'GetConnection to fail',
+    );
+    await expectGoneOnEveryVerb(connectionId);
+    expect(eventsOf('disconnect')).toEqual([]);
+  });
+
+  it('answers GoneException (410) on every verb once the server began closing', async () => {
+    const client = await connect();
+    const { connectionId } = eventsOf('connect')[0].requestContext;
+    stopReading(client);
+    await management.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+
+    await expectGoneOnEveryVerb(connectionId);
   });
 });

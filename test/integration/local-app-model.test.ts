@@ -7,11 +7,12 @@ import { App, Duration } from 'aws-cdk-lib';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Code, Function as LambdaFunctionConstruct, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describeLocalApp, type LocalApp } from '../../local/app-model';
+import { LocalFunction } from '../../local/functions';
 import { readSynthesizedStack } from '../../local/cloud-assembly';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
 import { provision } from '../../local/provision';
@@ -36,6 +37,13 @@ function synthesizeExtendedApp(): string {
   const worker = new NodejsFunction(stack, 'Worker', { entry, runtime: Runtime.NODEJS_22_X, timeout: Duration.seconds(20) });
   worker.addEventSource(new SqsEventSource(jobs, { batchSize: 5, maxBatchingWindow: Duration.seconds(2) }));
   new Rule(stack, 'Housekeeping', { schedule: Schedule.rate(Duration.minutes(5)), targets: [new LambdaFunction(worker)] });
+  // Inline code as CDK users write it, callback style as Lambda's Node.js runtimes up to 22 allow.
+  new LambdaFunctionConstruct(stack, 'Inline', {
+    runtime: Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: Code.fromInline('exports.handler = (event, context, callback) => callback(null, { next: event.n + 1, queue: process.env.JOBS_QUEUE_URL });'),
+    environment: { JOBS_QUEUE_URL: jobs.queueUrl },
+  });
   new Rule(stack, 'Nightly', { schedule: Schedule.cron({ hour: '3', minute: '0' }), targets: [new LambdaFunction(worker)] });
   return cdkApp.synth().directory;
 }
@@ -95,6 +103,16 @@ describe('the local model of a synthesized app', () => {
       targets: [{ functionName: functionNamed('CredentialSweep').name }],
     });
     expect(app.notRunLocally).toEqual([expect.stringMatching(/^rule Nightly.*cron\(0 3 \* \* \? \*\) \(only rate\(\) schedules run locally\)$/)]);
+  });
+
+  it('runs inline code (Code.fromInline, the template\'s ZipFile) as index.js, with its environment', async () => {
+    const inline = new LocalFunction(functionNamed('Inline'), { baseEnvironment: { AWS_REGION: 'us-east-1' }, maxInstances: 1, log: () => undefined });
+    try {
+      await expect(inline.invoke({ n: 41 })).resolves.toEqual({ next: 42, queue: functionNamed('Echo').environment['JOBS_QUEUE_URL'] });
+    } finally {
+      await inline.stop();
+    }
+    expect(functionNamed('Inline').handler).toBe('index.handler');
   });
 
   it("resolves environments to local resources, and the API's AWS endpoints to the local gateway", () => {

@@ -197,6 +197,25 @@ describe('NotifyUser fan-out', () => {
     for (const id of ids) expect(clients.framesOf(id)).toEqual([expect.objectContaining({ data })]);
   });
 
+  it('delivers emoji and other characters beyond the BMP through both queues, which SQS accepts', async () => {
+    const ids = Array.from({ length: DIRECT_DELIVERY_MAX_CONNECTIONS + 1 }, (_, i) => `conn-emma-${i}`);
+    for (const id of ids) await connectAs('emma', id);
+    const data = { text: 'shipped 🎉📦 𝄞 ✓ 中文' };
+
+    await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'emma', data, id: 'n-emoji' }));
+    const { userStage, connectionStage } = await runPipeline();
+
+    expect(userStage.failedMessageIds).toEqual([]);
+    expect(connectionStage).toMatchObject({ processed: ids.length, failedMessageIds: [] });
+    for (const id of ids) expect(clients.framesOf(id)).toEqual([expect.objectContaining({ id: 'n-emoji', data })]);
+  });
+
+  it('cannot be queued with characters SQS refuses (a control character, a lone surrogate)', async () => {
+    for (const body of ['{"userId":"emma","data":"bell \u0007"}', '{"userId":"emma","data":"half an emoji \uD83C"}']) {
+      await expect(enqueue(stack.sqs, stack.notifyUser.url, body)).rejects.toThrow(/^Invalid characters found/);
+    }
+  });
+
   it('reaches nobody, and fails nothing, for a user with no connections', async () => {
     await enqueue(stack.sqs, stack.notifyUser.url, JSON.stringify({ userId: 'nobody-home', data: {} }));
     const { userStage, connectionStage } = await runPipeline();

@@ -1,0 +1,82 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LocalRuntimeOptions } from './runtime';
+
+export const HELP = `Usage: npm start -- [options]
+
+Runs the ws-notify stack on this machine from the synthesized CDK app: the WebSocket API and
+its management API, DynamoDB Local, an SQS emulator, the queue pollers and a token issuer.
+
+Options:
+  --port <n>                      port on 127.0.0.1 (default 3001; 0 picks a free one)
+  --project <dir>                 the CDK app to run, by its directory (default: this one), e.g. examples/order-enrichment
+  --stack <name>                  the stack to run, where the app has several
+  -c, --context <key=value>       CDK context for the synth, repeatable (e.g. -c allowAnonymous=true -c tenantClaim=org)
+  --state-dir <dir>               where outputs.json, the issuer key and the synthesized app go
+                                  (default: .local in the project's directory)
+  --idle-timeout <seconds>        close idle connections after this long (default 600, as API Gateway)
+  --max-connection-duration <s>   close every connection after this long (default 7200, as API Gateway)
+  --schedule-every <seconds>      run scheduled rules this often instead of at their rate
+  --no-watch                      do not reload when bin/, lib/ or lambdas/ change
+  --quiet-functions               do not print what the functions log
+  -h, --help                      this help`;
+
+/** What `npm start -- …` asks for: the runtime's options, and whether to print the functions' output. */
+export interface StartOptions {
+  runtime: LocalRuntimeOptions;
+  quietFunctions: boolean;
+}
+
+/** Reads `npm start`'s arguments; 'help' when they ask for it. Throws on a malformed value. */
+export function startOptionsFrom(args: string[]): StartOptions | 'help' {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      project: { type: 'string' },
+      stack: { type: 'string' },
+      context: { type: 'string', short: 'c', multiple: true },
+      'state-dir': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'max-connection-duration': { type: 'string' },
+      'schedule-every': { type: 'string' },
+      'no-watch': { type: 'boolean' },
+      'quiet-functions': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const number = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`--${name} takes a whole number, got "${value}"`);
+    return parsed;
+  };
+  const positive = (name: string, value: string) => {
+    const parsed = number(name, value) as number;
+    if (parsed < 1) throw new Error(`--${name} takes at least 1, got "${value}"`);
+    return parsed;
+  };
+  const context = Object.fromEntries(
+    (values.context ?? []).map((pair) => {
+      const separator = pair.indexOf('=');
+      if (separator <= 0) throw new Error(`--context takes key=value, got "${pair}"`);
+      return [pair.slice(0, separator), pair.slice(separator + 1)];
+    }),
+  );
+  return {
+    runtime: {
+      ...(values.port !== undefined && { port: number('port', values.port) }),
+      ...(values.project && { projectDir: values.project }),
+      ...(values.stack && { stackName: values.stack }),
+      context,
+      // The project's own state (its synth, issuer key, outputs.json) stays in the project, as cdk.out does.
+      stateDir: values['state-dir'] ?? path.join(values.project ?? '.', '.local'),
+      ...(values['idle-timeout'] && { idleTimeoutSeconds: number('idle-timeout', values['idle-timeout']) }),
+      ...(values['max-connection-duration'] && { maxConnectionSeconds: number('max-connection-duration', values['max-connection-duration']) }),
+      ...(values['schedule-every'] && { scheduleEverySeconds: positive('schedule-every', values['schedule-every']) }),
+      watch: !values['no-watch'],
+    },
+    quietFunctions: values['quiet-functions'] === true,
+  };
+}
