@@ -294,10 +294,11 @@ export class WsNotify extends Construct {
     }
     const subscribeFn = this.function('Subscribe', 'subscribe', {
       ...subscriptions,
+      ...table,
       PUBLIC_TOPICS: JSON.stringify(publicTopics),
       MAX_SUBSCRIPTIONS_PER_CONNECTION: String(maxSubscriptions),
     });
-    const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', subscriptions);
+    const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', { ...subscriptions, ...table });
     const publishFn = this.function('Publish', 'publish', { PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
@@ -468,10 +469,12 @@ export class WsNotify extends Construct {
       allow(fn, ['dynamodb:Query'], [bySubscriber]);
       allow(fn, ['dynamodb:BatchWriteItem'], [subscriptionsArn]);
     }
+    // One transaction (its per-item actions): the topic into the connection row's set, counted
+    // against the limit there, and the subscription's row.
     allow(subscribeFn, ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [subscriptionsArn]);
-    // Counting the connection's subscriptions against its limit.
-    allow(subscribeFn, ['dynamodb:Query'], [bySubscriber]);
+    allow(subscribeFn, ['dynamodb:UpdateItem'], [tableArn]);
     allow(unsubscribeFn, ['dynamodb:DeleteItem'], [subscriptionsArn]);
+    allow(unsubscribeFn, ['dynamodb:UpdateItem'], [tableArn]);
     allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);
     if (enrichers.length > 0) {

@@ -8,6 +8,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
+import { SUBSCRIBED_TOPICS, type SubscriptionTable } from './subscriptions';
 
 /** API Gateway closes every WebSocket connection after 2 hours; a row older than that is dead. */
 export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
@@ -36,6 +37,33 @@ export interface Connection {
   credentialExpiresAt?: number;
   /** The API key it connected with, if it did. */
   keyId?: string;
+}
+
+/** A connection's row as it was deleted: what its subscriptions and its user's count are found by. */
+export interface RemovedConnection extends Pick<Connection, 'connectionId' | 'userId' | 'tenant' | 'keyId'> {
+  /** The topics it was subscribed to (the row's set, which a subscribe writes in the same transaction as its subscription). */
+  subscribedTopics: string[];
+}
+
+function removedConnection(row: Record<string, unknown>): RemovedConnection {
+  const topics = row[SUBSCRIBED_TOPICS] as Set<string> | undefined;
+  return {
+    connectionId: row['connectionId'] as string,
+    userId: row['userId'] as string,
+    ...(typeof row['tenant'] === 'string' && { tenant: row['tenant'] }),
+    ...(typeof row['keyId'] === 'string' && { keyId: row['keyId'] }),
+    subscribedTopics: [...(topics ?? [])],
+  };
+}
+
+/**
+ * Removes a connection that is gone: its row first, then the subscriptions the row's set names and
+ * the connection index shows. A subscribe racing it either wrote before the row was deleted (its
+ * topic is in the set read with the deletion) or finds the row gone and stores nothing.
+ */
+export async function removeConnection(connectionId: string, deps: { connections: ConnectionTable; subscriptions: SubscriptionTable }): Promise<void> {
+  const removed = await deps.connections.remove(connectionId);
+  await deps.subscriptions.removeAllOf(connectionId, removed);
 }
 
 /** Why a sweep closes a connection: the frame code the client is sent. */
@@ -205,8 +233,10 @@ export class ConnectionTable {
     }
   }
 
-  async remove(connectionId: string): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { connectionId } }));
+  /** Deletes the row; what it held (with the topics it was subscribed to), or undefined if it was gone already. */
+  async remove(connectionId: string): Promise<RemovedConnection | undefined> {
+    const { Attributes } = await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { connectionId }, ReturnValues: 'ALL_OLD' }));
+    return Attributes === undefined ? undefined : removedConnection(Attributes);
   }
 
   /**

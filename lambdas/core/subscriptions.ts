@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
+import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   paginateQuery,
   QueryCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { topicKey } from './topics';
 
-/** The GSI that finds a connection's subscriptions (partition key `connectionId`), to count them and to remove them with it. */
+/** The GSI that finds a connection's subscriptions (partition key `connectionId`), to remove them with it. */
 export const CONNECTION_INDEX = 'byConnection';
 
 /** Topics one connection may be subscribed to at once, unless the construct says otherwise. */
@@ -39,58 +41,123 @@ export interface SubscriberPage {
   after?: string;
 }
 
+/** Where a subscription is refused: the connection holds its limit of other topics already. */
+export class TooManySubscriptionsError extends Error {
+  override readonly name = 'TooManySubscriptionsError';
+}
+
+/** Where a subscribe arrives after its connection's row is gone: it closed meanwhile. */
+export class ConnectionGoneError extends Error {
+  override readonly name = 'ConnectionGoneError';
+}
+
+/** The connection row's set of the topics it is subscribed to (one per topic, grouped or not). */
+export const SUBSCRIBED_TOPICS = 'subscribedTopics';
+
+/** Attempts at a transaction that conflicts with another on the same connection row (a burst of frames). */
+const MAX_TRANSACTION_ATTEMPTS = 10;
+
 export class SubscriptionTable {
+  /**
+   * @param connectionsTableName the connection table, whose row for each connection holds the set
+   * of topics it is subscribed to: needed to subscribe and unsubscribe, not to read subscribers.
+   */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly connectionsTableName?: string,
   ) {}
 
-  /** Stores the subscription, replacing the connection's earlier one to the topic, grouped or not. */
-  async subscribe(subscription: Subscription): Promise<void> {
+  /**
+   * Stores the subscription, replacing the connection's earlier one to the topic, grouped or not.
+   * One transaction adds the topic to the connection row's set, on condition that the row exists
+   * and the set holds fewer than `maxTopics` other topics, and writes the subscription: the limit
+   * is exact under any burst of frames (each is decided on the row, never on an index that lags),
+   * and no subscription is stored for a connection whose `$disconnect` has removed its row.
+   * Throws TooManySubscriptionsError or ConnectionGoneError.
+   */
+  async subscribe(subscription: Subscription, maxTopics: number): Promise<void> {
     const { connectionId, topic, tenant, group } = subscription;
     const [kept, dropped] = group === undefined ? [PLAIN, GROUPED] : [GROUPED, PLAIN];
-    await this.db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Put: { TableName: this.tableName, Item: { ...subscription, topicKey: kept + topicKey(topic, tenant) } } },
-          { Delete: { TableName: this.tableName, Key: { topicKey: dropped + topicKey(topic, tenant), connectionId } } },
-        ],
-      }),
-    );
+    const reasons = await this.transact([
+      {
+        Update: {
+          TableName: this.connections(),
+          Key: { connectionId },
+          UpdateExpression: `ADD ${SUBSCRIBED_TOPICS} :topics`,
+          ConditionExpression:
+            `attribute_exists(connectionId) AND (attribute_not_exists(${SUBSCRIBED_TOPICS}) OR ` +
+            `contains(${SUBSCRIBED_TOPICS}, :topic) OR size(${SUBSCRIBED_TOPICS}) < :max)`,
+          ExpressionAttributeValues: { ':topics': new Set([topic]), ':topic': topic, ':max': maxTopics },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      { Put: { TableName: this.tableName, Item: { ...subscription, topicKey: kept + topicKey(topic, tenant) } } },
+      { Delete: { TableName: this.tableName, Key: { topicKey: dropped + topicKey(topic, tenant), connectionId } } },
+    ]);
+    if (reasons === undefined) return;
+    // The row is there (its old image came back): the set was full.
+    if (reasons[0]?.Item !== undefined) throw new TooManySubscriptionsError(`a connection may hold ${maxTopics} subscriptions`);
+    throw new ConnectionGoneError(`connection ${connectionId} is gone`);
+  }
+
+  /** Removes the subscription and its topic from the connection row's set; removes the rows alone if the connection is gone. */
+  async unsubscribe(connectionId: string, topic: string, tenant: string | undefined): Promise<void> {
+    const rows = [PLAIN, GROUPED].map((kind) => ({
+      Delete: { TableName: this.tableName, Key: { topicKey: kind + topicKey(topic, tenant), connectionId } },
+    }));
+    const reasons = await this.transact([
+      {
+        Update: {
+          TableName: this.connections(),
+          Key: { connectionId },
+          UpdateExpression: `DELETE ${SUBSCRIBED_TOPICS} :topics`,
+          // Without it, an update of a row that is gone would create one.
+          ConditionExpression: 'attribute_exists(connectionId)',
+          ExpressionAttributeValues: { ':topics': new Set([topic]) },
+        },
+      },
+      ...rows,
+    ]);
+    if (reasons !== undefined) await this.transact(rows);
   }
 
   /**
-   * How many topics the connection is subscribed to besides `topic`, counted up to `upTo`. The
-   * connection index is eventually consistent, so subscriptions made a moment ago may be missed.
+   * Runs the transaction, again while it conflicts with another on the same items (a burst of
+   * frames on one connection); the cancellation reasons if a condition failed, undefined if it was
+   * written.
    */
-  async countOtherTopics(connectionId: string, topic: string, tenant: string | undefined, upTo: number): Promise<number> {
-    const { Items = [] } = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: CONNECTION_INDEX,
-        KeyConditionExpression: 'connectionId = :connectionId',
-        ExpressionAttributeValues: { ':connectionId': connectionId },
-        ProjectionExpression: 'topicKey',
-        // The topic itself may be among them, once.
-        Limit: upTo + 1,
-      }),
-    );
-    const own = topicKey(topic, tenant);
-    return Items.filter((item) => (item['topicKey'] as string).slice(1) !== own).length;
+  private async transact(items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<CancellationReason[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) return reasons;
+        if (!reasons.some((reason) => reason.Code === 'TransactionConflict') || attempt >= MAX_TRANSACTION_ATTEMPTS) throw error;
+        // Full jitter, so that the conflicting frames do not collide again in step.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1000, 10 * 2 ** attempt)));
+      }
+    }
   }
 
-  async unsubscribe(connectionId: string, topic: string, tenant: string | undefined): Promise<void> {
-    await this.db.send(
-      new TransactWriteCommand({
-        TransactItems: [PLAIN, GROUPED].map((kind) => ({
-          Delete: { TableName: this.tableName, Key: { topicKey: kind + topicKey(topic, tenant), connectionId } },
-        })),
-      }),
-    );
+  private connections(): string {
+    if (this.connectionsTableName === undefined) throw new Error('SubscriptionTable: subscribing needs the connection table');
+    return this.connectionsTableName;
   }
 
-  /** Removes every subscription of a connection that is gone: one Query of the connection index, then batched deletes. */
-  async removeAllOf(connectionId: string): Promise<void> {
+  /**
+   * Removes every subscription of a connection that is gone: those its removed row's set names
+   * (`removed`, read with the row's deletion, so that none a racing subscribe stored is missed),
+   * and those the connection index shows. Batched deletes.
+   */
+  async removeAllOf(connectionId: string, removed?: { tenant?: string; subscribedTopics?: readonly string[] }): Promise<void> {
+    const keys = new Map<string, { topicKey: string; connectionId: string }>();
+    for (const topic of removed?.subscribedTopics ?? []) {
+      for (const kind of [PLAIN, GROUPED]) keys.set(kind + topicKey(topic, removed?.tenant), { topicKey: kind + topicKey(topic, removed?.tenant), connectionId });
+    }
     const pages = paginateQuery(
       { client: this.db },
       {
@@ -101,14 +168,15 @@ export class SubscriptionTable {
       },
     );
     for await (const page of pages) {
-      const keys = (page.Items ?? []).map((item) => ({ topicKey: item['topicKey'] as string, connectionId }));
-      for (let start = 0; start < keys.length; start += 25) {
-        let requests = keys.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
-        // BatchWriteItem may leave some unprocessed under throttling; send those again.
-        while (requests.length > 0) {
-          const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-          requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-        }
+      for (const item of page.Items ?? []) keys.set(item['topicKey'] as string, { topicKey: item['topicKey'] as string, connectionId });
+    }
+    const all = [...keys.values()];
+    for (let start = 0; start < all.length; start += 25) {
+      let requests = all.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      // BatchWriteItem may leave some unprocessed under throttling; send those again.
+      while (requests.length > 0) {
+        const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
       }
     }
   }

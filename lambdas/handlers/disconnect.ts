@@ -1,6 +1,6 @@
 import { createDocumentClient } from '../clients';
 import { readConfig } from '../config';
-import { ConnectionTable } from '../core/connections';
+import { ConnectionTable, removeConnection } from '../core/connections';
 import { SubscriptionTable } from '../core/subscriptions';
 import type { WebSocketEvent, WebSocketResult } from '../events';
 import { logger } from '../logger';
@@ -12,7 +12,7 @@ const subscriptions = new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME)
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;
-  await Promise.all([connections.remove(connectionId), subscriptions.removeAllOf(connectionId)]);
+  await removeConnection(connectionId, { connections, subscriptions });
   logger.info('disconnected', { connectionId: event.requestContext.connectionId });
   return { statusCode: 200 };
 };

@@ -616,8 +616,8 @@ describe('IAM', () => {
     ['AuthenticateFunction', ['dynamodb:UpdateItem']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
     ['CredentialSweepFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
-    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query']],
-    ['UnsubscribeFunction', ['dynamodb:DeleteItem']],
+    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['UnsubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:UpdateItem']],
     ['PublishFunction', ['sqs:SendMessage']],
     ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
     ['EventsIngressFunction', ['sqs:SendMessage']],
@@ -638,6 +638,16 @@ describe('IAM', () => {
     expect(join).toMatch(/execute-api/);
     expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
     expect(join).not.toMatch(/DELETE/);
+  });
+
+  it.each(['SubscribeFunction', 'UnsubscribeFunction'])("lets %s update the connection table's rows (their topic sets) and write subscriptions, nothing else", (fn) => {
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([, policy]) => policy.Properties['Roles'].some((role: any) => role.Ref === resources[functionLogicalId(fn)]!.Properties['Role']['Fn::GetAtt'][0]))
+      .flatMap(([, policy]) => policy.Properties['PolicyDocument'].Statement as any[]);
+    const update = statements.filter((statement) => [statement.Action].flat().includes('dynamodb:UpdateItem'));
+    expect(update.map((statement) => statement.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifyConnections/), 'Arn'] }]);
+    const writes = statements.filter((statement) => [statement.Action].flat().includes('dynamodb:DeleteItem'));
+    expect(writes.map((statement) => statement.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifySubscriptions/), 'Arn'] }]);
   });
 
   it('lets the authorizer only read keys, by id', () => {
