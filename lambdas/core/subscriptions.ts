@@ -17,9 +17,9 @@ export const CONNECTION_INDEX = 'byConnection';
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 
 /**
- * A topic's subscribers live in two partitions: plain ones under `s<tenant>#<topic>`, paged
- * through by the fan-out, and group members under `g<tenant>#<topic>`, read whole so that one
- * member per group can be chosen for each event. A connection has one subscription per topic.
+ * A topic's subscribers live in two partitions: plain ones under `s<tenant>#<topic>` and group
+ * members under `g<tenant>#<topic>`, both paged through by the fan-out (which carries each group's
+ * choice from page to page). A connection has one subscription per topic.
  */
 const PLAIN = 's';
 const GROUPED = 'g';
@@ -201,28 +201,32 @@ export class SubscriptionTable {
     };
   }
 
-  /** The topic's live group members, by group. Groups are meant to be small: a few consumers sharing a stream. */
-  async groups(topic: string, tenant: string | undefined, now = Date.now()): Promise<Map<string, Pick<Subscription, 'connectionId' | 'events'>[]>> {
-    const groups = new Map<string, Pick<Subscription, 'connectionId' | 'events'>[]>();
-    const pages = paginateQuery(
-      { client: this.db },
-      {
+  /** One page of the topic's live group members, with their groups, from `after` on. */
+  async groupMembers(topic: string, tenant: string | undefined, { after, limit, now = Date.now() }: PageOptions): Promise<GroupMemberPage> {
+    const partition = GROUPED + topicKey(topic, tenant);
+    const { Items = [], LastEvaluatedKey } = await this.db.send(
+      new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'topicKey = :topicKey',
         FilterExpression: 'expiresAt > :now',
         ProjectionExpression: 'connectionId, events, #group',
         ExpressionAttributeNames: { '#group': 'group' },
-        ExpressionAttributeValues: { ':topicKey': GROUPED + topicKey(topic, tenant), ':now': Math.floor(now / 1000) },
-      },
+        ExpressionAttributeValues: { ':topicKey': partition, ':now': Math.floor(now / 1000) },
+        Limit: limit,
+        ...(after !== undefined && { ExclusiveStartKey: { topicKey: partition, connectionId: after } }),
+      }),
     );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) {
-        const group = item['group'] as string;
-        groups.set(group, [...(groups.get(group) ?? []), subscriberOf(item)]);
-      }
-    }
-    return groups;
+    return {
+      members: Items.map((item) => ({ ...subscriberOf(item), group: item['group'] as string })),
+      ...(LastEvaluatedKey !== undefined && { after: LastEvaluatedKey['connectionId'] as string }),
+    };
   }
+}
+
+export interface GroupMemberPage {
+  members: (Pick<Subscription, 'connectionId' | 'events'> & { group: string })[];
+  /** Where the next page starts; absent on the last page. */
+  after?: string;
 }
 
 export interface PageOptions {
@@ -238,14 +242,19 @@ function subscriberOf(item: Record<string, unknown>): Pick<Subscription, 'connec
 
 /**
  * The group member that gets an event: the highest hash of (event, member), rendezvous hashing.
- * Every retry of the event picks the same member, and members share events evenly.
+ * Every retry of the event picks the same member, members share events evenly, and the choice can
+ * be made a page of members at a time (`memberScore` of the one chosen so far against each).
  */
 export function chooseMember<T extends { connectionId: string }>(members: readonly T[], eventKey: string): T | undefined {
   let chosen: T | undefined;
   let best = '';
   for (const member of members) {
-    const score = createHash('sha256').update(eventKey).update('\0').update(member.connectionId).digest('hex');
+    const score = memberScore(eventKey, member.connectionId);
     if (chosen === undefined || score > best) [chosen, best] = [member, score];
   }
   return chosen;
+}
+
+export function memberScore(eventKey: string, connectionId: string): string {
+  return createHash('sha256').update(eventKey).update('\0').update(connectionId).digest('hex');
 }

@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConnectionTable, removeConnection } from '../../lambdas/core/connections';
 import type { WebSocketEvent } from '../../lambdas/events';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -7,11 +7,11 @@ import { chooseMember, CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTIO
 import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fan-out';
 import { acceptEvents } from '../../lambdas/core/events-ingress';
 import { publishFromClient, subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
-import type { CloudEvent, PublishMessage, TopicPage } from '../../lambdas/core/topics';
+import { type CloudEvent, MAX_GROUPS_PER_TOPIC, type PublishMessage, type TopicPage } from '../../lambdas/core/topics';
 import { RecordedMetrics } from '../support/recorded-metrics';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { loadHandler } from '../support/load-handler';
-import { createQueuePair, drain, enqueue, type QueuePair, type StackUnderTest, startStackUnderTest, takeAll } from '../support/stack-under-test';
+import { afterVisibilityTimeout, createQueuePair, drain, enqueue, type QueuePair, receiveAll, type StackUnderTest, startStackUnderTest, takeAll } from '../support/stack-under-test';
 
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -281,7 +281,7 @@ describe('choosing a group member', () => {
 });
 
 describe('the topic fan-out', () => {
-  it("pages a large topic: one page per message, the rest enqueued on the fan-out's own queue, groups on the first page only, one TopicEvents", async () => {
+  it("pages a large topic: one page per message, the rest enqueued on the fan-out's own queue, one TopicEvents", async () => {
     for (let index = 0; index < 7; index++) {
       await subscribed({ connectionId: `p-${index}`, topic: 'big', expiresAt: inAnHour() });
     }
@@ -297,7 +297,7 @@ describe('the topic fan-out', () => {
       const pending = await continuations();
       expect(pending).toEqual([{ ...message, after: expect.any(String) }]);
       const { after, ...rest } = pending[0]!;
-      outcome = await fanOutToTopic(rest, deps({ pageSize: 3, metrics }), after);
+      outcome = await fanOutToTopic(rest, deps({ pageSize: 3, metrics }), { after });
       pages += 1;
       all.push(...(await deliveredTo()));
     }
@@ -349,6 +349,55 @@ describe('the topic fan-out function', () => {
       MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
       DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
     });
+  });
+
+  it('pages 1,100 group members like plain subscribers, 1,000 a page over 2 invocations, and sends each group its member chosen over all of them', async () => {
+    const groupOf = (index: number) => ['a', 'b', '__proto__'][index % 3]!;
+    const members = Array.from({ length: 1100 }, (_, index) => ({ connectionId: `gm-${String(index).padStart(4, '0')}`, group: groupOf(index) }));
+    // Written straight to the table, as subscribe stores them: the fan-out reads nothing else.
+    const rows = [...members, { connectionId: 'gm-filtered', group: 'filtered' }].map(({ connectionId, group }) => ({
+      topicKey: 'g#crowd',
+      connectionId,
+      group,
+      expiresAt: inAnHour(),
+      ...(group === 'filtered' && { events: ['other'] }),
+    }));
+    await Promise.all(
+      Array.from({ length: Math.ceil(rows.length / 25) }, (_, batch) =>
+        stack.db.send(new BatchWriteCommand({ RequestItems: { [stack.subscriptionsTableName]: rows.slice(batch * 25, batch * 25 + 25).map((Item) => ({ PutRequest: { Item } })) } })),
+      ),
+    );
+
+    for (const id of ['crowd-1', 'crowd-2', 'crowd-3']) {
+      const published = event('x', id);
+      await enqueue(stack.sqs, publish.url, JSON.stringify({ topic: 'crowd', event: published }));
+      const first = await drain(stack, publish, topicFanOut);
+      const continued = await receiveAll(stack.sqs, topicPages.url);
+      expect(continued.map((page) => JSON.parse(page.Body as string))).toEqual([
+        { topic: 'crowd', event: published, groups: { after: 'gm-0999', chosen: expect.any(Array) } },
+      ]);
+      await afterVisibilityTimeout();
+      const second = await drain(stack, topicPages, topicFanOut);
+
+      expect([first.batches, second.batches]).toEqual([1, 1]);
+      expect(await continuations()).toEqual([]);
+      const expected = ['a', 'b', '__proto__'].map((group) => chooseMember(members.filter((member) => member.group === group), `https://test.example\0${id}`)!.connectionId);
+      expect(await deliveredTo()).toEqual(expected.sort());
+    }
+  }, 60_000);
+
+  it('dead-letters as too_many_groups an event whose topic has more groups than a page can carry the choices of', async () => {
+    const rows = Array.from({ length: MAX_GROUPS_PER_TOPIC + 1 }, (_, index) => ({ topicKey: 'g#cliques', connectionId: `cl-${index}`, group: `g${index}`, expiresAt: inAnHour() }));
+    for (let start = 0; start < rows.length; start += 25) {
+      await stack.db.send(new BatchWriteCommand({ RequestItems: { [stack.subscriptionsTableName]: rows.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    }
+
+    await enqueue(stack.sqs, publish.url, JSON.stringify({ topic: 'cliques', event: event('x') }));
+    expect(await drain(stack, publish, topicFanOut)).toMatchObject({ processed: 1, failedMessageIds: [] });
+
+    expect(await deliveredTo()).toEqual([]);
+    const deadLetters = await takeAll(stack.sqs, publish.deadLetterUrl);
+    expect(deadLetters.map((m) => m.MessageAttributes?.['ErrorCode']?.StringValue)).toEqual(['too_many_groups']);
   });
 
   it('ignores a page cursor ("after") on a Publish message, as any unknown field: every subscriber and the group get the event', async () => {
