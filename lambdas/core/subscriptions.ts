@@ -1,14 +1,7 @@
 import { createHash } from 'node:crypto';
-import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  paginateQuery,
-  QueryCommand,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { topicKey } from './topics';
+import { transactWrite } from './transactions';
 
 /** The GSI that finds a connection's subscriptions (partition key `connectionId`), to remove them with it. */
 export const CONNECTION_INDEX = 'byConnection';
@@ -54,9 +47,6 @@ export class ConnectionGoneError extends Error {
 /** The connection row's set of the topics it is subscribed to (one per topic, grouped or not). */
 export const SUBSCRIBED_TOPICS = 'subscribedTopics';
 
-/** Attempts at a transaction that conflicts with another on the same connection row (a burst of frames). */
-const MAX_TRANSACTION_ATTEMPTS = 10;
-
 export class SubscriptionTable {
   /**
    * @param connectionsTableName the connection table, whose row for each connection holds the set
@@ -79,7 +69,7 @@ export class SubscriptionTable {
   async subscribe(subscription: Subscription, maxTopics: number): Promise<void> {
     const { connectionId, topic, tenant, group } = subscription;
     const [kept, dropped] = group === undefined ? [PLAIN, GROUPED] : [GROUPED, PLAIN];
-    const reasons = await this.transact([
+    const reasons = await transactWrite(this.db, [
       {
         Update: {
           TableName: this.connections(),
@@ -106,7 +96,7 @@ export class SubscriptionTable {
     const rows = [PLAIN, GROUPED].map((kind) => ({
       Delete: { TableName: this.tableName, Key: { topicKey: kind + topicKey(topic, tenant), connectionId } },
     }));
-    const reasons = await this.transact([
+    const reasons = await transactWrite(this.db, [
       {
         Update: {
           TableName: this.connections(),
@@ -119,28 +109,7 @@ export class SubscriptionTable {
       },
       ...rows,
     ]);
-    if (reasons !== undefined) await this.transact(rows);
-  }
-
-  /**
-   * Runs the transaction, again while it conflicts with another on the same items (a burst of
-   * frames on one connection); the cancellation reasons if a condition failed, undefined if it was
-   * written.
-   */
-  private async transact(items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<CancellationReason[] | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.db.send(new TransactWriteCommand({ TransactItems: items }));
-        return undefined;
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = error.CancellationReasons ?? [];
-        if (reasons.some((reason) => reason.Code === 'ConditionalCheckFailed')) return reasons;
-        if (!reasons.some((reason) => reason.Code === 'TransactionConflict') || attempt >= MAX_TRANSACTION_ATTEMPTS) throw error;
-        // Full jitter, so that the conflicting frames do not collide again in step.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1000, 10 * 2 ** attempt)));
-      }
-    }
+    if (reasons !== undefined) await transactWrite(this.db, rows);
   }
 
   private connections(): string {

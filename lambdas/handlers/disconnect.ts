@@ -5,9 +5,9 @@ import { SubscriptionTable } from '../core/subscriptions';
 import type { WebSocketEvent, WebSocketResult } from '../events';
 import { logger } from '../logger';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME');
+const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME');
 const db = createDocumentClient();
-const connections = new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME);
+const connections = new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME);
 const subscriptions = new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME);
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {

@@ -297,7 +297,7 @@ describe('the credential sweep under AWS errors', () => {
 
     // The last attempt through the Lambda handler, for the log line an operator sees.
     const handler = loadHandler<(event: unknown, context: Context) => Promise<void>>('credential-sweep', {
-      CONNECTIONS_TABLE_NAME: stack.tableName,
+      CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
       SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
       API_KEYS_TABLE_NAME: stack.apiKeysTableName,
       MANAGEMENT_API_ENDPOINT: managementApiServer.endpoint,

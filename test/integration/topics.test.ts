@@ -236,7 +236,7 @@ describe('subscriptions under bursts and races (DynamoDB transactions)', () => {
 
   it("leaves no subscription behind when 400 subscribes race the connection's $disconnect", async () => {
     const disconnect = loadHandler<(event: WebSocketEvent) => Promise<unknown>>('disconnect', {
-      CONNECTIONS_TABLE_NAME: stack.tableName,
+      CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
       SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
     });
     await opened('c-race');
@@ -344,7 +344,7 @@ describe('the topic fan-out function', () => {
       DEAD_LETTER_QUEUE_URL: publish.deadLetterUrl,
     });
     notifyConnection = loadHandler('notify-connection', {
-      CONNECTIONS_TABLE_NAME: stack.tableName,
+      CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
       SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
       MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
       DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
