@@ -212,18 +212,14 @@ function subscriberOf(item: Record<string, unknown>): Pick<Subscription, 'connec
 /**
  * The group member that gets an event: the highest hash of (event, member), rendezvous hashing.
  * Every retry of the event picks the same member, members share events evenly, and the choice can
- * be made a page of members at a time (`memberScore` of the one chosen so far against each).
+ * be made a page of members at a time (the one chosen so far weighed against each).
  */
 export function chooseMember<T extends { connectionId: string }>(members: readonly T[], eventKey: string): T | undefined {
   let chosen: T | undefined;
   let best = '';
   for (const member of members) {
-    const score = memberScore(eventKey, member.connectionId);
+    const score = createHash('sha256').update(eventKey).update('\0').update(member.connectionId).digest('hex');
     if (chosen === undefined || score > best) [chosen, best] = [member, score];
   }
   return chosen;
-}
-
-export function memberScore(eventKey: string, connectionId: string): string {
-  return createHash('sha256').update(eventKey).update('\0').update(connectionId).digest('hex');
 }

@@ -6,7 +6,7 @@ import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
 import { eventFrame } from './frames';
 import type { MetricsRecorder } from './metrics';
 import { InvalidMessageError } from './messages';
-import { memberScore, type SubscriptionTable } from './subscriptions';
+import { chooseMember, type SubscriptionTable } from './subscriptions';
 import { type EventDelivery, eventTypeMatches, MAX_GROUPS_PER_TOPIC, type PublishMessage, type TopicPage } from './topics';
 
 export interface TopicFanOutDeps {
@@ -100,7 +100,8 @@ export async function fanOutToTopic(
 function chooseMembers(chosen: Map<string, string>, members: readonly { connectionId: string; group: string }[], eventKey: string): Map<string, string> {
   for (const member of members) {
     const current = chosen.get(member.group);
-    if (current === undefined || memberScore(eventKey, member.connectionId) > memberScore(eventKey, current)) chosen.set(member.group, member.connectionId);
+    const candidates = current === undefined ? [member] : [{ connectionId: current }, member];
+    chosen.set(member.group, chooseMember(candidates, eventKey)!.connectionId);
   }
   return chosen;
 }
