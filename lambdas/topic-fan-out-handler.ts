@@ -40,11 +40,11 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     // of each record); on a Publish message, `after` is an unknown field like any other.
     (record) => {
       if (record.eventSourceARN !== config.TOPIC_PAGES_QUEUE_ARN) return { message: parseMessage(PublishMessage, record.body) };
-      const { after, ...message } = parseMessage(TopicPage, record.body);
-      return { message, after };
+      const { after, groups, ...message } = parseMessage(TopicPage, record.body);
+      return { message, cursors: { ...(after !== undefined && { after }), ...(groups !== undefined && { groups }) } };
     },
-    async ({ message, after }, record) => {
-      const outcome = await fanOutToTopic(message, deps, after);
+    async ({ message, cursors }, record) => {
+      const outcome = await fanOutToTopic(message, deps, cursors);
       logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
     },
     new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics),

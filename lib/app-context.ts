@@ -18,7 +18,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
       .filter(([, value]) => value !== undefined),
   );
   const numbers = Object.fromEntries(
-    (['maxSubscriptionsPerConnection', 'notifyUserConcurrency', 'notifyConnectionConcurrency', 'publishConcurrency'] as const)
+    (['maxSubscriptionsPerConnection', 'maxConnectionsPerUser', 'maxConnectionsPerApiKey', 'notifyUserConcurrency', 'notifyConnectionConcurrency', 'publishConcurrency'] as const)
       .map((name) => [name, numberContext(node, name)] as const)
       .filter(([, value]) => value !== undefined),
   );

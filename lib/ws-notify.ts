@@ -17,7 +17,14 @@ import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { Construct } from 'constructs';
 import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../lambdas/core/api-keys';
-import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
+import {
+  API_KEY_INDEX,
+  DEFAULT_MAX_CONNECTIONS_PER_API_KEY,
+  DEFAULT_MAX_CONNECTIONS_PER_USER,
+  EXPIRY_INDEX,
+  USER_INDEX,
+  USER_INDEX_ATTRIBUTES,
+} from '../lambdas/core/connections';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom } from '../lambdas/core/topics';
@@ -75,6 +82,19 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    * @default 100
    */
   readonly maxSubscriptionsPerConnection?: number;
+  /**
+   * Open connections one user may hold at once (per tenant in a multi-tenant stack); a `$connect`
+   * beyond it is refused with 429 and logged. Each connection multiplies what one notification to
+   * the user costs. Anonymous connections are each their own user and are not counted.
+   * @default 25
+   */
+  readonly maxConnectionsPerUser?: number;
+  /**
+   * Open connections one API key may hold at once, besides its user's limit; a `$connect` beyond it
+   * is refused with 429 and logged.
+   * @default 25
+   */
+  readonly maxConnectionsPerApiKey?: number;
   /**
    * Functions that enrich a topic's events before they are delivered, by topic pattern (`orders`,
    * `orders.*`; the first that matches). The function receives `{topic, tenant?, event}` and
@@ -171,6 +191,8 @@ export class WsNotify extends Construct {
   public readonly notifyConnectionQueue: Queue;
   public readonly notifyUserDeadLetterQueue: Queue;
   public readonly notifyConnectionDeadLetterQueue: Queue;
+  /** The open connections of each user and API key (a set of ids per item), counted against their limits at `$connect`. */
+  public readonly connectionCountsTable: Table;
   /** Topic subscriptions: by topic (plain and grouped partitions), and by connection through a GSI. */
   public readonly subscriptionsTable: Table;
   /** Send `{"topic","event":<CloudEvent>}` here to publish to a topic's subscribers. */
@@ -234,6 +256,12 @@ export class WsNotify extends Construct {
       projectionType: ProjectionType.KEYS_ONLY,
     });
 
+    // TTL: an item outlives its newest connection by nothing; one left by lost $disconnects goes.
+    this.connectionCountsTable = newTable('ConnectionCounts', {
+      partitionKey: { name: 'owner', type: AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
+    });
+
     // No TTL: expired and revoked keys stay listed.
     this.apiKeysTable = newTable('ApiKeys', { partitionKey: { name: 'keyId', type: AttributeType.STRING } });
     this.apiKeysTable.addGlobalSecondaryIndex({
@@ -272,7 +300,8 @@ export class WsNotify extends Construct {
     this.publishQueue = this.queue('PublishQueue', this.consumedQueue(this.publishDeadLetterQueue));
     this.topicPagesQueue = this.queue('TopicPagesQueue', this.consumedQueue(this.publishDeadLetterQueue));
 
-    const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName };
+    // Every function that removes a connection takes it out of its user's and key's counts too.
+    const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName, CONNECTION_COUNTS_TABLE_NAME: this.connectionCountsTable.tableName };
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
     const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName };
     const publicTopics = validTopicPatterns('publicTopics', props.publicTopics ?? []);
@@ -286,7 +315,11 @@ export class WsNotify extends Construct {
       ALLOW_ANONYMOUS: String(auth.anonymous),
     });
     const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
-    const connectFn = this.function('Connect', 'connect', table);
+    const connectFn = this.function('Connect', 'connect', {
+      ...table,
+      MAX_CONNECTIONS_PER_USER: String(wholeNumberFrom1('maxConnectionsPerUser', props.maxConnectionsPerUser ?? DEFAULT_MAX_CONNECTIONS_PER_USER)),
+      MAX_CONNECTIONS_PER_API_KEY: String(wholeNumberFrom1('maxConnectionsPerApiKey', props.maxConnectionsPerApiKey ?? DEFAULT_MAX_CONNECTIONS_PER_API_KEY)),
+    });
     const disconnectFn = this.function('Disconnect', 'disconnect', { ...table, ...subscriptions });
     const maxSubscriptions = props.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     if (!Number.isInteger(maxSubscriptions) || maxSubscriptions < 1) {
@@ -294,10 +327,11 @@ export class WsNotify extends Construct {
     }
     const subscribeFn = this.function('Subscribe', 'subscribe', {
       ...subscriptions,
+      ...table,
       PUBLIC_TOPICS: JSON.stringify(publicTopics),
       MAX_SUBSCRIPTIONS_PER_CONNECTION: String(maxSubscriptions),
     });
-    const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', subscriptions);
+    const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', { ...subscriptions, ...table });
     const publishFn = this.function('Publish', 'publish', { PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
@@ -461,17 +495,25 @@ export class WsNotify extends Construct {
     const tableArn = this.connectionsTable.tableArn;
     const subscriptionsArn = this.subscriptionsTable.tableArn;
     const bySubscriber = `${subscriptionsArn}/index/${CONNECTION_INDEX}`;
-    allow(connectFn, ['dynamodb:PutItem'], [tableArn]);
+    const countsArn = this.connectionCountsTable.tableArn;
+    // One transaction (its per-item actions): the row, and the connection into its user's and key's
+    // sets; at a limit, the set is read and its ids' rows too, and those gone are taken out.
+    allow(connectFn, ['dynamodb:PutItem', 'dynamodb:BatchGetItem'], [tableArn]);
+    allow(connectFn, ['dynamodb:UpdateItem', 'dynamodb:GetItem'], [countsArn]);
     allow(disconnectFn, ['dynamodb:DeleteItem'], [tableArn]);
+    // Each removal of a connection takes it out of its sets.
+    for (const fn of [disconnectFn, notifyUserFn, notifyConnectionFn, credentialSweepFn]) allow(fn, ['dynamodb:UpdateItem'], [countsArn]);
     // Removing a connection's subscriptions: Query its index, BatchWriteItem the deletes.
     for (const fn of [disconnectFn, notifyUserFn, notifyConnectionFn, credentialSweepFn]) {
       allow(fn, ['dynamodb:Query'], [bySubscriber]);
       allow(fn, ['dynamodb:BatchWriteItem'], [subscriptionsArn]);
     }
+    // One transaction (its per-item actions): the topic into the connection row's set, counted
+    // against the limit there, and the subscription's row.
     allow(subscribeFn, ['dynamodb:PutItem', 'dynamodb:DeleteItem'], [subscriptionsArn]);
-    // Counting the connection's subscriptions against its limit.
-    allow(subscribeFn, ['dynamodb:Query'], [bySubscriber]);
+    allow(subscribeFn, ['dynamodb:UpdateItem'], [tableArn]);
     allow(unsubscribeFn, ['dynamodb:DeleteItem'], [subscriptionsArn]);
+    allow(unsubscribeFn, ['dynamodb:UpdateItem'], [tableArn]);
     allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
     allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);
     if (enrichers.length > 0) {
@@ -706,6 +748,11 @@ function consumerConcurrency(props: WsNotifyProps): Record<keyof typeof DEFAULT_
     return [prop, value] as const;
   });
   return Object.fromEntries(entries) as Record<keyof typeof DEFAULT_CONSUMER_CONCURRENCY, number>;
+}
+
+function wholeNumberFrom1(prop: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 1000) throw new Error(`WsNotify: ${prop} must be a whole number from 1 to 1000, not ${value}.`);
+  return value;
 }
 
 function allow(fn: NodejsFunction, actions: string[], resources: string[]): void {

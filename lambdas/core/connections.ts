@@ -1,13 +1,16 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   paginateQuery,
-  PutCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
+import { SUBSCRIBED_TOPICS, type SubscriptionTable } from './subscriptions';
+import { transactWrite } from './transactions';
 
 /** API Gateway closes every WebSocket connection after 2 hours; a row older than that is dead. */
 export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
@@ -38,6 +41,72 @@ export interface Connection {
   keyId?: string;
 }
 
+/** Open connections one user (in one tenant) and one API key may hold at once. */
+export interface ConnectionLimits {
+  perUser: number;
+  perKey: number;
+}
+
+export const DEFAULT_MAX_CONNECTIONS_PER_USER = 25;
+export const DEFAULT_MAX_CONNECTIONS_PER_API_KEY = 25;
+
+/** A `$connect` refused because the user or the API key holds its limit of open connections. */
+export class ConnectionLimitError extends Error {
+  override readonly name = 'ConnectionLimitError';
+
+  constructor(
+    readonly kind: 'user' | 'key',
+    readonly limit: number,
+  ) {
+    super(`the ${kind === 'user' ? 'user' : 'API key'} holds its limit of ${limit} open connections`);
+  }
+}
+
+/** The connection row's set of the counts-table items it is counted in. */
+const OWNERS = 'countedIn';
+
+interface Owner {
+  kind: 'user' | 'key';
+  key: string;
+  limit: number;
+}
+
+/** A user's item in the counts table: per tenant, encoded so that no user id or tenant can pass for another. */
+export function userOwner(userId: string, tenant: string | undefined): string {
+  return `user:${encodeURIComponent(tenant ?? '')}:${encodeURIComponent(userId)}`;
+}
+
+export function keyOwner(keyId: string): string {
+  return `key:${keyId}`;
+}
+
+/** A connection's row as it was deleted: what its subscriptions and its user's count are found by. */
+export interface RemovedConnection extends Pick<Connection, 'connectionId' | 'userId' | 'tenant' | 'keyId'> {
+  /** The topics it was subscribed to (the row's set, which a subscribe writes in the same transaction as its subscription). */
+  subscribedTopics: string[];
+}
+
+function removedConnection(row: Record<string, unknown>): RemovedConnection {
+  const topics = row[SUBSCRIBED_TOPICS] as Set<string> | undefined;
+  return {
+    connectionId: row['connectionId'] as string,
+    userId: row['userId'] as string,
+    ...(typeof row['tenant'] === 'string' && { tenant: row['tenant'] }),
+    ...(typeof row['keyId'] === 'string' && { keyId: row['keyId'] }),
+    subscribedTopics: [...(topics ?? [])],
+  };
+}
+
+/**
+ * Removes a connection that is gone: its row first, then the subscriptions the row's set names and
+ * the connection index shows. A subscribe racing it either wrote before the row was deleted (its
+ * topic is in the set read with the deletion) or finds the row gone and stores nothing.
+ */
+export async function removeConnection(connectionId: string, deps: { connections: ConnectionTable; subscriptions: SubscriptionTable }): Promise<void> {
+  const removed = await deps.connections.remove(connectionId);
+  await deps.subscriptions.removeAllOf(connectionId, removed);
+}
+
 /** Why a sweep closes a connection: the frame code the client is sent. */
 export type CloseReason = 'credential_expired' | 'credential_revoked';
 
@@ -60,19 +129,106 @@ export interface ExpiringCredential {
 
 /** The connection table: one row per open connection, found by id or, through the GSI, by user. */
 export class ConnectionTable {
+  /**
+   * @param countsTableName the table of each user's and API key's open connections (sets of ids):
+   * with it, `register` can enforce limits and `remove` takes the connection out of its sets.
+   */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly countsTableName?: string,
   ) {}
 
-  async register(connection: Omit<Connection, 'expiresAt'>): Promise<Connection> {
+  /**
+   * Stores the connection. With `limits`, counts it against its user's (unless anonymous: each such
+   * user has one connection) and its API key's open connections in the same transaction, each a set
+   * of connection ids in the counts table, added to on condition that it holds fewer than the
+   * limit: exact under any burst of `$connect`s. A full set is first rid of the ids whose
+   * connection row is gone (a `$disconnect` that never ran); if it is still full, nothing is stored
+   * and ConnectionLimitError says which limit.
+   */
+  async register(connection: Omit<Connection, 'expiresAt'>, limits?: ConnectionLimits & { anonymous?: boolean }): Promise<Connection> {
+    const expiresAt = Math.ceil(connection.connectedAt / 1000) + MAX_CONNECTION_SECONDS;
+    const owners: Owner[] = [];
+    if (limits !== undefined && this.countsTableName !== undefined) {
+      if (!limits.anonymous) owners.push({ kind: 'user', key: userOwner(connection.userId, connection.tenant), limit: limits.perUser });
+      if (connection.keyId !== undefined) owners.push({ kind: 'key', key: keyOwner(connection.keyId), limit: limits.perKey });
+    }
     const row = {
       ...connection,
-      expiresAt: Math.ceil(connection.connectedAt / 1000) + MAX_CONNECTION_SECONDS,
+      expiresAt,
       ...(connection.credentialExpiresAt !== undefined && { expiryBucket: minuteBucket(connection.credentialExpiresAt) }),
+      // Where it is counted, so that its removal takes it out of exactly those sets.
+      ...(owners.length > 0 && { [OWNERS]: new Set(owners.map((owner) => owner.key)) }),
     };
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: row }));
-    return row;
+    const items = (counted: Owner[]) => [
+      { Put: { TableName: this.tableName, Item: row } },
+      ...counted.map((owner) => ({
+        Update: {
+          TableName: this.countsTableName,
+          Key: { owner: owner.key },
+          // The set lives as long as its newest connection can; TTL then deletes it.
+          UpdateExpression: 'ADD connectionIds :ids SET expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(connectionIds) OR size(connectionIds) < :max OR contains(connectionIds, :id)',
+          ExpressionAttributeValues: { ':ids': new Set([connection.connectionId]), ':id': connection.connectionId, ':max': owner.limit, ':expiresAt': expiresAt },
+        },
+      })),
+    ];
+    for (let attempt = 1; ; attempt++) {
+      const reasons = await transactWrite(this.db, items(owners));
+      if (reasons === undefined) return row;
+      const full = owners.filter((_, index) => reasons[index + 1]?.Code === 'ConditionalCheckFailed');
+      const pruned = attempt === 1 ? await Promise.all(full.map((owner) => this.pruneGone(owner.key))) : [];
+      if (pruned.length === 0 || pruned.some((count) => count === 0)) {
+        const [owner] = full;
+        if (owner === undefined) throw new Error(`connection ${connection.connectionId} was not stored: ${JSON.stringify(reasons)}`);
+        throw new ConnectionLimitError(owner.kind, owner.limit);
+      }
+    }
+  }
+
+  /**
+   * Takes out of an owner's set the ids whose connection row is gone or past its lifetime: a
+   * `$disconnect` API Gateway never delivered, or one that failed between deleting the row and
+   * updating the set. A connection and its id are written in one transaction, so a live one is
+   * never taken out. Returns how many were.
+   */
+  private async pruneGone(owner: string): Promise<number> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.countsTableName, Key: { owner }, ConsistentRead: true }));
+    const ids = [...((Item?.['connectionIds'] as Set<string> | undefined) ?? [])];
+    const now = Math.floor(Date.now() / 1000);
+    const live = new Set<string>();
+    for (let start = 0; start < ids.length; start += 100) {
+      let keys: Record<string, unknown>[] = ids.slice(start, start + 100).map((connectionId) => ({ connectionId }));
+      while (keys.length > 0) {
+        const { Responses, UnprocessedKeys } = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'connectionId, expiresAt' } } }),
+        );
+        for (const row of Responses?.[this.tableName] ?? []) if ((row['expiresAt'] as number) > now) live.add(row['connectionId'] as string);
+        keys = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    const gone = ids.filter((id) => !live.has(id));
+    if (gone.length > 0) await this.release(owner, gone);
+    return gone.length;
+  }
+
+  /** Takes connection ids out of an owner's set; nothing if the set is gone (it is never re-created). */
+  private async release(owner: string, connectionIds: string[]): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.countsTableName,
+          Key: { owner },
+          UpdateExpression: 'DELETE connectionIds :ids',
+          ConditionExpression: 'attribute_exists(#owner)',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':ids': new Set(connectionIds) },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /** Records a refreshed credential's expiry; false if the connection is gone or already closing. */
@@ -205,8 +361,14 @@ export class ConnectionTable {
     }
   }
 
-  async remove(connectionId: string): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { connectionId } }));
+  /** Deletes the row; what it held (with the topics it was subscribed to), or undefined if it was gone already. */
+  async remove(connectionId: string): Promise<RemovedConnection | undefined> {
+    const { Attributes } = await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: { connectionId }, ReturnValues: 'ALL_OLD' }));
+    if (Attributes === undefined) return undefined;
+    // After the row: were this to fail, the id left in a set is pruned when that set is next full.
+    const owners = [...((Attributes[OWNERS] as Set<string> | undefined) ?? [])];
+    if (this.countsTableName !== undefined) await Promise.all(owners.map((owner) => this.release(owner, [connectionId])));
+    return removedConnection(Attributes);
   }
 
   /**

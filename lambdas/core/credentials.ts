@@ -7,7 +7,7 @@ import {
 import * as z from 'zod/mini';
 import type { VerifiedIdentity, VerifyToken } from './auth';
 import type { ApiKeyTable } from './api-keys';
-import type { CloseClaim, CloseReason, ConnectionTable } from './connections';
+import { type CloseClaim, type CloseReason, type ConnectionTable, removeConnection } from './connections';
 import type { SubscriptionTable } from './subscriptions';
 import { authenticatedFrame, type ErrorCode, errorFrame, parseJson, tooDeepFrame } from './frames';
 import { nestsTooDeep } from './json';
@@ -198,7 +198,7 @@ async function closeWhenDue({ connectionId, reason, at }: DueClose, deps: SweepD
     return 'closed';
   } catch (error) {
     if (error instanceof GoneException) {
-      await Promise.all([deps.connections.remove(connectionId), deps.subscriptions.removeAllOf(connectionId)]);
+      await removeConnection(connectionId, deps);
       return 'gone';
     }
     const abandoned = claim !== undefined && claim.attempt >= MAX_CLOSE_ATTEMPTS;

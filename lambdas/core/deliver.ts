@@ -5,7 +5,7 @@ import {
   PayloadTooLargeException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { ConnectionTable } from './connections';
+import { type ConnectionTable, removeConnection } from './connections';
 import { InvalidMessageError } from './messages';
 import type { MetricsRecorder } from './metrics';
 import type { SubscriptionTable } from './subscriptions';
@@ -30,7 +30,7 @@ export async function deliverToConnection(connectionId: string, frame: string, s
     await deps.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
   } catch (error) {
     if (error instanceof GoneException) {
-      await Promise.all([deps.connections.remove(connectionId), deps.subscriptions.removeAllOf(connectionId)]);
+      await removeConnection(connectionId, deps);
       deps.metrics.add('ConnectionsGone');
       return 'gone';
     }

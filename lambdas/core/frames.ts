@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'forbidden_topic'
   | 'invalid_subscription'
   | 'too_many_subscriptions'
+  | 'connection_closed'
   | 'invalid_event'
   | 'too_deep';
 

@@ -1,23 +1,18 @@
 import { createHash } from 'node:crypto';
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  paginateQuery,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { topicKey } from './topics';
+import { transactWrite } from './transactions';
 
-/** The GSI that finds a connection's subscriptions (partition key `connectionId`), to count them and to remove them with it. */
+/** The GSI that finds a connection's subscriptions (partition key `connectionId`), to remove them with it. */
 export const CONNECTION_INDEX = 'byConnection';
 
 /** Topics one connection may be subscribed to at once, unless the construct says otherwise. */
 export const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 
 /**
- * A topic's subscribers live in two partitions: plain ones under `s<tenant>#<topic>`, paged
- * through by the fan-out, and group members under `g<tenant>#<topic>`, read whole so that one
- * member per group can be chosen for each event. A connection has one subscription per topic.
+ * A topic's subscribers live in two partitions: plain ones under `s<tenant>#<topic>` and group
+ * members under `g<tenant>#<topic>`, both paged through by the fan-out (which carries each group's
+ * choice from page to page). A connection has one subscription per topic.
  */
 const PLAIN = 's';
 const GROUPED = 'g';
@@ -39,58 +34,99 @@ export interface SubscriberPage {
   after?: string;
 }
 
+/** Where a subscription is refused: the connection holds its limit of other topics already. */
+export class TooManySubscriptionsError extends Error {
+  override readonly name = 'TooManySubscriptionsError';
+}
+
+/** Where a subscribe arrives after its connection's row is gone: it closed meanwhile. */
+export class ConnectionGoneError extends Error {
+  override readonly name = 'ConnectionGoneError';
+}
+
+/** The connection row's set of the topics it is subscribed to (one per topic, grouped or not). */
+export const SUBSCRIBED_TOPICS = 'subscribedTopics';
+
 export class SubscriptionTable {
+  /**
+   * @param connectionsTableName the connection table, whose row for each connection holds the set
+   * of topics it is subscribed to: needed to subscribe and unsubscribe, not to read subscribers.
+   */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly connectionsTableName?: string,
   ) {}
 
-  /** Stores the subscription, replacing the connection's earlier one to the topic, grouped or not. */
-  async subscribe(subscription: Subscription): Promise<void> {
+  /**
+   * Stores the subscription, replacing the connection's earlier one to the topic, grouped or not.
+   * One transaction adds the topic to the connection row's set, on condition that the row exists
+   * and the set holds fewer than `maxTopics` other topics, and writes the subscription: the limit
+   * is exact under any burst of frames (each is decided on the row, never on an index that lags),
+   * and no subscription is stored for a connection whose `$disconnect` has removed its row.
+   * Throws TooManySubscriptionsError or ConnectionGoneError.
+   */
+  async subscribe(subscription: Subscription, maxTopics: number): Promise<void> {
     const { connectionId, topic, tenant, group } = subscription;
     const [kept, dropped] = group === undefined ? [PLAIN, GROUPED] : [GROUPED, PLAIN];
-    await this.db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Put: { TableName: this.tableName, Item: { ...subscription, topicKey: kept + topicKey(topic, tenant) } } },
-          { Delete: { TableName: this.tableName, Key: { topicKey: dropped + topicKey(topic, tenant), connectionId } } },
-        ],
-      }),
-    );
+    const reasons = await transactWrite(this.db, [
+      {
+        Update: {
+          TableName: this.connections(),
+          Key: { connectionId },
+          UpdateExpression: `ADD ${SUBSCRIBED_TOPICS} :topics`,
+          ConditionExpression:
+            `attribute_exists(connectionId) AND (attribute_not_exists(${SUBSCRIBED_TOPICS}) OR ` +
+            `contains(${SUBSCRIBED_TOPICS}, :topic) OR size(${SUBSCRIBED_TOPICS}) < :max)`,
+          ExpressionAttributeValues: { ':topics': new Set([topic]), ':topic': topic, ':max': maxTopics },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      { Put: { TableName: this.tableName, Item: { ...subscription, topicKey: kept + topicKey(topic, tenant) } } },
+      { Delete: { TableName: this.tableName, Key: { topicKey: dropped + topicKey(topic, tenant), connectionId } } },
+    ]);
+    if (reasons === undefined) return;
+    // The row is there (its old image came back): the set was full.
+    if (reasons[0]?.Item !== undefined) throw new TooManySubscriptionsError(`a connection may hold ${maxTopics} subscriptions`);
+    throw new ConnectionGoneError(`connection ${connectionId} is gone`);
+  }
+
+  /** Removes the subscription and its topic from the connection row's set; removes the rows alone if the connection is gone. */
+  async unsubscribe(connectionId: string, topic: string, tenant: string | undefined): Promise<void> {
+    const rows = [PLAIN, GROUPED].map((kind) => ({
+      Delete: { TableName: this.tableName, Key: { topicKey: kind + topicKey(topic, tenant), connectionId } },
+    }));
+    const reasons = await transactWrite(this.db, [
+      {
+        Update: {
+          TableName: this.connections(),
+          Key: { connectionId },
+          UpdateExpression: `DELETE ${SUBSCRIBED_TOPICS} :topics`,
+          // Without it, an update of a row that is gone would create one.
+          ConditionExpression: 'attribute_exists(connectionId)',
+          ExpressionAttributeValues: { ':topics': new Set([topic]) },
+        },
+      },
+      ...rows,
+    ]);
+    if (reasons !== undefined) await transactWrite(this.db, rows);
+  }
+
+  private connections(): string {
+    if (this.connectionsTableName === undefined) throw new Error('SubscriptionTable: subscribing needs the connection table');
+    return this.connectionsTableName;
   }
 
   /**
-   * How many topics the connection is subscribed to besides `topic`, counted up to `upTo`. The
-   * connection index is eventually consistent, so subscriptions made a moment ago may be missed.
+   * Removes every subscription of a connection that is gone: those its removed row's set names
+   * (`removed`, read with the row's deletion, so that none a racing subscribe stored is missed),
+   * and those the connection index shows. Batched deletes.
    */
-  async countOtherTopics(connectionId: string, topic: string, tenant: string | undefined, upTo: number): Promise<number> {
-    const { Items = [] } = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: CONNECTION_INDEX,
-        KeyConditionExpression: 'connectionId = :connectionId',
-        ExpressionAttributeValues: { ':connectionId': connectionId },
-        ProjectionExpression: 'topicKey',
-        // The topic itself may be among them, once.
-        Limit: upTo + 1,
-      }),
-    );
-    const own = topicKey(topic, tenant);
-    return Items.filter((item) => (item['topicKey'] as string).slice(1) !== own).length;
-  }
-
-  async unsubscribe(connectionId: string, topic: string, tenant: string | undefined): Promise<void> {
-    await this.db.send(
-      new TransactWriteCommand({
-        TransactItems: [PLAIN, GROUPED].map((kind) => ({
-          Delete: { TableName: this.tableName, Key: { topicKey: kind + topicKey(topic, tenant), connectionId } },
-        })),
-      }),
-    );
-  }
-
-  /** Removes every subscription of a connection that is gone: one Query of the connection index, then batched deletes. */
-  async removeAllOf(connectionId: string): Promise<void> {
+  async removeAllOf(connectionId: string, removed?: { tenant?: string; subscribedTopics?: readonly string[] }): Promise<void> {
+    const keys = new Map<string, { topicKey: string; connectionId: string }>();
+    for (const topic of removed?.subscribedTopics ?? []) {
+      for (const kind of [PLAIN, GROUPED]) keys.set(kind + topicKey(topic, removed?.tenant), { topicKey: kind + topicKey(topic, removed?.tenant), connectionId });
+    }
     const pages = paginateQuery(
       { client: this.db },
       {
@@ -101,14 +137,15 @@ export class SubscriptionTable {
       },
     );
     for await (const page of pages) {
-      const keys = (page.Items ?? []).map((item) => ({ topicKey: item['topicKey'] as string, connectionId }));
-      for (let start = 0; start < keys.length; start += 25) {
-        let requests = keys.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
-        // BatchWriteItem may leave some unprocessed under throttling; send those again.
-        while (requests.length > 0) {
-          const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-          requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-        }
+      for (const item of page.Items ?? []) keys.set(item['topicKey'] as string, { topicKey: item['topicKey'] as string, connectionId });
+    }
+    const all = [...keys.values()];
+    for (let start = 0; start < all.length; start += 25) {
+      let requests = all.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      // BatchWriteItem may leave some unprocessed under throttling; send those again.
+      while (requests.length > 0) {
+        const { UnprocessedItems } = await this.db.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = (UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
       }
     }
   }
@@ -133,28 +170,32 @@ export class SubscriptionTable {
     };
   }
 
-  /** The topic's live group members, by group. Groups are meant to be small: a few consumers sharing a stream. */
-  async groups(topic: string, tenant: string | undefined, now = Date.now()): Promise<Map<string, Pick<Subscription, 'connectionId' | 'events'>[]>> {
-    const groups = new Map<string, Pick<Subscription, 'connectionId' | 'events'>[]>();
-    const pages = paginateQuery(
-      { client: this.db },
-      {
+  /** One page of the topic's live group members, with their groups, from `after` on. */
+  async groupMembers(topic: string, tenant: string | undefined, { after, limit, now = Date.now() }: PageOptions): Promise<GroupMemberPage> {
+    const partition = GROUPED + topicKey(topic, tenant);
+    const { Items = [], LastEvaluatedKey } = await this.db.send(
+      new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'topicKey = :topicKey',
         FilterExpression: 'expiresAt > :now',
         ProjectionExpression: 'connectionId, events, #group',
         ExpressionAttributeNames: { '#group': 'group' },
-        ExpressionAttributeValues: { ':topicKey': GROUPED + topicKey(topic, tenant), ':now': Math.floor(now / 1000) },
-      },
+        ExpressionAttributeValues: { ':topicKey': partition, ':now': Math.floor(now / 1000) },
+        Limit: limit,
+        ...(after !== undefined && { ExclusiveStartKey: { topicKey: partition, connectionId: after } }),
+      }),
     );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) {
-        const group = item['group'] as string;
-        groups.set(group, [...(groups.get(group) ?? []), subscriberOf(item)]);
-      }
-    }
-    return groups;
+    return {
+      members: Items.map((item) => ({ ...subscriberOf(item), group: item['group'] as string })),
+      ...(LastEvaluatedKey !== undefined && { after: LastEvaluatedKey['connectionId'] as string }),
+    };
   }
+}
+
+export interface GroupMemberPage {
+  members: (Pick<Subscription, 'connectionId' | 'events'> & { group: string })[];
+  /** Where the next page starts; absent on the last page. */
+  after?: string;
 }
 
 export interface PageOptions {
@@ -170,7 +211,8 @@ function subscriberOf(item: Record<string, unknown>): Pick<Subscription, 'connec
 
 /**
  * The group member that gets an event: the highest hash of (event, member), rendezvous hashing.
- * Every retry of the event picks the same member, and members share events evenly.
+ * Every retry of the event picks the same member, members share events evenly, and the choice can
+ * be made a page of members at a time (the one chosen so far weighed against each).
  */
 export function chooseMember<T extends { connectionId: string }>(members: readonly T[], eventKey: string): T | undefined {
   let chosen: T | undefined;

@@ -5,8 +5,9 @@ import type { EnrichmentResult } from './enrichment';
 import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
 import { eventFrame } from './frames';
 import type { MetricsRecorder } from './metrics';
+import { InvalidMessageError } from './messages';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
-import { type EventDelivery, eventTypeMatches, type PublishMessage, type TopicPage } from './topics';
+import { type EventDelivery, eventTypeMatches, MAX_GROUPS_PER_TOPIC, type PublishMessage, type TopicPage } from './topics';
 
 export interface TopicFanOutDeps {
   subscriptions: SubscriptionTable;
@@ -30,29 +31,35 @@ export interface Enrichment {
 
 export const DEFAULT_PAGE_SIZE = 1000;
 
+/** Where a page of a topic's fan-out starts: absent for the first, a TopicPage's cursors for the rest. */
+export type PageCursors = Pick<TopicPage, 'after' | 'groups'>;
+
 /**
  * Event → the topic's subscribers whose filters pass its type, and one member of each group →
- * one NotifyConnection delivery each. One page of plain subscribers per invocation: when there are
- * more, the rest is enqueued as a TopicPage first, so that a topic of 10,000 subscribers is worked
- * through by several invocations at once rather than one long one. The first page (a Publish
- * message) enriches the event and reads the groups; a page (`after`, from the fan-out's own queue
- * only) does neither. Returns how many deliveries were enqueued.
+ * one NotifyConnection delivery each. One page of plain subscribers and one of group members per
+ * invocation: when there are more, the rest is enqueued as a TopicPage first, so that a topic of
+ * 10,000 subscribers is worked through by several invocations at once rather than one long one.
+ * A group's member is chosen over all its members, so the page carries each group's choice so far
+ * and the chosen members are sent the event after the last page of members. The first page (a
+ * Publish message) enriches the event; a page (`cursors`, from the fan-out's own queue only) does
+ * not. Returns how many deliveries were enqueued.
  */
 export async function fanOutToTopic(
   received: PublishMessage,
   deps: TopicFanOutDeps,
-  after?: TopicPage['after'],
+  cursors?: PageCursors,
 ): Promise<{ enqueued: number; continued: boolean }> {
   checkTenancy(received.tenant, deps.tenantClaim, 'the topic\'s tenant');
+  const first = cursors === undefined;
   // Enriched once, on the first page; the pages after it carry the enriched event.
-  const enrich = after === undefined ? deps.enrichment?.enricherOf(received.topic) : undefined;
+  const enrich = first ? deps.enrichment?.enricherOf(received.topic) : undefined;
   const enriched = enrich === undefined ? undefined : await enrich(received);
   const message = enriched === undefined ? received : { ...received, event: enriched.event };
   const { topic, tenant, event } = message;
   // Fails before any work if the frame could never be delivered.
   eventFrame(topic, event);
   // Counted on its first page only: the continuation pages are the same event.
-  if (after === undefined) deps.metrics.add('TopicEvents');
+  if (first) deps.metrics.add('TopicEvents');
   if (enriched?.userId !== undefined && deps.enrichment) {
     // An enriched event that concerns one user goes to that user's connections (in the tenant), subscribed or not.
     const toUser = { ...deps, connections: deps.enrichment.connections };
@@ -60,24 +67,41 @@ export async function fanOutToTopic(
     return { enqueued, continued: false };
   }
 
-  const page = await deps.subscriptions.plainSubscribers(topic, tenant, {
-    limit: deps.pageSize ?? DEFAULT_PAGE_SIZE,
-    ...(after !== undefined && { after }),
-  });
-  if (page.after !== undefined) {
-    const rest: TopicPage = { topic, ...(tenant !== undefined && { tenant }), event, after: page.after };
-    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.topicPagesQueueUrl, MessageBody: JSON.stringify(rest) }));
+  const limit = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+  const recipients: string[] = [];
+  let plainAfter: string | undefined;
+  if (first || cursors.after !== undefined) {
+    const page = await deps.subscriptions.plainSubscribers(topic, tenant, { limit, ...(cursors?.after !== undefined && { after: cursors.after }) });
+    recipients.push(...page.subscribers.filter((subscriber) => eventTypeMatches(subscriber.events, event.type)).map((s) => s.connectionId));
+    plainAfter = page.after;
   }
-  const recipients = page.subscribers.filter((subscriber) => eventTypeMatches(subscriber.events, event.type)).map((s) => s.connectionId);
-  if (after === undefined) {
+  let groups: TopicPage['groups'];
+  const groupState = first ? { chosen: [] } : cursors.groups;
+  if (groupState !== undefined) {
+    const page = await deps.subscriptions.groupMembers(topic, tenant, { limit, ...(groupState.after !== undefined && { after: groupState.after }) });
     // CloudEvents are unique by source and id: the same event picks the same member on every retry.
-    const eventKey = `${event.source}\0${event.id}`;
-    for (const members of (await deps.subscriptions.groups(topic, tenant)).values()) {
-      const chosen = chooseMember(members.filter((member) => eventTypeMatches(member.events, event.type)), eventKey);
-      if (chosen !== undefined) recipients.push(chosen.connectionId);
+    const chosen = chooseMembers(new Map(groupState.chosen), page.members.filter((member) => eventTypeMatches(member.events, event.type)), `${event.source}\0${event.id}`);
+    if (chosen.size > MAX_GROUPS_PER_TOPIC) {
+      throw new InvalidMessageError('too_many_groups', `topic "${topic}" has more than ${MAX_GROUPS_PER_TOPIC} groups whose filters pass the event`);
     }
+    if (page.after === undefined) recipients.push(...chosen.values());
+    else groups = { after: page.after, chosen: [...chosen] };
+  }
+  if (plainAfter !== undefined || groups !== undefined) {
+    const rest: TopicPage = { topic, ...(tenant !== undefined && { tenant }), event, ...(plainAfter !== undefined && { after: plainAfter }), ...(groups && { groups }) };
+    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.topicPagesQueueUrl, MessageBody: JSON.stringify(rest) }));
   }
   const bodies = recipients.map((connectionId) => JSON.stringify({ connectionId, topic, event } satisfies EventDelivery));
   await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
-  return { enqueued: bodies.length, continued: page.after !== undefined };
+  return { enqueued: bodies.length, continued: plainAfter !== undefined || groups !== undefined };
+}
+
+/** Each group's member so far (by group), with this page's members weighed against it. */
+function chooseMembers(chosen: Map<string, string>, members: readonly { connectionId: string; group: string }[], eventKey: string): Map<string, string> {
+  for (const member of members) {
+    const current = chosen.get(member.group);
+    const candidates = current === undefined ? [member] : [{ connectionId: current }, member];
+    chosen.set(member.group, chooseMember(candidates, eventKey)!.connectionId);
+  }
+  return chosen;
 }

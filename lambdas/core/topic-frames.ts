@@ -5,7 +5,7 @@ import { MAX_CONNECTION_SECONDS } from './connections';
 import { errorFrame, idOf, parseJson, tooDeepFrame } from './frames';
 import { JsonValue, nestsTooDeep } from './json';
 import { readableError } from './messages';
-import type { SubscriptionTable } from './subscriptions';
+import { ConnectionGoneError, type SubscriptionTable, TooManySubscriptionsError } from './subscriptions';
 import { EventTypeFilter, GroupName, mayAccess, MAX_PATTERNS, type PublishMessage, type TopicGrants, TopicName } from './topics';
 
 /** A connection as its `$connect` authorizer described it, with what it may do with topics. */
@@ -56,17 +56,26 @@ export async function subscribe(body: string | undefined, caller: TopicCaller, d
   const { topic, events, group } = request.data;
   if (!mayAccess(caller.grants.subscribe, topic)) return errorFrame('forbidden_topic', `this connection may not subscribe to "${topic}"`, frame);
   const limit = deps.maxSubscriptionsPerConnection;
-  if ((await deps.subscriptions.countOtherTopics(caller.connectionId, topic, caller.tenant, limit)) >= limit) {
-    return errorFrame('too_many_subscriptions', `a connection may hold ${limit} subscriptions: unsubscribe from one first`, frame);
+  try {
+    await deps.subscriptions.subscribe(
+      {
+        connectionId: caller.connectionId,
+        topic,
+        ...(caller.tenant !== undefined && { tenant: caller.tenant }),
+        ...(events !== undefined && { events }),
+        ...(group !== undefined && { group }),
+        expiresAt: Math.ceil(caller.connectedAt / 1000) + MAX_CONNECTION_SECONDS,
+      },
+      limit,
+    );
+  } catch (error) {
+    if (error instanceof TooManySubscriptionsError) {
+      return errorFrame('too_many_subscriptions', `a connection may hold ${limit} subscriptions: unsubscribe from one first`, frame);
+    }
+    // Nobody reads the reply of a connection that closed; it is answered all the same.
+    if (error instanceof ConnectionGoneError) return errorFrame('connection_closed', 'this connection is closing', frame);
+    throw error;
   }
-  await deps.subscriptions.subscribe({
-    connectionId: caller.connectionId,
-    topic,
-    ...(caller.tenant !== undefined && { tenant: caller.tenant }),
-    ...(events !== undefined && { events }),
-    ...(group !== undefined && { group }),
-    expiresAt: Math.ceil(caller.connectedAt / 1000) + MAX_CONNECTION_SECONDS,
-  });
   return JSON.stringify({ type: 'subscribed', topic, events: events ?? null, group: group ?? null, ...idOf(frame) });
 }
 

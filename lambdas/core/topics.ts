@@ -102,13 +102,29 @@ export const PublishMessage = z.object({
 });
 export type PublishMessage = z.infer<typeof PublishMessage>;
 
+/** Groups a topic's fan-out carries a choice for from page to page: a bound on the page message. */
+export const MAX_GROUPS_PER_TOPIC = 500;
+
+const ConnectionId = z.string().check(z.minLength(1), z.maxLength(128));
+
 /**
- * The rest of a large topic's fan-out: its subscribers from the one after `after` on, for the
- * event as the first page delivered it (enriched, groups done). Read from the topic fan-out's own
- * queue only, which nothing else may write to: a page skips the enrichment and the groups, and
- * starts wherever `after` says, which no sender of Publish messages may choose.
+ * The rest of a large topic's fan-out, for the event as the first page delivered it (enriched):
+ * its plain subscribers from the one after `after` on (absent: all were reached), and its group
+ * members from the one after `groups.after` on (absent `groups`: every group's member was chosen
+ * and sent the event), with the member chosen so far in each group. Read from the topic fan-out's
+ * own queue only, which nothing else may write to: a page skips the enrichment and starts wherever
+ * its cursors say, which no sender of Publish messages may choose.
  */
-export const TopicPage = z.extend(PublishMessage, { after: z.string().check(z.minLength(1), z.maxLength(128)) });
+export const TopicPage = z.extend(PublishMessage, {
+  after: z.optional(ConnectionId),
+  groups: z.optional(
+    z.object({
+      after: z.optional(ConnectionId),
+      // Pairs, not an object: a group may be named `__proto__`.
+      chosen: z.array(z.tuple([GroupName, ConnectionId])).check(z.maxLength(MAX_GROUPS_PER_TOPIC)),
+    }),
+  ),
+});
 export type TopicPage = z.infer<typeof TopicPage>;
 
 /** A topic event on its way to one connection, on the NotifyConnection queue. */

@@ -7,10 +7,10 @@ import { closeRevokedKeyConnections, expireCredentials, type SweepReport } from 
 import { SubscriptionTable } from '../core/subscriptions';
 import { logger } from '../logger';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'API_KEYS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
+const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'API_KEYS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
 const db = createDocumentClient();
 const deps = {
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
   subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
   apiKeys: new ApiKeyTable(db, config.API_KEYS_TABLE_NAME),
   managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),

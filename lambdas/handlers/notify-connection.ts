@@ -12,11 +12,11 @@ import { logger } from '../logger';
 import { metrics } from '../metrics';
 import { sentAt, sentTime, sqsBatchHandler } from '../sqs-batch';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT', 'DEAD_LETTER_QUEUE_URL');
+const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT', 'DEAD_LETTER_QUEUE_URL');
 const db = createDocumentClient();
 const deps = {
   managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
   subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
   metrics,
 };

@@ -10,7 +10,7 @@ import { metrics } from '../metrics';
 import { sentAt, sentTime, sqsBatchHandler } from '../sqs-batch';
 
 const config = readConfig(
-  'CONNECTIONS_TABLE_NAME',
+  'CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME',
   'SUBSCRIPTIONS_TABLE_NAME',
   'MANAGEMENT_API_ENDPOINT',
   'NOTIFY_CONNECTION_QUEUE_URL',
@@ -20,7 +20,7 @@ const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const deps = {
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
   subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
   managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
   sqs,

@@ -1,4 +1,4 @@
-/** `{"action":"subscribe","topic","events"?,"group"?}`: answered `subscribed`, or `forbidden_topic` / `invalid_subscription` / `too_many_subscriptions`. */
+/** `{"action":"subscribe","topic","events"?,"group"?}`: answered `subscribed`, or `forbidden_topic` / `invalid_subscription` / `too_many_subscriptions` / `connection_closed`. */
 import { createDocumentClient } from '../clients';
 import { readConfig } from '../config';
 import { SubscriptionTable } from '../core/subscriptions';
@@ -6,10 +6,10 @@ import { subscribe } from '../core/topic-frames';
 import type { WebSocketEvent, WebSocketResult } from '../events';
 import { publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
 
-const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'MAX_SUBSCRIPTIONS_PER_CONNECTION');
+const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME', 'MAX_SUBSCRIPTIONS_PER_CONNECTION');
 const publicTopics = publicTopicsFromEnvironment();
 const deps = {
-  subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME),
+  subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME),
   maxSubscriptionsPerConnection: Number(config.MAX_SUBSCRIPTIONS_PER_CONNECTION),
 };
 

@@ -6,9 +6,9 @@ import { unsubscribe } from '../core/topic-frames';
 import type { WebSocketEvent, WebSocketResult } from '../events';
 import { publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
 
-const config = readConfig('SUBSCRIPTIONS_TABLE_NAME');
+const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME');
 const publicTopics = publicTopicsFromEnvironment();
-const deps = { subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME) };
+const deps = { subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME) };
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({
   statusCode: 200,

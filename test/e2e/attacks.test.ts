@@ -105,6 +105,23 @@ describe('a user named anywhere but in the token', () => {
   });
 });
 
+describe('one user opening connection after connection (amplification)', () => {
+  it('is refused 429 at the 26th, storing nothing, and connects again once one of its 25 has closed', async () => {
+    const credential = { headers: { Authorization: `Bearer ${await stack.tokenFor('amplifier')}` } };
+    const open = await Promise.all(Array.from({ length: 25 }, () => connect(credential)));
+    expect(await stack.connectionIdsOf('amplifier', 25)).toHaveLength(25);
+    const before = await storedConnections();
+
+    expect(await refusal(credential)).toBe(429);
+    expect(await storedConnections()).toBe(before);
+
+    open[0]!.close();
+    await stack.connectionIdsOf('amplifier', 24);
+    await connect(credential);
+    expect(await stack.connectionIdsOf('amplifier', 25)).toHaveLength(25);
+  });
+});
+
 describe('a frame nested 15,000 deep (30 KB, within one WebSocket frame)', () => {
   it('is answered too_deep through the gateway, on the route it names, before it is validated', async () => {
     const client = await connect({ headers: { Authorization: `Bearer ${await stack.tokenFor('deep-frames')}` } });

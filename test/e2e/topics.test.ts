@@ -216,6 +216,20 @@ describe('subscriptions and their connection', () => {
     return Count ?? 0;
   }
 
+  it('stores exactly 100 of 150 subscribe frames sent at once over one connection, and answers the rest too_many_subscriptions', async () => {
+    const client = await connectAs('sub-burst', { topics: ['burst.*'] });
+    const [connectionId] = await stack.connectionIdsOf('sub-burst', 1);
+
+    const ids = Array.from({ length: 150 }, (_, index) => `burst-${index}`);
+    for (const [index, id] of ids.entries()) client.send({ action: 'subscribe', topic: `burst.t${index}`, id });
+    // A burst takes the local gateway a few seconds on a busy machine: each frame is a function invocation.
+    const replies = await Promise.all(ids.map((id) => client.frame((reply) => reply.id === id, 30_000)));
+
+    expect(replies.filter((reply) => reply.type === 'subscribed')).toHaveLength(DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION);
+    expect(replies.filter((reply) => reply.code === 'too_many_subscriptions')).toHaveLength(150 - DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION);
+    expect(await subscriptionsOf(connectionId as string)).toBe(DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION);
+  }, 60_000);
+
   it('vanish when the connection closes ($disconnect)', async () => {
     const client = await connectAs('clean-up', { topics: ['*'] });
     const [connectionId] = await stack.connectionIdsOf('clean-up', 1);
@@ -231,11 +245,12 @@ describe('subscriptions and their connection', () => {
 
 describe('a large topic', () => {
   it('serves 1,000 subscribers with one event', async () => {
-    const token = await stack.runtime.issuer.mint({ userId: 'crowd', claims: { topics: ['stadium'] } });
     const crowd: TestClient[] = [];
-    for (let start = 0; start < 1000; start += 50) {
+    // 40 users of 25 connections each: a user may hold 25 (maxConnectionsPerUser).
+    for (let start = 0; start < 1000; start += 25) {
+      const token = await stack.runtime.issuer.mint({ userId: `crowd-${start}`, claims: { topics: ['stadium'] } });
       const batch = await Promise.all(
-        Array.from({ length: 50 }, () => TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { Authorization: `Bearer ${token}` } })),
+        Array.from({ length: 25 }, () => TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { Authorization: `Bearer ${token}` } })),
       );
       clients.push(...batch);
       crowd.push(...batch);

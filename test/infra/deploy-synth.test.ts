@@ -59,6 +59,8 @@ const VARIANTS: [string, Record<string, string>, (template: Template) => void][]
   ['public topics', { ...JWT, publicTopics: 'news,status.*' }, (template) => expect(environmentOf(template, 'Subscribe')).toMatchObject({ PUBLIC_TOPICS: '["news","status.*"]' })],
   ['maxSubscriptionsPerConnection', { ...JWT, maxSubscriptionsPerConnection: '250' }, (template) =>
     expect(environmentOf(template, 'Subscribe')).toMatchObject({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '250' })],
+  ['connection limits', { ...JWT, maxConnectionsPerUser: '10', maxConnectionsPerApiKey: '100' }, (template) =>
+    expect(environmentOf(template, 'Connect')).toMatchObject({ MAX_CONNECTIONS_PER_USER: '10', MAX_CONNECTIONS_PER_API_KEY: '100' })],
   ['key-only (no JWT)', {}, (template) => {
     expect(environmentOf(template, 'Authorize')).toMatchObject({ ACCEPT_API_KEYS: 'true', ALLOW_ANONYMOUS: 'false' });
     expect(environmentOf(template, 'Authorize')).not.toHaveProperty('JWT_ISSUER');

@@ -119,6 +119,38 @@ describe('the WebSocket API', () => {
   });
 });
 
+describe('the connection counts table', () => {
+  it('is keyed by owner (a user or an API key), on demand, point-in-time recoverable, encrypted, with expiresAt as TTL', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'owner', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
+  it('gives $connect the limits, 25 per user and 25 per API key unless set, and refuses one that is not a whole number from 1 to 1000', () => {
+    const connectEnvironment = (t: Template) =>
+      Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.includes('ConnectFunction'))![1]['Properties']['Environment']['Variables'];
+    expect(connectEnvironment(template)).toMatchObject({ MAX_CONNECTIONS_PER_USER: '25', MAX_CONNECTIONS_PER_API_KEY: '25' });
+    const stack = newStack();
+    new WsNotify(stack, 'WsNotify', { ...props, maxConnectionsPerUser: 5, maxConnectionsPerApiKey: 300 });
+    expect(connectEnvironment(Template.fromStack(stack))).toMatchObject({ MAX_CONNECTIONS_PER_USER: '5', MAX_CONNECTIONS_PER_API_KEY: '300' });
+    for (const value of [0, 2.5, -1, 1001, Number.NaN]) {
+      expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, maxConnectionsPerUser: value })).toThrow(/maxConnectionsPerUser must be a whole number from 1 to 1000/);
+      expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, maxConnectionsPerApiKey: value })).toThrow(/maxConnectionsPerApiKey must be a whole number from 1 to 1000/);
+    }
+  }, 120_000);
+
+  it.each(['ConnectFunction', 'DisconnectFunction', 'NotifyUserFunction', 'NotifyConnectionFunction', 'CredentialSweepFunction'])(
+    'lets %s update the counts table (to take removed connections out of their sets)',
+    (fn) => {
+      expect(permissionsOf(fn).resources).toContainEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifyConnectionCounts/), 'Arn'] });
+    },
+  );
+});
+
 describe('the connection table', () => {
   it('is keyed by connectionId, on demand, point-in-time recoverable, encrypted, with expiresAt as TTL', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -609,15 +641,15 @@ describe('auth modes: JWT, API keys, anonymous', () => {
 
 describe('IAM', () => {
   it.each([
-    ['ConnectFunction', ['dynamodb:PutItem']],
-    ['DisconnectFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query']],
-    ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
-    ['NotifyConnectionFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    ['ConnectFunction', ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['DisconnectFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+    ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    ['NotifyConnectionFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['AuthenticateFunction', ['dynamodb:UpdateItem']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
-    ['CredentialSweepFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
-    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query']],
-    ['UnsubscribeFunction', ['dynamodb:DeleteItem']],
+    ['CredentialSweepFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
+    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['UnsubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:UpdateItem']],
     ['PublishFunction', ['sqs:SendMessage']],
     ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
     ['EventsIngressFunction', ['sqs:SendMessage']],
@@ -638,6 +670,16 @@ describe('IAM', () => {
     expect(join).toMatch(/execute-api/);
     expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
     expect(join).not.toMatch(/DELETE/);
+  });
+
+  it.each(['SubscribeFunction', 'UnsubscribeFunction'])("lets %s update the connection table's rows (their topic sets) and write subscriptions, nothing else", (fn) => {
+    const statements = ofType('AWS::IAM::Policy')
+      .filter(([, policy]) => policy.Properties['Roles'].some((role: any) => role.Ref === resources[functionLogicalId(fn)]!.Properties['Role']['Fn::GetAtt'][0]))
+      .flatMap(([, policy]) => policy.Properties['PolicyDocument'].Statement as any[]);
+    const update = statements.filter((statement) => [statement.Action].flat().includes('dynamodb:UpdateItem'));
+    expect(update.map((statement) => statement.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifyConnections/), 'Arn'] }]);
+    const writes = statements.filter((statement) => [statement.Action].flat().includes('dynamodb:DeleteItem'));
+    expect(writes.map((statement) => statement.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifySubscriptions/), 'Arn'] }]);
   });
 
   it('lets the authorizer only read keys, by id', () => {

@@ -6,7 +6,7 @@ import { ConnectionTable } from '../../lambdas/core/connections';
 import type { AuthorizerResult, WebSocketAuthorizerEvent, WebSocketEvent, WebSocketResult } from '../../lambdas/events';
 import { authorizerEventWith, connectEventFor } from '../support/events';
 import { loadHandler } from '../support/load-handler';
-import { type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
+import { CONNECTION_LIMITS_ENV, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
 type Authorizer = (event: WebSocketAuthorizerEvent) => Promise<AuthorizerResult>;
 type Connect = (event: WebSocketEvent) => Promise<WebSocketResult>;
@@ -289,7 +289,7 @@ describe('the $connect authorizer with API keys', () => {
 
 describe('$connect with an API key', () => {
   it('stores the key id with the connection, so that revoking the key finds it', async () => {
-    const connect = loadHandler<Connect>('connect', { CONNECTIONS_TABLE_NAME: stack.tableName });
+    const connect = loadHandler<Connect>('connect', { CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName, ...CONNECTION_LIMITS_ENV });
     const event = connectEventFor('conn-keyed', 'lena');
     event.requestContext.authorizer = { ...event.requestContext.authorizer, keyId: 'feedfacecafebeef' };
 

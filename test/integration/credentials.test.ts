@@ -3,7 +3,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { VerifiedIdentity } from '../../lambdas/core/auth';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
-import { ConnectionTable } from '../../lambdas/core/connections';
+import { ConnectionTable, removeConnection } from '../../lambdas/core/connections';
 import {
   CLOSE_RESERVE_MS,
   closeRevokedKeyConnections,
@@ -33,7 +33,7 @@ beforeAll(async () => {
   managementApi = new ApiGatewayManagementApiClient({ endpoint: managementApiServer.endpoint, maxAttempts: 2 });
   connections = new ConnectionTable(stack.db, stack.tableName);
   apiKeys = new ApiKeyTable(stack.db, stack.apiKeysTableName);
-  subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName);
+  subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName, stack.tableName);
 }, 60_000);
 
 afterAll(async () => {
@@ -236,7 +236,7 @@ describe('the credential sweep under AWS errors', () => {
   const failures = () => managementApiServer.failures;
   const deletesOf = (connectionId: string) => failures().callsTo(connectionId, 'DELETE').filter((call) => call.status === 204).length;
   /** API Gateway runs $disconnect after DeleteConnection, which deletes the row and the subscriptions. */
-  const disconnect = (connectionId: string) => Promise.all([connections.remove(connectionId), subscriptions.removeAllOf(connectionId)]);
+  const disconnect = (connectionId: string) => removeConnection(connectionId, { connections, subscriptions });
 
   beforeAll(() => clients.runOnDisconnect(disconnect));
   afterEach(() => failures().clear());
@@ -289,7 +289,7 @@ describe('the credential sweep under AWS errors', () => {
   it(`gives up after ${MAX_CLOSE_ATTEMPTS} failed attempts with an error log, stops delivering to the connection and leaves it to API Gateway`, async () => {
     const connectionId = 'conn-always-failing';
     await open(connectionId, 'jade', nowSeconds() - 1);
-    await subscriptions.subscribe({ connectionId, topic: 'news', expiresAt: nowSeconds() + 3600 });
+    await subscriptions.subscribe({ connectionId, topic: 'news', expiresAt: nowSeconds() + 3600 }, 100);
     failures().failConnection(connectionId, 500);
     for (let attempt = 1; attempt < MAX_CLOSE_ATTEMPTS; attempt += 1) {
       expect((await expireCredentials(run())).failures).toContainEqual(expect.objectContaining({ connectionId, attempt, abandoned: false }));
@@ -297,7 +297,7 @@ describe('the credential sweep under AWS errors', () => {
 
     // The last attempt through the Lambda handler, for the log line an operator sees.
     const handler = loadHandler<(event: unknown, context: Context) => Promise<void>>('credential-sweep', {
-      CONNECTIONS_TABLE_NAME: stack.tableName,
+      CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
       SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
       API_KEYS_TABLE_NAME: stack.apiKeysTableName,
       MANAGEMENT_API_ENDPOINT: managementApiServer.endpoint,

@@ -5,7 +5,7 @@ import { EmfCapture, type EmfDocument, sumOf, valuesOf } from '../support/emf';
 import { connectEventFor } from '../support/events';
 import { loadHandler } from '../support/load-handler';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
-import { drain, enqueue, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
+import { CONNECTION_LIMITS_ENV, drain, enqueue, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -23,8 +23,8 @@ let notifyConnection: SqsHandler;
 beforeAll(async () => {
   stack = await startStackUnderTest();
   managementApi = await startManagementApi(clients, 'live');
-  const tables = { CONNECTIONS_TABLE_NAME: stack.tableName, SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName };
-  connect = loadHandler('connect', tables);
+  const tables = { CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName, SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName };
+  connect = loadHandler('connect', { ...tables, ...CONNECTION_LIMITS_ENV });
   notifyUser = loadHandler('notify-user', {
     ...tables,
     ...METRICS_ENV,

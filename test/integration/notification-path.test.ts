@@ -1,9 +1,11 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { REQUEST_TIMEOUTS } from '../../lambdas/clients';
+import { ConnectionTable, keyOwner, removeConnection, userOwner } from '../../lambdas/core/connections';
 import { DeadLetterQueue } from '../../lambdas/core/dead-letter';
+import { SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { DIRECT_DELIVERY_MAX_CONNECTIONS } from '../../lambdas/core/fan-out';
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
 import { logger } from '../../lambdas/logger';
@@ -13,6 +15,7 @@ import { type ManagementApiServer, RecordingConnections, startManagementApi } fr
 import { loadHandler } from '../support/load-handler';
 import {
   afterVisibilityTimeout,
+  CONNECTION_LIMITS_ENV,
   createQueuePair,
   drain,
   enqueue,
@@ -37,8 +40,8 @@ let notifyConnection: SqsHandler;
 beforeAll(async () => {
   stack = await startStackUnderTest();
   managementApi = await startManagementApi(clients, 'live');
-  const table = { CONNECTIONS_TABLE_NAME: stack.tableName };
-  connect = loadHandler('connect', table);
+  const table = { CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName };
+  connect = loadHandler('connect', { ...table, ...CONNECTION_LIMITS_ENV });
   const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName };
   disconnect = loadHandler('disconnect', { ...table, ...subscriptions });
   notifyUser = loadHandler('notify-user', {
@@ -121,6 +124,89 @@ describe('$connect and $disconnect', () => {
     await disconnect(disconnectEventFor('conn-erin-1'));
 
     expect(await row('conn-erin-1')).toBeUndefined();
+  });
+});
+
+describe('the open connections a user and an API key may hold (maxConnectionsPerUser, maxConnectionsPerApiKey)', () => {
+  let limitedConnect: WebSocketHandler;
+  const countsTable = () => ({ CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName });
+  const withKey = (event: WebSocketEvent, keyId: string, tenant?: string) => {
+    event.requestContext.authorizer = { ...event.requestContext.authorizer, keyId, ...(tenant !== undefined && { tenant }) };
+    return event;
+  };
+  const statusesOf = (results: { statusCode: number }[]) => results.map((result) => result.statusCode).sort();
+  const counted = async (owner: string) => {
+    const { Item } = await stack.db.send(new GetCommand({ TableName: stack.connectionCountsTableName, Key: { owner }, ConsistentRead: true }));
+    return (Item?.['connectionIds'] as Set<string> | undefined)?.size ?? 0;
+  };
+
+  beforeAll(() => {
+    limitedConnect = loadHandler('connect', { ...countsTable(), MAX_CONNECTIONS_PER_USER: '25', MAX_CONNECTIONS_PER_API_KEY: '3' });
+  });
+
+  it('accepts exactly 25 of 40 connections a user opens at once, and refuses the rest with 429 too_many_connections, storing nothing for them', async () => {
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => limitedConnect(connectEventFor(`conn-flood-${i}`, 'flood'))));
+
+    expect(statusesOf(results)).toEqual([...Array(25).fill(200), ...Array(15).fill(429)]);
+    const refused = results.find((result) => result.statusCode === 429);
+    expect(JSON.parse(refused?.body ?? '{}')).toEqual({ error: 'too_many_connections', message: 'the user holds its limit of 25 open connections' });
+    const stored = await Promise.all(Array.from({ length: 40 }, (_, i) => row(`conn-flood-${i}`)));
+    expect(stored.filter((item) => item !== undefined)).toHaveLength(25);
+    expect(await counted(userOwner('flood', undefined))).toBe(25);
+    // Another user, and the same user id in a tenant, have limits of their own.
+    expect((await limitedConnect(connectEventFor('conn-flood-other', 'flood-other'))).statusCode).toBe(200);
+    const tenantEvent = connectEventFor('conn-flood-acme', 'flood');
+    tenantEvent.requestContext.authorizer = { ...tenantEvent.requestContext.authorizer, tenant: 'acme' };
+    expect((await limitedConnect(tenantEvent)).statusCode).toBe(200);
+  });
+
+  it('takes a connection back on $disconnect, a 410 and the sweep alike, once each however often it is removed: the count never drifts', async () => {
+    const ids = Array.from({ length: 25 }, (_, i) => `conn-drift-${i}`);
+    for (const id of ids) expect((await limitedConnect(connectEventFor(id, 'drifter'))).statusCode).toBe(200);
+    const connections = new ConnectionTable(stack.db, stack.tableName, stack.connectionCountsTableName);
+    const subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName);
+
+    // Removed by $disconnect (twice, as API Gateway may), and by the path a 410 or the sweep takes, concurrently.
+    await Promise.all([
+      ...ids.slice(0, 10).flatMap((id) => [disconnect(disconnectEventFor(id)), disconnect(disconnectEventFor(id))]),
+      ...ids.slice(10, 20).flatMap((id) => [removeConnection(id, { connections, subscriptions }), disconnect(disconnectEventFor(id))]),
+    ]);
+    expect(await counted(userOwner('drifter', undefined))).toBe(5);
+
+    const again = await Promise.all(Array.from({ length: 21 }, (_, i) => limitedConnect(connectEventFor(`conn-drift-again-${i}`, 'drifter'))));
+    expect(statusesOf(again)).toEqual([...Array(20).fill(200), 429]);
+  });
+
+  it("does not count a connection whose $disconnect never came: at the limit, ids whose row is gone are dropped and the connection accepted", async () => {
+    const ids = Array.from({ length: 25 }, (_, i) => `conn-lost-${i}`);
+    for (const id of ids) expect((await limitedConnect(connectEventFor(id, 'lost'))).statusCode).toBe(200);
+    // API Gateway lost two $disconnects; TTL deleted the rows.
+    for (const id of ids.slice(0, 2)) await stack.db.send(new DeleteCommand({ TableName: stack.tableName, Key: { connectionId: id } }));
+
+    expect((await limitedConnect(connectEventFor('conn-lost-new-1', 'lost'))).statusCode).toBe(200);
+    expect((await limitedConnect(connectEventFor('conn-lost-new-2', 'lost'))).statusCode).toBe(200);
+    expect((await limitedConnect(connectEventFor('conn-lost-new-3', 'lost'))).statusCode).toBe(429);
+    expect(await counted(userOwner('lost', undefined))).toBe(25);
+  });
+
+  it("refuses an API key's connection beyond its own limit, while the user's other credentials still connect", async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => limitedConnect(withKey(connectEventFor(`conn-key-${i}`, 'keyholder'), 'k-limited'))));
+
+    expect(statusesOf(results)).toEqual([200, 200, 200, 429, 429, 429]);
+    expect(JSON.parse(results.find((result) => result.statusCode === 429)?.body ?? '{}')).toMatchObject({ message: 'the API key holds its limit of 3 open connections' });
+    expect(await counted(keyOwner('k-limited'))).toBe(3);
+    // The refused ones were not counted against the user either.
+    expect(await counted(userOwner('keyholder', undefined))).toBe(3);
+    expect((await limitedConnect(connectEventFor('conn-keyholder-jwt', 'keyholder'))).statusCode).toBe(200);
+    expect((await limitedConnect(withKey(connectEventFor('conn-key-other', 'keyholder'), 'k-other'))).statusCode).toBe(200);
+  });
+
+  it('does not count anonymous connections, each its own user', async () => {
+    const event = connectEventFor('conn-anon-1', 'anonymous:conn-anon-1');
+    event.requestContext.authorizer = { ...event.requestContext.authorizer, anonymous: 'true' };
+
+    expect((await limitedConnect(event)).statusCode).toBe(200);
+    expect(await counted(userOwner('anonymous:conn-anon-1', undefined))).toBe(0);
   });
 });
 
@@ -231,7 +317,7 @@ describe('a NotifyUser record whose fan-out cannot complete', () => {
     // Its post fails, and so does handing it to a NotifyConnection queue that does not exist.
     clients.throttle('conn-nina-1', 3);
     const brokenNotifyUser = loadHandler<SqsHandler>('notify-user', {
-      CONNECTIONS_TABLE_NAME: stack.tableName,
+      CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
       SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
       MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
       NOTIFY_CONNECTION_QUEUE_URL: `${stack.notifyConnection.url}-does-not-exist`,
@@ -385,7 +471,7 @@ describe('in a multi-tenant stack (tenantClaim)', () => {
 
   beforeAll(() => {
     multiTenantNotifyUser = loadHandler('notify-user', {
-      CONNECTIONS_TABLE_NAME: stack.tableName,
+      CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
       SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
       MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
       NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
@@ -552,7 +638,7 @@ describe('a DynamoDB that stalls', () => {
     process.env['AWS_ENDPOINT_URL_DYNAMODB'] = proxy.endpoint;
     try {
       const stalling = loadHandler<SqsHandler>('notify-connection', {
-        CONNECTIONS_TABLE_NAME: stack.tableName,
+        CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
         SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
         MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
         DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,

@@ -1,15 +1,17 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConnectionTable, removeConnection } from '../../lambdas/core/connections';
+import type { WebSocketEvent } from '../../lambdas/events';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from '../../lambdas/core/messages';
-import { chooseMember, CONNECTION_INDEX, SubscriptionTable } from '../../lambdas/core/subscriptions';
+import { chooseMember, CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type Subscription, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fan-out';
 import { acceptEvents } from '../../lambdas/core/events-ingress';
 import { publishFromClient, subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
-import type { CloudEvent, PublishMessage, TopicPage } from '../../lambdas/core/topics';
+import { type CloudEvent, MAX_GROUPS_PER_TOPIC, type PublishMessage, type TopicPage } from '../../lambdas/core/topics';
 import { RecordedMetrics } from '../support/recorded-metrics';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { loadHandler } from '../support/load-handler';
-import { createQueuePair, drain, enqueue, type QueuePair, type StackUnderTest, startStackUnderTest, takeAll } from '../support/stack-under-test';
+import { afterVisibilityTimeout, createQueuePair, drain, enqueue, type QueuePair, receiveAll, type StackUnderTest, startStackUnderTest, takeAll } from '../support/stack-under-test';
 
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -24,7 +26,7 @@ const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
 
 beforeAll(async () => {
   stack = await startStackUnderTest();
-  subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName);
+  subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName, stack.tableName);
   publish = await createQueuePair(stack.sqs, 'Publish');
   topicPages = await createQueuePair(stack.sqs, 'TopicPages');
   topicPagesQueueUrl = topicPages.url;
@@ -50,6 +52,24 @@ async function deliveredTo(): Promise<string[]> {
   return messages.map((message) => (JSON.parse(message.Body as string) as { connectionId: string }).connectionId).sort();
 }
 
+/** Opens the connection (its row) unless the test did, and subscribes it. */
+async function subscribed(subscription: Subscription): Promise<void> {
+  await opened(subscription.connectionId);
+  await subscriptions.subscribe(subscription, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION);
+}
+
+/** A connection's row, as `$connect` writes it, unless it is there already. */
+async function opened(connectionId: string): Promise<void> {
+  await stack.db.send(
+    new UpdateCommand({
+      TableName: stack.tableName,
+      Key: { connectionId },
+      UpdateExpression: 'SET userId = if_not_exists(userId, :user), connectedAt = if_not_exists(connectedAt, :now)',
+      ExpressionAttributeValues: { ':user': 'u-topics', ':now': Date.now() },
+    }),
+  );
+}
+
 async function continuations(): Promise<TopicPage[]> {
   return (await takeAll(stack.sqs, topicPagesQueueUrl)).map((message) => JSON.parse(message.Body as string) as TopicPage);
 }
@@ -63,8 +83,8 @@ async function topicRows(topicKey: string): Promise<string[]> {
 
 describe('the subscription table', () => {
   it('keeps one subscription per connection and topic: a grouped one replaces a plain one and back', async () => {
-    await subscriptions.subscribe({ connectionId: 'c-1', topic: 'swap', expiresAt: inAnHour() });
-    await subscriptions.subscribe({ connectionId: 'c-1', topic: 'swap', group: 'g', expiresAt: inAnHour() });
+    await subscribed({ connectionId: 'c-1', topic: 'swap', expiresAt: inAnHour() });
+    await subscribed({ connectionId: 'c-1', topic: 'swap', group: 'g', expiresAt: inAnHour() });
 
     expect(await topicRows('s#swap')).toEqual([]);
     expect(await topicRows('g#swap')).toEqual(['c-1']);
@@ -74,7 +94,7 @@ describe('the subscription table', () => {
   });
 
   it("keeps tenants' topics apart", async () => {
-    await subscriptions.subscribe({ connectionId: 'c-acme', topic: 'news', tenant: 'acme', expiresAt: inAnHour() });
+    await subscribed({ connectionId: 'c-acme', topic: 'news', tenant: 'acme', expiresAt: inAnHour() });
 
     expect((await subscriptions.plainSubscribers('news', 'acme', { limit: 10 })).subscribers).toEqual([{ connectionId: 'c-acme' }]);
     expect((await subscriptions.plainSubscribers('news', 'globex', { limit: 10 })).subscribers).toEqual([]);
@@ -82,14 +102,14 @@ describe('the subscription table', () => {
   });
 
   it('skips subscriptions past their expiry, which TTL removes lazily', async () => {
-    await subscriptions.subscribe({ connectionId: 'c-stale', topic: 'stale', expiresAt: Math.floor(Date.now() / 1000) - 1 });
+    await subscribed({ connectionId: 'c-stale', topic: 'stale', expiresAt: Math.floor(Date.now() / 1000) - 1 });
 
     expect((await subscriptions.plainSubscribers('stale', undefined, { limit: 10 })).subscribers).toEqual([]);
   });
 
   it("removes all of a connection's subscriptions, in batches of 25", async () => {
     for (let index = 0; index < 30; index++) {
-      await subscriptions.subscribe({ connectionId: 'c-many', topic: `t${index}`, ...(index % 2 === 0 && { group: 'g' }), expiresAt: inAnHour() });
+      await subscribed({ connectionId: 'c-many', topic: `t${index}`, ...(index % 2 === 0 && { group: 'g' }), expiresAt: inAnHour() });
     }
 
     await subscriptions.removeAllOf('c-many');
@@ -116,8 +136,10 @@ describe("a connection's subscription limit", () => {
     connectedAt: Date.now(),
     grants: { subscribe: ['*'], publish: [] },
   });
-  const ask = (connectionId: string, frame: object, tenant?: string) =>
-    subscribe(JSON.stringify({ action: 'subscribe', ...frame }), caller(connectionId, tenant), limited()).then((reply) => JSON.parse(reply));
+  const ask = async (connectionId: string, frame: object, tenant?: string) => {
+    await opened(connectionId);
+    return JSON.parse(await subscribe(JSON.stringify({ action: 'subscribe', ...frame }), caller(connectionId, tenant), limited()));
+  };
 
   it('refuses a subscription beyond the limit and stores nothing, but lets a held topic be subscribed again', async () => {
     for (const topic of ['l1', 'l2', 'l3']) expect(await ask('c-limit', { topic })).toMatchObject({ type: 'subscribed', topic });
@@ -150,6 +172,93 @@ describe("a connection's subscription limit", () => {
   });
 });
 
+describe('subscriptions under bursts and races (DynamoDB transactions)', () => {
+  const caller = (connectionId: string): TopicCaller => ({ connectionId, userId: 'u-burst', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: [] } });
+  const countOf = async (connectionId: string) => {
+    const { Count } = await stack.db.send(
+      new QueryCommand({
+        TableName: stack.subscriptionsTableName,
+        IndexName: CONNECTION_INDEX,
+        KeyConditionExpression: 'connectionId = :c',
+        ExpressionAttributeValues: { ':c': connectionId },
+        Select: 'COUNT',
+      }),
+    );
+    return Count;
+  };
+  const topicsHeld = async (connectionId: string) => {
+    const { Item } = await stack.db.send(new GetCommand({ TableName: stack.tableName, Key: { connectionId }, ConsistentRead: true }));
+    return Item?.['subscribedTopics'] === undefined ? 0 : (Item['subscribedTopics'] as Set<string>).size;
+  };
+
+  it('stores exactly the limit of 400 subscribe frames sent at once on one connection, and refuses the rest', async () => {
+    await opened('c-burst');
+    const deps = { subscriptions, maxSubscriptionsPerConnection: 100 };
+
+    const replies = await Promise.all(
+      Array.from({ length: 400 }, (_, index) =>
+        subscribe(JSON.stringify({ action: 'subscribe', topic: `burst-${index}` }), caller('c-burst'), deps).then((reply) => JSON.parse(reply) as { type: string; code?: string }),
+      ),
+    );
+
+    expect(replies.filter((reply) => reply.type === 'subscribed')).toHaveLength(100);
+    expect(replies.filter((reply) => reply.code === 'too_many_subscriptions')).toHaveLength(300);
+    expect(await countOf('c-burst')).toBe(100);
+    expect(await topicsHeld('c-burst')).toBe(100);
+  }, 60_000);
+
+  it('keeps the count exact through unsubscribes, re-subscribes and a switch to a group: it never drifts', async () => {
+    await opened('c-drift');
+    const ask = (frame: object) => subscribe(JSON.stringify({ action: 'subscribe', ...frame }), caller('c-drift'), { subscriptions, maxSubscriptionsPerConnection: 2 });
+    await ask({ topic: 'd1' });
+    await ask({ topic: 'd1', group: 'g' });
+    await ask({ topic: 'd1', events: ['x'] });
+    await subscriptions.unsubscribe('c-drift', 'd2', undefined);
+    expect(await topicsHeld('c-drift')).toBe(1);
+
+    await Promise.all([ask({ topic: 'd2' }), ask({ topic: 'd2', group: 'g' }), subscriptions.unsubscribe('c-drift', 'd1', undefined), subscriptions.unsubscribe('c-drift', 'd1', undefined)]);
+    expect(await topicsHeld('c-drift')).toBe(1);
+    expect(JSON.parse(await ask({ topic: 'd3' }))).toMatchObject({ type: 'subscribed' });
+    expect(JSON.parse(await ask({ topic: 'd4' }))).toMatchObject({ code: 'too_many_subscriptions' });
+  });
+
+  it('stores nothing for a subscribe that arrives after its connection was removed, and answers connection_closed', async () => {
+    await opened('c-closed');
+    await removeConnection('c-closed', { connections: new ConnectionTable(stack.db, stack.tableName), subscriptions });
+
+    const reply = JSON.parse(await subscribe(JSON.stringify({ action: 'subscribe', topic: 'late' }), caller('c-closed'), { subscriptions, maxSubscriptionsPerConnection: 100 }));
+
+    expect(reply).toMatchObject({ type: 'error', code: 'connection_closed' });
+    expect(await topicRows('s#late')).toEqual([]);
+    // Nor does the failed condition leave a row behind for the connection.
+    expect((await stack.db.send(new GetCommand({ TableName: stack.tableName, Key: { connectionId: 'c-closed' } }))).Item).toBeUndefined();
+  });
+
+  it("leaves no subscription behind when 400 subscribes race the connection's $disconnect", async () => {
+    const disconnect = loadHandler<(event: WebSocketEvent) => Promise<unknown>>('disconnect', {
+      CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
+      SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+    });
+    await opened('c-race');
+    const deps = { subscriptions, maxSubscriptionsPerConnection: 1000 };
+    const subscribes = Array.from({ length: 400 }, (_, index) =>
+      subscribe(JSON.stringify({ action: 'subscribe', topic: `race-${index}`, ...(index % 3 === 0 && { group: 'g' }) }), caller('c-race'), deps),
+    );
+
+    // $disconnect lands in the middle of the burst, once some subscriptions are stored.
+    await Promise.race(subscribes);
+    await disconnect({ requestContext: { connectionId: 'c-race', routeKey: '$disconnect', eventType: 'DISCONNECT', connectedAt: Date.now(), stage: 'live', domainName: 'localhost', requestId: 'r' } });
+    const replies = (await Promise.all(subscribes)).map((reply) => JSON.parse(reply) as { type: string; code?: string });
+
+    // Both orders happened: subscribes before the removal (stored, then removed by it) and after it (refused).
+    expect(replies.filter((reply) => reply.type === 'subscribed').length).toBeGreaterThan(0);
+    expect(replies.filter((reply) => reply.code === 'connection_closed').length).toBeGreaterThan(0);
+    expect(replies.every((reply) => reply.type === 'subscribed' || reply.code === 'connection_closed')).toBe(true);
+    expect(await countOf('c-race')).toBe(0);
+    expect(await topicRows('s#race-1')).toEqual([]);
+  }, 60_000);
+});
+
 describe('choosing a group member', () => {
   const members = ['a', 'b', 'c', 'd'].map((connectionId) => ({ connectionId }));
 
@@ -172,11 +281,11 @@ describe('choosing a group member', () => {
 });
 
 describe('the topic fan-out', () => {
-  it("pages a large topic: one page per message, the rest enqueued on the fan-out's own queue, groups on the first page only, one TopicEvents", async () => {
+  it("pages a large topic: one page per message, the rest enqueued on the fan-out's own queue, one TopicEvents", async () => {
     for (let index = 0; index < 7; index++) {
-      await subscriptions.subscribe({ connectionId: `p-${index}`, topic: 'big', expiresAt: inAnHour() });
+      await subscribed({ connectionId: `p-${index}`, topic: 'big', expiresAt: inAnHour() });
     }
-    await subscriptions.subscribe({ connectionId: 'p-group-member', topic: 'big', group: 'g', expiresAt: inAnHour() });
+    await subscribed({ connectionId: 'p-group-member', topic: 'big', group: 'g', expiresAt: inAnHour() });
     const message: PublishMessage = { topic: 'big', event: event('x') };
 
     const all: string[] = [];
@@ -188,7 +297,7 @@ describe('the topic fan-out', () => {
       const pending = await continuations();
       expect(pending).toEqual([{ ...message, after: expect.any(String) }]);
       const { after, ...rest } = pending[0]!;
-      outcome = await fanOutToTopic(rest, deps({ pageSize: 3, metrics }), after);
+      outcome = await fanOutToTopic(rest, deps({ pageSize: 3, metrics }), { after });
       pages += 1;
       all.push(...(await deliveredTo()));
     }
@@ -210,7 +319,7 @@ describe('the topic fan-out', () => {
   });
 
   it('refuses, before enqueueing anything, an event whose frame API Gateway could not deliver', async () => {
-    await subscriptions.subscribe({ connectionId: 'c-huge', topic: 'huge', expiresAt: inAnHour() });
+    await subscribed({ connectionId: 'c-huge', topic: 'huge', expiresAt: inAnHour() });
 
     const huge = { ...event('x'), data: 'x'.repeat(130 * 1024) };
     await expect(fanOutToTopic({ topic: 'huge', event: huge }, deps())).rejects.toMatchObject({ reason: 'payload_too_large' });
@@ -222,8 +331,8 @@ describe('the topic fan-out function', () => {
   let topicFanOut: SqsHandler;
   let notifyConnection: SqsHandler;
   const subscribeAll = async (topic: string) => {
-    for (const connectionId of ['h-1', 'h-2', 'h-3']) await subscriptions.subscribe({ connectionId: `${topic}-${connectionId}`, topic, expiresAt: inAnHour() });
-    await subscriptions.subscribe({ connectionId: `${topic}-member`, topic, group: 'g', expiresAt: inAnHour() });
+    for (const connectionId of ['h-1', 'h-2', 'h-3']) await subscribed({ connectionId: `${topic}-${connectionId}`, topic, expiresAt: inAnHour() });
+    await subscribed({ connectionId: `${topic}-member`, topic, group: 'g', expiresAt: inAnHour() });
   };
 
   beforeAll(() => {
@@ -235,11 +344,60 @@ describe('the topic fan-out function', () => {
       DEAD_LETTER_QUEUE_URL: publish.deadLetterUrl,
     });
     notifyConnection = loadHandler('notify-connection', {
-      CONNECTIONS_TABLE_NAME: stack.tableName,
+      CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
       SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
       MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
       DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
     });
+  });
+
+  it('pages 1,100 group members like plain subscribers, 1,000 a page over 2 invocations, and sends each group its member chosen over all of them', async () => {
+    const groupOf = (index: number) => ['a', 'b', '__proto__'][index % 3]!;
+    const members = Array.from({ length: 1100 }, (_, index) => ({ connectionId: `gm-${String(index).padStart(4, '0')}`, group: groupOf(index) }));
+    // Written straight to the table, as subscribe stores them: the fan-out reads nothing else.
+    const rows = [...members, { connectionId: 'gm-filtered', group: 'filtered' }].map(({ connectionId, group }) => ({
+      topicKey: 'g#crowd',
+      connectionId,
+      group,
+      expiresAt: inAnHour(),
+      ...(group === 'filtered' && { events: ['other'] }),
+    }));
+    await Promise.all(
+      Array.from({ length: Math.ceil(rows.length / 25) }, (_, batch) =>
+        stack.db.send(new BatchWriteCommand({ RequestItems: { [stack.subscriptionsTableName]: rows.slice(batch * 25, batch * 25 + 25).map((Item) => ({ PutRequest: { Item } })) } })),
+      ),
+    );
+
+    for (const id of ['crowd-1', 'crowd-2', 'crowd-3']) {
+      const published = event('x', id);
+      await enqueue(stack.sqs, publish.url, JSON.stringify({ topic: 'crowd', event: published }));
+      const first = await drain(stack, publish, topicFanOut);
+      const continued = await receiveAll(stack.sqs, topicPages.url);
+      expect(continued.map((page) => JSON.parse(page.Body as string))).toEqual([
+        { topic: 'crowd', event: published, groups: { after: 'gm-0999', chosen: expect.any(Array) } },
+      ]);
+      await afterVisibilityTimeout();
+      const second = await drain(stack, topicPages, topicFanOut);
+
+      expect([first.batches, second.batches]).toEqual([1, 1]);
+      expect(await continuations()).toEqual([]);
+      const expected = ['a', 'b', '__proto__'].map((group) => chooseMember(members.filter((member) => member.group === group), `https://test.example\0${id}`)!.connectionId);
+      expect(await deliveredTo()).toEqual(expected.sort());
+    }
+  }, 60_000);
+
+  it('dead-letters as too_many_groups an event whose topic has more groups than a page can carry the choices of', async () => {
+    const rows = Array.from({ length: MAX_GROUPS_PER_TOPIC + 1 }, (_, index) => ({ topicKey: 'g#cliques', connectionId: `cl-${index}`, group: `g${index}`, expiresAt: inAnHour() }));
+    for (let start = 0; start < rows.length; start += 25) {
+      await stack.db.send(new BatchWriteCommand({ RequestItems: { [stack.subscriptionsTableName]: rows.slice(start, start + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    }
+
+    await enqueue(stack.sqs, publish.url, JSON.stringify({ topic: 'cliques', event: event('x') }));
+    expect(await drain(stack, publish, topicFanOut)).toMatchObject({ processed: 1, failedMessageIds: [] });
+
+    expect(await deliveredTo()).toEqual([]);
+    const deadLetters = await takeAll(stack.sqs, publish.deadLetterUrl);
+    expect(deadLetters.map((m) => m.MessageAttributes?.['ErrorCode']?.StringValue)).toEqual(['too_many_groups']);
   });
 
   it('ignores a page cursor ("after") on a Publish message, as any unknown field: every subscriber and the group get the event', async () => {
@@ -278,7 +436,7 @@ describe('the topic fan-out function', () => {
   });
 
   it('delivers an event whose data and extension attributes hold __proto__ keys exactly as sent', async () => {
-    await subscriptions.subscribe({ connectionId: 'proto-1', topic: 'proto', expiresAt: inAnHour() });
+    await subscribed({ connectionId: 'proto-1', topic: 'proto', expiresAt: inAnHour() });
     clients.connect('proto-1');
     const data = '{"__proto__":{"isAdmin":true},"items":[{"__proto__":null}]}';
     const extension = '{"__proto__":"x"}';

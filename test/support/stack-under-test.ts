@@ -34,6 +34,8 @@ export interface StackUnderTest {
   tableName: string;
   apiKeysTableName: string;
   subscriptionsTableName: string;
+  /** Each user's and API key's open connections (`connectionCountsTable`). */
+  connectionCountsTableName: string;
   notifyUser: QueuePair;
   notifyConnection: QueuePair;
   stop(): Promise<void>;
@@ -58,7 +60,9 @@ export async function startStackUnderTest(): Promise<StackUnderTest> {
     const tableName = 'Connections';
     const apiKeysTableName = 'ApiKeys';
     const subscriptionsTableName = 'Subscriptions';
+    const connectionCountsTableName = 'ConnectionCounts';
     await Promise.all([
+      createConnectionCountsTable(rawDb, connectionCountsTableName),
       createConnectionsTable(rawDb, tableName),
       createApiKeysTable(rawDb, apiKeysTableName),
       createSubscriptionsTable(rawDb, subscriptionsTableName),
@@ -71,6 +75,7 @@ export async function startStackUnderTest(): Promise<StackUnderTest> {
       tableName,
       apiKeysTableName,
       subscriptionsTableName,
+      connectionCountsTableName,
       notifyUser,
       notifyConnection,
       stop: async () => {
@@ -118,6 +123,21 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
     }),
   );
 }
+
+/** The key schema of the construct's connection counts table. */
+async function createConnectionCountsTable(db: DynamoDBClient, tableName: string): Promise<void> {
+  await db.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'owner', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'owner', KeyType: 'HASH' }],
+    }),
+  );
+}
+
+/** The `$connect` function's limits, as the construct sets them by default. */
+export const CONNECTION_LIMITS_ENV = { MAX_CONNECTIONS_PER_USER: '25', MAX_CONNECTIONS_PER_API_KEY: '25' };
 
 /** The key schema of the construct's API key table. */
 async function createApiKeysTable(db: DynamoDBClient, tableName: string): Promise<void> {
