@@ -2,10 +2,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient, createSqsClient } from './clients';
 import { readConfig, readOptionalConfig } from './config';
 import { DeadLetterQueue } from './core/dead-letter';
-import { parseMessage } from './core/messages';
 import { SubscriptionTable } from './core/subscriptions';
 import { type Enrichment, fanOutToTopic } from './core/topic-fan-out';
-import { PublishMessage, TopicPage } from './core/topics';
+import { InvalidMessageError, parseMessage } from './core/messages';
+import { PublishMessage, reservedAttributeProblem, stampPublisher, TopicPage } from './core/topics';
 import { logger } from './logger';
 import { metrics } from './metrics';
 import { sqsBatchHandler } from './sqs-batch';
@@ -36,10 +36,11 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     ...(enrichmentFrom && { enrichment: enrichmentFrom(db) }),
   };
   return sqsBatchHandler(
-    // A page cursor counts only on the queue that only the fan-out writes to (Lambda names the queue
-    // of each record); on a Publish message, `after` is an unknown field like any other.
+    // A page cursor and a publisher count only on the queue that only ws-notify's functions write to
+    // (Lambda names the queue of each record); on a Publish message, `after` is an unknown field like
+    // any other, and the publisher is a backend.
     (record) => {
-      if (record.eventSourceARN !== config.TOPIC_PAGES_QUEUE_ARN) return { message: parseMessage(PublishMessage, record.body) };
+      if (record.eventSourceARN !== config.TOPIC_PAGES_QUEUE_ARN) return { message: fromBackend(parseMessage(PublishMessage, record.body)) };
       const { after, ...message } = parseMessage(TopicPage, record.body);
       return { message, after };
     },
@@ -49,4 +50,11 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     },
     new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics),
   );
+}
+
+/** A Publish message's event, stamped as a backend's: one that claims to come from the server is dead-lettered. */
+function fromBackend(message: PublishMessage): PublishMessage {
+  const problem = reservedAttributeProblem(message.event);
+  if (problem !== undefined) throw new InvalidMessageError('reserved_source', problem);
+  return { ...message, event: stampPublisher(message.event, 'backend') };
 }

@@ -178,8 +178,10 @@ export class WsNotify extends Construct {
   /** Dead letters of the Publish queue and of the topic pages queue. */
   public readonly publishDeadLetterQueue: Queue;
   /**
-   * Internal: the rest of a large topic's fan-out, a page of subscribers per message. Only the
-   * topic fan-out function may send here (the queue policy denies everyone else).
+   * Internal: the topic fan-out's own queue, a page of subscribers per message: the events the
+   * server stamped with their publisher (clients' `publish`, the events ingress), and the rest of a
+   * large topic's fan-out. Only the topic fan-out, Publish and EventsIngress functions may send here
+   * (the queue policy denies everyone else).
    */
   public readonly topicPagesQueue: Queue;
   /** The HTTP events ingress: `POST /topics/{topic}/events` (publish API keys), `POST /iam/topics/{topic}/events` (IAM). */
@@ -298,7 +300,7 @@ export class WsNotify extends Construct {
       MAX_SUBSCRIPTIONS_PER_CONNECTION: String(maxSubscriptions),
     });
     const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', subscriptions);
-    const publishFn = this.function('Publish', 'publish', { PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
+    const publishFn = this.function('Publish', 'publish', { TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
 
@@ -415,7 +417,7 @@ export class WsNotify extends Construct {
 
     const eventsAuthorizerFn = this.function('EventsAuthorizer', 'events-authorizer', { ...keys, ...tenancy });
     const iamPrincipals: Record<string, string> = props.eventsIamPrincipals === undefined ? {} : { IAM_PRINCIPALS: JSON.stringify(validArnPatterns(props.eventsIamPrincipals)) };
-    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, ...iamPrincipals, PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
+    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, ...iamPrincipals, TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
     this.eventsApi = new HttpApi(this, 'EventsApi', { description: 'ws-notify: publish CloudEvents to topics', createDefaultStage: false });
     const eventsStage = new HttpStage(this, 'EventsStage', {
       httpApi: this.eventsApi,
@@ -472,7 +474,7 @@ export class WsNotify extends Construct {
     // Counting the connection's subscriptions against its limit.
     allow(subscribeFn, ['dynamodb:Query'], [bySubscriber]);
     allow(unsubscribeFn, ['dynamodb:DeleteItem'], [subscriptionsArn]);
-    allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
+    allow(publishFn, ['sqs:SendMessage'], [this.topicPagesQueue.queueArn]);
     allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);
     if (enrichers.length > 0) {
       // The unqualified ARNs that ENRICHERS names, nothing more (grantInvoke would add every version, `:*`).
@@ -480,22 +482,23 @@ export class WsNotify extends Construct {
       allow(topicFanOutFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
     }
     allow(eventsAuthorizerFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
-    allow(eventsIngressFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
+    allow(eventsIngressFn, ['sqs:SendMessage'], [this.topicPagesQueue.queueArn]);
     allow(topicFanOutFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,
       this.topicPagesQueue.queueArn,
       this.publishDeadLetterQueue.queueArn,
     ]);
-    // A page starts wherever its cursor says and skips enrichment and groups: whoever could send one
-    // could suppress or reroute a topic's events. An explicit deny binds every principal of the
-    // account, whatever its own policies allow (aws:PrincipalArn is the role, for its sessions).
+    // A page starts wherever its cursor says and skips enrichment and groups, and its event's
+    // publisher is believed: whoever could send one could suppress or reroute a topic's events, or
+    // publish as a user. An explicit deny binds every principal of the account, whatever its own
+    // policies allow (aws:PrincipalArn is the role, for its sessions).
     this.topicPagesQueue.addToResourcePolicy(
       new PolicyStatement({
         effect: Effect.DENY,
         principals: [new AnyPrincipal()],
         actions: ['sqs:SendMessage'],
         resources: [this.topicPagesQueue.queueArn],
-        conditions: { ArnNotEquals: { 'aws:PrincipalArn': topicFanOutFn.role!.roleArn } },
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': [topicFanOutFn, publishFn, eventsIngressFn].map((fn) => fn.role!.roleArn) } },
       }),
     );
     allow(notifyUserFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);

@@ -6,7 +6,7 @@ import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
 import { eventFrame } from './frames';
 import type { MetricsRecorder } from './metrics';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
-import { type EventDelivery, eventTypeMatches, type PublishMessage, type TopicPage } from './topics';
+import { type CloudEvent, type EventDelivery, eventTypeMatches, PUBLISHER_ATTRIBUTE, type PublishMessage, stampPublisher, type TopicPage } from './topics';
 
 export interface TopicFanOutDeps {
   subscriptions: SubscriptionTable;
@@ -47,7 +47,8 @@ export async function fanOutToTopic(
   // Enriched once, on the first page; the pages after it carry the enriched event.
   const enrich = after === undefined ? deps.enrichment?.enricherOf(received.topic) : undefined;
   const enriched = enrich === undefined ? undefined : await enrich(received);
-  const message = enriched === undefined ? received : { ...received, event: enriched.event };
+  // The enricher may change the event, not who published it.
+  const message = enriched === undefined ? received : { ...received, event: restamped(enriched.event, received.event) };
   const { topic, tenant, event } = message;
   // Fails before any work if the frame could never be delivered.
   eventFrame(topic, event);
@@ -80,4 +81,9 @@ export async function fanOutToTopic(
   const bodies = recipients.map((connectionId) => JSON.stringify({ connectionId, topic, event } satisfies EventDelivery));
   await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
   return { enqueued: bodies.length, continued: page.after !== undefined };
+}
+
+function restamped(enriched: CloudEvent, received: CloudEvent): CloudEvent {
+  const publisher = received[PUBLISHER_ATTRIBUTE];
+  return typeof publisher === 'string' ? stampPublisher(enriched, publisher) : enriched;
 }

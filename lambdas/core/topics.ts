@@ -93,6 +93,28 @@ export const CloudEvent = z.pipe(
 );
 export type CloudEvent = z.infer<typeof CloudEvent>;
 
+/**
+ * The CloudEvents extension attribute that says who published an event: `user:<userId>` (a client's
+ * `publish` frame), `apikey:<keyId>` (the events ingress, with a publish key) or `backend` (the
+ * Publish queue, or the ingress's IAM route). The server sets it on every event it delivers; nobody
+ * else may.
+ */
+export const PUBLISHER_ATTRIBUTE = 'wsnpublisher';
+/** Sources in this namespace are the server's: `ws-notify:user:<userId>` names a client's publish. */
+export const RESERVED_SOURCE_PREFIX = 'ws-notify:';
+
+/** Why an event sent from outside the server may not be taken as it is: it claims to come from the server. Undefined if it does not. */
+export function reservedAttributeProblem(event: CloudEvent): string | undefined {
+  if (event.source.startsWith(RESERVED_SOURCE_PREFIX)) return `a source starting with "${RESERVED_SOURCE_PREFIX}" is the server's: it names a client's own publish`;
+  if (PUBLISHER_ATTRIBUTE in event) return `"${PUBLISHER_ATTRIBUTE}" is set by the server to who published the event`;
+  return undefined;
+}
+
+/** The event as delivered: with who published it, which nothing the event says can override. */
+export function stampPublisher(event: CloudEvent, publisher: string): CloudEvent {
+  return { ...event, [PUBLISHER_ATTRIBUTE]: publisher };
+}
+
 /** Body of a Publish queue message: `event` to the subscribers of `topic` (in `tenant`). */
 export const PublishMessage = z.object({
   topic: TopicName,
@@ -103,12 +125,17 @@ export const PublishMessage = z.object({
 export type PublishMessage = z.infer<typeof PublishMessage>;
 
 /**
- * The rest of a large topic's fan-out: its subscribers from the one after `after` on, for the
- * event as the first page delivered it (enriched, groups done). Read from the topic fan-out's own
- * queue only, which nothing else may write to: a page skips the enrichment and the groups, and
- * starts wherever `after` says, which no sender of Publish messages may choose.
+ * A page of a topic's fan-out, on the fan-out's own queue, which only ws-notify's functions may
+ * write to: the first page of an event the server stamped with its publisher (a client's `publish`,
+ * the events ingress), or the rest of a large topic's fan-out, from the subscriber after `after` on,
+ * for the event as the first page delivered it (enriched, groups done). A page with `after` skips the
+ * enrichment and the groups, and starts wherever `after` says, which no sender of Publish messages
+ * may choose.
  */
-export const TopicPage = z.extend(PublishMessage, { after: z.string().check(z.minLength(1), z.maxLength(128)) });
+export const TopicPage = z.extend(PublishMessage, {
+  event: z.pipe(CloudEvent, z.custom<CloudEvent>((event) => typeof (event as Record<string, unknown>)[PUBLISHER_ATTRIBUTE] === 'string', `the event has no "${PUBLISHER_ATTRIBUTE}"`)),
+  after: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+});
 export type TopicPage = z.infer<typeof TopicPage>;
 
 /** A topic event on its way to one connection, on the NotifyConnection queue. */

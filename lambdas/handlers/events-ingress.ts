@@ -4,11 +4,11 @@ import { readConfig, readOptionalConfig } from '../config';
 import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
 import { logger } from '../logger';
 
-const config = readConfig('PUBLISH_QUEUE_URL');
+const config = readConfig('TOPIC_PAGES_QUEUE_URL');
 const { TENANT_CLAIM, IAM_PRINCIPALS } = readOptionalConfig('TENANT_CLAIM', 'IAM_PRINCIPALS');
 const deps = {
   sqs: createSqsClient(),
-  publishQueueUrl: config.PUBLISH_QUEUE_URL,
+  topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
   ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
   ...(IAM_PRINCIPALS && { iamPrincipals: JSON.parse(IAM_PRINCIPALS) as string[] }),
 };
@@ -32,6 +32,7 @@ function publisherOf(event: APIGatewayProxyEventV2WithRequestContext<IngressCont
     return {
       kind: 'apiKey',
       userId: String(key['userId']),
+      keyId: String(key['keyId']),
       publishTopics: JSON.parse(String(key['publishTopics'] ?? '[]')) as string[],
       ...(typeof tenant === 'string' && { tenant }),
     };

@@ -240,7 +240,7 @@ describe('ws-notify stream', () => {
     expect(line).toEqual({
       type: 'event',
       topic: 'orders',
-      event: { specversion: '1.0', id: eventId, source: 'ws-notify-cli', type: 'order.created', time: expect.any(String), subject: 'o-1', data: { total: 42 } },
+      event: { specversion: '1.0', id: eventId, source: 'ws-notify-cli', type: 'order.created', time: expect.any(String), subject: 'o-1', data: { total: 42 }, wsnpublisher: 'backend' },
     });
     expect(jsonLines(stream.stdout)[0]).toEqual({ type: 'subscribed', topic: 'orders', events: ['order.*'], group: null });
     expect(jsonLines(stream.stdout).filter((frame) => frame.type === 'event')).toHaveLength(1);

@@ -82,7 +82,7 @@ describe('subscribing', () => {
     expect(await client.frame((frame) => frame.type === 'event')).toEqual({
       type: 'event',
       topic: 'news',
-      event: { specversion: '1.0', id, source: 'https://shop.example/orders', type: 'news.published', data: { headline: 'hi' } },
+      event: { specversion: '1.0', id, source: 'https://shop.example/orders', type: 'news.published', data: { headline: 'hi' }, wsnpublisher: 'backend' },
     });
   });
 
@@ -182,6 +182,7 @@ describe('publishing from a client', () => {
       type: 'message.posted',
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       data: { text: 'hello' },
+      wsnpublisher: 'user:pub-writer',
     });
   });
 

@@ -157,6 +157,7 @@ describe('the alarms', () => {
         byReason('invalid_message'),
         byReason('payload_too_large'),
         byReason('too_deep'),
+        byReason('reserved_source'),
       ]),
       Threshold: 1,
     });

@@ -232,11 +232,12 @@ describe('the queues', () => {
     );
   });
 
-  it("feeds the topic fan-out from the Publish queue and from its own page queue, which only the fan-out may send to", () => {
+  it("feeds the topic fan-out from the Publish queue and from its own page queue, which only the fan-out, Publish and EventsIngress functions may send to", () => {
     const queueId = (name: string) => ofType('AWS::SQS::Queue').find(([id]) => id.includes(name) && !id.includes('DeadLetter'))![0];
     const [pages, publish] = [queueId('TopicPagesQueue'), queueId('PublishQueue')];
     const fanOut = functionLogicalId('TopicFanOutFunction');
     const fanOutRole = resources[fanOut]!.Properties['Role']['Fn::GetAtt'][0];
+    const [publishRole, ingressRole] = ['PublishFunction', 'EventsIngressFunction'].map((id) => resources[functionLogicalId(id)]!.Properties['Role']['Fn::GetAtt'][0]);
     const sources = ofType('AWS::Lambda::EventSourceMapping')
       .filter(([, mapping]) => mapping.Properties['FunctionName'].Ref === fanOut)
       .map(([, mapping]) => mapping.Properties['EventSourceArn']['Fn::GetAtt'][0]);
@@ -247,7 +248,7 @@ describe('the queues', () => {
     });
     expect(resources[fanOut]!.Properties['Environment']['Variables']).not.toHaveProperty('PUBLISH_QUEUE_URL');
 
-    // The queue policy denies SendMessage to every principal of any account but the fan-out's role…
+    // The queue policy denies SendMessage to every principal of any account but these three roles…
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [{ Ref: pages }],
       PolicyDocument: {
@@ -257,12 +258,12 @@ describe('the queues', () => {
             Principal: { AWS: '*' },
             Action: 'sqs:SendMessage',
             Resource: { 'Fn::GetAtt': [pages, 'Arn'] },
-            Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [fanOutRole, 'Arn'] } } },
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': [fanOutRole, publishRole, ingressRole].map((role) => ({ 'Fn::GetAtt': [role, 'Arn'] })) } },
           },
         ]),
       },
     });
-    // …and no other function is granted SendMessage on it, nor the fan-out on the Publish queue.
+    // …and no other function is granted SendMessage on it; none of them on the Publish queue, whose events are a backend's.
     const sendersTo = (queue: string) =>
       ofType('AWS::IAM::Policy')
         .filter(([, policy]) =>
@@ -271,8 +272,8 @@ describe('the queues', () => {
           ),
         )
         .flatMap(([, policy]) => policy.Properties['Roles'].map((role: { Ref: string }) => role.Ref));
-    expect(sendersTo(pages)).toEqual([fanOutRole]);
-    expect(sendersTo(publish)).not.toContain(fanOutRole);
+    expect(sendersTo(pages).sort()).toEqual([fanOutRole, publishRole, ingressRole].sort());
+    expect(sendersTo(publish)).toEqual([]);
   });
 
   it('feeds each consumer in batches of at most 10, with no batching window, reporting batch item failures', () => {

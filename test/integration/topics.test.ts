@@ -257,11 +257,52 @@ describe('the topic fan-out function', () => {
   it("continues from a cursor on the fan-out's own queue only: the subscribers after it, and no groups", async () => {
     await subscribeAll('paged');
 
-    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'paged', event: event('x'), after: 'paged-h-2' }));
+    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'paged', event: { ...event('x'), wsnpublisher: 'backend' }, after: 'paged-h-2' }));
     const result = await drain(stack, topicPages, topicFanOut);
 
     expect(result).toMatchObject({ processed: 1, failedMessageIds: [] });
     expect(await deliveredTo()).toEqual(['paged-h-3']);
+  });
+
+  it("stamps a Publish message's event as a backend's, and dead-letters at once, as reserved_source, one that claims to come from the server", async () => {
+    await subscriptions.subscribe({ connectionId: 'stamp-1', topic: 'stamp', expiresAt: inAnHour() });
+    clients.connect('stamp-1');
+    const spoofedSource = JSON.stringify({ topic: 'stamp', event: { ...event('x'), source: 'ws-notify:user:alice' } });
+    const spoofedPublisher = JSON.stringify({ topic: 'stamp', event: { ...event('x'), wsnpublisher: 'user:alice' } });
+    const honest = event('x');
+
+    await enqueue(stack.sqs, publish.url, spoofedSource, spoofedPublisher, JSON.stringify({ topic: 'stamp', event: honest }));
+    const result = await drain(stack, publish, topicFanOut);
+    await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(result).toMatchObject({ processed: 3, failedMessageIds: [] });
+    expect(clients.framesOf('stamp-1')).toEqual([{ type: 'event', topic: 'stamp', event: { ...honest, wsnpublisher: 'backend' } }]);
+    const deadLetters = await takeAll(stack.sqs, publish.deadLetterUrl);
+    expect(deadLetters.map((m) => [m.Body, m.MessageAttributes?.['ErrorCode']?.StringValue]).sort()).toEqual(
+      [[spoofedSource, 'reserved_source'], [spoofedPublisher, 'reserved_source']].sort(),
+    );
+  });
+
+  it("delivers a client's publish with the publisher the server stamped: the user, on the fan-out's own queue", async () => {
+    await subscriptions.subscribe({ connectionId: 'stamp-2', topic: 'chat', expiresAt: inAnHour() });
+    clients.connect('stamp-2');
+    const alice: TopicCaller = { connectionId: 'c-alice', userId: 'alice', connectedAt: Date.now(), grants: { subscribe: [], publish: ['chat'] } };
+
+    const reply = JSON.parse(await publishFromClient('{"action":"publish","topic":"chat","event":{"type":"said"}}', alice, { sqs: stack.sqs, topicPagesQueueUrl }));
+    await drain(stack, topicPages, topicFanOut);
+    await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(clients.framesOf('stamp-2')).toEqual([
+      { type: 'event', topic: 'chat', event: expect.objectContaining({ id: reply.eventId, source: 'ws-notify:user:alice', wsnpublisher: 'user:alice' }) },
+    ]);
+  });
+
+  it("dead-letters a message on the fan-out's own queue whose event has no publisher", async () => {
+    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'stamp', event: event('x') }));
+    expect(await drain(stack, topicPages, topicFanOut)).toMatchObject({ processed: 1, failedMessageIds: [] });
+
+    const deadLetters = await takeAll(stack.sqs, publish.deadLetterUrl);
+    expect(deadLetters.map((m) => m.MessageAttributes?.['ErrorCode']?.StringValue)).toEqual(['invalid_message']);
   });
 
   it('dead-letters a Publish message nested 20,000 deep at once as too_deep, and fans out its sibling', async () => {
@@ -299,17 +340,17 @@ describe('JSON nested too deep from clients and the events ingress', () => {
   const caller: TopicCaller = { connectionId: 'c-deep', userId: 'u-deep', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: ['*'] } };
 
   it('answers a publish or subscribe frame nested 20,000 deep with a too_deep error frame, and enqueues nothing', async () => {
-    const publishing = await publishFromClient(`{"action":"publish","id":7,"topic":"t","event":{"type":"x","data":${deep(20_000)}}}`, caller, { sqs: stack.sqs, publishQueueUrl: publish.url });
+    const publishing = await publishFromClient(`{"action":"publish","id":7,"topic":"t","event":{"type":"x","data":${deep(20_000)}}}`, caller, { sqs: stack.sqs, topicPagesQueueUrl });
     const subscribing = await subscribe(`{"action":"subscribe","topic":"t","events":${deep(20_000)}}`, caller, { subscriptions, maxSubscriptionsPerConnection: 10 });
 
     expect(JSON.parse(publishing)).toEqual({ type: 'error', code: 'too_deep', message: 'the frame nests objects and arrays more than 64 deep', id: 7 });
     expect(JSON.parse(subscribing)).toMatchObject({ type: 'error', code: 'too_deep' });
-    expect(await takeAll(stack.sqs, publish.url)).toEqual([]);
+    expect(await takeAll(stack.sqs, topicPagesQueueUrl)).toEqual([]);
   });
 
   it('refuses with 400 too_deep a body nested 20,000 deep, and an event whose frame would nest deeper than 64, enqueueing nothing', async () => {
     const post = (event: string) =>
-      acceptEvents('t', { headers: { 'content-type': 'application/cloudevents+json' }, body: event }, { kind: 'iam' }, { sqs: stack.sqs, publishQueueUrl: publish.url });
+      acceptEvents('t', { headers: { 'content-type': 'application/cloudevents+json' }, body: event }, { kind: 'iam' }, { sqs: stack.sqs, topicPagesQueueUrl });
     const attributes = '"specversion":"1.0","id":"1","source":"/s","type":"t"';
 
     const tooDeep = await post(`{${attributes},"data":${deep(20_000)}}`);
@@ -320,7 +361,7 @@ describe('JSON nested too deep from clients and the events ingress', () => {
     expect([tooDeep.statusCode, JSON.parse(tooDeep.body).error]).toEqual([400, 'too_deep']);
     expect([frameTooDeep.statusCode, JSON.parse(frameTooDeep.body).error]).toEqual([400, 'too_deep']);
     expect(deepest.statusCode).toBe(202);
-    expect(await takeAll(stack.sqs, publish.url)).toHaveLength(1);
+    expect(await takeAll(stack.sqs, topicPagesQueueUrl)).toHaveLength(1);
   });
 });
 
