@@ -1,6 +1,6 @@
 import { readOptionalConfig } from './config';
 import type { TopicCaller } from './core/topic-frames';
-import { grantFrom } from './core/topics';
+import { grantFrom, groupGrantFrom } from './core/topics';
 import type { WebSocketEvent } from './events';
 
 /** The stack's public topics (prop `publicTopics`): anyone connected may subscribe to them. */
@@ -9,8 +9,20 @@ export function publicTopicsFromEnvironment(): string[] {
   return grantFrom(PUBLIC_TOPICS === undefined ? [] : JSON.parse(PUBLIC_TOPICS), 'PUBLIC_TOPICS') ?? [];
 }
 
+/** The stack's public groups (prop `publicGroups`): anyone connected, anonymous included, may join them. */
+export function publicGroupsFromEnvironment(): string[] {
+  const { PUBLIC_GROUPS } = readOptionalConfig('PUBLIC_GROUPS');
+  return groupGrantFrom(PUBLIC_GROUPS === undefined ? [] : JSON.parse(PUBLIC_GROUPS), 'PUBLIC_GROUPS') ?? [];
+}
+
+/** What the stack grants every connection: its public topics (subscribe) and public groups. */
+export interface PublicGrants {
+  topics: readonly string[];
+  groups: readonly string[];
+}
+
 /** Who sent a frame, and what they may do with topics, from what the `$connect` authorizer said. */
-export function topicCallerOf(event: WebSocketEvent, publicTopics: readonly string[]): TopicCaller {
+export function topicCallerOf(event: WebSocketEvent, publicGrants: PublicGrants): TopicCaller {
   const { connectionId, connectedAt, authorizer } = event.requestContext;
   const tenant = authorizer?.['tenant'];
   return {
@@ -19,8 +31,9 @@ export function topicCallerOf(event: WebSocketEvent, publicTopics: readonly stri
     connectedAt,
     ...(typeof tenant === 'string' && { tenant }),
     grants: {
-      subscribe: [...grantOf(authorizer?.['topics']), ...publicTopics],
+      subscribe: [...grantOf(authorizer?.['topics']), ...publicGrants.topics],
       publish: grantOf(authorizer?.['publishTopics']),
+      groups: [...grantOf(authorizer?.['groups']), ...publicGrants.groups],
     },
   };
 }

@@ -20,7 +20,7 @@ import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../
 import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
-import { grantFrom } from '../lambdas/core/topics';
+import { grantFrom, groupGrantFrom } from '../lambdas/core/topics';
 import { METRICS_NAMESPACE } from '../lambdas/metric-names';
 import { type WsNotifyAlarmOptions, WsNotifyObservability } from './observability';
 
@@ -69,6 +69,14 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    * @default none
    */
   readonly publicTopics?: string[];
+  /**
+   * Groups any connection may join, signed in or anonymous: topic patterns (any group on those
+   * topics) or `<topic>#<group>` patterns. Beyond these, a credential's `groups` grant decides. A
+   * group member takes its share of the group's events from the others, so joining is a grant of
+   * its own: anonymous connections, which hold no grant, join only these.
+   * @default none
+   */
+  readonly publicGroups?: string[];
   /**
    * Topics one connection may be subscribed to at once; a `subscribe` beyond it is answered
    * `too_many_subscriptions`. Each subscription is a row the topic fan-out reads.
@@ -278,6 +286,7 @@ export class WsNotify extends Construct {
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
     const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName };
     const publicTopics = validTopicPatterns('publicTopics', props.publicTopics ?? []);
+    const publicGroups = validPatterns(groupGrantFrom, 'publicGroups', props.publicGroups ?? []);
     this.tenantClaim = props.tenantClaim === undefined ? undefined : validTenantClaim(props.tenantClaim);
     const tenancy: Record<string, string> = this.tenantClaim === undefined ? {} : { TENANT_CLAIM: this.tenantClaim };
     const tokens = { ...auth.jwt, ...tenancy };
@@ -297,6 +306,7 @@ export class WsNotify extends Construct {
     const subscribeFn = this.function('Subscribe', 'subscribe', {
       ...subscriptions,
       PUBLIC_TOPICS: JSON.stringify(publicTopics),
+      PUBLIC_GROUPS: JSON.stringify(publicGroups),
       MAX_SUBSCRIPTIONS_PER_CONNECTION: String(maxSubscriptions),
     });
     const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', subscriptions);
@@ -714,8 +724,12 @@ function allow(fn: NodejsFunction, actions: string[], resources: string[]): void
 }
 
 function validTopicPatterns(prop: string, patterns: string[]): string[] {
+  return validPatterns(grantFrom, prop, patterns);
+}
+
+function validPatterns(read: (value: unknown, claim: string) => string[] | undefined, prop: string, patterns: string[]): string[] {
   try {
-    return grantFrom(patterns, prop) ?? [];
+    return read(patterns, prop) ?? [];
   } catch (error) {
     throw new Error(`WsNotify: ${(error as Error).message} (got ${JSON.stringify(patterns)}).`);
   }

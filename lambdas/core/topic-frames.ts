@@ -6,7 +6,7 @@ import { errorFrame, idOf, parseJson, tooDeepFrame } from './frames';
 import { JsonValue, nestsTooDeep } from './json';
 import { readableError } from './messages';
 import type { SubscriptionTable } from './subscriptions';
-import { EventTypeFilter, GroupName, mayAccess, MAX_PATTERNS, RESERVED_SOURCE_PREFIX, stampPublisher, type TopicGrants, type TopicPage, TopicName } from './topics';
+import { EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, RESERVED_SOURCE_PREFIX, stampPublisher, type TopicGrants, type TopicPage, TopicName } from './topics';
 
 /** A connection as its `$connect` authorizer described it, with what it may do with topics. */
 export interface TopicCaller {
@@ -44,7 +44,8 @@ export interface SubscribeDeps {
 }
 
 /**
- * `subscribe`: stores the subscription if the connection may read the topic and holds fewer than
+ * `subscribe`: stores the subscription if the connection may read the topic (and join the group,
+ * if it names one) and holds fewer than
  * its limit of other subscriptions (re-subscribing to a topic replaces its subscription). Returns
  * the reply frame.
  */
@@ -55,6 +56,10 @@ export async function subscribe(body: string | undefined, caller: TopicCaller, d
   if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   const { topic, events, group } = request.data;
   if (!mayAccess(caller.grants.subscribe, topic)) return errorFrame('forbidden_topic', `this connection may not subscribe to "${topic}"`, frame);
+  // A group member takes events from the others: joining one is a grant of its own.
+  if (group !== undefined && !mayJoin(caller.grants.groups, topic, group)) {
+    return errorFrame('forbidden_group', `this connection may not join the group "${group}" of "${topic}"`, frame);
+  }
   const limit = deps.maxSubscriptionsPerConnection;
   if ((await deps.subscriptions.countOtherTopics(caller.connectionId, topic, caller.tenant, limit)) >= limit) {
     return errorFrame('too_many_subscriptions', `a connection may hold ${limit} subscriptions: unsubscribe from one first`, frame);

@@ -17,6 +17,12 @@ export const EventTypeFilter = z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 
 
 export const GroupName = z.string().check(z.regex(/^[A-Za-z0-9._-]{1,64}$/, 'a group is 1-64 letters, digits or ._-'));
 
+/**
+ * A group grant: a topic pattern (any group on those topics), or `<topic>#<group>`, where a trailing
+ * `*` matches a prefix of the pair (`jobs#workers`, `jobs#w*`, `jobs.*`).
+ */
+export const GroupPattern = z.string().check(z.regex(/^[A-Za-z0-9._:/-]{0,128}(#[A-Za-z0-9._-]{0,64})?\*?$/), z.minLength(1));
+
 /** At most this many patterns per grant, and filters per subscription: a bound on work per frame. */
 export const MAX_PATTERNS = 50;
 
@@ -36,6 +42,13 @@ export interface TopicGrants {
   subscribe: string[];
   /** Topics it may publish to: its credential's `publishTopics`. */
   publish: string[];
+  /** Groups it may join (GroupPattern): its credential's `groups` plus the stack's public groups. */
+  groups: string[];
+}
+
+/** Whether a group grant lets a connection join `group` on `topic`. */
+export function mayJoin(patterns: readonly string[], topic: string, group: string): boolean {
+  return patterns.some((pattern) => topicMatches(pattern, pattern.includes('#') ? `${topic}#${group}` : topic));
 }
 
 export function mayAccess(patterns: readonly string[], topic: string): boolean {
@@ -43,6 +56,7 @@ export function mayAccess(patterns: readonly string[], topic: string): boolean {
 }
 
 const Patterns = z.array(TopicPattern).check(z.maxLength(MAX_PATTERNS));
+const GroupPatterns = z.array(GroupPattern).check(z.maxLength(MAX_PATTERNS));
 
 /**
  * Reads a grant claim (`topics`, `publishTopics`): absent is no grant; anything but a list of
@@ -53,6 +67,16 @@ export function grantFrom(value: unknown, claim: string): string[] | undefined {
   const parsed = Patterns.safeParse(value);
   if (!parsed.success) {
     throw new RangeError(`"${claim}" must be a list of at most ${MAX_PATTERNS} topic patterns (letters, digits, ._:/- and a trailing *)`);
+  }
+  return parsed.data;
+}
+
+/** Reads a `groups` grant as grantFrom reads a topic grant. */
+export function groupGrantFrom(value: unknown, claim: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const parsed = GroupPatterns.safeParse(value);
+  if (!parsed.success) {
+    throw new RangeError(`"${claim}" must be a list of at most ${MAX_PATTERNS} group patterns (a topic pattern, or <topic>#<group>, with a trailing *)`);
   }
   return parsed.data;
 }

@@ -10,6 +10,6 @@ const deps = { sqs: createSqsClient(), topicPagesQueueUrl: config.TOPIC_PAGES_QU
 /** `{"action":"publish","topic","event"}`: onto the fan-out's own queue, if the credential may publish there. */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({
   statusCode: 200,
-  // Public topics are for reading: they grant no publishing.
-  body: await publishFromClient(event.body, topicCallerOf(event, []), deps),
+  // Public topics and groups are for reading: they grant no publishing.
+  body: await publishFromClient(event.body, topicCallerOf(event, { topics: [], groups: [] }), deps),
 });

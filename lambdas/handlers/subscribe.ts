@@ -1,13 +1,13 @@
-/** `{"action":"subscribe","topic","events"?,"group"?}`: answered `subscribed`, or `forbidden_topic` / `invalid_subscription` / `too_many_subscriptions`. */
+/** `{"action":"subscribe","topic","events"?,"group"?}`: answered `subscribed`, or `forbidden_topic` / `forbidden_group` / `invalid_subscription` / `too_many_subscriptions`. */
 import { createDocumentClient } from '../clients';
 import { readConfig } from '../config';
 import { SubscriptionTable } from '../core/subscriptions';
 import { subscribe } from '../core/topic-frames';
 import type { WebSocketEvent, WebSocketResult } from '../events';
-import { publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
 
 const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'MAX_SUBSCRIPTIONS_PER_CONNECTION');
-const publicTopics = publicTopicsFromEnvironment();
+const publicGrants = { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() };
 const deps = {
   subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME),
   maxSubscriptionsPerConnection: Number(config.MAX_SUBSCRIPTIONS_PER_CONNECTION),
@@ -15,5 +15,5 @@ const deps = {
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({
   statusCode: 200,
-  body: await subscribe(event.body, topicCallerOf(event, publicTopics), deps),
+  body: await subscribe(event.body, topicCallerOf(event, publicGrants), deps),
 });

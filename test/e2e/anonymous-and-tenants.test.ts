@@ -7,13 +7,13 @@ import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { receiveAll } from '../support/stack-under-test';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
-/** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org` runs it. */
+/** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org -c publicTopics=status,lobby -c publicGroups=lobby#viewers` runs it. */
 let stack: RuntimeUnderTest;
 let apiKeys: ApiKeyTable;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org' } });
+  stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org', publicTopics: 'status,lobby', publicGroups: 'lobby#viewers' } });
   apiKeys = new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string);
 }, 120_000);
 
@@ -233,6 +233,14 @@ describe('topics in a multi-tenant stack', () => {
     const client = await connect();
 
     expect(await request(client, { action: 'subscribe', topic: 'news' })).toMatchObject({ type: 'error', code: 'forbidden_topic' });
+  });
+
+  it('refuse an anonymous connection a group on a public topic (forbidden_group), unless the stack names the group in publicGroups', async () => {
+    const client = await connect();
+
+    expect(await request(client, { action: 'subscribe', topic: 'status', group: 'pollers' })).toMatchObject({ type: 'error', code: 'forbidden_group' });
+    expect(await request(client, { action: 'subscribe', topic: 'lobby', group: 'others' })).toMatchObject({ type: 'error', code: 'forbidden_group' });
+    expect(await request(client, { action: 'subscribe', topic: 'lobby', group: 'viewers' })).toMatchObject({ type: 'subscribed', group: 'viewers' });
   });
 });
 

@@ -54,7 +54,7 @@ function eventsOf(client: TestClient): any[] {
 
 describe('subscribing', () => {
   it('answers subscribed, echoing the topic, filters and group; unsubscribe answers unsubscribed', async () => {
-    const client = await connectAs('sub-ann', { topics: ['orders.*'] });
+    const client = await connectAs('sub-ann', { topics: ['orders.*'], groups: ['orders.eu#billing'] });
 
     expect(await request(client, { action: 'subscribe', topic: 'orders.eu', events: ['order.*'], group: 'billing' })).toEqual({
       type: 'subscribed',
@@ -144,9 +144,9 @@ describe('event-type filters', () => {
 
 describe('shared groups', () => {
   it('deliver each event to exactly one member of a group, and every event to a subscriber outside it', async () => {
-    const grants = { topics: ['jobs'] };
+    const grants = { topics: ['jobs'], groups: ['jobs#workers'] };
     const members = await Promise.all(['g-1', 'g-2', 'g-3'].map((user) => connectAs(user, grants)));
-    const watcher = await connectAs('g-watcher', grants);
+    const watcher = await connectAs('g-watcher', { topics: ['jobs'] });
     for (const member of members) await subscribe(member, { topic: 'jobs', group: 'workers' });
     await subscribe(watcher, { topic: 'jobs' });
 
@@ -163,6 +163,20 @@ describe('shared groups', () => {
     expect(received.sort()).toEqual([...ids].sort());
     // Rendezvous hashing spreads 30 events over 3 members: each gets some.
     expect(members.map((member) => eventsOf(member).length).every((count) => count > 0)).toBe(true);
+  }, 60_000);
+
+  it("refuse a connection that may read the topic but holds no grant for the group (forbidden_group): it takes none of the group's events", async () => {
+    const member = await connectAs('hijack-member', { topics: ['payouts'], groups: ['payouts#settlement'] });
+    const attacker = await connectAs('hijack-attacker', { topics: ['payouts'], groups: ['payouts#other'] });
+    await subscribe(member, { topic: 'payouts', group: 'settlement' });
+
+    expect(await request(attacker, { action: 'subscribe', topic: 'payouts', group: 'settlement' })).toMatchObject({ type: 'error', code: 'forbidden_group' });
+    const ids: string[] = [];
+    for (let index = 0; index < 10; index++) ids.push(await publish('payouts', 'payout.due', { index }));
+
+    await eventually(async () => (eventsOf(member).length === 10 ? true : undefined), 'every event at the one member', 30_000);
+    expect(eventsOf(member).map((frame) => frame.event.id).sort()).toEqual([...ids].sort());
+    expect(eventsOf(attacker)).toEqual([]);
   }, 60_000);
 });
 
@@ -218,7 +232,7 @@ describe('subscriptions and their connection', () => {
   }
 
   it('vanish when the connection closes ($disconnect)', async () => {
-    const client = await connectAs('clean-up', { topics: ['*'] });
+    const client = await connectAs('clean-up', { topics: ['*'], groups: ['*'] });
     const [connectionId] = await stack.connectionIdsOf('clean-up', 1);
     await subscribe(client, { topic: 'a' });
     await subscribe(client, { topic: 'b', group: 'g' });

@@ -154,7 +154,7 @@ describe("API Gateway's 8 KB quota on the authorizer's result", () => {
 
     const error = await keys.create({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest + 1) }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RangeError);
-    expect((error as Error).message).toMatch(/^this key's topic grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer or shorter patterns/);
+    expect((error as Error).message).toMatch(/^this key's topic and group grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer or shorter patterns/);
     const { apiKey } = await keys.create({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest) });
     const result = await loadAuthorizer()(authorizerEventWith({ headers: { 'x-api-key': apiKey } }));
     expect(effectOf(result)).toBe('Allow');

@@ -107,6 +107,26 @@ describe('the subscription table', () => {
   });
 });
 
+describe('joining a group', () => {
+  const caller = (groups: string[]): TopicCaller => ({ connectionId: 'c-joiner', userId: 'u-joiner', connectedAt: Date.now(), grants: { subscribe: ['jobs'], publish: [], groups } });
+  const ask = (groups: string[], group: string) =>
+    subscribe(JSON.stringify({ action: 'subscribe', topic: 'jobs', group, id: 'j' }), caller(groups), { subscriptions, maxSubscriptionsPerConnection: 10 }).then((reply) => JSON.parse(reply));
+
+  it('refuses, with forbidden_group, a connection that may read the topic but holds no grant for the group, and stores nothing', async () => {
+    expect(await ask([], 'workers')).toEqual({ type: 'error', code: 'forbidden_group', message: 'this connection may not join the group "workers" of "jobs"', id: 'j' });
+    expect(await ask(['jobs#auditors'], 'workers')).toMatchObject({ code: 'forbidden_group' });
+
+    expect(await topicRows('g#jobs')).toEqual([]);
+    expect(await topicRows('s#jobs')).toEqual([]);
+  });
+
+  it('lets a connection whose grant names the group, or its topic, join it', async () => {
+    expect(await ask(['jobs#workers'], 'workers')).toMatchObject({ type: 'subscribed', group: 'workers' });
+    expect(await ask(['jobs'], 'others')).toMatchObject({ type: 'subscribed', group: 'others' });
+    await subscriptions.unsubscribe('c-joiner', 'jobs', undefined);
+  });
+});
+
 describe("a connection's subscription limit", () => {
   const limited = () => ({ subscriptions, maxSubscriptionsPerConnection: 3 });
   const caller = (connectionId: string, tenant?: string): TopicCaller => ({
@@ -114,7 +134,7 @@ describe("a connection's subscription limit", () => {
     userId: 'u-limit',
     ...(tenant !== undefined && { tenant }),
     connectedAt: Date.now(),
-    grants: { subscribe: ['*'], publish: [] },
+    grants: { subscribe: ['*'], publish: [], groups: ['*'] },
   });
   const ask = (connectionId: string, frame: object, tenant?: string) =>
     subscribe(JSON.stringify({ action: 'subscribe', ...frame }), caller(connectionId, tenant), limited()).then((reply) => JSON.parse(reply));
@@ -286,7 +306,7 @@ describe('the topic fan-out function', () => {
   it("delivers a client's publish with the publisher the server stamped: the user, on the fan-out's own queue", async () => {
     await subscriptions.subscribe({ connectionId: 'stamp-2', topic: 'chat', expiresAt: inAnHour() });
     clients.connect('stamp-2');
-    const alice: TopicCaller = { connectionId: 'c-alice', userId: 'alice', connectedAt: Date.now(), grants: { subscribe: [], publish: ['chat'] } };
+    const alice: TopicCaller = { connectionId: 'c-alice', userId: 'alice', connectedAt: Date.now(), grants: { subscribe: [], publish: ['chat'], groups: [] } };
 
     const reply = JSON.parse(await publishFromClient('{"action":"publish","topic":"chat","event":{"type":"said"}}', alice, { sqs: stack.sqs, topicPagesQueueUrl }));
     await drain(stack, topicPages, topicFanOut);
@@ -337,7 +357,7 @@ describe('the topic fan-out function', () => {
 
 describe('JSON nested too deep from clients and the events ingress', () => {
   const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
-  const caller: TopicCaller = { connectionId: 'c-deep', userId: 'u-deep', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: ['*'] } };
+  const caller: TopicCaller = { connectionId: 'c-deep', userId: 'u-deep', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: ['*'], groups: [] } };
 
   it('answers a publish or subscribe frame nested 20,000 deep with a too_deep error frame, and enqueues nothing', async () => {
     const publishing = await publishFromClient(`{"action":"publish","id":7,"topic":"t","event":{"type":"x","data":${deep(20_000)}}}`, caller, { sqs: stack.sqs, topicPagesQueueUrl });
