@@ -9,6 +9,7 @@ import { PublishMessage, reservedAttributeProblem, stampPublisher, TopicPage } f
 import { logger } from './logger';
 import { metrics } from './metrics';
 import { sqsBatchHandler } from './sqs-batch';
+import { publicTopicsFromEnvironment } from './topic-caller';
 
 /**
  * The consumer of the Publish queue and of the fan-out's own page queue: each event to its topic's
@@ -33,6 +34,7 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
     metrics,
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
+    publicTopics: publicTopicsFromEnvironment(),
     ...(enrichmentFrom && { enrichment: enrichmentFrom(db) }),
   };
   return sqsBatchHandler(

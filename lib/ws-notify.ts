@@ -398,6 +398,7 @@ export class WsNotify extends Construct {
       ...subscriptions,
       ...tenancy,
       ...enrichment,
+      PUBLIC_TOPICS: JSON.stringify(publicTopics),
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl,
       TOPIC_PAGES_QUEUE_ARN: this.topicPagesQueue.queueArn,
@@ -427,7 +428,7 @@ export class WsNotify extends Construct {
 
     const eventsAuthorizerFn = this.function('EventsAuthorizer', 'events-authorizer', { ...keys, ...tenancy });
     const iamPrincipals: Record<string, string> = props.eventsIamPrincipals === undefined ? {} : { IAM_PRINCIPALS: JSON.stringify(validArnPatterns(props.eventsIamPrincipals)) };
-    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, ...iamPrincipals, TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
+    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, ...iamPrincipals, PUBLIC_TOPICS: JSON.stringify(publicTopics), TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
     this.eventsApi = new HttpApi(this, 'EventsApi', { description: 'ws-notify: publish CloudEvents to topics', createDefaultStage: false });
     const eventsStage = new HttpStage(this, 'EventsStage', {
       httpApi: this.eventsApi,

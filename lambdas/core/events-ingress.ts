@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { eventsFromHttp, type HttpRequest, InvalidEventError } from './cloudevents-http';
 import { enqueueAll } from './enqueue';
-import { checkTenancy } from './fan-out';
+import { checkTopicTenancy } from './fan-out';
 import { eventFrame } from './frames';
 import { InvalidMessageError } from './messages';
 import { mayAccess, reservedAttributeProblem, stampPublisher, type TopicPage, TopicName } from './topics';
@@ -20,6 +20,8 @@ export interface IngressDeps {
   /** The topic fan-out's own queue: only there does the publisher the ingress stamps count. */
   topicPagesQueueUrl: string;
   tenantClaim?: string;
+  /** The stack's public topics: on a multi-tenant stack, the IAM route may post to one without a tenant, for the anonymous subscribers. */
+  publicTopics?: string[];
   /** ARN patterns of the IAM callers that may post on the IAM route; unset, any caller IAM lets through. */
   iamPrincipals?: string[];
 }
@@ -55,7 +57,7 @@ export async function acceptEvents(topic: string | undefined, request: HttpReque
     return refusal(403, 'forbidden_topic', `this key may not publish to "${validTopic}"`);
   }
   try {
-    checkTenancy(publisher.tenant, deps.tenantClaim, publisher.kind === 'iam' ? 'the tenant in ?tenant=' : "the key's tenant");
+    checkTopicTenancy({ topic: validTopic, tenant: publisher.tenant }, deps, publisher.kind === 'iam' ? 'the tenant in ?tenant=' : "the key's tenant");
     const events = eventsFromHttp(request);
     // A frame API Gateway could not deliver is refused now, not dead-lettered later.
     for (const event of events) eventFrame(validTopic, event);

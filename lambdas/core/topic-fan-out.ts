@@ -2,7 +2,8 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ConnectionTable } from './connections';
 import { enqueueAll } from './enqueue';
 import type { EnrichmentResult } from './enrichment';
-import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
+import { checkTopicTenancy, enqueueForConnectionsOf } from './fan-out';
+import { InvalidMessageError } from './messages';
 import { eventFrame } from './frames';
 import type { MetricsRecorder } from './metrics';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
@@ -15,6 +16,8 @@ export interface TopicFanOutDeps {
   /** Where a large topic's next page is handed on, to be fanned out by another invocation meanwhile: the fan-out's own queue. */
   topicPagesQueueUrl: string;
   tenantClaim?: string;
+  /** The stack's public topics: on a multi-tenant stack, their events may name no tenant, for the anonymous subscribers. */
+  publicTopics?: string[];
   /** Subscribers per page. @default 1000 */
   pageSize?: number;
   /** Topics whose events a function enriches first, and how to reach the users they name. */
@@ -43,7 +46,7 @@ export async function fanOutToTopic(
   deps: TopicFanOutDeps,
   after?: TopicPage['after'],
 ): Promise<{ enqueued: number; continued: boolean }> {
-  checkTenancy(received.tenant, deps.tenantClaim, 'the topic\'s tenant');
+  const forAnonymous = checkTopicTenancy(received, deps, "the topic's tenant (only a public topic's event may name none)");
   // Enriched once, on the first page; the pages after it carry the enriched event.
   const enrich = after === undefined ? deps.enrichment?.enricherOf(received.topic) : undefined;
   const enriched = enrich === undefined ? undefined : await enrich(received);
@@ -54,6 +57,10 @@ export async function fanOutToTopic(
   eventFrame(topic, event);
   // Counted on its first page only: the continuation pages are the same event.
   if (after === undefined) deps.metrics.add('TopicEvents');
+  if (enriched?.userId !== undefined && forAnonymous) {
+    // Without a tenant, a user id would reach that user in every tenant.
+    throw new InvalidMessageError('invalid_message', `the enricher named user "${enriched.userId}" for an event of no tenant, on a multi-tenant stack`);
+  }
   if (enriched?.userId !== undefined && deps.enrichment) {
     // An enriched event that concerns one user goes to that user's connections (in the tenant), subscribed or not.
     const toUser = { ...deps, connections: deps.enrichment.connections };

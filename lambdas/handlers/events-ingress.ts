@@ -3,6 +3,7 @@ import { createSqsClient } from '../clients';
 import { readConfig, readOptionalConfig } from '../config';
 import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
 import { logger } from '../logger';
+import { publicTopicsFromEnvironment } from '../topic-caller';
 
 const config = readConfig('TOPIC_PAGES_QUEUE_URL');
 const { TENANT_CLAIM, IAM_PRINCIPALS } = readOptionalConfig('TENANT_CLAIM', 'IAM_PRINCIPALS');
@@ -11,6 +12,7 @@ const deps = {
   topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
   ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
   ...(IAM_PRINCIPALS && { iamPrincipals: JSON.parse(IAM_PRINCIPALS) as string[] }),
+  publicTopics: publicTopicsFromEnvironment(),
 };
 
 /** What the two routes' authorizers leave in the request context. */

@@ -235,6 +235,23 @@ describe('topics in a multi-tenant stack', () => {
     expect(await request(client, { action: 'subscribe', topic: 'news' })).toMatchObject({ type: 'error', code: 'forbidden_topic' });
   });
 
+  it("deliver a public topic's events to anonymous subscribers: those that name no tenant, never a tenant's own", async () => {
+    const anonymous = await connect();
+    const token = await stack.runtime.issuer.mint({ userId: 'ava', claims: { org: 'acme' } });
+    const acme = await connect({ headers: { Authorization: `Bearer ${token}` } });
+    for (const client of [anonymous, acme]) expect(await request(client, { action: 'subscribe', topic: 'status' })).toMatchObject({ type: 'subscribed' });
+
+    const event = (id: string) => ({ specversion: '1.0', id, source: 'https://status.example', type: 'status.changed' });
+    await send('PublishQueueUrl', { topic: 'status', tenant: 'acme', event: event('acme-status') });
+    expect((await acme.frame((frame) => frame.type === 'event')).event).toMatchObject({ id: 'acme-status' });
+    await send('PublishQueueUrl', { topic: 'status', event: event('public-status') });
+    expect((await anonymous.frame((frame) => frame.type === 'event')).event).toMatchObject({ id: 'public-status', wsnpublisher: 'backend' });
+
+    // Each was fanned out once, having planned its subscribers then: the other side got nothing.
+    expect(anonymous.frames.filter((frame: any) => frame.type === 'event').map((frame: any) => frame.event.id)).toEqual(['public-status']);
+    expect(acme.frames.filter((frame: any) => frame.type === 'event').map((frame: any) => frame.event.id)).toEqual(['acme-status']);
+  });
+
   it('refuse an anonymous connection a group on a public topic (forbidden_group), unless the stack names the group in publicGroups', async () => {
     const client = await connect();
 

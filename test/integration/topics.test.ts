@@ -229,6 +229,19 @@ describe('the topic fan-out', () => {
     expect(metrics.valuesOf('TopicEvents')).toEqual([]);
   });
 
+  it("takes, on a multi-tenant stack, a public topic's event that names no tenant, for the subscribers of no tenant (anonymous) only", async () => {
+    await subscriptions.subscribe({ connectionId: 'anon-1', topic: 'status', expiresAt: inAnHour() });
+    await subscriptions.subscribe({ connectionId: 'acme-1', topic: 'status', tenant: 'acme', expiresAt: inAnHour() });
+    const multiTenant = { tenantClaim: 'org', publicTopics: ['status'] };
+
+    await fanOutToTopic({ topic: 'status', event: event('x') }, deps(multiTenant));
+    expect(await deliveredTo()).toEqual(['anon-1']);
+    await fanOutToTopic({ topic: 'status', tenant: 'acme', event: event('x') }, deps(multiTenant));
+    expect(await deliveredTo()).toEqual(['acme-1']);
+    // A topic that is not public still needs its tenant.
+    await expect(fanOutToTopic({ topic: 'status', event: event('x') }, deps({ tenantClaim: 'org', publicTopics: ['news'] }))).rejects.toThrow(/name the topic's tenant/);
+  });
+
   it('refuses, before enqueueing anything, an event whose frame API Gateway could not deliver', async () => {
     await subscriptions.subscribe({ connectionId: 'c-huge', topic: 'huge', expiresAt: inAnHour() });
 
