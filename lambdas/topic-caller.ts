@@ -1,4 +1,5 @@
 import { readOptionalConfig } from './config';
+import type { StoredGrants } from './core/connections';
 import type { TopicCaller } from './core/topic-frames';
 import { grantFrom, groupGrantFrom } from './core/topics';
 import type { WebSocketEvent } from './events';
@@ -21,8 +22,11 @@ export interface PublicGrants {
   groups: readonly string[];
 }
 
-/** Who sent a frame, and what they may do with topics, from what the `$connect` authorizer said. */
-export function topicCallerOf(event: WebSocketEvent, publicGrants: PublicGrants): TopicCaller {
+/**
+ * Who sent a frame, and what they may do with topics: from what the `$connect` authorizer said, or,
+ * once the connection has refreshed its credential, from the grants the refresh stored.
+ */
+export function topicCallerOf(event: WebSocketEvent, publicGrants: PublicGrants, stored?: StoredGrants): TopicCaller {
   const { connectionId, connectedAt, authorizer } = event.requestContext;
   const tenant = authorizer?.['tenant'];
   return {
@@ -31,9 +35,9 @@ export function topicCallerOf(event: WebSocketEvent, publicGrants: PublicGrants)
     connectedAt,
     ...(typeof tenant === 'string' && { tenant }),
     grants: {
-      subscribe: [...grantOf(authorizer?.['topics']), ...publicGrants.topics],
-      publish: grantOf(authorizer?.['publishTopics']),
-      groups: [...grantOf(authorizer?.['groups']), ...publicGrants.groups],
+      subscribe: [...(stored?.subscribe ?? grantOf(authorizer?.['topics'])), ...publicGrants.topics],
+      publish: stored?.publish ?? grantOf(authorizer?.['publishTopics']),
+      groups: [...(stored?.groups ?? grantOf(authorizer?.['groups'])), ...publicGrants.groups],
     },
   };
 }

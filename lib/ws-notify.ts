@@ -296,21 +296,24 @@ export class WsNotify extends Construct {
       ACCEPT_API_KEYS: String(auth.apiKeys),
       ALLOW_ANONYMOUS: String(auth.anonymous),
     });
-    const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
+    const publicGrants = { PUBLIC_TOPICS: JSON.stringify(publicTopics), PUBLIC_GROUPS: JSON.stringify(publicGroups) };
+    // A refresh ends the subscriptions its grants, with the public ones, no longer cover.
+    const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table, ...subscriptions, ...publicGrants });
     const connectFn = this.function('Connect', 'connect', table);
     const disconnectFn = this.function('Disconnect', 'disconnect', { ...table, ...subscriptions });
     const maxSubscriptions = props.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     if (!Number.isInteger(maxSubscriptions) || maxSubscriptions < 1) {
       throw new Error(`maxSubscriptionsPerConnection must be a whole number of at least 1, not ${maxSubscriptions}`);
     }
+    // Both read the grants a refresh stored on the connection's row.
     const subscribeFn = this.function('Subscribe', 'subscribe', {
       ...subscriptions,
-      PUBLIC_TOPICS: JSON.stringify(publicTopics),
-      PUBLIC_GROUPS: JSON.stringify(publicGroups),
+      ...table,
+      ...publicGrants,
       MAX_SUBSCRIPTIONS_PER_CONNECTION: String(maxSubscriptions),
     });
     const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', subscriptions);
-    const publishFn = this.function('Publish', 'publish', { TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
+    const publishFn = this.function('Publish', 'publish', { ...table, TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
 
@@ -373,6 +376,8 @@ export class WsNotify extends Construct {
       this.stage.node.addDependency(this.apiGatewayAccountLogging());
     }
 
+    // Ends, with an `unsubscribed` frame, the subscriptions a refresh no longer grants.
+    authenticateFn.addEnvironment('MANAGEMENT_API_ENDPOINT', this.stage.callbackUrl);
     const notifyUserFn = this.function('NotifyUser', 'notify-user', {
       ...table,
       ...subscriptions,
@@ -524,6 +529,13 @@ export class WsNotify extends Construct {
       allow(fn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
     }
     allow(authenticateFn, ['dynamodb:UpdateItem'], [tableArn]);
+    // A refresh lists the connection's subscriptions, reads a grouped one's group, and ends those no longer granted.
+    allow(authenticateFn, ['dynamodb:Query'], [bySubscriber]);
+    allow(authenticateFn, ['dynamodb:GetItem', 'dynamodb:DeleteItem'], [subscriptionsArn]);
+    allow(authenticateFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
+    // The grants a refresh stored, read per frame.
+    allow(subscribeFn, ['dynamodb:GetItem'], [tableArn]);
+    allow(publishFn, ['dynamodb:GetItem'], [tableArn]);
     if (auth.apiKeys) allow(authorizeFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
     allow(credentialSweepFn, ['dynamodb:Query'], [
       `${tableArn}/index/${EXPIRY_INDEX}`,

@@ -244,6 +244,30 @@ describe('subscriptions and their connection', () => {
   });
 });
 
+describe('a refresh (authenticate) replaces the grants', () => {
+  it('ends each subscription no longer granted with unsubscribed (grant_revoked), and checks later frames against the new grants', async () => {
+    const client = await connectAs('regrant', { topics: ['vault.*'], publishTopics: ['vault.*'], groups: ['vault.jobs#workers'] });
+    await subscribe(client, { topic: 'vault.public' });
+    await subscribe(client, { topic: 'vault.secret' });
+    await subscribe(client, { topic: 'vault.jobs', group: 'workers' });
+
+    const token = await stack.runtime.issuer.mint({ userId: 'regrant', claims: { topics: ['vault.public', 'vault.jobs'], publishTopics: [] } });
+    expect(await request(client, { action: 'authenticate', token })).toMatchObject({ type: 'authenticated' });
+
+    const ended = client.frames.filter((frame: any) => frame.type === 'unsubscribed' && frame.reason === 'grant_revoked');
+    expect(ended.map((frame: any) => frame.topic).sort()).toEqual(['vault.jobs', 'vault.secret']);
+    expect(await request(client, { action: 'subscribe', topic: 'vault.secret' })).toMatchObject({ code: 'forbidden_topic' });
+    expect(await request(client, { action: 'subscribe', topic: 'vault.jobs', group: 'workers' })).toMatchObject({ code: 'forbidden_group' });
+    expect(await request(client, { action: 'publish', topic: 'vault.public', event: { type: 't' } })).toMatchObject({ code: 'forbidden_topic' });
+
+    // The secret topic's next event reaches it no more; the public one's still does.
+    const secret = await publish('vault.secret', 'leak');
+    const kept = await publish('vault.public', 'ok');
+    await client.frame((frame) => frame.type === 'event' && frame.event.id === kept);
+    expect(eventsOf(client).map((frame) => frame.event.id)).not.toContain(secret);
+  });
+});
+
 describe('a large topic', () => {
   it('serves 1,000 subscribers with one event', async () => {
     const token = await stack.runtime.issuer.mint({ userId: 'crowd', claims: { topics: ['stadium'] } });
