@@ -429,6 +429,17 @@ describe('the subscription table', () => {
     expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, publicTopics: ['has space'] })).toThrow(/publicTopics/);
   }, 120_000);
 
+  it('gives the subscribe route and authenticate the public groups, and refuses a malformed one', () => {
+    const stack = newStack();
+    new WsNotify(stack, 'WsNotify', { ...props, publicGroups: ['lobby#viewers', 'status.*'] });
+    const template = Template.fromStack(stack);
+    for (const id of ['SubscribeFunction', 'AuthenticateFunction']) {
+      const [, fn] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([logicalId]) => logicalId.includes(id))!;
+      expect(fn['Properties']['Environment']['Variables']).toMatchObject({ PUBLIC_GROUPS: '["lobby#viewers","status.*"]' });
+    }
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, publicGroups: ['lobby#a b'] })).toThrow(/publicGroups/);
+  }, 120_000);
+
   it('gives the subscribe route the subscription limit, 100 unless set, and refuses one that is not a whole number of at least 1', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ PUBLIC_TOPICS: '[]', MAX_SUBSCRIPTIONS_PER_CONNECTION: '100' }) },

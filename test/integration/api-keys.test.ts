@@ -215,6 +215,16 @@ describe('the API key verifier', () => {
     await expect(verify(apiKey, 'gina')).resolves.toEqual({ userId: 'gina', keyId: record.keyId });
   });
 
+  it("carries the key's topic, publish and group grants into the identity, and so into the authorizer's context", async () => {
+    const verify = createApiKeyVerifier(keys, { scope: 'connect', multiTenant: false });
+    const { apiKey, record } = await keys.create({ userId: 'gus', scope: 'connect', topics: ['jobs'], publishTopics: ['jobs'], groups: ['jobs#workers'] });
+
+    const identity = await verify(apiKey);
+
+    expect(identity).toEqual({ userId: 'gus', keyId: record.keyId, topics: ['jobs'], publishTopics: ['jobs'], groups: ['jobs#workers'] });
+    expect(authorizerContext(identity)).toMatchObject({ groups: '["jobs#workers"]' });
+  });
+
   it('refuses a Basic user name that is not the key owner, a key of another scope, and a mismatched tenancy', async () => {
     const singleTenant = createApiKeyVerifier(keys, { scope: 'connect', multiTenant: false });
     const multiTenant = createApiKeyVerifier(keys, { scope: 'connect', multiTenant: true });
