@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { JWTPayload } from 'jose';
 import { API_KEY_SCOPES, type ApiKeyScope, checkNewApiKey, type NewApiKey } from '../lambdas/core/api-keys';
 import { isAnonymousUserId } from '../lambdas/core/auth';
-import { grantFrom, groupGrantFrom, PublishMessage } from '../lambdas/core/topics';
+import { grantFrom, groupGrantFrom, PublishMessage, reservedAttributeProblem } from '../lambdas/core/topics';
 import {
   InvalidMessageError,
   NotifyConnectionMessage,
@@ -339,7 +339,11 @@ function parsePublish(args: string[]): CommandLine {
       ...data,
     },
   };
-  return { command: 'publish', target: targetOf(values), message: validMessage(PublishMessage, candidate, PUBLISH_USAGE) };
+  const message = validMessage(PublishMessage, candidate, PUBLISH_USAGE);
+  // Refused here, before any AWS call, as the fan-out would dead-letter it.
+  const reserved = reservedAttributeProblem(message.event);
+  if (reserved !== undefined) throw new UsageError(`the queue would refuse this message: ${reserved}`, PUBLISH_USAGE);
+  return { command: 'publish', target: targetOf(values), message };
 }
 
 function parseConnections(args: string[]): CommandLine {

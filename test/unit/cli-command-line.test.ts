@@ -251,6 +251,12 @@ describe('stream --topic', () => {
   });
 });
 
+describe('publish from the CLI', () => {
+  it("refuses a source in the server's ws-notify: namespace, as the fan-out would dead-letter it (reserved_source)", () => {
+    expect(usageErrorOf(['publish', '--topic', 'chat', '--type', 't', '--source', 'ws-notify:user:alice']).message).toMatch(/^the queue would refuse this message: a source starting with "ws-notify:"/);
+  });
+});
+
 describe('apikey create grants', () => {
   it('reads --topics and --publish-topics as comma-separated patterns', () => {
     expect(parseCommandLine(['apikey', 'create', '--user', 'ann', '--topics', 'orders.*, news', '--publish-topics', 'chat.*'])).toMatchObject({
