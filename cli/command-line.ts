@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { JWTPayload } from 'jose';
 import { API_KEY_SCOPES, type ApiKeyScope, checkNewApiKey, type NewApiKey } from '../lambdas/core/api-keys';
 import { isAnonymousUserId } from '../lambdas/core/auth';
-import { grantFrom, PublishMessage } from '../lambdas/core/topics';
+import { grantFrom, groupGrantFrom, PublishMessage, reservedAttributeProblem } from '../lambdas/core/topics';
 import {
   InvalidMessageError,
   NotifyConnectionMessage,
@@ -146,7 +146,7 @@ Options:
 
 ${TARGET_HELP}`;
 
-const APIKEY_USAGE = `Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [target]
+const APIKEY_USAGE = `Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [--groups <patterns>] [target]
        ws-notify apikey list --user <id> [target]
        ws-notify apikey revoke <keyId> [target]
 
@@ -169,6 +169,8 @@ Options:
                      as a token's topics claim grants them
   --publish-topics <p,q>
                      topics its connections may publish to
+  --groups <p,q>     groups its connections may join (a group shares its events among its
+                     members): topic patterns (any group on them) or <topic>#<group>
 
 ${TARGET_HELP}`;
 
@@ -337,7 +339,11 @@ function parsePublish(args: string[]): CommandLine {
       ...data,
     },
   };
-  return { command: 'publish', target: targetOf(values), message: validMessage(PublishMessage, candidate, PUBLISH_USAGE) };
+  const message = validMessage(PublishMessage, candidate, PUBLISH_USAGE);
+  // Refused here, before any AWS call, as the fan-out would dead-letter it.
+  const reserved = reservedAttributeProblem(message.event);
+  if (reserved !== undefined) throw new UsageError(`the queue would refuse this message: ${reserved}`, PUBLISH_USAGE);
+  return { command: 'publish', target: targetOf(values), message };
 }
 
 function parseConnections(args: string[]): CommandLine {
@@ -350,7 +356,7 @@ function parseApiKey(args: string[]): CommandLine {
   const [subcommand, ...rest] = args;
   switch (subcommand) {
     case 'create': {
-      const values = parseOptions(rest, APIKEY_USAGE, ['user', 'tenant', 'expires', 'scope', 'topics', 'publish-topics']);
+      const values = parseOptions(rest, APIKEY_USAGE, ['user', 'tenant', 'expires', 'scope', 'topics', 'publish-topics', 'groups']);
       if (values.help) return { command: 'help', text: APIKEY_USAGE };
       const scope = values.scope ?? 'connect';
       if (!(API_KEY_SCOPES as readonly string[]).includes(scope)) {
@@ -363,6 +369,7 @@ function parseApiKey(args: string[]): CommandLine {
         ...(values.expires !== undefined && { expiresAt: expiryTime(values.expires) }),
         ...grantOption(values.topics, 'topics'),
         ...grantOption(values['publish-topics'], 'publishTopics'),
+        ...groupsOption(values.groups),
       };
       if (isAnonymousUserId(key.userId)) throw new UsageError('--user cannot name an anonymous user', APIKEY_USAGE);
       try {
@@ -447,6 +454,16 @@ function grantOption(list: string | undefined, grant: 'topics' | 'publishTopics'
     return { [grant]: grantFrom(list.split(',').map((pattern) => pattern.trim()), grant) };
   } catch {
     throw new UsageError(`${option} takes a comma-separated list of topic patterns (letters, digits, ._:/- and a trailing *), got "${list}"`, APIKEY_USAGE);
+  }
+}
+
+/** `--groups jobs#workers,orders.*`: the key's group grant, read as a token's `groups` claim is. */
+function groupsOption(list: string | undefined): { groups?: string[] } {
+  if (list === undefined) return {};
+  try {
+    return { groups: groupGrantFrom(list.split(',').map((pattern) => pattern.trim()), 'groups') ?? [] };
+  } catch {
+    throw new UsageError(`--groups takes a comma-separated list of topic patterns or <topic>#<group> patterns, got "${list}"`, APIKEY_USAGE);
   }
 }
 

@@ -1,6 +1,7 @@
 import { readOptionalConfig } from './config';
+import type { StoredGrants } from './core/connections';
 import type { TopicCaller } from './core/topic-frames';
-import { grantFrom } from './core/topics';
+import { grantFrom, groupGrantFrom } from './core/topics';
 import type { WebSocketEvent } from './events';
 
 /** The stack's public topics (prop `publicTopics`): anyone connected may subscribe to them. */
@@ -9,8 +10,23 @@ export function publicTopicsFromEnvironment(): string[] {
   return grantFrom(PUBLIC_TOPICS === undefined ? [] : JSON.parse(PUBLIC_TOPICS), 'PUBLIC_TOPICS') ?? [];
 }
 
-/** Who sent a frame, and what they may do with topics, from what the `$connect` authorizer said. */
-export function topicCallerOf(event: WebSocketEvent, publicTopics: readonly string[]): TopicCaller {
+/** The stack's public groups (prop `publicGroups`): anyone connected, anonymous included, may join them. */
+export function publicGroupsFromEnvironment(): string[] {
+  const { PUBLIC_GROUPS } = readOptionalConfig('PUBLIC_GROUPS');
+  return groupGrantFrom(PUBLIC_GROUPS === undefined ? [] : JSON.parse(PUBLIC_GROUPS), 'PUBLIC_GROUPS') ?? [];
+}
+
+/** What the stack grants every connection: its public topics (subscribe) and public groups. */
+export interface PublicGrants {
+  topics: readonly string[];
+  groups: readonly string[];
+}
+
+/**
+ * Who sent a frame, and what they may do with topics: from what the `$connect` authorizer said, or,
+ * once the connection has refreshed its credential, from the grants the refresh stored.
+ */
+export function topicCallerOf(event: WebSocketEvent, publicGrants: PublicGrants, stored?: StoredGrants): TopicCaller {
   const { connectionId, connectedAt, authorizer } = event.requestContext;
   const tenant = authorizer?.['tenant'];
   return {
@@ -19,8 +35,9 @@ export function topicCallerOf(event: WebSocketEvent, publicTopics: readonly stri
     connectedAt,
     ...(typeof tenant === 'string' && { tenant }),
     grants: {
-      subscribe: [...grantOf(authorizer?.['topics']), ...publicTopics],
-      publish: grantOf(authorizer?.['publishTopics']),
+      subscribe: [...(stored?.subscribe ?? grantOf(authorizer?.['topics'])), ...publicGrants.topics],
+      publish: stored?.publish ?? grantOf(authorizer?.['publishTopics']),
+      groups: [...(stored?.groups ?? grantOf(authorizer?.['groups'])), ...publicGrants.groups],
     },
   };
 }

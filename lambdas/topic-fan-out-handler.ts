@@ -2,13 +2,14 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient, createSqsClient } from './clients';
 import { readConfig, readOptionalConfig } from './config';
 import { DeadLetterQueue } from './core/dead-letter';
-import { parseMessage } from './core/messages';
 import { SubscriptionTable } from './core/subscriptions';
 import { type Enrichment, fanOutToTopic } from './core/topic-fan-out';
-import { PublishMessage, TopicPage } from './core/topics';
+import { InvalidMessageError, parseMessage } from './core/messages';
+import { PublishMessage, reservedAttributeProblem, stampPublisher, TopicPage } from './core/topics';
 import { logger } from './logger';
 import { metrics } from './metrics';
 import { sqsBatchHandler } from './sqs-batch';
+import { publicTopicsFromEnvironment } from './topic-caller';
 
 /**
  * The consumer of the Publish queue and of the fan-out's own page queue: each event to its topic's
@@ -33,13 +34,16 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
     metrics,
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
+    publicTopics: publicTopicsFromEnvironment(),
     ...(enrichmentFrom && { enrichment: enrichmentFrom(db) }),
   };
   return sqsBatchHandler(
-    // A page cursor counts only on the queue that only the fan-out writes to (Lambda names the queue
-    // of each record); on a Publish message, `after` is an unknown field like any other.
+    // A page cursor and a publisher count only on the queue that only ws-notify's functions write to
+    // (Lambda names the queue of each record); on a Publish message, `after` is an unknown field like
+    // any other, and the publisher is a backend.
     (record) => {
-      if (record.eventSourceARN !== config.TOPIC_PAGES_QUEUE_ARN) return { message: parseMessage(PublishMessage, record.body) };
+      if (record.eventSourceARN !== config.TOPIC_PAGES_QUEUE_ARN) return { message: fromBackend(parseMessage(PublishMessage, record.body)) };
+      // A page with no cursor is a stamped event's first page; one with `after` and/or `groups` continues a fan-out.
       const { after, groups, ...message } = parseMessage(TopicPage, record.body);
       return { message, cursors: { ...(after !== undefined && { after }), ...(groups !== undefined && { groups }) } };
     },
@@ -49,4 +53,11 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     },
     new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics),
   );
+}
+
+/** A Publish message's event, stamped as a backend's: one that claims to come from the server is dead-lettered. */
+function fromBackend(message: PublishMessage): PublishMessage {
+  const problem = reservedAttributeProblem(message.event);
+  if (problem !== undefined) throw new InvalidMessageError('reserved_source', problem);
+  return { ...message, event: stampPublisher(message.event, 'backend') };
 }

@@ -11,6 +11,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   const jwksUri = stringContext(node, 'jwksUri');
   const tenantClaim = stringContext(node, 'tenantClaim');
   const publicTopics = listContext(node, 'publicTopics');
+  const publicGroups = listContext(node, 'publicGroups');
   const alarmEmail = stringContext(node, 'alarmEmail');
   const booleans = Object.fromEntries(
     (['apiKeys', 'allowAnonymous', 'configureApiGatewayAccountLogging'] as const)
@@ -29,6 +30,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...(jwksUri && { jwksUri }),
     ...(tenantClaim && { tenantClaim }),
     ...(publicTopics && { publicTopics }),
+    ...(publicGroups && { publicGroups }),
     ...booleans,
     ...numbers,
     ...(alarmEmail && { alarmEmail }),

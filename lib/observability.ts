@@ -80,7 +80,14 @@ const RUNBOOK = 'docs/operations.md';
 const ONE_MINUTE = Duration.minutes(1);
 const FIVE_MINUTES = Duration.minutes(5);
 /** Every code a message is dead-lettered with; a `Record` so that a new reason fails to compile until it is watched. */
-const DEAD_LETTER_REASONS: Record<InvalidMessageReason, true> = { invalid_json: true, invalid_message: true, payload_too_large: true, too_deep: true, too_many_groups: true };
+const DEAD_LETTER_REASONS: Record<InvalidMessageReason, true> = {
+  invalid_json: true,
+  invalid_message: true,
+  payload_too_large: true,
+  too_deep: true,
+  too_many_groups: true,
+  reserved_source: true,
+};
 /** Below this many calls in 5 minutes, a few credential-less connects are not a trend. */
 const AUTHORIZER_MIN_INVOCATIONS = 10;
 /** A broken authorizer fails nearly every call; clients that forget their credential are a minority. */

@@ -27,7 +27,7 @@ import {
 } from '../lambdas/core/connections';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
-import { grantFrom } from '../lambdas/core/topics';
+import { grantFrom, groupGrantFrom } from '../lambdas/core/topics';
 import { METRICS_NAMESPACE } from '../lambdas/metric-names';
 import { type WsNotifyAlarmOptions, WsNotifyObservability } from './observability';
 
@@ -76,6 +76,14 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    * @default none
    */
   readonly publicTopics?: string[];
+  /**
+   * Groups any connection may join, signed in or anonymous: topic patterns (any group on those
+   * topics) or `<topic>#<group>` patterns. Beyond these, a credential's `groups` grant decides. A
+   * group member takes its share of the group's events from the others, so joining is a grant of
+   * its own: anonymous connections, which hold no grant, join only these.
+   * @default none
+   */
+  readonly publicGroups?: string[];
   /**
    * Topics one connection may be subscribed to at once; a `subscribe` beyond it is answered
    * `too_many_subscriptions`. Each subscription is a row the topic fan-out reads.
@@ -200,8 +208,10 @@ export class WsNotify extends Construct {
   /** Dead letters of the Publish queue and of the topic pages queue. */
   public readonly publishDeadLetterQueue: Queue;
   /**
-   * Internal: the rest of a large topic's fan-out, a page of subscribers per message. Only the
-   * topic fan-out function may send here (the queue policy denies everyone else).
+   * Internal: the topic fan-out's own queue, a page of subscribers per message: the events the
+   * server stamped with their publisher (clients' `publish`, the events ingress), and the rest of a
+   * large topic's fan-out. Only the topic fan-out, Publish and EventsIngress functions may send here
+   * (the queue policy denies everyone else).
    */
   public readonly topicPagesQueue: Queue;
   /** The HTTP events ingress: `POST /topics/{topic}/events` (publish API keys), `POST /iam/topics/{topic}/events` (IAM). */
@@ -305,6 +315,7 @@ export class WsNotify extends Construct {
     const keys = { API_KEYS_TABLE_NAME: this.apiKeysTable.tableName };
     const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: this.subscriptionsTable.tableName };
     const publicTopics = validTopicPatterns('publicTopics', props.publicTopics ?? []);
+    const publicGroups = validPatterns(groupGrantFrom, 'publicGroups', props.publicGroups ?? []);
     this.tenantClaim = props.tenantClaim === undefined ? undefined : validTenantClaim(props.tenantClaim);
     const tenancy: Record<string, string> = this.tenantClaim === undefined ? {} : { TENANT_CLAIM: this.tenantClaim };
     const tokens = { ...auth.jwt, ...tenancy };
@@ -314,7 +325,9 @@ export class WsNotify extends Construct {
       ACCEPT_API_KEYS: String(auth.apiKeys),
       ALLOW_ANONYMOUS: String(auth.anonymous),
     });
-    const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table });
+    const publicGrants = { PUBLIC_TOPICS: JSON.stringify(publicTopics), PUBLIC_GROUPS: JSON.stringify(publicGroups) };
+    // A refresh ends the subscriptions its grants, with the public ones, no longer cover.
+    const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table, ...subscriptions, ...publicGrants });
     const connectFn = this.function('Connect', 'connect', {
       ...table,
       MAX_CONNECTIONS_PER_USER: String(wholeNumberFrom1('maxConnectionsPerUser', props.maxConnectionsPerUser ?? DEFAULT_MAX_CONNECTIONS_PER_USER)),
@@ -325,14 +338,15 @@ export class WsNotify extends Construct {
     if (!Number.isInteger(maxSubscriptions) || maxSubscriptions < 1) {
       throw new Error(`maxSubscriptionsPerConnection must be a whole number of at least 1, not ${maxSubscriptions}`);
     }
+    // Both read the grants a refresh stored on the connection's row.
     const subscribeFn = this.function('Subscribe', 'subscribe', {
       ...subscriptions,
       ...table,
-      PUBLIC_TOPICS: JSON.stringify(publicTopics),
+      ...publicGrants,
       MAX_SUBSCRIPTIONS_PER_CONNECTION: String(maxSubscriptions),
     });
     const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', { ...subscriptions, ...table });
-    const publishFn = this.function('Publish', 'publish', { PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
+    const publishFn = this.function('Publish', 'publish', { ...table, TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
 
@@ -395,6 +409,8 @@ export class WsNotify extends Construct {
       this.stage.node.addDependency(this.apiGatewayAccountLogging());
     }
 
+    // Ends, with an `unsubscribed` frame, the subscriptions a refresh no longer grants.
+    authenticateFn.addEnvironment('MANAGEMENT_API_ENDPOINT', this.stage.callbackUrl);
     const notifyUserFn = this.function('NotifyUser', 'notify-user', {
       ...table,
       ...subscriptions,
@@ -420,6 +436,7 @@ export class WsNotify extends Construct {
       ...subscriptions,
       ...tenancy,
       ...enrichment,
+      PUBLIC_TOPICS: JSON.stringify(publicTopics),
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl,
       TOPIC_PAGES_QUEUE_ARN: this.topicPagesQueue.queueArn,
@@ -449,7 +466,7 @@ export class WsNotify extends Construct {
 
     const eventsAuthorizerFn = this.function('EventsAuthorizer', 'events-authorizer', { ...keys, ...tenancy });
     const iamPrincipals: Record<string, string> = props.eventsIamPrincipals === undefined ? {} : { IAM_PRINCIPALS: JSON.stringify(validArnPatterns(props.eventsIamPrincipals)) };
-    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, ...iamPrincipals, PUBLISH_QUEUE_URL: this.publishQueue.queueUrl });
+    const eventsIngressFn = this.function('EventsIngress', 'events-ingress', { ...tenancy, ...iamPrincipals, PUBLIC_TOPICS: JSON.stringify(publicTopics), TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
     this.eventsApi = new HttpApi(this, 'EventsApi', { description: 'ws-notify: publish CloudEvents to topics', createDefaultStage: false });
     const eventsStage = new HttpStage(this, 'EventsStage', {
       httpApi: this.eventsApi,
@@ -514,7 +531,7 @@ export class WsNotify extends Construct {
     allow(subscribeFn, ['dynamodb:UpdateItem'], [tableArn]);
     allow(unsubscribeFn, ['dynamodb:DeleteItem'], [subscriptionsArn]);
     allow(unsubscribeFn, ['dynamodb:UpdateItem'], [tableArn]);
-    allow(publishFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
+    allow(publishFn, ['sqs:SendMessage'], [this.topicPagesQueue.queueArn]);
     allow(topicFanOutFn, ['dynamodb:Query'], [subscriptionsArn]);
     if (enrichers.length > 0) {
       // The unqualified ARNs that ENRICHERS names, nothing more (grantInvoke would add every version, `:*`).
@@ -522,22 +539,23 @@ export class WsNotify extends Construct {
       allow(topicFanOutFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
     }
     allow(eventsAuthorizerFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
-    allow(eventsIngressFn, ['sqs:SendMessage'], [this.publishQueue.queueArn]);
+    allow(eventsIngressFn, ['sqs:SendMessage'], [this.topicPagesQueue.queueArn]);
     allow(topicFanOutFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,
       this.topicPagesQueue.queueArn,
       this.publishDeadLetterQueue.queueArn,
     ]);
-    // A page starts wherever its cursor says and skips enrichment and groups: whoever could send one
-    // could suppress or reroute a topic's events. An explicit deny binds every principal of the
-    // account, whatever its own policies allow (aws:PrincipalArn is the role, for its sessions).
+    // A page starts wherever its cursor says and skips enrichment and groups, and its event's
+    // publisher is believed: whoever could send one could suppress or reroute a topic's events, or
+    // publish as a user. An explicit deny binds every principal of the account, whatever its own
+    // policies allow (aws:PrincipalArn is the role, for its sessions).
     this.topicPagesQueue.addToResourcePolicy(
       new PolicyStatement({
         effect: Effect.DENY,
         principals: [new AnyPrincipal()],
         actions: ['sqs:SendMessage'],
         resources: [this.topicPagesQueue.queueArn],
-        conditions: { ArnNotEquals: { 'aws:PrincipalArn': topicFanOutFn.role!.roleArn } },
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': [topicFanOutFn, publishFn, eventsIngressFn].map((fn) => fn.role!.roleArn) } },
       }),
     );
     allow(notifyUserFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
@@ -552,6 +570,13 @@ export class WsNotify extends Construct {
       allow(fn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
     }
     allow(authenticateFn, ['dynamodb:UpdateItem'], [tableArn]);
+    // A refresh lists the connection's subscriptions, reads a grouped one's group, and ends those no longer granted.
+    allow(authenticateFn, ['dynamodb:Query'], [bySubscriber]);
+    allow(authenticateFn, ['dynamodb:GetItem', 'dynamodb:DeleteItem'], [subscriptionsArn]);
+    allow(authenticateFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
+    // The grants a refresh stored, read per frame.
+    allow(subscribeFn, ['dynamodb:GetItem'], [tableArn]);
+    allow(publishFn, ['dynamodb:GetItem'], [tableArn]);
     if (auth.apiKeys) allow(authorizeFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
     allow(credentialSweepFn, ['dynamodb:Query'], [
       `${tableArn}/index/${EXPIRY_INDEX}`,
@@ -760,8 +785,12 @@ function allow(fn: NodejsFunction, actions: string[], resources: string[]): void
 }
 
 function validTopicPatterns(prop: string, patterns: string[]): string[] {
+  return validPatterns(grantFrom, prop, patterns);
+}
+
+function validPatterns(read: (value: unknown, claim: string) => string[] | undefined, prop: string, patterns: string[]): string[] {
   try {
-    return grantFrom(patterns, prop) ?? [];
+    return read(patterns, prop) ?? [];
   } catch (error) {
     throw new Error(`WsNotify: ${(error as Error).message} (got ${JSON.stringify(patterns)}).`);
   }

@@ -9,7 +9,7 @@ import {
   LONGEST_CONNECT_METHOD_ARN,
   MAX_AUTHORIZER_RESULT_BYTES,
 } from './authorizer-result';
-import { grantFrom } from './topics';
+import { grantFrom, groupGrantFrom } from './topics';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 
 /**
@@ -44,6 +44,8 @@ export interface ApiKey {
   /** Topic patterns it may subscribe to, and publish to, as a token's `topics` and `publishTopics` claims. */
   topics?: string[];
   publishTopics?: string[];
+  /** Groups it may join, as a token's `groups` claim. */
+  groups?: string[];
 }
 
 export interface NewApiKey {
@@ -53,6 +55,7 @@ export interface NewApiKey {
   expiresAt?: number;
   topics?: string[];
   publishTopics?: string[];
+  groups?: string[];
 }
 
 /** The API keys table: one row per key, by id; by user through a GSI; recently revoked ones through another. */
@@ -161,12 +164,13 @@ export function checkNewApiKey(key: NewApiKey, nowSeconds = Math.floor(Date.now(
   }
   grantFrom(key.topics, 'topics');
   grantFrom(key.publishTopics, 'publishTopics');
+  groupGrantFrom(key.groups, 'groups');
   if (key.scope !== 'connect') return;
   const identity = { ...key, keyId: 'f'.repeat(16) };
   const bytes = authorizerResultBytes(authorizerPolicy('Allow', key.userId, LONGEST_CONNECT_METHOD_ARN, authorizerContext(identity)));
   if (bytes > MAX_AUTHORIZER_RESULT_BYTES) {
     throw new RangeError(
-      `this key's topic grants would make the $connect authorizer's result ${bytes} bytes, over API Gateway's limit of ` +
+      `this key's topic and group grants would make the $connect authorizer's result ${bytes} bytes, over API Gateway's limit of ` +
         `${MAX_AUTHORIZER_RESULT_BYTES}: grant fewer or shorter patterns (a trailing * covers every topic with that prefix)`,
     );
   }
@@ -177,7 +181,7 @@ function sha256(secret: string): string {
 }
 
 function toApiKey(item: Record<string, unknown>): ApiKey {
-  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt, topics, publishTopics } = item as unknown as ApiKey;
+  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt, topics, publishTopics, groups } = item as unknown as ApiKey;
   return {
     keyId,
     userId,
@@ -188,6 +192,7 @@ function toApiKey(item: Record<string, unknown>): ApiKey {
     ...(revokedAt !== undefined && { revokedAt }),
     ...(topics !== undefined && { topics }),
     ...(publishTopics !== undefined && { publishTopics }),
+    ...(groups !== undefined && { groups }),
   };
 }
 
@@ -200,6 +205,7 @@ export interface ApiKeyIdentity {
   expiresAt?: number;
   topics?: string[];
   publishTopics?: string[];
+  groups?: string[];
 }
 
 /** Verifies a key presented alone (`basicUser` undefined) or as the password of `Basic <user>:<key>`. */
@@ -226,6 +232,7 @@ export function createApiKeyVerifier(keys: ApiKeyTable, { scope, multiTenant }: 
       ...(key.expiresAt !== undefined && { expiresAt: key.expiresAt }),
       ...(key.topics !== undefined && { topics: key.topics }),
       ...(key.publishTopics !== undefined && { publishTopics: key.publishTopics }),
+      ...(key.groups !== undefined && { groups: key.groups }),
     };
   };
 }

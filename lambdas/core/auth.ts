@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { bearerTokenFrom, offeredSubprotocols } from './subprotocol';
-import { grantFrom } from './topics';
+import { grantFrom, groupGrantFrom } from './topics';
 
 /** Longer tokens are refused unread; real ones are well under this. */
 export const MAX_TOKEN_CHARS = 8 * 1024;
@@ -35,6 +35,8 @@ export interface VerifiedIdentity {
   topics?: string[];
   /** Topic patterns from the `publishTopics` claim: what it may publish to. */
   publishTopics?: string[];
+  /** Group patterns from the `groups` claim: which groups it may join. */
+  groups?: string[];
 }
 
 /** User ids of anonymous connections; no credential may name one. */
@@ -111,11 +113,12 @@ export function tenantProblem(tenant: string, what: string): string | undefined 
 }
 
 /** The token's topic grants; a malformed one refuses the token. */
-function grantsIn(payload: Record<string, unknown>): Pick<VerifiedIdentity, 'topics' | 'publishTopics'> {
+function grantsIn(payload: Record<string, unknown>): Pick<VerifiedIdentity, 'topics' | 'publishTopics' | 'groups'> {
   try {
     const topics = grantFrom(payload['topics'], 'topics');
     const publishTopics = grantFrom(payload['publishTopics'], 'publishTopics');
-    return { ...(topics && { topics }), ...(publishTopics && { publishTopics }) };
+    const groups = groupGrantFrom(payload['groups'], 'groups');
+    return { ...(topics && { topics }), ...(publishTopics && { publishTopics }), ...(groups && { groups }) };
   } catch (error) {
     throw new CredentialError((error as Error).message);
   }

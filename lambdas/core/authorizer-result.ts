@@ -40,6 +40,7 @@ export function authorizerContext(identity: VerifiedIdentity | ApiKeyIdentity): 
     // Context values are strings, numbers or booleans: lists travel as JSON.
     ...(identity.topics !== undefined && { topics: JSON.stringify(identity.topics) }),
     ...(identity.publishTopics !== undefined && { publishTopics: JSON.stringify(identity.publishTopics) }),
+    ...(identity.groups !== undefined && { groups: JSON.stringify(identity.groups) }),
   };
 }
 

@@ -107,6 +107,17 @@ export async function removeConnection(connectionId: string, deps: { connections
   await deps.subscriptions.removeAllOf(connectionId, removed);
 }
 
+/**
+ * What a connection's latest credential grants (its `topics`, `publishTopics` and `groups`), stored
+ * on its row by a refresh. API Gateway hands every route the `$connect` authorizer's context for the
+ * connection's whole life, so a refresh cannot change that: subscribe and publish read the row.
+ */
+export interface StoredGrants {
+  subscribe: string[];
+  publish: string[];
+  groups: string[];
+}
+
 /** Why a sweep closes a connection: the frame code the client is sent. */
 export type CloseReason = 'credential_expired' | 'credential_revoked';
 
@@ -231,17 +242,30 @@ export class ConnectionTable {
     }
   }
 
-  /** Records a refreshed credential's expiry; false if the connection is gone or already closing. */
-  async refreshCredential(connectionId: string, credentialExpiresAt: number): Promise<boolean> {
+  /** Records a refreshed credential's expiry and grants; false if the connection is gone or already closing. */
+  async refreshCredential(connectionId: string, credentialExpiresAt: number, grants: StoredGrants): Promise<boolean> {
     // `closing` stays from the first claim on, through failed attempts and after the last one: a
     // connection a sweep has set out to close is never kept by a new credential.
     return Boolean(
       await this.updateIf(connectionId, {
-        UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket',
+        UpdateExpression: 'SET credentialExpiresAt = :expiresAt, expiryBucket = :bucket, #grants = :grants',
         ConditionExpression: 'attribute_exists(connectionId) AND attribute_not_exists(closing)',
-        ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': minuteBucket(credentialExpiresAt) },
+        ExpressionAttributeNames: { '#grants': 'grants' },
+        ExpressionAttributeValues: { ':expiresAt': credentialExpiresAt, ':bucket': minuteBucket(credentialExpiresAt), ':grants': grants },
       }),
     );
+  }
+
+  /**
+   * The grants the connection's last refresh stored; undefined before any refresh, when the `$connect`
+   * authorizer's grants are the connection's. A strongly consistent read: a frame sent after the
+   * refresh's reply is checked against the new grants.
+   */
+  async grantsOf(connectionId: string): Promise<StoredGrants | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { connectionId }, ProjectionExpression: '#grants', ExpressionAttributeNames: { '#grants': 'grants' }, ConsistentRead: true }),
+    );
+    return Item?.['grants'] as StoredGrants | undefined;
   }
 
   /**
@@ -316,7 +340,7 @@ export class ConnectionTable {
   /** One conditional update of the connection's row: the attributes asked for (`ReturnValues`), or undefined where the condition does not hold. */
   private async updateIf(
     connectionId: string,
-    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeValues' | 'ReturnValues'>,
+    update: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues' | 'ReturnValues'>,
   ): Promise<Record<string, unknown> | undefined> {
     try {
       const { Attributes } = await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: { connectionId }, ...update }));

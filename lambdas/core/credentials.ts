@@ -7,7 +7,8 @@ import {
 import * as z from 'zod/mini';
 import type { VerifiedIdentity, VerifyToken } from './auth';
 import type { ApiKeyTable } from './api-keys';
-import { type CloseClaim, type CloseReason, type ConnectionTable, removeConnection } from './connections';
+import { type CloseClaim, type CloseReason, type ConnectionTable, removeConnection, type StoredGrants } from './connections';
+import { mayAccess, mayJoin } from './topics';
 import type { SubscriptionTable } from './subscriptions';
 import { authenticatedFrame, type ErrorCode, errorFrame, parseJson, tooDeepFrame } from './frames';
 import { nestsTooDeep } from './json';
@@ -21,18 +22,28 @@ export interface ConnectionIdentity {
   tenant?: string;
 }
 
-/** What `authenticate` needs: the issuer's verifier (absent on a stack with JWT off), the table, and where refusals are logged. */
+/**
+ * What `authenticate` needs: the issuer's verifier (absent on a stack with JWT off), the tables, the
+ * stack's public grants and the management API (to end the subscriptions a refresh no longer
+ * grants), and where refusals are logged.
+ */
 export interface RefreshDeps {
   verifyToken: VerifyToken | undefined;
   connections: ConnectionTable;
+  subscriptions: SubscriptionTable;
+  /** The stack's `publicTopics` and `publicGroups`, which every credential holds. */
+  publicGrants: { topics: readonly string[]; groups: readonly string[] };
+  managementApi: ApiGatewayManagementApiClient;
   /** Gets the reason for each refusal, which the client is never told (it gets a code). */
   logRefusal?: (reason: string) => void;
 }
 
 /**
  * `{"action":"authenticate","token"}`: replaces the connection's credential with a fresh token for
- * the same user (and tenant), so that it is not closed when the first one expires. Returns the
- * reply frame.
+ * the same user (and tenant), so that it is not closed when the first one expires, and its grants
+ * with the token's: each subscription they no longer cover (topic, or group) ends, and the client is
+ * sent `{"type":"unsubscribed","topic","reason":"grant_revoked"}` for it before the reply. Returns
+ * the reply frame.
  */
 export async function refreshCredential(body: string | undefined, connection: ConnectionIdentity, deps: RefreshDeps): Promise<string> {
   const frame = parseJson(body);
@@ -57,10 +68,30 @@ export async function refreshCredential(body: string | undefined, connection: Co
   if (identity.userId !== connection.userId || identity.tenant !== connection.tenant) {
     return refuse('user_mismatch', 'the token must name the user (and tenant) this connection belongs to', 'the token names another user or tenant');
   }
-  if (!(await deps.connections.refreshCredential(connection.connectionId, identity.expiresAt))) {
+  const grants: StoredGrants = { subscribe: identity.topics ?? [], publish: identity.publishTopics ?? [], groups: identity.groups ?? [] };
+  if (!(await deps.connections.refreshCredential(connection.connectionId, identity.expiresAt, grants))) {
     return refuse('invalid_credential', 'this connection is closing', 'the connection is closing');
   }
+  await endUngrantedSubscriptions(connection, grants, deps);
   return authenticatedFrame(identity.expiresAt, frame);
+}
+
+/** Ends each of the connection's subscriptions that its new grants (with the stack's public ones) do not cover. */
+async function endUngrantedSubscriptions(connection: ConnectionIdentity, grants: StoredGrants, deps: RefreshDeps): Promise<void> {
+  const topics = [...grants.subscribe, ...deps.publicGrants.topics];
+  const groups = [...grants.groups, ...deps.publicGrants.groups];
+  for (const { topic, group } of await deps.subscriptions.subscriptionsOf(connection.connectionId)) {
+    if (mayAccess(topics, topic) && (group === undefined || mayJoin(groups, topic, group))) continue;
+    await deps.subscriptions.unsubscribe(connection.connectionId, topic, connection.tenant);
+    try {
+      await deps.managementApi.send(
+        new PostToConnectionCommand({ ConnectionId: connection.connectionId, Data: JSON.stringify({ type: 'unsubscribed', topic, reason: 'grant_revoked' }) }),
+      );
+    } catch (error) {
+      // A connection that is gone has nobody to tell; its subscriptions are ended all the same.
+      if (!(error instanceof GoneException)) throw error;
+    }
+  }
 }
 
 export interface SweepDeps {

@@ -1,10 +1,10 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { eventsFromHttp, type HttpRequest, InvalidEventError } from './cloudevents-http';
 import { enqueueAll } from './enqueue';
-import { checkTenancy } from './fan-out';
+import { checkTopicTenancy } from './fan-out';
 import { eventFrame } from './frames';
 import { InvalidMessageError } from './messages';
-import { mayAccess, type PublishMessage, TopicName } from './topics';
+import { mayAccess, reservedAttributeProblem, stampPublisher, type TopicPage, TopicName } from './topics';
 
 /**
  * Who is posting: a publish-scope API key with its grants and tenant, or an AWS caller IAM let
@@ -12,13 +12,16 @@ import { mayAccess, type PublishMessage, TopicName } from './topics';
  * `arn:aws:sts::<account>:assumed-role/<role>/<session>`).
  */
 export type HttpPublisher =
-  | { kind: 'apiKey'; userId: string; tenant?: string; publishTopics: string[] }
+  | { kind: 'apiKey'; userId: string; keyId: string; tenant?: string; publishTopics: string[] }
   | { kind: 'iam'; tenant?: string; principalArn?: string };
 
 export interface IngressDeps {
   sqs: SQSClient;
-  publishQueueUrl: string;
+  /** The topic fan-out's own queue: only there does the publisher the ingress stamps count. */
+  topicPagesQueueUrl: string;
   tenantClaim?: string;
+  /** The stack's public topics: on a multi-tenant stack, the IAM route may post to one without a tenant, for the anonymous subscribers. */
+  publicTopics?: string[];
   /** ARN patterns of the IAM callers that may post on the IAM route; unset, any caller IAM lets through. */
   iamPrincipals?: string[];
 }
@@ -39,8 +42,9 @@ export interface IngressResponse {
 }
 
 /**
- * `POST /topics/{topic}/events`: validates the request's CloudEvents and enqueues each on the
- * Publish queue. 202 with their ids; 400, 403 or 413 with `{"error","message"}` saying why nothing
+ * `POST /topics/{topic}/events`: validates the request's CloudEvents and enqueues each, stamped
+ * with its publisher, on the topic fan-out's own queue. An event that claims to come from the server
+ * (a `ws-notify:` source, a publisher attribute) is refused. 202 with their ids; 400, 403 or 413 with `{"error","message"}` saying why nothing
  * was enqueued. A batch is all or nothing.
  */
 export async function acceptEvents(topic: string | undefined, request: HttpRequest, publisher: HttpPublisher, deps: IngressDeps): Promise<IngressResponse> {
@@ -53,12 +57,19 @@ export async function acceptEvents(topic: string | undefined, request: HttpReque
     return refusal(403, 'forbidden_topic', `this key may not publish to "${validTopic}"`);
   }
   try {
-    checkTenancy(publisher.tenant, deps.tenantClaim, publisher.kind === 'iam' ? 'the tenant in ?tenant=' : "the key's tenant");
+    checkTopicTenancy({ topic: validTopic, tenant: publisher.tenant }, deps, publisher.kind === 'iam' ? 'the tenant in ?tenant=' : "the key's tenant");
     const events = eventsFromHttp(request);
     // A frame API Gateway could not deliver is refused now, not dead-lettered later.
     for (const event of events) eventFrame(validTopic, event);
-    const messages = events.map((event): PublishMessage => ({ topic: validTopic, event, ...(publisher.tenant !== undefined && { tenant: publisher.tenant }) }));
-    await enqueueAll(deps.sqs, deps.publishQueueUrl, messages.map((message) => JSON.stringify(message)));
+    for (const event of events) {
+      const problem = reservedAttributeProblem(event);
+      if (problem !== undefined) return refusal(400, 'reserved_source', `event "${event.id}": ${problem}`);
+    }
+    const stamp = publisher.kind === 'apiKey' ? `apikey:${publisher.keyId}` : 'backend';
+    const messages = events.map(
+      (event): TopicPage => ({ topic: validTopic, event: stampPublisher(event, stamp), ...(publisher.tenant !== undefined && { tenant: publisher.tenant }) }),
+    );
+    await enqueueAll(deps.sqs, deps.topicPagesQueueUrl, messages.map((message) => JSON.stringify(message)));
     return { statusCode: 202, body: JSON.stringify({ accepted: events.length, ids: events.map((event) => event.id) }) };
   } catch (error) {
     if (error instanceof InvalidEventError) return refusal(400, error.code, error.message);

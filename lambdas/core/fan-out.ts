@@ -4,6 +4,7 @@ import { type DeliverDeps, deliverToConnection } from './deliver';
 import { enqueueAll } from './enqueue';
 import { type Notification, notificationFrame } from './frames';
 import { InvalidMessageError, type NotifyConnectionMessage, type NotifyUserMessage } from './messages';
+import { mayAccess } from './topics';
 
 export interface FanOutDeps extends DeliverDeps {
   sqs: SQSClient;
@@ -33,6 +34,21 @@ export function checkTenancy(tenant: string | undefined, tenantClaim: string | u
   if (tenantClaim === undefined && tenant !== undefined) {
     throw new InvalidMessageError('invalid_message', 'this stack has no tenants (no tenantClaim): remove "tenant"');
   }
+}
+
+/**
+ * checkTenancy for a topic's event. On a multi-tenant stack, an event of a public topic may name no
+ * tenant: it then reaches the topic's subscribers that have none, the anonymous connections (a
+ * tenant's own subscribers get that tenant's events). Returns whether it is such an event.
+ */
+export function checkTopicTenancy(
+  { topic, tenant }: { topic: string; tenant?: string | undefined },
+  { tenantClaim, publicTopics = [] }: { tenantClaim?: string | undefined; publicTopics?: readonly string[] | undefined },
+  whose: string,
+): boolean {
+  if (tenantClaim !== undefined && tenant === undefined && mayAccess(publicTopics, topic)) return true;
+  checkTenancy(tenant, tenantClaim, whose);
+  return false;
 }
 
 /**

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'credential_expired'
   | 'credential_revoked'
   | 'forbidden_topic'
+  | 'forbidden_group'
   | 'invalid_subscription'
   | 'too_many_subscriptions'
   | 'connection_closed'

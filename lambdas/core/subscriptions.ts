@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BatchWriteCommand, type DynamoDBDocumentClient, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { topicKey } from './topics';
 import { transactWrite } from './transactions';
 
@@ -110,6 +110,41 @@ export class SubscriptionTable {
       ...rows,
     ]);
     if (reasons !== undefined) await transactWrite(this.db, rows);
+  }
+
+  /**
+   * The connection's subscriptions, by topic and group: one Query of the connection index (which
+   * holds keys only), then a read of each grouped one for its group. For a refresh to end the ones
+   * its grants no longer cover; a connection holds at most its subscription limit.
+   */
+  async subscriptionsOf(connectionId: string): Promise<{ topic: string; group?: string }[]> {
+    const found: { topic: string; group?: string }[] = [];
+    const pages = paginateQuery(
+      { client: this.db },
+      {
+        TableName: this.tableName,
+        IndexName: CONNECTION_INDEX,
+        KeyConditionExpression: 'connectionId = :connectionId',
+        ExpressionAttributeValues: { ':connectionId': connectionId },
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        const key = item['topicKey'] as string;
+        // `<kind><tenant>#<topic>`: a topic holds no `#`, so it is what follows the last one.
+        const topic = key.slice(key.lastIndexOf('#') + 1);
+        if (!key.startsWith(GROUPED)) {
+          found.push({ topic });
+          continue;
+        }
+        const { Item } = await this.db.send(
+          new GetCommand({ TableName: this.tableName, Key: { topicKey: key, connectionId }, ProjectionExpression: '#group', ExpressionAttributeNames: { '#group': 'group' } }),
+        );
+        // Gone meanwhile (unsubscribed, or the connection closed): nothing to end.
+        if (Item !== undefined) found.push({ topic, group: Item['group'] as string });
+      }
+    }
+    return found;
   }
 
   private connections(): string {

@@ -2,12 +2,12 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ConnectionTable } from './connections';
 import { enqueueAll } from './enqueue';
 import type { EnrichmentResult } from './enrichment';
-import { checkTenancy, enqueueForConnectionsOf } from './fan-out';
+import { checkTopicTenancy, enqueueForConnectionsOf } from './fan-out';
 import { eventFrame } from './frames';
 import type { MetricsRecorder } from './metrics';
 import { InvalidMessageError } from './messages';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
-import { type EventDelivery, eventTypeMatches, MAX_GROUPS_PER_TOPIC, type PublishMessage, type TopicPage } from './topics';
+import { type CloudEvent, type EventDelivery, eventTypeMatches, MAX_GROUPS_PER_TOPIC, PUBLISHER_ATTRIBUTE, type PublishMessage, stampPublisher, type TopicPage } from './topics';
 
 export interface TopicFanOutDeps {
   subscriptions: SubscriptionTable;
@@ -16,6 +16,8 @@ export interface TopicFanOutDeps {
   /** Where a large topic's next page is handed on, to be fanned out by another invocation meanwhile: the fan-out's own queue. */
   topicPagesQueueUrl: string;
   tenantClaim?: string;
+  /** The stack's public topics: on a multi-tenant stack, their events may name no tenant, for the anonymous subscribers. */
+  publicTopics?: string[];
   /** Subscribers per page. @default 1000 */
   pageSize?: number;
   /** Topics whose events a function enriches first, and how to reach the users they name. */
@@ -41,25 +43,32 @@ export type PageCursors = Pick<TopicPage, 'after' | 'groups'>;
  * 10,000 subscribers is worked through by several invocations at once rather than one long one.
  * A group's member is chosen over all its members, so the page carries each group's choice so far
  * and the chosen members are sent the event after the last page of members. The first page (a
- * Publish message) enriches the event; a page (`cursors`, from the fan-out's own queue only) does
- * not. Returns how many deliveries were enqueued.
+ * Publish message, or a server-stamped event on the fan-out's own queue: no cursors) enriches the
+ * event; a continuation (`cursors`, from the fan-out's own queue only) does not. Returns how many
+ * deliveries were enqueued.
  */
 export async function fanOutToTopic(
   received: PublishMessage,
   deps: TopicFanOutDeps,
   cursors?: PageCursors,
 ): Promise<{ enqueued: number; continued: boolean }> {
-  checkTenancy(received.tenant, deps.tenantClaim, 'the topic\'s tenant');
-  const first = cursors === undefined;
+  const forAnonymous = checkTopicTenancy(received, deps, "the topic's tenant (only a public topic's event may name none)");
+  // A continuation carries a cursor; a page with none is the event's first (a Publish message, or a stamped event on the page queue).
+  const first = cursors?.after === undefined && cursors?.groups === undefined;
   // Enriched once, on the first page; the pages after it carry the enriched event.
   const enrich = first ? deps.enrichment?.enricherOf(received.topic) : undefined;
   const enriched = enrich === undefined ? undefined : await enrich(received);
-  const message = enriched === undefined ? received : { ...received, event: enriched.event };
+  // The enricher may change the event, not who published it.
+  const message = enriched === undefined ? received : { ...received, event: restamped(enriched.event, received.event) };
   const { topic, tenant, event } = message;
   // Fails before any work if the frame could never be delivered.
   eventFrame(topic, event);
   // Counted on its first page only: the continuation pages are the same event.
   if (first) deps.metrics.add('TopicEvents');
+  if (enriched?.userId !== undefined && forAnonymous) {
+    // Without a tenant, a user id would reach that user in every tenant.
+    throw new InvalidMessageError('invalid_message', `the enricher named user "${enriched.userId}" for an event of no tenant, on a multi-tenant stack`);
+  }
   if (enriched?.userId !== undefined && deps.enrichment) {
     // An enriched event that concerns one user goes to that user's connections (in the tenant), subscribed or not.
     const toUser = { ...deps, connections: deps.enrichment.connections };
@@ -70,13 +79,13 @@ export async function fanOutToTopic(
   const limit = deps.pageSize ?? DEFAULT_PAGE_SIZE;
   const recipients: string[] = [];
   let plainAfter: string | undefined;
-  if (first || cursors.after !== undefined) {
+  if (first || cursors?.after !== undefined) {
     const page = await deps.subscriptions.plainSubscribers(topic, tenant, { limit, ...(cursors?.after !== undefined && { after: cursors.after }) });
     recipients.push(...page.subscribers.filter((subscriber) => eventTypeMatches(subscriber.events, event.type)).map((s) => s.connectionId));
     plainAfter = page.after;
   }
   let groups: TopicPage['groups'];
-  const groupState = first ? { chosen: [] } : cursors.groups;
+  const groupState = first ? { chosen: [] } : cursors?.groups;
   if (groupState !== undefined) {
     const page = await deps.subscriptions.groupMembers(topic, tenant, { limit, ...(groupState.after !== undefined && { after: groupState.after }) });
     // CloudEvents are unique by source and id: the same event picks the same member on every retry.
@@ -104,4 +113,9 @@ function chooseMembers(chosen: Map<string, string>, members: readonly { connecti
     chosen.set(member.group, chooseMember(candidates, eventKey)!.connectionId);
   }
   return chosen;
+}
+
+function restamped(enriched: CloudEvent, received: CloudEvent): CloudEvent {
+  const publisher = received[PUBLISHER_ATTRIBUTE];
+  return typeof publisher === 'string' ? stampPublisher(enriched, publisher) : enriched;
 }

@@ -6,7 +6,7 @@ import { errorFrame, idOf, parseJson, tooDeepFrame } from './frames';
 import { JsonValue, nestsTooDeep } from './json';
 import { readableError } from './messages';
 import { ConnectionGoneError, type SubscriptionTable, TooManySubscriptionsError } from './subscriptions';
-import { EventTypeFilter, GroupName, mayAccess, MAX_PATTERNS, type PublishMessage, type TopicGrants, TopicName } from './topics';
+import { EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, RESERVED_SOURCE_PREFIX, stampPublisher, type TopicGrants, type TopicPage, TopicName } from './topics';
 
 /** A connection as its `$connect` authorizer described it, with what it may do with topics. */
 export interface TopicCaller {
@@ -44,7 +44,8 @@ export interface SubscribeDeps {
 }
 
 /**
- * `subscribe`: stores the subscription if the connection may read the topic and holds fewer than
+ * `subscribe`: stores the subscription if the connection may read the topic (and join the group,
+ * if it names one) and holds fewer than
  * its limit of other subscriptions (re-subscribing to a topic replaces its subscription). Returns
  * the reply frame.
  */
@@ -55,6 +56,10 @@ export async function subscribe(body: string | undefined, caller: TopicCaller, d
   if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   const { topic, events, group } = request.data;
   if (!mayAccess(caller.grants.subscribe, topic)) return errorFrame('forbidden_topic', `this connection may not subscribe to "${topic}"`, frame);
+  // A group member takes events from the others: joining one is a grant of its own.
+  if (group !== undefined && !mayJoin(caller.grants.groups, topic, group)) {
+    return errorFrame('forbidden_group', `this connection may not join the group "${group}" of "${topic}"`, frame);
+  }
   const limit = deps.maxSubscriptionsPerConnection;
   try {
     await deps.subscriptions.subscribe(
@@ -91,13 +96,15 @@ export async function unsubscribe(body: string | undefined, caller: TopicCaller,
 
 export interface ClientPublishDeps {
   sqs: SQSClient;
-  publishQueueUrl: string;
+  /** The topic fan-out's own queue: only there does the publisher the server stamps count. */
+  topicPagesQueueUrl: string;
   now?: () => Date;
 }
 
 /**
  * `publish`: a client's event, to a topic its credential may publish to. The server makes it a
- * CloudEvent whose `source` names the publishing user, so no client can pass for another source.
+ * CloudEvent whose `source` and publisher name the publishing user, so no client can pass for
+ * another, and hands it to the fan-out's own queue, where no other sender can stamp a publisher.
  */
 export async function publishFromClient(body: string | undefined, caller: TopicCaller, deps: ClientPublishDeps): Promise<string> {
   const frame = parseJson(body);
@@ -106,17 +113,20 @@ export async function publishFromClient(body: string | undefined, caller: TopicC
   if (!request.success) return errorFrame('invalid_event', readableError(request.error), frame);
   const { topic, event } = request.data;
   if (!mayAccess(caller.grants.publish, topic)) return errorFrame('forbidden_topic', `this connection may not publish to "${topic}"`, frame);
-  const message: PublishMessage = {
+  const message: TopicPage = {
     topic,
     ...(caller.tenant !== undefined && { tenant: caller.tenant }),
-    event: {
-      specversion: '1.0',
-      id: event.id ?? randomUUID(),
-      source: `ws-notify:user:${caller.userId}`,
-      time: (deps.now?.() ?? new Date()).toISOString(),
-      ...event,
-    },
+    event: stampPublisher(
+      {
+        specversion: '1.0',
+        id: event.id ?? randomUUID(),
+        source: `${RESERVED_SOURCE_PREFIX}user:${caller.userId}`,
+        time: (deps.now?.() ?? new Date()).toISOString(),
+        ...event,
+      },
+      `user:${caller.userId}`,
+    ),
   };
-  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.publishQueueUrl, MessageBody: JSON.stringify(message) }));
+  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.topicPagesQueueUrl, MessageBody: JSON.stringify(message) }));
   return JSON.stringify({ type: 'published', topic, eventId: message.event.id, ...idOf(frame) });
 }

@@ -17,6 +17,12 @@ export const EventTypeFilter = z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 
 
 export const GroupName = z.string().check(z.regex(/^[A-Za-z0-9._-]{1,64}$/, 'a group is 1-64 letters, digits or ._-'));
 
+/**
+ * A group grant: a topic pattern (any group on those topics), or `<topic>#<group>`, where a trailing
+ * `*` matches a prefix of the pair (`jobs#workers`, `jobs#w*`, `jobs.*`).
+ */
+export const GroupPattern = z.string().check(z.regex(/^[A-Za-z0-9._:/-]{0,128}(#[A-Za-z0-9._-]{0,64})?\*?$/), z.minLength(1));
+
 /** At most this many patterns per grant, and filters per subscription: a bound on work per frame. */
 export const MAX_PATTERNS = 50;
 
@@ -36,6 +42,13 @@ export interface TopicGrants {
   subscribe: string[];
   /** Topics it may publish to: its credential's `publishTopics`. */
   publish: string[];
+  /** Groups it may join (GroupPattern): its credential's `groups` plus the stack's public groups. */
+  groups: string[];
+}
+
+/** Whether a group grant lets a connection join `group` on `topic`. */
+export function mayJoin(patterns: readonly string[], topic: string, group: string): boolean {
+  return patterns.some((pattern) => topicMatches(pattern, pattern.includes('#') ? `${topic}#${group}` : topic));
 }
 
 export function mayAccess(patterns: readonly string[], topic: string): boolean {
@@ -43,6 +56,7 @@ export function mayAccess(patterns: readonly string[], topic: string): boolean {
 }
 
 const Patterns = z.array(TopicPattern).check(z.maxLength(MAX_PATTERNS));
+const GroupPatterns = z.array(GroupPattern).check(z.maxLength(MAX_PATTERNS));
 
 /**
  * Reads a grant claim (`topics`, `publishTopics`): absent is no grant; anything but a list of
@@ -53,6 +67,16 @@ export function grantFrom(value: unknown, claim: string): string[] | undefined {
   const parsed = Patterns.safeParse(value);
   if (!parsed.success) {
     throw new RangeError(`"${claim}" must be a list of at most ${MAX_PATTERNS} topic patterns (letters, digits, ._:/- and a trailing *)`);
+  }
+  return parsed.data;
+}
+
+/** Reads a `groups` grant as grantFrom reads a topic grant. */
+export function groupGrantFrom(value: unknown, claim: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const parsed = GroupPatterns.safeParse(value);
+  if (!parsed.success) {
+    throw new RangeError(`"${claim}" must be a list of at most ${MAX_PATTERNS} group patterns (a topic pattern, or <topic>#<group>, with a trailing *)`);
   }
   return parsed.data;
 }
@@ -93,6 +117,28 @@ export const CloudEvent = z.pipe(
 );
 export type CloudEvent = z.infer<typeof CloudEvent>;
 
+/**
+ * The CloudEvents extension attribute that says who published an event: `user:<userId>` (a client's
+ * `publish` frame), `apikey:<keyId>` (the events ingress, with a publish key) or `backend` (the
+ * Publish queue, or the ingress's IAM route). The server sets it on every event it delivers; nobody
+ * else may.
+ */
+export const PUBLISHER_ATTRIBUTE = 'wsnpublisher';
+/** Sources in this namespace are the server's: `ws-notify:user:<userId>` names a client's publish. */
+export const RESERVED_SOURCE_PREFIX = 'ws-notify:';
+
+/** Why an event sent from outside the server may not be taken as it is: it claims to come from the server. Undefined if it does not. */
+export function reservedAttributeProblem(event: CloudEvent): string | undefined {
+  if (event.source.startsWith(RESERVED_SOURCE_PREFIX)) return `a source starting with "${RESERVED_SOURCE_PREFIX}" is the server's: it names a client's own publish`;
+  if (PUBLISHER_ATTRIBUTE in event) return `"${PUBLISHER_ATTRIBUTE}" is set by the server to who published the event`;
+  return undefined;
+}
+
+/** The event as delivered: with who published it, which nothing the event says can override. */
+export function stampPublisher(event: CloudEvent, publisher: string): CloudEvent {
+  return { ...event, [PUBLISHER_ATTRIBUTE]: publisher };
+}
+
 /** Body of a Publish queue message: `event` to the subscribers of `topic` (in `tenant`). */
 export const PublishMessage = z.object({
   topic: TopicName,
@@ -108,14 +154,17 @@ export const MAX_GROUPS_PER_TOPIC = 500;
 const ConnectionId = z.string().check(z.minLength(1), z.maxLength(128));
 
 /**
- * The rest of a large topic's fan-out, for the event as the first page delivered it (enriched):
- * its plain subscribers from the one after `after` on (absent: all were reached), and its group
- * members from the one after `groups.after` on (absent `groups`: every group's member was chosen
- * and sent the event), with the member chosen so far in each group. Read from the topic fan-out's
- * own queue only, which nothing else may write to: a page skips the enrichment and starts wherever
- * its cursors say, which no sender of Publish messages may choose.
+ * A page of a topic's fan-out, on the fan-out's own queue, which only ws-notify's functions may
+ * write to. A page with neither `after` nor `groups` is the first page of an event the server
+ * stamped with its publisher (a client's `publish`, the events ingress). A continuation is the rest
+ * of a large topic's fan-out, for the event as the first page delivered it (enriched): its plain
+ * subscribers from the one after `after` on (absent: all were reached), and its group members from
+ * the one after `groups.after` on (absent `groups`: every group's member was chosen and sent the
+ * event), with the member chosen so far in each group. A continuation skips the enrichment and
+ * starts wherever its cursors say, which no sender of Publish messages may choose.
  */
 export const TopicPage = z.extend(PublishMessage, {
+  event: z.pipe(CloudEvent, z.custom<CloudEvent>((event) => typeof (event as Record<string, unknown>)[PUBLISHER_ATTRIBUTE] === 'string', `the event has no "${PUBLISHER_ATTRIBUTE}"`)),
   after: z.optional(ConnectionId),
   groups: z.optional(
     z.object({

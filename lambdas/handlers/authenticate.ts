@@ -1,4 +1,6 @@
-import { createDocumentClient } from '../clients';
+import { createDocumentClient, createManagementApiClient } from '../clients';
+import { SubscriptionTable } from '../core/subscriptions';
+import { publicGroupsFromEnvironment, publicTopicsFromEnvironment } from '../topic-caller';
 import { readConfig } from '../config';
 import { ConnectionTable } from '../core/connections';
 import { refreshCredential } from '../core/credentials';
@@ -6,15 +8,20 @@ import type { WebSocketEvent, WebSocketResult } from '../events';
 import { tokenVerifierFromEnvironment } from '../credential-verifiers';
 import { logger } from '../logger';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME');
+const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
+const db = createDocumentClient();
 const deps = {
   verifyToken: tokenVerifierFromEnvironment(),
-  connections: new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME),
+  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  // The connection's row holds the set of its topics, which ending a subscription keeps in step.
+  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME),
+  publicGrants: { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() },
+  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
 };
 
 /**
  * `authenticate`: a fresh token for the connection's user keeps it open past the first one's
- * expiry. On a stack with JWT off it answers `jwt_not_enabled`.
+ * expiry, and replaces its grants. On a stack with JWT off it answers `jwt_not_enabled`.
  */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { connectionId, authorizer } = event.requestContext;

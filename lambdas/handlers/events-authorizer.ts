@@ -25,10 +25,10 @@ export const handler = async (event: APIGatewayRequestAuthorizerEventV2): Promis
     return { isAuthorized: false, context: {} };
   }
   try {
-    const { userId, tenant, publishTopics } = await verifyApiKey(credential.apiKey, credential.user);
+    const { userId, keyId, tenant, publishTopics } = await verifyApiKey(credential.apiKey, credential.user);
     return {
       isAuthorized: true,
-      context: { userId, publishTopics: JSON.stringify(publishTopics ?? []), ...(tenant !== undefined && { tenant }) },
+      context: { userId, keyId, publishTopics: JSON.stringify(publishTopics ?? []), ...(tenant !== undefined && { tenant }) },
     };
   } catch (error) {
     logger.info('events refused: API key rejected', { reason: (error as Error).message });

@@ -3,14 +3,16 @@ import { createSqsClient } from '../clients';
 import { readConfig, readOptionalConfig } from '../config';
 import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
 import { logger } from '../logger';
+import { publicTopicsFromEnvironment } from '../topic-caller';
 
-const config = readConfig('PUBLISH_QUEUE_URL');
+const config = readConfig('TOPIC_PAGES_QUEUE_URL');
 const { TENANT_CLAIM, IAM_PRINCIPALS } = readOptionalConfig('TENANT_CLAIM', 'IAM_PRINCIPALS');
 const deps = {
   sqs: createSqsClient(),
-  publishQueueUrl: config.PUBLISH_QUEUE_URL,
+  topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
   ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
   ...(IAM_PRINCIPALS && { iamPrincipals: JSON.parse(IAM_PRINCIPALS) as string[] }),
+  publicTopics: publicTopicsFromEnvironment(),
 };
 
 /** What the two routes' authorizers leave in the request context. */
@@ -32,6 +34,7 @@ function publisherOf(event: APIGatewayProxyEventV2WithRequestContext<IngressCont
     return {
       kind: 'apiKey',
       userId: String(key['userId']),
+      keyId: String(key['keyId']),
       publishTopics: JSON.parse(String(key['publishTopics'] ?? '[]')) as string[],
       ...(typeof tenant === 'string' && { tenant }),
     };

@@ -12,5 +12,5 @@ const deps = { subscriptions: new SubscriptionTable(createDocumentClient(), conf
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({
   statusCode: 200,
-  body: await unsubscribe(event.body, topicCallerOf(event, publicTopics), deps),
+  body: await unsubscribe(event.body, topicCallerOf(event, { topics: publicTopics, groups: [] }), deps),
 });

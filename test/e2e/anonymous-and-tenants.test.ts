@@ -7,13 +7,13 @@ import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { receiveAll } from '../support/stack-under-test';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
-/** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org` runs it. */
+/** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org -c publicTopics=status,lobby -c publicGroups=lobby#viewers` runs it. */
 let stack: RuntimeUnderTest;
 let apiKeys: ApiKeyTable;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org' } });
+  stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org', publicTopics: 'status,lobby', publicGroups: 'lobby#viewers' } });
   apiKeys = new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string);
 }, 120_000);
 
@@ -233,6 +233,31 @@ describe('topics in a multi-tenant stack', () => {
     const client = await connect();
 
     expect(await request(client, { action: 'subscribe', topic: 'news' })).toMatchObject({ type: 'error', code: 'forbidden_topic' });
+  });
+
+  it("deliver a public topic's events to anonymous subscribers: those that name no tenant, never a tenant's own", async () => {
+    const anonymous = await connect();
+    const token = await stack.runtime.issuer.mint({ userId: 'ava', claims: { org: 'acme' } });
+    const acme = await connect({ headers: { Authorization: `Bearer ${token}` } });
+    for (const client of [anonymous, acme]) expect(await request(client, { action: 'subscribe', topic: 'status' })).toMatchObject({ type: 'subscribed' });
+
+    const event = (id: string) => ({ specversion: '1.0', id, source: 'https://status.example', type: 'status.changed' });
+    await send('PublishQueueUrl', { topic: 'status', tenant: 'acme', event: event('acme-status') });
+    expect((await acme.frame((frame) => frame.type === 'event')).event).toMatchObject({ id: 'acme-status' });
+    await send('PublishQueueUrl', { topic: 'status', event: event('public-status') });
+    expect((await anonymous.frame((frame) => frame.type === 'event')).event).toMatchObject({ id: 'public-status', wsnpublisher: 'backend' });
+
+    // Each was fanned out once, having planned its subscribers then: the other side got nothing.
+    expect(anonymous.frames.filter((frame: any) => frame.type === 'event').map((frame: any) => frame.event.id)).toEqual(['public-status']);
+    expect(acme.frames.filter((frame: any) => frame.type === 'event').map((frame: any) => frame.event.id)).toEqual(['acme-status']);
+  });
+
+  it('refuse an anonymous connection a group on a public topic (forbidden_group), unless the stack names the group in publicGroups', async () => {
+    const client = await connect();
+
+    expect(await request(client, { action: 'subscribe', topic: 'status', group: 'pollers' })).toMatchObject({ type: 'error', code: 'forbidden_group' });
+    expect(await request(client, { action: 'subscribe', topic: 'lobby', group: 'others' })).toMatchObject({ type: 'error', code: 'forbidden_group' });
+    expect(await request(client, { action: 'subscribe', topic: 'lobby', group: 'viewers' })).toMatchObject({ type: 'subscribed', group: 'viewers' });
   });
 });
 

@@ -240,7 +240,7 @@ describe('ws-notify stream', () => {
     expect(line).toEqual({
       type: 'event',
       topic: 'orders',
-      event: { specversion: '1.0', id: eventId, source: 'ws-notify-cli', type: 'order.created', time: expect.any(String), subject: 'o-1', data: { total: 42 } },
+      event: { specversion: '1.0', id: eventId, source: 'ws-notify-cli', type: 'order.created', time: expect.any(String), subject: 'o-1', data: { total: 42 }, wsnpublisher: 'backend' },
     });
     expect(jsonLines(stream.stdout)[0]).toEqual({ type: 'subscribed', topic: 'orders', events: ['order.*'], group: null });
     expect(jsonLines(stream.stdout).filter((frame) => frame.type === 'event')).toHaveLength(1);
@@ -505,7 +505,7 @@ describe('the ws-notify command line', () => {
       'Usage: ws-notify stream (--user <id> | --token <jwt>) [--topic <t> [--events <a,b>] [--group <g>]] [target]',
       'Usage: ws-notify connections --user <id> [target]',
       'Usage: ws-notify publish --topic <t> --type <type> [--data <json>] [--subject <s>] [--source <uri>] [--tenant <t>] [target]',
-      'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [target]',
+      'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [--groups <patterns>] [target]',
       'Usage: ws-notify dlq list [--queue <q>] [--max <n>] [target]',
     ]);
   }, 8 * CLI_TIMEOUT_MS);

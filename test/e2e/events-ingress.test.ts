@@ -4,6 +4,8 @@ import { type RuntimeUnderTest, startRuntimeUnderTest, TestClient } from '../sup
 let stack: RuntimeUnderTest;
 let keys: ApiKeyTable;
 let publishKey: string;
+/** Who the server says published what the key posts: `apikey:<keyId>`, the key being `wsn_<keyId>_<secret>`. */
+let keyPublisher: string;
 let subscriber: TestClient;
 const clients: TestClient[] = [];
 
@@ -11,6 +13,7 @@ beforeAll(async () => {
   stack = await startRuntimeUnderTest();
   keys = new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string);
   ({ apiKey: publishKey } = await keys.create({ userId: 'shop-backend', scope: 'publish', publishTopics: ['orders.*'] }));
+  keyPublisher = `apikey:${publishKey.split('_')[1]}`;
   subscriber = await connectWithTopics(['orders.*']);
   subscriber.send({ action: 'subscribe', topic: 'orders.eu', id: 'sub' });
   await subscriber.frame((frame) => frame.id === 'sub' && frame.type === 'subscribed');
@@ -56,7 +59,7 @@ describe('POST /topics/{topic}/events with a publish API key', () => {
     const event = cloudEvent({ subject: 'o-1', traceparent: '00-abc-def-01' });
 
     expect(await structured(event)).toEqual({ status: 202, json: { accepted: 1, ids: [event.id] } });
-    expect(await received(event.id)).toEqual(event);
+    expect(await received(event.id)).toEqual({ ...event, wsnpublisher: keyPublisher });
   });
 
   it('takes a binary-mode event (ce-* headers, the body as data of its Content-Type)', async () => {
@@ -79,6 +82,7 @@ describe('POST /topics/{topic}/events with a publish API key', () => {
       subject: 'o 2',
       datacontenttype: 'application/json',
       data: { orderId: 'o-2' },
+      wsnpublisher: keyPublisher,
     });
   });
 
@@ -88,7 +92,7 @@ describe('POST /topics/{topic}/events with a publish API key', () => {
     const response = await post('orders.eu', JSON.stringify(batch), { 'x-api-key': publishKey, 'content-type': 'application/cloudevents-batch+json' });
 
     expect(response).toEqual({ status: 202, json: { accepted: 3, ids: batch.map((event) => event.id) } });
-    for (const event of batch) expect(await received(event.id)).toEqual(event);
+    for (const event of batch) expect(await received(event.id)).toEqual({ ...event, wsnpublisher: keyPublisher });
   });
 
   it('accepts the key as Authorization: Basic with its user', async () => {
@@ -153,6 +157,40 @@ describe('who may post', () => {
 
     expect((await post('orders.eu', body, headers, 'iam/topics')).status).toBe(403);
     expect(await post('orders.eu', body, signed, 'iam/topics')).toEqual({ status: 202, json: { accepted: 1, ids: [event.id] } });
-    expect(await received(event.id)).toEqual(event);
+    expect(await received(event.id)).toEqual({ ...event, wsnpublisher: 'backend' });
+  });
+});
+
+describe('a publish key posing as a user or a backend', () => {
+  it("refuses a source in the server's ws-notify: namespace with 400 reserved_source, enqueueing nothing of the batch", async () => {
+    const spoofed = cloudEvent({ source: 'ws-notify:user:alice', type: 'message.posted' });
+    const honest = cloudEvent();
+
+    const response = await post('orders.eu', JSON.stringify([honest, spoofed]), { 'x-api-key': publishKey, 'content-type': 'application/cloudevents-batch+json' });
+
+    expect(response).toMatchObject({ status: 400, json: { error: 'reserved_source' } });
+    // A later event arriving alone shows that neither of the refused batch was delivered before it.
+    const later = cloudEvent();
+    expect((await structured(later)).status).toBe(202);
+    await received(later.id);
+    expect(subscriber.frames.filter((frame: any) => frame.type === 'event' && [honest.id, spoofed.id].includes(frame.event.id))).toEqual([]);
+  });
+
+  it('refuses an event that sets the publisher attribute itself (wsnpublisher) with 400 reserved_source', async () => {
+    for (const wsnpublisher of ['user:alice', 'backend', keyPublisher]) {
+      expect(await structured(cloudEvent({ wsnpublisher }))).toMatchObject({ status: 400, json: { error: 'reserved_source' } });
+    }
+  });
+
+  it("stamps the key as the publisher of a backend's (source, id) posted first, so the backend's own event stays distinguishable", async () => {
+    const backendEvent = cloudEvent({ id: 'next-from-backend' });
+    const signed = { 'content-type': 'application/cloudevents+json', authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261123/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=abc' };
+
+    expect((await structured(backendEvent)).status).toBe(202);
+    const forged = await received(backendEvent.id);
+    expect((await post('orders.eu', JSON.stringify(backendEvent), signed, 'iam/topics')).status).toBe(202);
+    const real = await subscriber.frame((frame) => frame.type === 'event' && frame.event.id === backendEvent.id && frame.event.wsnpublisher === 'backend');
+
+    expect([forged.wsnpublisher, real.event.wsnpublisher]).toEqual([keyPublisher, 'backend']);
   });
 });

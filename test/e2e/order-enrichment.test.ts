@@ -51,6 +51,8 @@ describe('examples/order-enrichment', () => {
         source: 'https://shop.example',
         type: 'order.created',
         data: { orderId: 'o-1001', lines: [{ sku: 'mug', quantity: 2 }], total: '€24.00', message: 'Thank you! Order o-1001 (€24.00) is confirmed.' },
+        // Stamped by the server, whatever the enrichment returns.
+        wsnpublisher: `apikey:${publishKey.split('_')[1]}`,
       },
     });
 

@@ -54,7 +54,7 @@ function eventsOf(client: TestClient): any[] {
 
 describe('subscribing', () => {
   it('answers subscribed, echoing the topic, filters and group; unsubscribe answers unsubscribed', async () => {
-    const client = await connectAs('sub-ann', { topics: ['orders.*'] });
+    const client = await connectAs('sub-ann', { topics: ['orders.*'], groups: ['orders.eu#billing'] });
 
     expect(await request(client, { action: 'subscribe', topic: 'orders.eu', events: ['order.*'], group: 'billing' })).toEqual({
       type: 'subscribed',
@@ -82,7 +82,7 @@ describe('subscribing', () => {
     expect(await client.frame((frame) => frame.type === 'event')).toEqual({
       type: 'event',
       topic: 'news',
-      event: { specversion: '1.0', id, source: 'https://shop.example/orders', type: 'news.published', data: { headline: 'hi' } },
+      event: { specversion: '1.0', id, source: 'https://shop.example/orders', type: 'news.published', data: { headline: 'hi' }, wsnpublisher: 'backend' },
     });
   });
 
@@ -144,9 +144,9 @@ describe('event-type filters', () => {
 
 describe('shared groups', () => {
   it('deliver each event to exactly one member of a group, and every event to a subscriber outside it', async () => {
-    const grants = { topics: ['jobs'] };
+    const grants = { topics: ['jobs'], groups: ['jobs#workers'] };
     const members = await Promise.all(['g-1', 'g-2', 'g-3'].map((user) => connectAs(user, grants)));
-    const watcher = await connectAs('g-watcher', grants);
+    const watcher = await connectAs('g-watcher', { topics: ['jobs'] });
     for (const member of members) await subscribe(member, { topic: 'jobs', group: 'workers' });
     await subscribe(watcher, { topic: 'jobs' });
 
@@ -163,6 +163,20 @@ describe('shared groups', () => {
     expect(received.sort()).toEqual([...ids].sort());
     // Rendezvous hashing spreads 30 events over 3 members: each gets some.
     expect(members.map((member) => eventsOf(member).length).every((count) => count > 0)).toBe(true);
+  }, 60_000);
+
+  it("refuse a connection that may read the topic but holds no grant for the group (forbidden_group): it takes none of the group's events", async () => {
+    const member = await connectAs('hijack-member', { topics: ['payouts'], groups: ['payouts#settlement'] });
+    const attacker = await connectAs('hijack-attacker', { topics: ['payouts'], groups: ['payouts#other'] });
+    await subscribe(member, { topic: 'payouts', group: 'settlement' });
+
+    expect(await request(attacker, { action: 'subscribe', topic: 'payouts', group: 'settlement' })).toMatchObject({ type: 'error', code: 'forbidden_group' });
+    const ids: string[] = [];
+    for (let index = 0; index < 10; index++) ids.push(await publish('payouts', 'payout.due', { index }));
+
+    await eventually(async () => (eventsOf(member).length === 10 ? true : undefined), 'every event at the one member', 30_000);
+    expect(eventsOf(member).map((frame) => frame.event.id).sort()).toEqual([...ids].sort());
+    expect(eventsOf(attacker)).toEqual([]);
   }, 60_000);
 });
 
@@ -182,6 +196,7 @@ describe('publishing from a client', () => {
       type: 'message.posted',
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       data: { text: 'hello' },
+      wsnpublisher: 'user:pub-writer',
     });
   });
 
@@ -231,7 +246,7 @@ describe('subscriptions and their connection', () => {
   }, 60_000);
 
   it('vanish when the connection closes ($disconnect)', async () => {
-    const client = await connectAs('clean-up', { topics: ['*'] });
+    const client = await connectAs('clean-up', { topics: ['*'], groups: ['*'] });
     const [connectionId] = await stack.connectionIdsOf('clean-up', 1);
     await subscribe(client, { topic: 'a' });
     await subscribe(client, { topic: 'b', group: 'g' });
@@ -240,6 +255,30 @@ describe('subscriptions and their connection', () => {
     client.close();
 
     await eventually(async () => ((await subscriptionsOf(connectionId as string)) === 0 ? true : undefined), 'the subscriptions to be removed');
+  });
+});
+
+describe('a refresh (authenticate) replaces the grants', () => {
+  it('ends each subscription no longer granted with unsubscribed (grant_revoked), and checks later frames against the new grants', async () => {
+    const client = await connectAs('regrant', { topics: ['vault.*'], publishTopics: ['vault.*'], groups: ['vault.jobs#workers'] });
+    await subscribe(client, { topic: 'vault.public' });
+    await subscribe(client, { topic: 'vault.secret' });
+    await subscribe(client, { topic: 'vault.jobs', group: 'workers' });
+
+    const token = await stack.runtime.issuer.mint({ userId: 'regrant', claims: { topics: ['vault.public', 'vault.jobs'], publishTopics: [] } });
+    expect(await request(client, { action: 'authenticate', token })).toMatchObject({ type: 'authenticated' });
+
+    const ended = client.frames.filter((frame: any) => frame.type === 'unsubscribed' && frame.reason === 'grant_revoked');
+    expect(ended.map((frame: any) => frame.topic).sort()).toEqual(['vault.jobs', 'vault.secret']);
+    expect(await request(client, { action: 'subscribe', topic: 'vault.secret' })).toMatchObject({ code: 'forbidden_topic' });
+    expect(await request(client, { action: 'subscribe', topic: 'vault.jobs', group: 'workers' })).toMatchObject({ code: 'forbidden_group' });
+    expect(await request(client, { action: 'publish', topic: 'vault.public', event: { type: 't' } })).toMatchObject({ code: 'forbidden_topic' });
+
+    // The secret topic's next event reaches it no more; the public one's still does.
+    const secret = await publish('vault.secret', 'leak');
+    const kept = await publish('vault.public', 'ok');
+    await client.frame((frame) => frame.type === 'event' && frame.event.id === kept);
+    expect(eventsOf(client).map((frame) => frame.event.id)).not.toContain(secret);
   });
 });
 

@@ -57,6 +57,7 @@ const VARIANTS: [string, Record<string, string>, (template: Template) => void][]
   ['tenants', { ...JWT, tenantClaim: 'org' }, (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ TENANT_CLAIM: 'org' })],
   ['anonymous', { ...JWT, allowAnonymous: 'true' }, (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ ALLOW_ANONYMOUS: 'true' })],
   ['public topics', { ...JWT, publicTopics: 'news,status.*' }, (template) => expect(environmentOf(template, 'Subscribe')).toMatchObject({ PUBLIC_TOPICS: '["news","status.*"]' })],
+  ['public groups', { ...JWT, publicGroups: 'lobby#viewers,status.*' }, (template) => expect(environmentOf(template, 'Subscribe')).toMatchObject({ PUBLIC_GROUPS: '["lobby#viewers","status.*"]' })],
   ['maxSubscriptionsPerConnection', { ...JWT, maxSubscriptionsPerConnection: '250' }, (template) =>
     expect(environmentOf(template, 'Subscribe')).toMatchObject({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '250' })],
   ['connection limits', { ...JWT, maxConnectionsPerUser: '10', maxConnectionsPerApiKey: '100' }, (template) =>

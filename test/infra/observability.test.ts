@@ -157,6 +157,8 @@ describe('the alarms', () => {
         byReason('invalid_message'),
         byReason('payload_too_large'),
         byReason('too_deep'),
+        byReason('too_many_groups'),
+        byReason('reserved_source'),
       ]),
       Threshold: 1,
     });

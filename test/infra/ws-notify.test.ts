@@ -264,11 +264,12 @@ describe('the queues', () => {
     );
   });
 
-  it("feeds the topic fan-out from the Publish queue and from its own page queue, which only the fan-out may send to", () => {
+  it("feeds the topic fan-out from the Publish queue and from its own page queue, which only the fan-out, Publish and EventsIngress functions may send to", () => {
     const queueId = (name: string) => ofType('AWS::SQS::Queue').find(([id]) => id.includes(name) && !id.includes('DeadLetter'))![0];
     const [pages, publish] = [queueId('TopicPagesQueue'), queueId('PublishQueue')];
     const fanOut = functionLogicalId('TopicFanOutFunction');
     const fanOutRole = resources[fanOut]!.Properties['Role']['Fn::GetAtt'][0];
+    const [publishRole, ingressRole] = ['PublishFunction', 'EventsIngressFunction'].map((id) => resources[functionLogicalId(id)]!.Properties['Role']['Fn::GetAtt'][0]);
     const sources = ofType('AWS::Lambda::EventSourceMapping')
       .filter(([, mapping]) => mapping.Properties['FunctionName'].Ref === fanOut)
       .map(([, mapping]) => mapping.Properties['EventSourceArn']['Fn::GetAtt'][0]);
@@ -279,7 +280,7 @@ describe('the queues', () => {
     });
     expect(resources[fanOut]!.Properties['Environment']['Variables']).not.toHaveProperty('PUBLISH_QUEUE_URL');
 
-    // The queue policy denies SendMessage to every principal of any account but the fan-out's role…
+    // The queue policy denies SendMessage to every principal of any account but these three roles…
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [{ Ref: pages }],
       PolicyDocument: {
@@ -289,12 +290,12 @@ describe('the queues', () => {
             Principal: { AWS: '*' },
             Action: 'sqs:SendMessage',
             Resource: { 'Fn::GetAtt': [pages, 'Arn'] },
-            Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [fanOutRole, 'Arn'] } } },
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': [fanOutRole, publishRole, ingressRole].map((role) => ({ 'Fn::GetAtt': [role, 'Arn'] })) } },
           },
         ]),
       },
     });
-    // …and no other function is granted SendMessage on it, nor the fan-out on the Publish queue.
+    // …and no other function is granted SendMessage on it; none of them on the Publish queue, whose events are a backend's.
     const sendersTo = (queue: string) =>
       ofType('AWS::IAM::Policy')
         .filter(([, policy]) =>
@@ -303,8 +304,8 @@ describe('the queues', () => {
           ),
         )
         .flatMap(([, policy]) => policy.Properties['Roles'].map((role: { Ref: string }) => role.Ref));
-    expect(sendersTo(pages)).toEqual([fanOutRole]);
-    expect(sendersTo(publish)).not.toContain(fanOutRole);
+    expect(sendersTo(pages).sort()).toEqual([fanOutRole, publishRole, ingressRole].sort());
+    expect(sendersTo(publish)).toEqual([]);
   });
 
   it('feeds each consumer in batches of at most 10, with no batching window, reporting batch item failures', () => {
@@ -458,6 +459,17 @@ describe('the subscription table', () => {
       Environment: { Variables: Match.objectLike({ PUBLIC_TOPICS: '["news","status.*"]' }) },
     });
     expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, publicTopics: ['has space'] })).toThrow(/publicTopics/);
+  }, 120_000);
+
+  it('gives the subscribe route and authenticate the public groups, and refuses a malformed one', () => {
+    const stack = newStack();
+    new WsNotify(stack, 'WsNotify', { ...props, publicGroups: ['lobby#viewers', 'status.*'] });
+    const template = Template.fromStack(stack);
+    for (const id of ['SubscribeFunction', 'AuthenticateFunction']) {
+      const [, fn] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([logicalId]) => logicalId.includes(id))!;
+      expect(fn['Properties']['Environment']['Variables']).toMatchObject({ PUBLIC_GROUPS: '["lobby#viewers","status.*"]' });
+    }
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, publicGroups: ['lobby#a b'] })).toThrow(/publicGroups/);
   }, 120_000);
 
   it('gives the subscribe route the subscription limit, 100 unless set, and refuses one that is not a whole number of at least 1', () => {
@@ -645,12 +657,12 @@ describe('IAM', () => {
     ['DisconnectFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
     ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['NotifyConnectionFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
-    ['AuthenticateFunction', ['dynamodb:UpdateItem']],
+    ['AuthenticateFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
     ['CredentialSweepFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
-    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
     ['UnsubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:UpdateItem']],
-    ['PublishFunction', ['sqs:SendMessage']],
+    ['PublishFunction', ['dynamodb:GetItem', 'sqs:SendMessage']],
     ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
     ['EventsIngressFunction', ['sqs:SendMessage']],
     // It consumes two queues: the Publish queue and its own page queue.

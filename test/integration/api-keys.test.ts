@@ -154,7 +154,7 @@ describe("API Gateway's 8 KB quota on the authorizer's result", () => {
 
     const error = await keys.create({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest + 1) }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RangeError);
-    expect((error as Error).message).toMatch(/^this key's topic grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer or shorter patterns/);
+    expect((error as Error).message).toMatch(/^this key's topic and group grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer or shorter patterns/);
     const { apiKey } = await keys.create({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest) });
     const result = await loadAuthorizer()(authorizerEventWith({ headers: { 'x-api-key': apiKey } }));
     expect(effectOf(result)).toBe('Allow');
@@ -213,6 +213,16 @@ describe('the API key verifier', () => {
 
     await expect(verify(apiKey)).resolves.toEqual({ userId: 'gina', keyId: record.keyId });
     await expect(verify(apiKey, 'gina')).resolves.toEqual({ userId: 'gina', keyId: record.keyId });
+  });
+
+  it("carries the key's topic, publish and group grants into the identity, and so into the authorizer's context", async () => {
+    const verify = createApiKeyVerifier(keys, { scope: 'connect', multiTenant: false });
+    const { apiKey, record } = await keys.create({ userId: 'gus', scope: 'connect', topics: ['jobs'], publishTopics: ['jobs'], groups: ['jobs#workers'] });
+
+    const identity = await verify(apiKey);
+
+    expect(identity).toEqual({ userId: 'gus', keyId: record.keyId, topics: ['jobs'], publishTopics: ['jobs'], groups: ['jobs#workers'] });
+    expect(authorizerContext(identity)).toMatchObject({ groups: '["jobs#workers"]' });
   });
 
   it('refuses a Basic user name that is not the key owner, a key of another scope, and a mismatched tenancy', async () => {

@@ -10,9 +10,10 @@ import {
   expireCredentials,
   MAX_CLOSE_ATTEMPTS,
   refreshCredential,
+  type RefreshDeps,
   type SweepDeps,
 } from '../../lambdas/core/credentials';
-import { SubscriptionTable } from '../../lambdas/core/subscriptions';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIBED_TOPICS, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { loadHandler } from '../support/load-handler';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { lambdaContext, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
@@ -25,6 +26,7 @@ let apiKeys: ApiKeyTable;
 let subscriptions: SubscriptionTable;
 const clients = new RecordingConnections();
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+const NO_GRANTS = { subscribe: [], publish: [], groups: [] };
 
 beforeAll(async () => {
   stack = await startStackUnderTest();
@@ -52,6 +54,11 @@ function run(overrides: Partial<SweepDeps> = {}): SweepDeps & { apiKeys: ApiKeyT
   return { connections, subscriptions, apiKeys, managementApi, deadline: (overrides.now ?? Date.now)() + 60_000, ...overrides };
 }
 
+/** What authenticate needs besides the verifier: the tables, no public grants, the management API. */
+function refreshing(verifyToken: RefreshDeps['verifyToken'], overrides: Partial<RefreshDeps> = {}): RefreshDeps {
+  return { verifyToken, connections, subscriptions, publicGrants: { topics: [], groups: [] }, managementApi, ...overrides };
+}
+
 async function row(connectionId: string) {
   const { Item } = await stack.db.send(new GetCommand({ TableName: stack.tableName, Key: { connectionId } }));
   return Item;
@@ -73,7 +80,7 @@ describe('authenticate (refreshing a connection\'s credential)', () => {
     const reply = await refreshCredential(
       JSON.stringify({ action: 'authenticate', token: 'jwt', id: 'r1' }),
       { connectionId: 'conn-refresh-1', userId: 'alice' },
-      { verifyToken: verifierSaying({ userId: 'alice', expiresAt }), connections },
+      refreshing(verifierSaying({ userId: 'alice', expiresAt })),
     );
 
     expect(JSON.parse(reply)).toEqual({ type: 'authenticated', expiresAt: new Date(expiresAt * 1000).toISOString(), id: 'r1' });
@@ -92,7 +99,7 @@ describe('authenticate (refreshing a connection\'s credential)', () => {
     const reply = await refreshCredential(
       JSON.stringify({ action: 'authenticate', token: 'jwt' }),
       { connectionId: 'conn-refresh-2', userId: 'alice', tenant: 'acme' },
-      { verifyToken: verifierSaying(verdict), connections, logRefusal: (why) => logged.push(why) },
+      refreshing(verifierSaying(verdict), { logRefusal: (why) => logged.push(why) }),
     );
 
     expect(JSON.parse(reply)).toMatchObject({ type: 'error', code });
@@ -106,11 +113,43 @@ describe('authenticate (refreshing a connection\'s credential)', () => {
     ['a token that is not a string', '{"action":"authenticate","token":42}'],
     ['an empty token', '{"action":"authenticate","token":""}'],
   ])('answers invalid_credential to %s', async (_, body) => {
-    const reply = await refreshCredential(body, { connectionId: 'c', userId: 'alice' }, {
-      verifyToken: verifierSaying({ userId: 'alice', expiresAt: 1 }),
-      connections,
-    });
+    const reply = await refreshCredential(body, { connectionId: 'c', userId: 'alice' }, refreshing(verifierSaying({ userId: 'alice', expiresAt: 1 })));
     expect(JSON.parse(reply)).toMatchObject({ type: 'error', code: 'invalid_credential' });
+  });
+
+  it('replaces the grants: each subscription (topic, or group) no longer granted ends with an unsubscribed frame (grant_revoked), before the reply', async () => {
+    await open('conn-regrant', 'alice', nowSeconds() + 300, 'acme');
+    const expiresAt = nowSeconds() + 3600;
+    for (const [topic, group] of [['kept'], ['public'], ['dropped'], ['jobs', 'workers'], ['jobs.eu', 'auditors']] as const) {
+      await subscriptions.subscribe({ connectionId: 'conn-regrant', topic, tenant: 'acme', ...(group && { group }), expiresAt }, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION);
+    }
+    const fresh: VerifiedIdentity = { userId: 'alice', tenant: 'acme', expiresAt, topics: ['kept', 'jobs*'], publishTopics: ['kept'], groups: ['jobs#workers'] };
+
+    const reply = await refreshCredential(
+      JSON.stringify({ action: 'authenticate', token: 'jwt', id: 'rg' }),
+      { connectionId: 'conn-regrant', userId: 'alice', tenant: 'acme' },
+      refreshing(verifierSaying(fresh), { publicGrants: { topics: ['public'], groups: [] } }),
+    );
+
+    expect(JSON.parse(reply)).toMatchObject({ type: 'authenticated', id: 'rg' });
+    expect(clients.framesOf('conn-regrant')).toEqual(
+      expect.arrayContaining([
+        { type: 'unsubscribed', topic: 'dropped', reason: 'grant_revoked' },
+        { type: 'unsubscribed', topic: 'jobs.eu', reason: 'grant_revoked' },
+      ]),
+    );
+    expect(clients.framesOf('conn-regrant')).toHaveLength(2);
+    expect((await subscriptions.subscriptionsOf('conn-regrant')).sort((a, b) => a.topic.localeCompare(b.topic))).toEqual([
+      { topic: 'jobs', group: 'workers' },
+      { topic: 'kept' },
+      { topic: 'public' },
+    ]);
+    // The connection row's set, which the subscription limit counts, lost the ended topics too.
+    const { Item } = await stack.db.send(new GetCommand({ TableName: stack.tableName, Key: { connectionId: 'conn-regrant' } }));
+    expect([...(Item?.[SUBSCRIBED_TOPICS] as Set<string>)].sort()).toEqual(['jobs', 'kept', 'public']);
+    // Where subscribe and publish read them from now on.
+    expect(await connections.grantsOf('conn-regrant')).toEqual({ subscribe: ['kept', 'jobs*'], publish: ['kept'], groups: ['jobs#workers'] });
+    await subscriptions.removeAllOf('conn-regrant');
   });
 
   it('answers jwt_not_enabled on a stack with JWT off, logging why, and leaves the expiry as it was', async () => {
@@ -121,7 +160,7 @@ describe('authenticate (refreshing a connection\'s credential)', () => {
     const reply = await refreshCredential(
       JSON.stringify({ action: 'authenticate', token: 'jwt', id: 'r3' }),
       { connectionId: 'conn-refresh-3', userId: 'key-user' },
-      { verifyToken: undefined, connections, logRefusal: (why) => logged.push(why) },
+      refreshing(undefined, { logRefusal: (why) => logged.push(why) }),
     );
 
     expect(JSON.parse(reply)).toEqual({ type: 'error', code: 'jwt_not_enabled', message: expect.any(String), id: 'r3' });
@@ -142,7 +181,7 @@ describe('the credential expiry sweep', () => {
     // The client refreshes while the sweep waits for the credentials due within the minute.
     let refreshed: Promise<boolean> | undefined;
     const sleep = async (ms: number) => {
-      refreshed ??= connections.refreshCredential('conn-refreshed', now + 3600);
+      refreshed ??= connections.refreshCredential('conn-refreshed', now + 3600, NO_GRANTS);
       await refreshed;
       await new Promise((resolve) => setTimeout(resolve, ms));
     };
@@ -173,7 +212,7 @@ describe('the credential expiry sweep', () => {
     const claim = await connections.claimClose('conn-closing', { reason: 'credential_expired', nowSeconds: nowSeconds(), until: nowSeconds() + 60, maxAttempts: 1 });
     expect(claim).toMatchObject({ attempt: 1, reason: 'credential_expired' });
 
-    expect(await connections.refreshCredential('conn-closing', nowSeconds() + 3600)).toBe(false);
+    expect(await connections.refreshCredential('conn-closing', nowSeconds() + 3600, NO_GRANTS)).toBe(false);
   });
 });
 
@@ -276,10 +315,11 @@ describe('the credential sweep under AWS errors', () => {
     failures().failConnection('conn-retry-refresh', 500, { times: 2 });
     await expireCredentials(run());
 
-    const reply = await refreshCredential(JSON.stringify({ action: 'authenticate', token: 'jwt' }), { connectionId: 'conn-retry-refresh', userId: 'ivan' }, {
-      verifyToken: verifierSaying({ userId: 'ivan', expiresAt: nowSeconds() + 3600 }),
-      connections,
-    });
+    const reply = await refreshCredential(
+      JSON.stringify({ action: 'authenticate', token: 'jwt' }),
+      { connectionId: 'conn-retry-refresh', userId: 'ivan' },
+      refreshing(verifierSaying({ userId: 'ivan', expiresAt: nowSeconds() + 3600 })),
+    );
     await expireCredentials(run());
 
     expect(JSON.parse(reply)).toMatchObject({ type: 'error', code: 'invalid_credential', message: 'this connection is closing' });
@@ -336,7 +376,7 @@ describe('the credential sweep under AWS errors', () => {
     expect(abandoned?.['expiresAt']).toBeLessThanOrEqual(nowSeconds());
     expect(await fanOutTargets('jade')).not.toContain(connectionId);
     expect((await subscriptions.plainSubscribers('news', undefined, { limit: 10 })).subscribers).toEqual([]);
-    expect(await connections.refreshCredential(connectionId, nowSeconds() + 3600)).toBe(false);
+    expect(await connections.refreshCredential(connectionId, nowSeconds() + 3600, NO_GRANTS)).toBe(false);
     expect(clients.info(connectionId)).toBeDefined();
   }, 20_000);
 

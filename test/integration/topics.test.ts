@@ -127,6 +127,27 @@ describe('the subscription table', () => {
   });
 });
 
+describe('joining a group', () => {
+  const caller = (groups: string[]): TopicCaller => ({ connectionId: 'c-joiner', userId: 'u-joiner', connectedAt: Date.now(), grants: { subscribe: ['jobs'], publish: [], groups } });
+  const ask = (groups: string[], group: string) =>
+    subscribe(JSON.stringify({ action: 'subscribe', topic: 'jobs', group, id: 'j' }), caller(groups), { subscriptions, maxSubscriptionsPerConnection: 10 }).then((reply) => JSON.parse(reply));
+
+  it('refuses, with forbidden_group, a connection that may read the topic but holds no grant for the group, and stores nothing', async () => {
+    expect(await ask([], 'workers')).toEqual({ type: 'error', code: 'forbidden_group', message: 'this connection may not join the group "workers" of "jobs"', id: 'j' });
+    expect(await ask(['jobs#auditors'], 'workers')).toMatchObject({ code: 'forbidden_group' });
+
+    expect(await topicRows('g#jobs')).toEqual([]);
+    expect(await topicRows('s#jobs')).toEqual([]);
+  });
+
+  it('lets a connection whose grant names the group, or its topic, join it', async () => {
+    await opened('c-joiner');
+    expect(await ask(['jobs#workers'], 'workers')).toMatchObject({ type: 'subscribed', group: 'workers' });
+    expect(await ask(['jobs'], 'others')).toMatchObject({ type: 'subscribed', group: 'others' });
+    await subscriptions.unsubscribe('c-joiner', 'jobs', undefined);
+  });
+});
+
 describe("a connection's subscription limit", () => {
   const limited = () => ({ subscriptions, maxSubscriptionsPerConnection: 3 });
   const caller = (connectionId: string, tenant?: string): TopicCaller => ({
@@ -134,7 +155,7 @@ describe("a connection's subscription limit", () => {
     userId: 'u-limit',
     ...(tenant !== undefined && { tenant }),
     connectedAt: Date.now(),
-    grants: { subscribe: ['*'], publish: [] },
+    grants: { subscribe: ['*'], publish: [], groups: ['*'] },
   });
   const ask = async (connectionId: string, frame: object, tenant?: string) => {
     await opened(connectionId);
@@ -173,7 +194,7 @@ describe("a connection's subscription limit", () => {
 });
 
 describe('subscriptions under bursts and races (DynamoDB transactions)', () => {
-  const caller = (connectionId: string): TopicCaller => ({ connectionId, userId: 'u-burst', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: [] } });
+  const caller = (connectionId: string): TopicCaller => ({ connectionId, userId: 'u-burst', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: [], groups: ['*'] } });
   const countOf = async (connectionId: string) => {
     const { Count } = await stack.db.send(
       new QueryCommand({
@@ -318,6 +339,19 @@ describe('the topic fan-out', () => {
     expect(metrics.valuesOf('TopicEvents')).toEqual([]);
   });
 
+  it("takes, on a multi-tenant stack, a public topic's event that names no tenant, for the subscribers of no tenant (anonymous) only", async () => {
+    await subscribed({ connectionId: 'anon-1', topic: 'status', expiresAt: inAnHour() });
+    await subscribed({ connectionId: 'acme-1', topic: 'status', tenant: 'acme', expiresAt: inAnHour() });
+    const multiTenant = { tenantClaim: 'org', publicTopics: ['status'] };
+
+    await fanOutToTopic({ topic: 'status', event: event('x') }, deps(multiTenant));
+    expect(await deliveredTo()).toEqual(['anon-1']);
+    await fanOutToTopic({ topic: 'status', tenant: 'acme', event: event('x') }, deps(multiTenant));
+    expect(await deliveredTo()).toEqual(['acme-1']);
+    // A topic that is not public still needs its tenant.
+    await expect(fanOutToTopic({ topic: 'status', event: event('x') }, deps({ tenantClaim: 'org', publicTopics: ['news'] }))).rejects.toThrow(/name the topic's tenant/);
+  });
+
   it('refuses, before enqueueing anything, an event whose frame API Gateway could not deliver', async () => {
     await subscribed({ connectionId: 'c-huge', topic: 'huge', expiresAt: inAnHour() });
 
@@ -374,7 +408,8 @@ describe('the topic fan-out function', () => {
       const first = await drain(stack, publish, topicFanOut);
       const continued = await receiveAll(stack.sqs, topicPages.url);
       expect(continued.map((page) => JSON.parse(page.Body as string))).toEqual([
-        { topic: 'crowd', event: published, groups: { after: 'gm-0999', chosen: expect.any(Array) } },
+        // The Publish queue's event, stamped as a backend's on its first page.
+        { topic: 'crowd', event: { ...published, wsnpublisher: 'backend' }, groups: { after: 'gm-0999', chosen: expect.any(Array) } },
       ]);
       await afterVisibilityTimeout();
       const second = await drain(stack, topicPages, topicFanOut);
@@ -415,11 +450,66 @@ describe('the topic fan-out function', () => {
   it("continues from a cursor on the fan-out's own queue only: the subscribers after it, and no groups", async () => {
     await subscribeAll('paged');
 
-    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'paged', event: event('x'), after: 'paged-h-2' }));
+    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'paged', event: { ...event('x'), wsnpublisher: 'backend' }, after: 'paged-h-2' }));
     const result = await drain(stack, topicPages, topicFanOut);
 
     expect(result).toMatchObject({ processed: 1, failedMessageIds: [] });
     expect(await deliveredTo()).toEqual(['paged-h-3']);
+  });
+
+  it("takes a stamped page with no cursor on the fan-out's own queue as the event's first: every subscriber and the group; one with only a groups cursor, the group's members alone", async () => {
+    await subscribeAll('stamped');
+
+    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'stamped', event: { ...event('x'), wsnpublisher: 'user:alice' } }));
+    expect(await drain(stack, topicPages, topicFanOut)).toMatchObject({ processed: 1, failedMessageIds: [] });
+    expect(await deliveredTo()).toEqual(['stamped-h-1', 'stamped-h-2', 'stamped-h-3', 'stamped-member']);
+
+    // The plain subscribers were reached on earlier pages: only the groups go on.
+    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'stamped', event: { ...event('y'), wsnpublisher: 'backend' }, groups: { chosen: [] } }));
+    expect(await drain(stack, topicPages, topicFanOut)).toMatchObject({ processed: 1, failedMessageIds: [] });
+    expect(await deliveredTo()).toEqual(['stamped-member']);
+    expect(await continuations()).toEqual([]);
+  });
+
+  it("stamps a Publish message's event as a backend's, and dead-letters at once, as reserved_source, one that claims to come from the server", async () => {
+    await subscribed({ connectionId: 'stamp-1', topic: 'stamp', expiresAt: inAnHour() });
+    clients.connect('stamp-1');
+    const spoofedSource = JSON.stringify({ topic: 'stamp', event: { ...event('x'), source: 'ws-notify:user:alice' } });
+    const spoofedPublisher = JSON.stringify({ topic: 'stamp', event: { ...event('x'), wsnpublisher: 'user:alice' } });
+    const honest = event('x');
+
+    await enqueue(stack.sqs, publish.url, spoofedSource, spoofedPublisher, JSON.stringify({ topic: 'stamp', event: honest }));
+    const result = await drain(stack, publish, topicFanOut);
+    await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(result).toMatchObject({ processed: 3, failedMessageIds: [] });
+    expect(clients.framesOf('stamp-1')).toEqual([{ type: 'event', topic: 'stamp', event: { ...honest, wsnpublisher: 'backend' } }]);
+    const deadLetters = await takeAll(stack.sqs, publish.deadLetterUrl);
+    expect(deadLetters.map((m) => [m.Body, m.MessageAttributes?.['ErrorCode']?.StringValue]).sort()).toEqual(
+      [[spoofedSource, 'reserved_source'], [spoofedPublisher, 'reserved_source']].sort(),
+    );
+  });
+
+  it("delivers a client's publish with the publisher the server stamped: the user, on the fan-out's own queue", async () => {
+    await subscribed({ connectionId: 'stamp-2', topic: 'chat', expiresAt: inAnHour() });
+    clients.connect('stamp-2');
+    const alice: TopicCaller = { connectionId: 'c-alice', userId: 'alice', connectedAt: Date.now(), grants: { subscribe: [], publish: ['chat'], groups: [] } };
+
+    const reply = JSON.parse(await publishFromClient('{"action":"publish","topic":"chat","event":{"type":"said"}}', alice, { sqs: stack.sqs, topicPagesQueueUrl }));
+    await drain(stack, topicPages, topicFanOut);
+    await drain(stack, stack.notifyConnection, notifyConnection);
+
+    expect(clients.framesOf('stamp-2')).toEqual([
+      { type: 'event', topic: 'chat', event: expect.objectContaining({ id: reply.eventId, source: 'ws-notify:user:alice', wsnpublisher: 'user:alice' }) },
+    ]);
+  });
+
+  it("dead-letters a message on the fan-out's own queue whose event has no publisher", async () => {
+    await enqueue(stack.sqs, topicPages.url, JSON.stringify({ topic: 'stamp', event: event('x') }));
+    expect(await drain(stack, topicPages, topicFanOut)).toMatchObject({ processed: 1, failedMessageIds: [] });
+
+    const deadLetters = await takeAll(stack.sqs, publish.deadLetterUrl);
+    expect(deadLetters.map((m) => m.MessageAttributes?.['ErrorCode']?.StringValue)).toEqual(['invalid_message']);
   });
 
   it('dead-letters a Publish message nested 20,000 deep at once as too_deep, and fans out its sibling', async () => {
@@ -454,20 +544,20 @@ describe('the topic fan-out function', () => {
 
 describe('JSON nested too deep from clients and the events ingress', () => {
   const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
-  const caller: TopicCaller = { connectionId: 'c-deep', userId: 'u-deep', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: ['*'] } };
+  const caller: TopicCaller = { connectionId: 'c-deep', userId: 'u-deep', connectedAt: Date.now(), grants: { subscribe: ['*'], publish: ['*'], groups: [] } };
 
   it('answers a publish or subscribe frame nested 20,000 deep with a too_deep error frame, and enqueues nothing', async () => {
-    const publishing = await publishFromClient(`{"action":"publish","id":7,"topic":"t","event":{"type":"x","data":${deep(20_000)}}}`, caller, { sqs: stack.sqs, publishQueueUrl: publish.url });
+    const publishing = await publishFromClient(`{"action":"publish","id":7,"topic":"t","event":{"type":"x","data":${deep(20_000)}}}`, caller, { sqs: stack.sqs, topicPagesQueueUrl });
     const subscribing = await subscribe(`{"action":"subscribe","topic":"t","events":${deep(20_000)}}`, caller, { subscriptions, maxSubscriptionsPerConnection: 10 });
 
     expect(JSON.parse(publishing)).toEqual({ type: 'error', code: 'too_deep', message: 'the frame nests objects and arrays more than 64 deep', id: 7 });
     expect(JSON.parse(subscribing)).toMatchObject({ type: 'error', code: 'too_deep' });
-    expect(await takeAll(stack.sqs, publish.url)).toEqual([]);
+    expect(await takeAll(stack.sqs, topicPagesQueueUrl)).toEqual([]);
   });
 
   it('refuses with 400 too_deep a body nested 20,000 deep, and an event whose frame would nest deeper than 64, enqueueing nothing', async () => {
     const post = (event: string) =>
-      acceptEvents('t', { headers: { 'content-type': 'application/cloudevents+json' }, body: event }, { kind: 'iam' }, { sqs: stack.sqs, publishQueueUrl: publish.url });
+      acceptEvents('t', { headers: { 'content-type': 'application/cloudevents+json' }, body: event }, { kind: 'iam' }, { sqs: stack.sqs, topicPagesQueueUrl });
     const attributes = '"specversion":"1.0","id":"1","source":"/s","type":"t"';
 
     const tooDeep = await post(`{${attributes},"data":${deep(20_000)}}`);
@@ -478,7 +568,7 @@ describe('JSON nested too deep from clients and the events ingress', () => {
     expect([tooDeep.statusCode, JSON.parse(tooDeep.body).error]).toEqual([400, 'too_deep']);
     expect([frameTooDeep.statusCode, JSON.parse(frameTooDeep.body).error]).toEqual([400, 'too_deep']);
     expect(deepest.statusCode).toBe(202);
-    expect(await takeAll(stack.sqs, publish.url)).toHaveLength(1);
+    expect(await takeAll(stack.sqs, topicPagesQueueUrl)).toHaveLength(1);
   });
 });
 

@@ -188,7 +188,12 @@ describe('apikey', () => {
     [['apikey', 'create', '--user', 'x'.repeat(257)], "an API key's user id is longer than 256 bytes"],
     [
       ['apikey', 'create', '--user', 'alice', '--topics', manyPatterns('t'), '--publish-topics', manyPatterns('p')],
-      expect.stringMatching(/^this key's topic grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer/),
+      expect.stringMatching(/^this key's topic and group grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer/),
+    ],
+    [
+      // Group grants travel in the authorizer's result too: they count toward its 8 KB.
+      ['apikey', 'create', '--user', 'alice', '--topics', manyPatterns('t'), '--groups', manyPatterns('g')],
+      expect.stringMatching(/^this key's topic and group grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192/),
     ],
     [['apikey', 'list'], '--user is required'],
     [['apikey', 'revoke'], 'revoke needs the id of the key (apikey list shows them)'],
@@ -246,6 +251,12 @@ describe('stream --topic', () => {
   });
 });
 
+describe('publish from the CLI', () => {
+  it("refuses a source in the server's ws-notify: namespace, as the fan-out would dead-letter it (reserved_source)", () => {
+    expect(usageErrorOf(['publish', '--topic', 'chat', '--type', 't', '--source', 'ws-notify:user:alice']).message).toMatch(/^the queue would refuse this message: a source starting with "ws-notify:"/);
+  });
+});
+
 describe('apikey create grants', () => {
   it('reads --topics and --publish-topics as comma-separated patterns', () => {
     expect(parseCommandLine(['apikey', 'create', '--user', 'ann', '--topics', 'orders.*, news', '--publish-topics', 'chat.*'])).toMatchObject({
@@ -255,6 +266,13 @@ describe('apikey create grants', () => {
 
   it('refuses a pattern that is not one', () => {
     expect(usageErrorOf(['apikey', 'create', '--user', 'ann', '--topics', 'a b']).message).toContain('--topics takes a comma-separated list');
+    expect(usageErrorOf(['apikey', 'create', '--user', 'ann', '--groups', 'jobs#a b']).message).toContain('--groups takes a comma-separated list');
+  });
+
+  it('reads --groups as topic patterns or <topic>#<group> patterns', () => {
+    expect(parseCommandLine(['apikey', 'create', '--user', 'ann', '--topics', 'jobs', '--groups', 'jobs#workers, orders.*'])).toMatchObject({
+      key: { groups: ['jobs#workers', 'orders.*'] },
+    });
   });
 });
 

@@ -26,7 +26,7 @@ describe('the IAM principals the events ingress takes (eventsIamPrincipals)', ()
   it('refuse a caller outside them 403 forbidden_principal before reading its events', async () => {
     // Never sent to: the refusal comes first.
     const sqs = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    const deps = { sqs, publishQueueUrl: 'http://127.0.0.1:9/000000000000/Publish', iamPrincipals: [role] };
+    const deps = { sqs, topicPagesQueueUrl: 'http://127.0.0.1:9/000000000000/TopicPages', iamPrincipals: [role] };
     const request = { headers: { 'content-type': 'application/cloudevents+json' }, body: '{}', isBase64Encoded: false };
     try {
       for (const publisher of [{ kind: 'iam' as const, principalArn: 'arn:aws:iam::123456789012:user/intern' }, { kind: 'iam' as const }]) {

@@ -1,4 +1,4 @@
-import { CloudEvent, eventTypeMatches, grantFrom, mayAccess, topicKey, topicMatches } from '../../lambdas/core/topics';
+import { CloudEvent, eventTypeMatches, grantFrom, groupGrantFrom, mayAccess, mayJoin, topicKey, topicMatches } from '../../lambdas/core/topics';
 
 describe('topic patterns', () => {
   it.each([
@@ -39,6 +39,30 @@ describe('grant claims', () => {
     'refuse %s',
     (_what, value) => {
       expect(() => grantFrom(value, 'topics')).toThrow(/"topics" must be a list/);
+    },
+  );
+});
+
+describe('group grants', () => {
+  it('let a topic pattern join any group on its topics, and <topic>#<group> that group (a trailing * matching a prefix of the pair)', () => {
+    expect(mayJoin(['jobs'], 'jobs', 'workers')).toBe(true);
+    expect(mayJoin(['jobs.*'], 'jobs.eu', 'anything')).toBe(true);
+    expect(mayJoin(['jobs#workers'], 'jobs', 'workers')).toBe(true);
+    expect(mayJoin(['jobs#w*'], 'jobs', 'w2')).toBe(true);
+    expect(mayJoin(['*'], 'x', 'y')).toBe(true);
+  });
+
+  it('let nothing else join: another group, another topic, no grant', () => {
+    expect(mayJoin(['jobs#workers'], 'jobs', 'auditors')).toBe(false);
+    expect(mayJoin(['jobs#workers'], 'jobs.eu', 'workers')).toBe(false);
+    expect(mayJoin(['jobs'], 'jobs.eu', 'workers')).toBe(false);
+    expect(mayJoin([], 'jobs', 'workers')).toBe(false);
+  });
+
+  it.each([['a string', 'jobs'], ['a group with a space', ['jobs#a b']], ['two #', ['a#b#c']], ['a * in the middle', ['jobs#*x']], ['51 patterns', Array(51).fill('a')]])(
+    'refuse %s',
+    (_what, value) => {
+      expect(() => groupGrantFrom(value, 'groups')).toThrow(/"groups" must be a list/);
     },
   );
 });
