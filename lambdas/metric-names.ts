@@ -24,7 +24,7 @@ export const MetricName = {
   DeadLettered: 'DeadLettered',
   /** Connections one NotifyUser notification was addressed to (Count, one datum per notification). */
   FanOutSize: 'FanOutSize',
-  /** A topic event taken from the Publish queue for fan-out (Count, once per event). */
+  /** A topic event taken for fan-out: from the Publish queue, or a first page a client or the ingress sent (Count, once per event). */
   TopicEvents: 'TopicEvents',
   /** From the queue message's SentTimestamp to the end of its successful post (Milliseconds). */
   DeliveryLatency: 'DeliveryLatency',
