@@ -26,13 +26,14 @@ function deliveryOf(record: SQSRecord): {
   connectionId: string;
   frame: string;
   kind: 'event' | 'notification';
-  counted?: boolean;
+  /** A backend's own NotifyConnection notification, counted here (a NotifyUser hand-off was counted there). */
+  receivedHere: boolean;
   about: Record<string, string>;
 } {
   const json = parseJsonBody(record.body);
   if (typeof json === 'object' && json !== null && 'event' in json) {
     const { connectionId, topic, event } = validMessage(EventDelivery, json);
-    return { connectionId, frame: eventFrame(topic, event), kind: 'event', about: { topic, eventId: event.id } };
+    return { connectionId, frame: eventFrame(topic, event), kind: 'event', receivedHere: false, about: { topic, eventId: event.id } };
   }
   const message = validMessage(NotifyConnectionMessage, json);
   const notification = { id: message.id ?? record.messageId, time: message.time ?? sentTime(record), data: message.data };
@@ -40,16 +41,16 @@ function deliveryOf(record: SQSRecord): {
     connectionId: message.connectionId,
     frame: notificationFrame(notification),
     kind: 'notification',
-    // A message with a time is a NotifyUser fan-out's hand-off: that notification was counted there.
-    counted: message.time !== undefined,
+    // A message with a time is a NotifyUser fan-out's hand-off.
+    receivedHere: message.time === undefined,
     about: { notificationId: notification.id },
   };
 }
 
 export const handler = sqsBatchHandler(
   deliveryOf,
-  async ({ connectionId, frame, kind, counted, about }, record) => {
-    if (kind === 'notification' && !counted) metrics.add('NotificationsReceived');
+  async ({ connectionId, frame, kind, receivedHere, about }, record) => {
+    if (receivedHere) metrics.add('NotificationsReceived');
     const outcome = await deliverToConnection(connectionId, frame, sentAt(record), deps);
     logger.debug(`${kind} delivered`, { messageId: record.messageId, ...about, outcome });
   },
