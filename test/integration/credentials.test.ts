@@ -279,7 +279,11 @@ describe('the credential sweep under AWS errors', () => {
 
   beforeAll(() => clients.runOnDisconnect(disconnect));
   afterEach(() => failures().clear());
-  afterAll(() => clients.runOnDisconnect(undefined));
+  // A close a test did not wait for still runs its $disconnect: it must end before the tables stop.
+  afterAll(async () => {
+    await clients.disconnected();
+    clients.runOnDisconnect(undefined);
+  });
 
   it.each(['POST', 'DELETE'] as const)(
     'retries a close whose %s was throttled (429 after the SDK retries) on the next run, which closes the connection, telling it once',
