@@ -127,7 +127,7 @@ async function withApiKeyTable(target: Target, use: (keys: ApiKeyTable) => Promi
   }
 }
 
-function describeApiKey({ keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt }: ApiKey, now = Date.now() / 1000) {
+function describeApiKey({ keyId, userId, tenant, scope, topics, publishTopics, groups, createdAt, expiresAt, revokedAt }: ApiKey, now = Date.now() / 1000) {
   const status = revokedAt !== undefined ? 'revoked' : expiresAt !== undefined && expiresAt <= now ? 'expired' : 'active';
   const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
   return {
@@ -135,6 +135,10 @@ function describeApiKey({ keyId, userId, tenant, scope, createdAt, expiresAt, re
     userId,
     ...(tenant !== undefined && { tenant }),
     scope,
+    // The grants, so that an operator sees what a key may do without reading the table.
+    ...(topics !== undefined && { topics }),
+    ...(publishTopics !== undefined && { publishTopics }),
+    ...(groups !== undefined && { groups }),
     status,
     createdAt: iso(createdAt),
     ...(expiresAt !== undefined && { expiresAt: iso(expiresAt) }),

@@ -27,7 +27,7 @@ export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** The GSI that lists a user's keys (partition key `userId`, sort key `createdAt`). */
 export const KEY_USER_INDEX = 'byUser';
-/** What `apikey list` shows, projected into that index: everything but the secret's hash. */
+/** Projected into that index when it was made; `keysOf` reads each key's row, which has every grant. */
 export const KEY_USER_INDEX_ATTRIBUTES = ['tenant', 'scope', 'expiresAt', 'revokedAt', 'topics', 'publishTopics'];
 /** The GSI that finds keys revoked in a given minute (`revocationBucket`), for the sweep that closes their connections. */
 export const REVOCATION_INDEX = 'byRevocation';
@@ -123,10 +123,21 @@ export class ApiKeyTable {
   async *keysOf(userId: string): AsyncGenerator<ApiKey> {
     const pages = paginateQuery(
       { client: this.db },
-      { TableName: this.tableName, IndexName: KEY_USER_INDEX, KeyConditionExpression: 'userId = :userId', ExpressionAttributeValues: { ':userId': userId } },
+      {
+        TableName: this.tableName,
+        IndexName: KEY_USER_INDEX,
+        KeyConditionExpression: 'userId = :userId',
+        ExpressionAttributeValues: { ':userId': userId },
+        ProjectionExpression: 'keyId',
+      },
     );
     for await (const page of pages) {
-      for (const item of page.Items ?? []) yield toApiKey(item);
+      // The index projects the attributes a key had when it was made; the row has all of them
+      // (grants added since, like `groups`), and a GSI's projection cannot change in place.
+      const rows = await Promise.all(
+        (page.Items ?? []).map(async ({ keyId }) => (await this.db.send(new GetCommand({ TableName: this.tableName, Key: { keyId } }))).Item),
+      );
+      for (const row of rows) if (row !== undefined) yield toApiKey(row);
     }
   }
 

@@ -347,6 +347,17 @@ describe('ws-notify apikey', () => {
     expect(await cli('apikey', 'revoke', keyId, '--outputs', outputsFile)).toMatchObject({ code: 0, stdout: `${keyId} was already revoked\n` });
   }, 60_000);
 
+  it('lists the grants a key was created with', async () => {
+    const created = await cli('apikey', 'create', '--user', 'lena', '--topics', 'orders,news*', '--publish-topics', 'orders', '--groups', 'workers', '--outputs', outputsFile);
+    expect(created.code).toBe(0);
+
+    const listed = await cli('apikey', 'list', '--user', 'lena', '--outputs', outputsFile);
+
+    expect(jsonLines(listed.stdout)).toEqual([
+      expect.objectContaining({ userId: 'lena', topics: ['orders', 'news*'], publishTopics: ['orders'], groups: ['workers'], status: 'active' }),
+    ]);
+  });
+
   it('fails with exit code 1 for a key that does not exist', async () => {
     const { code, stderr } = await cli('apikey', 'revoke', '0123456789abcdef', '--outputs', outputsFile);
 

@@ -93,9 +93,9 @@ describe('the API key table', () => {
     expect(await keys.revoke('0123456789abcdef')).toBe('unknown');
   });
 
-  it("lists a user's keys, oldest first, without their hashes, revoked ones included", async () => {
+  it("lists a user's keys, oldest first, with their grants, without their hashes, revoked ones included", async () => {
     const now = nowSeconds();
-    const first = await keys.create({ userId: 'dave', scope: 'connect' }, now - 20);
+    const first = await keys.create({ userId: 'dave', scope: 'connect', topics: ['orders'], publishTopics: ['orders'], groups: ['workers'] }, now - 20);
     const second = await keys.create({ userId: 'dave', scope: 'publish', expiresAt: now + 3600 }, now - 10);
     await keys.create({ userId: 'someone-else', scope: 'connect' });
     await keys.revoke(first.record.keyId, now);
