@@ -253,7 +253,7 @@ export class WebSocketGateway implements ConnectionRegistry {
     const route = api.routes.get(routeKey);
     const { event, requestId } = messageEvent(connection.request, routeKey, body, connection.authorizer);
     const { connectionId } = connection.request;
-    if (!route) return this.send(connection, JSON.stringify({ message: 'Forbidden', connectionId, requestId }));
+    if (!route) return this.send(connection, errorFrame('Forbidden', connectionId, requestId));
     try {
       const result = await invoke(route.functionName, event);
       if (!route.hasRouteResponse) return;
@@ -261,7 +261,7 @@ export class WebSocketGateway implements ConnectionRegistry {
       if (reply !== undefined && reply !== null) this.send(connection, typeof reply === 'string' ? reply : JSON.stringify(reply));
     } catch (error) {
       this.log(`${routeKey} integration failed`, { connectionId, error: String(error) });
-      this.send(connection, JSON.stringify({ message: 'Internal server error', connectionId, requestId }));
+      this.send(connection, errorFrame('Internal server error', connectionId, requestId));
     }
   }
 
@@ -329,6 +329,14 @@ function hasIdentitySource(connection: ConnectionRequest, source: string): boole
   const query = /^route\.request\.querystring\.(.+)$/i.exec(source)?.[1];
   if (query) return (connection.queryStringParameters?.[query] ?? '') !== '';
   return true;
+}
+
+/**
+ * API Gateway's error frame, byte for byte as it sends it (a space after the first colon only):
+ * `{"message": "Internal server error", "connectionId":"…", "requestId":"…"}`.
+ */
+function errorFrame(message: string, connectionId: string, requestId: string): string {
+  return `{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connectionId)}, "requestId":${JSON.stringify(requestId)}}`;
 }
 
 function statusCodeOf(result: unknown): number {
