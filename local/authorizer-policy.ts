@@ -41,7 +41,8 @@ export function authorizerResultBytes(result: unknown): number {
 export function integrationContext(context: unknown): Record<string, string> | 'malformed' {
   if (context === undefined || context === null) return {};
   if (typeof context !== 'object' || Array.isArray(context)) return 'malformed';
-  const values = Object.entries(context as Record<string, unknown>);
+  // Lambda returns the result as JSON, which drops keys whose value is undefined.
+  const values = Object.entries(context as Record<string, unknown>).filter(([, value]) => value !== undefined);
   if (!values.every(([, value]) => ['string', 'number', 'boolean'].includes(typeof value))) return 'malformed';
   return Object.fromEntries(values.map(([key, value]) => [key, String(value)]));
 }

@@ -161,6 +161,13 @@ describe("the authorizer's context, as integrations get it", () => {
     expect((await eventOf('disconnect')).requestContext.authorizer).toEqual(strings);
   });
 
+  it("drops a key whose value is undefined, as Lambda's JSON result does", async () => {
+    authorizerContext = { userId: 'alice', tenant: undefined };
+    await connect();
+
+    expect((await eventOf('connect')).requestContext.authorizer).toEqual({ userId: 'alice', principalId: 'alice', integrationLatency: expect.any(Number) });
+  });
+
   it.each([
     ['an object', { nested: { id: 3 } }],
     ['an array', { scopes: ['read'] }],
