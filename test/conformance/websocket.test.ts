@@ -137,6 +137,26 @@ describe('routes and route responses', () => {
     client.send({ action: 'echo' });
     await eventually(async () => (raw.filter((frame) => frame.includes('"routeKey":"echo"')).length === 2 ? true : undefined), 'a second echo');
   });
+
+  it('answers a two-way route whose handler calls context.fail with the same error frame', async () => {
+    const client = await connect();
+    client.send({ action: 'fail' });
+
+    const error = await client.frame((frame) => frame?.message === 'Internal server error');
+    expect(error).toEqual({ message: 'Internal server error', connectionId: expect.any(String), requestId: expect.any(String) });
+  });
+});
+
+describe('$disconnect', () => {
+  it("runs with the client's close status: 1005 when its close frame had none", async () => {
+    const client = await connect();
+    client.send({ action: 'echo' });
+    const { connectionId } = (await client.frame((frame) => frame?.requestContext?.routeKey === 'echo')).requestContext;
+    client.close();
+
+    const line = `Disconnected: ${connectionId} 1005`;
+    await eventually(async () => (functionLines.some((entry) => entry.line.includes(line)) ? true : undefined), line);
+  });
 });
 
 describe('a plain HTTP request on the WebSocket URL', () => {

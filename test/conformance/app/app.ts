@@ -31,6 +31,7 @@ const api = new WebSocketApi(stack, 'Api', {
 api.addRoute('echo', { integration: new WebSocketLambdaIntegration('EchoIntegration', fn('EchoFunction', 'echo.handler')), returnResponse: true });
 // One-way, as the chat sample's sendmessage: a failure still reaches the client as an error frame.
 api.addRoute('boom', { integration: new WebSocketLambdaIntegration('BoomIntegration', fn('BoomFunction', 'boom.handler')) });
+api.addRoute('fail', { integration: new WebSocketLambdaIntegration('FailIntegration', fn('FailFunction', 'fail.handler')), returnResponse: true });
 const stage = new WebSocketStage(stack, 'Stage', { webSocketApi: api, stageName: 'conformance', autoDeploy: true });
 
 new CfnOutput(stack, 'WebSocketUrl', { value: stage.url });
