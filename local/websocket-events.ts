@@ -81,17 +81,13 @@ export function headerValue(connection: ConnectionRequest, name: string): string
   return connection.headers.filter(([sent]) => sent.toLowerCase() === name.toLowerCase()).at(-1)?.[1];
 }
 
-/** API Gateway lists headers by name, whatever the case (`content-length` between `Connection` and `Host`). */
+/**
+ * API Gateway lists headers by name, whatever the case (`content-length` between `Connection` and
+ * `Host`). The sort is stable, so a repeated header keeps the order its values were sent in.
+ */
 function sortedHeaders(headers: [string, string][]): [string, string][] {
-  return headers
-    .map((header, index) => ({ header, index }))
-    .sort((a, b) => compareNames(a.header[0], b.header[0]) || a.index - b.index)
-    .map(({ header }) => header);
-}
-
-function compareNames(a: string, b: string): number {
-  const [left, right] = [a.toLowerCase(), b.toLowerCase()];
-  return left < right ? -1 : left > right ? 1 : 0;
+  const key = (name: string) => name.toLowerCase();
+  return [...headers].sort(([a], [b]) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /**

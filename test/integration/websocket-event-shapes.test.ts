@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import type { RouteDefinition } from '../../local/app-model';
 import { FunctionError } from '../../local/functions';
 import { WebSocketGateway } from '../../local/gateway';
@@ -135,6 +136,16 @@ describe('what API Gateway does with the request', () => {
     ]);
     expect(headers['X-Amzn-Trace-Id']).not.toBe('mine');
     expect(multiValueHeaders['X-Forwarded-For']).toEqual(['198.51.100.7, 127.0.0.1']);
+  });
+
+  it('gives a repeated header its last value in headers and every value, in order, in multiValueHeaders', async () => {
+    const socket = new WebSocket(url, { headers: { 'X-Tag': ['first', 'second'] } });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    socket.terminate();
+
+    const { headers, multiValueHeaders } = await eventOf('connect');
+    expect(headers['X-Tag']).toBe('second');
+    expect(multiValueHeaders['X-Tag']).toEqual(['first', 'second']);
   });
 
   it("gives $connect the query string both ways (the last value of a repeated parameter, and every value), and the User-Agent as identity.userAgent", async () => {
