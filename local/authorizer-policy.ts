@@ -31,3 +31,18 @@ export const WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES = 8 * 1024;
 export function authorizerResultBytes(result: unknown): number {
   return Buffer.byteLength(JSON.stringify(result) ?? '');
 }
+
+/**
+ * The authorizer's `context` as integrations get it in `requestContext.authorizer`: API Gateway
+ * passes string, number and boolean values on as strings (`1` → `"1"`, `true` → `"true"`), and
+ * treats any other value (an object, an array, null) as a misconfigured authorizer, refusing the
+ * request with 500: `malformed`.
+ */
+export function integrationContext(context: unknown): Record<string, string> | 'malformed' {
+  if (context === undefined || context === null) return {};
+  if (typeof context !== 'object' || Array.isArray(context)) return 'malformed';
+  // Lambda returns the result as JSON, which drops keys whose value is undefined.
+  const values = Object.entries(context as Record<string, unknown>).filter(([, value]) => value !== undefined);
+  if (!values.every(([, value]) => ['string', 'number', 'boolean'].includes(typeof value))) return 'malformed';
+  return Object.fromEntries(values.map(([key, value]) => [key, String(value)]));
+}

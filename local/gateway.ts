@@ -2,7 +2,7 @@ import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RouteDefinition, WebSocketApiDefinition } from './app-model';
-import { authorizerResultBytes, policyDecision, WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES } from './authorizer-policy';
+import { authorizerResultBytes, integrationContext, policyDecision, WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES } from './authorizer-policy';
 import { FunctionError } from './functions';
 import type { ConnectionInfo, ConnectionRegistry, PostOutcome } from './management-api';
 import { LOCAL_ACCOUNT_ID } from './provision';
@@ -14,6 +14,7 @@ import {
   connectionRequest,
   disconnectEvent,
   messageEvent,
+  headerValue,
   newApiGatewayId,
   selectRouteKey,
 } from './websocket-events';
@@ -207,8 +208,13 @@ export class WebSocketGateway implements ConnectionRegistry {
       if (decision === 'malformed') this.log('authorizer returned a malformed policy', { connectionId: connection.connectionId });
       return decision === 'malformed' ? 500 : 403;
     }
-    const { principalId, context } = result as { principalId: unknown; context?: Record<string, unknown> };
-    return { ...context, principalId, integrationLatency: Date.now() - started };
+    const { principalId, context } = result as { principalId: unknown; context?: unknown };
+    const passedOn = integrationContext(context);
+    if (passedOn === 'malformed') {
+      this.log('authorizer context values must be strings, numbers or booleans', { connectionId: connection.connectionId });
+      return 500;
+    }
+    return { ...passedOn, principalId, integrationLatency: Date.now() - started };
   }
 
   private open(socket: WebSocket, request: ConnectionRequest, authorizer: AuthorizerContext | undefined): void {
@@ -247,7 +253,7 @@ export class WebSocketGateway implements ConnectionRegistry {
     const route = api.routes.get(routeKey);
     const { event, requestId } = messageEvent(connection.request, routeKey, body, connection.authorizer);
     const { connectionId } = connection.request;
-    if (!route) return this.send(connection, JSON.stringify({ message: 'Forbidden', connectionId, requestId }));
+    if (!route) return this.send(connection, errorFrame('Forbidden', connectionId, requestId));
     try {
       const result = await invoke(route.functionName, event);
       if (!route.hasRouteResponse) return;
@@ -255,7 +261,7 @@ export class WebSocketGateway implements ConnectionRegistry {
       if (reply !== undefined && reply !== null) this.send(connection, typeof reply === 'string' ? reply : JSON.stringify(reply));
     } catch (error) {
       this.log(`${routeKey} integration failed`, { connectionId, error: String(error) });
-      this.send(connection, JSON.stringify({ message: 'Internal server error', connectionId, requestId }));
+      this.send(connection, errorFrame('Internal server error', connectionId, requestId));
     }
   }
 
@@ -319,10 +325,18 @@ function enforceFrameLimit(socket: WebSocket, maxFrameBytes: number): void {
 /** `route.request.header.<name>` or `route.request.querystring.<name>` must be present and non-empty. */
 function hasIdentitySource(connection: ConnectionRequest, source: string): boolean {
   const header = /^route\.request\.header\.(.+)$/i.exec(source)?.[1];
-  if (header) return Object.entries(connection.headers).some(([name, value]) => name.toLowerCase() === header.toLowerCase() && value !== '');
+  if (header) return (headerValue(connection, header) ?? '') !== '';
   const query = /^route\.request\.querystring\.(.+)$/i.exec(source)?.[1];
   if (query) return (connection.queryStringParameters?.[query] ?? '') !== '';
   return true;
+}
+
+/**
+ * API Gateway's error frame, byte for byte as it sends it (a space after the first colon only):
+ * `{"message": "Internal server error", "connectionId":"…", "requestId":"…"}`.
+ */
+function errorFrame(message: string, connectionId: string, requestId: string): string {
+  return `{"message": ${JSON.stringify(message)}, "connectionId":${JSON.stringify(connectionId)}, "requestId":${JSON.stringify(requestId)}}`;
 }
 
 function statusCodeOf(result: unknown): number {

@@ -10,8 +10,8 @@ export interface ConnectionRequest {
   domainName: string;
   sourceIp: string;
   userAgent?: string;
-  headers: Record<string, string>;
-  multiValueHeaders: Record<string, string[]>;
+  /** The headers `$connect` gets, in API Gateway's order: name, value, as many times as sent. */
+  headers: [string, string][];
   queryStringParameters?: Record<string, string>;
   multiValueQueryStringParameters?: Record<string, string[]>;
 }
@@ -23,30 +23,49 @@ export function newApiGatewayId(): string {
   return randomBytes(10).toString('base64');
 }
 
-/** What API Gateway learns from an upgrade request: headers as the client cased them, the query string, the caller. */
+/**
+ * Headers of the upgrade request that API Gateway does not pass on as sent: the hop-by-hop ones of
+ * the handshake (the authorizer gets its own `Connection`, `Upgrade` and `content-length`), and the
+ * ones it sets itself.
+ */
+const REPLACED_HEADERS = new Set(['connection', 'upgrade', 'content-length', 'x-amzn-trace-id', 'x-forwarded-port', 'x-forwarded-proto']);
+
+/**
+ * What API Gateway learns from an upgrade request: the client's headers as it cased them, plus
+ * `X-Amzn-Trace-Id` and the `X-Forwarded-*` it adds; the query string; the caller.
+ */
 export function connectionRequest(
   request: IncomingMessage,
   ids: { connectionId: string; apiId: string; stage: string },
 ): ConnectionRequest {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const connectedAt = Date.now();
+  const sourceIp = request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
+  const sent: [string, string][] = [];
+  const forwardedFor: string[] = [];
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i] as string;
     const value = request.rawHeaders[i + 1] as string;
-    headers[name] = name in headers ? `${headers[name]},${value}` : value;
-    (multiValueHeaders[name] ??= []).push(value);
+    if (name.toLowerCase() === 'x-forwarded-for') forwardedFor.push(value);
+    else if (!REPLACED_HEADERS.has(name.toLowerCase())) sent.push([name, value]);
   }
+  const headers = sortedHeaders([
+    ...sent,
+    ['X-Amzn-Trace-Id', traceId(connectedAt)],
+    // As API Gateway does for REST APIs: a client's own X-Forwarded-For is kept, the caller appended.
+    ['X-Forwarded-For', [...forwardedFor, sourceIp].join(', ')],
+    // The port and scheme the client used: API Gateway's are 443 and https.
+    ['X-Forwarded-Port', String(request.socket.localPort)],
+    ['X-Forwarded-Proto', (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'],
+  ]);
   const url = new URL(request.url ?? '/', 'http://localhost');
   const query = [...url.searchParams];
-  const sourceIp = request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
   return {
     ...ids,
-    connectedAt: Date.now(),
+    connectedAt,
     domainName: request.headers.host ?? 'localhost',
     sourceIp,
     ...(request.headers['user-agent'] && { userAgent: request.headers['user-agent'] }),
-    headers: { ...headers, 'X-Forwarded-For': sourceIp, 'X-Forwarded-Proto': 'https' },
-    multiValueHeaders: { ...multiValueHeaders, 'X-Forwarded-For': [sourceIp], 'X-Forwarded-Proto': ['https'] },
+    headers,
     ...(query.length > 0 && {
       queryStringParameters: Object.fromEntries(query),
       multiValueQueryStringParameters: query.reduce<Record<string, string[]>>((all, [key, value]) => {
@@ -57,23 +76,64 @@ export function connectionRequest(
   };
 }
 
+/** The value of a header (any casing) as `headers` holds it: the last one sent. */
+export function headerValue(connection: ConnectionRequest, name: string): string | undefined {
+  return connection.headers.filter(([sent]) => sent.toLowerCase() === name.toLowerCase()).at(-1)?.[1];
+}
+
+/**
+ * API Gateway lists headers by name, whatever the case (`content-length` between `Connection` and
+ * `Host`). The sort is stable, so a repeated header keeps the order its values were sent in.
+ */
+function sortedHeaders(headers: [string, string][]): [string, string][] {
+  const key = (name: string) => name.toLowerCase();
+  return [...headers].sort(([a], [b]) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/**
+ * `headers` holds the last value of a repeated header and `multiValueHeaders` every one, as in
+ * REST APIs' proxy events, whose format WebSocket APIs share.
+ */
+function headerMaps(headers: [string, string][]): { headers: Record<string, string>; multiValueHeaders: Record<string, string[]> } {
+  const single: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (const [name, value] of headers) {
+    single[name] = value;
+    (multi[name] ??= []).push(value);
+  }
+  return { headers: single, multiValueHeaders: multi };
+}
+
+/** An X-Ray trace header: `Root=1-<epoch seconds, hex>-<96 random bits, hex>`. */
+function traceId(at: number): string {
+  return `Root=1-${Math.floor(at / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * The `requestContext` of every event, its fields in API Gateway's order: `messageId` and
+ * `disconnectStatusCode` follow `routeKey`, `disconnectReason` follows `messageDirection`.
+ */
 function requestContext(
   connection: ConnectionRequest,
   routeKey: string,
   eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT',
+  extra: { messageId?: string; disconnect?: { code: number; reason: string } } = {},
 ): Record<string, unknown> {
   const now = new Date();
   const requestId = newApiGatewayId();
   return {
     routeKey,
+    ...(extra.messageId !== undefined && { messageId: extra.messageId }),
+    ...(extra.disconnect && { disconnectStatusCode: extra.disconnect.code }),
     eventType,
     extendedRequestId: requestId,
     requestTime: apacheTime(now),
     messageDirection: 'IN',
+    ...(extra.disconnect && { disconnectReason: extra.disconnect.reason }),
     stage: connection.stage,
     connectedAt: connection.connectedAt,
     requestTimeEpoch: now.getTime(),
-    identity: { sourceIp: connection.sourceIp, ...(connection.userAgent && { userAgent: connection.userAgent }) },
+    identity: { ...(connection.userAgent && { userAgent: connection.userAgent }), sourceIp: connection.sourceIp },
     requestId,
     domainName: connection.domainName,
     connectionId: connection.connectionId,
@@ -86,8 +146,8 @@ export function authorizerEvent(connection: ConnectionRequest, region: string, a
   return {
     type: 'REQUEST',
     methodArn: `arn:aws:execute-api:${region}:${accountId}:${connection.apiId}/${connection.stage}/$connect`,
-    headers: connection.headers,
-    multiValueHeaders: connection.multiValueHeaders,
+    // The handshake's own headers reach the authorizer only, as API Gateway sets them.
+    ...headerMaps(sortedHeaders([...connection.headers, ['Connection', 'upgrade'], ['content-length', '0'], ['Upgrade', 'websocket']])),
     queryStringParameters: connection.queryStringParameters ?? {},
     multiValueQueryStringParameters: connection.multiValueQueryStringParameters ?? {},
     stageVariables: {},
@@ -100,8 +160,7 @@ export function connectEvent(
   authorizer: AuthorizerContext | undefined,
 ): Record<string, unknown> {
   return {
-    headers: connection.headers,
-    multiValueHeaders: connection.multiValueHeaders,
+    ...headerMaps(connection.headers),
     ...(connection.queryStringParameters && {
       queryStringParameters: connection.queryStringParameters,
       multiValueQueryStringParameters: connection.multiValueQueryStringParameters,
@@ -118,8 +177,7 @@ export function messageEvent(
   authorizer: AuthorizerContext | undefined,
 ): { event: Record<string, unknown>; requestId: string } {
   const context: Record<string, unknown> = {
-    ...requestContext(connection, routeKey, 'MESSAGE'),
-    messageId: newApiGatewayId(),
+    ...requestContext(connection, routeKey, 'MESSAGE', { messageId: newApiGatewayId() }),
     ...(authorizer && { authorizer }),
   };
   return { event: { requestContext: context, body, isBase64Encoded: false }, requestId: context['requestId'] as string };
@@ -134,9 +192,7 @@ export function disconnectEvent(
     headers: { Host: connection.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' },
     multiValueHeaders: { Host: [connection.domainName], 'x-api-key': [''], 'X-Forwarded-For': [''], 'x-restapi': [''] },
     requestContext: {
-      ...requestContext(connection, '$disconnect', 'DISCONNECT'),
-      disconnectStatusCode: status.code,
-      disconnectReason: status.reason,
+      ...requestContext(connection, '$disconnect', 'DISCONNECT', { disconnect: status }),
       ...(authorizer && { authorizer }),
     },
     isBase64Encoded: false,

@@ -173,7 +173,7 @@ describe('the $connect authorizer', () => {
     expect(eventsOf('authorize')).toHaveLength(1);
   });
 
-  it("passes its context to $connect (with integrationLatency), to each message and to $disconnect", async () => {
+  it("passes its context (values as strings) to $connect (with integrationLatency), to each message and to $disconnect", async () => {
     functions['authorize'] = () => allow({ userId: 'alice', exp: 123 });
     const client = await connect();
     client.send({ action: 'echo' });
@@ -183,12 +183,12 @@ describe('the $connect authorizer', () => {
 
     expect(eventsOf('connect')[0].requestContext.authorizer).toEqual({
       userId: 'alice',
-      exp: 123,
+      exp: '123',
       principalId: 'user-1',
       integrationLatency: expect.any(Number),
     });
-    expect(eventsOf('echo')[0].requestContext.authorizer).toEqual({ userId: 'alice', exp: 123, principalId: 'user-1' });
-    expect(eventsOf('disconnect')[0].requestContext.authorizer).toEqual({ userId: 'alice', exp: 123, principalId: 'user-1' });
+    expect(eventsOf('echo')[0].requestContext.authorizer).toEqual({ userId: 'alice', exp: '123', principalId: 'user-1' });
+    expect(eventsOf('disconnect')[0].requestContext.authorizer).toEqual({ userId: 'alice', exp: '123', principalId: 'user-1' });
   });
 });
 
