@@ -1,4 +1,4 @@
-import { type FSWatcher, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, type FSWatcher, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -93,6 +93,10 @@ const NOT_JSON = { message: 'send the body as JSON, with Content-Type: applicati
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const projectDir = path.resolve(options.projectDir ?? process.cwd());
+  // Checked before anything starts: without it the failure would be a synth error about a missing app.
+  if (!existsSync(path.join(projectDir, 'cdk.json'))) {
+    throw new Error(`there is no cdk.json in ${projectDir}: run this in your CDK app's directory, or name it with --project <dir>`);
+  }
   const stateDir = path.resolve(options.stateDir ?? path.join(projectDir, '.local'));
   const log = options.log ?? (() => undefined);
   mkdirSync(stateDir, { recursive: true });
