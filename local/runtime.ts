@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
+import { linkAwsSdk } from './aws-sdk-modules';
 import { declaresJson, foreignHostOf, foreignOriginOf } from './browser-guard';
 import { readSynthesizedStack } from './cloud-assembly';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
@@ -320,6 +321,8 @@ class Ready {
       AWS_ENDPOINT_URL_SQS: engines.sqs.endpoint,
       // Functions that invoke others (`@aws-sdk/client-lambda`) reach this runtime's Invoke API.
       AWS_ENDPOINT_URL_LAMBDA: origin.origin,
+      // The AWS SDK, for bundles that leave it to the runtime (see linkAwsSdk).
+      NODE_PATH: linkAwsSdk(stateDir),
       TZ: 'UTC',
     };
     const functions = new Map(
