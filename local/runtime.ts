@@ -136,6 +136,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 
   const engines: Engine[] = [];
+  let enginesStarting: Promise<Engine>[] = [];
   try {
     const issuerUrl = `${origin.origin}/issuer`;
     const synth = () =>
@@ -146,15 +147,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         context: { ...options.context, jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
       });
     log('synthesizing the CDK app and starting DynamoDB Local and the SQS emulator…');
+    const dynamoStarting = startDynamoDbLocal().then((engine) => (engines.push(engine), engine));
+    const sqsStarting = startSqsEmulator().then((engine) => (engines.push(engine), engine));
+    enginesStarting = [dynamoStarting, sqsStarting];
     const [dynamo, sqsEngine, issuer] = await Promise.all([
-      startDynamoDbLocal().then((engine) => (engines.push(engine), engine)),
-      startSqsEmulator().then((engine) => (engines.push(engine), engine)),
+      dynamoStarting,
+      sqsStarting,
       LocalIssuer.open(stateDir, issuerUrl),
       synth(),
     ]);
     ready = await Ready.create({ options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, synth, log });
     return ready.runtime();
   } catch (error) {
+    // A failed synth can end the wait before the engines are up: let them come up, then stop them.
+    await Promise.allSettled(enginesStarting);
     await Promise.all(engines.map((engine) => engine.stop()));
     await closeServer(server);
     throw error;

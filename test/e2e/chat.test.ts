@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -72,8 +72,8 @@ async function connectionIds(count: number): Promise<string[]> {
 }
 
 describe('examples/chat under ws-notify local', () => {
-  it('serves the stage at the URL the stack outputs, as a local ws:// URL', () => {
-    expect(outputs['WebSocketURI']).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/Prod$/);
+  it('serves the stage at the URL the stack outputs, made local', () => {
+    expect(outputs['WebSocketURI']).toMatch(/^wss?:\/\/127\.0\.0\.1:\d+\/Prod$/);
   });
 
   it('stores each connection id on $connect and deletes it on $disconnect', async () => {
@@ -105,20 +105,38 @@ describe('examples/chat under ws-notify local', () => {
   });
 });
 
-describe('ws-notify local outside a CDK app', () => {
-  it('exits 1 naming the missing cdk.json, before starting anything', async () => {
-    const elsewhere = mkdtempSync(path.join(tmpdir(), 'ws-notify-no-app-'));
-    try {
-      const cli = spawn(process.execPath, [BIN, 'local', '--port', '0'], { cwd: elsewhere, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      cli.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const code = await new Promise((resolve) => cli.once('exit', resolve));
+describe('ws-notify local failing to start', () => {
+  let scratch: string;
 
-      expect(code).toBe(1);
-      expect(stderr).toContain(`ws-notify: there is no cdk.json in ${elsewhere}: run this in your CDK app's directory, or name it with --project <dir>`);
-      expect(existsSync(path.join(elsewhere, '.local'))).toBe(false);
-    } finally {
-      rmSync(elsewhere, { recursive: true, force: true });
-    }
+  beforeEach(() => {
+    scratch = mkdtempSync(path.join(tmpdir(), 'ws-notify-no-app-'));
+  });
+
+  afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+  /** `ws-notify local` run in `cwd`, to its exit: it must exit by itself, every process it started stopped. */
+  async function runLocal(cwd: string): Promise<{ code: number | null; stderr: string }> {
+    const cli = spawn(process.execPath, [BIN, 'local', '--port', '0', '--no-watch'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    cli.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => cli.once('exit', resolve));
+    return { code, stderr };
+  }
+
+  it('exits 1 naming the missing cdk.json, before starting anything', async () => {
+    const { code, stderr } = await runLocal(scratch);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain(`ws-notify: there is no cdk.json in ${scratch}: run this in your CDK app's directory, or name it with --project <dir>`);
+    expect(existsSync(path.join(scratch, '.local'))).toBe(false);
   }, 20_000);
+
+  it('exits 1 with the synth error when the app does not synthesize, once the engines it started have stopped', async () => {
+    writeFileSync(path.join(scratch, 'cdk.json'), JSON.stringify({ app: 'node -e "process.exit(3)"' }));
+
+    const { code, stderr } = await runLocal(scratch);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('ws-notify: cdk synth failed');
+  }, 60_000);
 });
