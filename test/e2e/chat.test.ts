@@ -103,6 +103,15 @@ describe('examples/chat under ws-notify local', () => {
     expect(await alice.frame((frame) => frame === 'hi')).toBe('hi');
     expect(await bob.frame((frame) => frame === 'hi')).toBe('hi');
   });
+
+  // Last: it ends the runtime the other cases use.
+  it('stops on SIGTERM, removing outputs.json, and exits 0', async () => {
+    const exited = new Promise<number | null>((resolve) => local.once('exit', resolve));
+    local.kill('SIGTERM');
+
+    expect(await exited).toBe(0);
+    expect(existsSync(path.join(stateDir, 'outputs.json'))).toBe(false);
+  }, 30_000);
 });
 
 describe('ws-notify local failing to start', () => {
