@@ -10,6 +10,7 @@ import {
   NotifyUserMessage,
   parseMessage,
 } from '../lambdas/core/messages';
+import { HELP as LOCAL_USAGE, type StartOptions, startOptionsFrom } from '../local/start-options';
 
 /** A command line that cannot be run as given; the CLI prints `message`, then `usage`, and exits 2. */
 export class UsageError extends Error {
@@ -36,6 +37,7 @@ export type Notification =
 
 export type CommandLine =
   | { command: 'help'; text: string }
+  | { command: 'local'; options: StartOptions }
   | { command: 'token'; target: TargetOptions; userId: string; ttlSeconds?: number; claims?: JWTPayload }
   | { command: 'send'; target: TargetOptions; notification: Notification }
   | { command: 'stream'; target: TargetOptions; userId?: string; token?: string; subscription?: { topic: string; events?: string[]; group?: string } }
@@ -52,7 +54,7 @@ export type CommandLine =
 export const DEAD_LETTER_QUEUE_NAMES = ['notify-user', 'notify-connection', 'publish'] as const;
 export type DeadLetterQueueName = (typeof DEAD_LETTER_QUEUE_NAMES)[number];
 
-const TARGET_HELP = `Target (every command):
+const TARGET_HELP = `Target (every command but local):
   --outputs <file>   the outputs of \`cdk deploy --outputs-file\`, or a local runtime's outputs.json
                      (default: .local/outputs.json, the local runtime \`npm start\` runs)
   --stack <name>     the stack in that file, where it has several; without --outputs, a deployed
@@ -62,9 +64,11 @@ const TARGET_HELP = `Target (every command):
 
 export const USAGE = `Usage: ws-notify <command> [options]
 
-Talks to a ws-notify stack: the local runtime (\`npm start\`) or a deployed one.
+Runs a CDK app on this machine, and talks to a ws-notify stack: the local runtime (\`ws-notify
+local\`, or \`npm start\` in this repository) or a deployed one.
 
 Commands:
+  local         run a CDK app on this machine (ws-notify's stack or any other) until Ctrl-C
   token         mint a token for a user from the local runtime's issuer
   send          notify a user, or one connection, through the queues
   stream        connect as a user and print every frame received (or a topic's events)
@@ -224,6 +228,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       return parseApiKey(args);
     case 'dlq':
       return parseDlq(args);
+    case 'local':
+      return parseLocal(args);
     case '-h':
     case '--help':
       return { command: 'help', text: USAGE };
@@ -232,6 +238,16 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     default:
       throw new UsageError(`unknown command "${command}"`, USAGE);
   }
+}
+
+function parseLocal(args: string[]): CommandLine {
+  let options: StartOptions | 'help';
+  try {
+    options = startOptionsFrom(args);
+  } catch (error) {
+    throw new UsageError((error as Error).message, LOCAL_USAGE);
+  }
+  return options === 'help' ? { command: 'help', text: LOCAL_USAGE } : { command: 'local', options };
 }
 
 function parseToken(args: string[]): CommandLine {

@@ -4,4 +4,7 @@
 // The SDK's notice that it will need Node 22 would repeat on every command; the deployed functions
 // already run on Node 22, so the CLI leaves it off unless you ask for it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-require('tsx/cjs/api').require('./ws-notify.ts', __filename);
+// Registered for the whole process, not scoped (tsx's `require`): a scoped load tags every path
+// require.resolve returns with a query, and `ws-notify local` resolves the CDK CLI's file to run it.
+require('tsx/cjs/api').register();
+require('./ws-notify.ts');

@@ -3,6 +3,7 @@ import { CommandError, createApiKey, listApiKeys, listConnections, printToken, p
 import { ConfirmationRequiredError, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters';
 import { streamFrames, UpgradeRefusedError } from './stream';
 import { resolveTarget, TargetError } from './target';
+import { runLocal } from '../local/start';
 
 /** Exit codes: 0 done, 1 the command failed, 2 the command line is wrong (or lacks the --yes it needs). */
 async function main(argv: readonly string[]): Promise<number> {
@@ -11,10 +12,17 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(commandLine.text);
     return 0;
   }
+  if (commandLine.command === 'local') {
+    // It runs on after this resolves, until Ctrl-C or SIGTERM; failing to start is the command's failure.
+    await runLocal(commandLine.options).catch((error: unknown) => {
+      throw new CommandError((error as Error).message, { cause: error });
+    });
+    return 0;
+  }
   return run(commandLine);
 }
 
-async function run(commandLine: Exclude<CommandLine, { command: 'help' }>): Promise<number> {
+async function run(commandLine: Exclude<CommandLine, { command: 'help' | 'local' }>): Promise<number> {
   const target = await resolveTarget(commandLine.target);
   checkTenancy(commandLine, target.tenantClaim);
   switch (commandLine.command) {

@@ -1,10 +1,11 @@
-import { type FSWatcher, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, type FSWatcher, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
+import { linkAwsSdk } from './aws-sdk-modules';
 import { declaresJson, foreignHostOf, foreignOriginOf } from './browser-guard';
 import { readSynthesizedStack } from './cloud-assembly';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
@@ -93,6 +94,10 @@ const NOT_JSON = { message: 'send the body as JSON, with Content-Type: applicati
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const projectDir = path.resolve(options.projectDir ?? process.cwd());
+  // Checked before anything starts: without it the failure would be a synth error about a missing app.
+  if (!existsSync(path.join(projectDir, 'cdk.json'))) {
+    throw new Error(`there is no cdk.json in ${projectDir}: run this in your CDK app's directory, or name it with --project <dir>`);
+  }
   const stateDir = path.resolve(options.stateDir ?? path.join(projectDir, '.local'));
   const log = options.log ?? (() => undefined);
   mkdirSync(stateDir, { recursive: true });
@@ -131,6 +136,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 
   const engines: Engine[] = [];
+  let enginesStarting: Promise<Engine>[] = [];
   try {
     const issuerUrl = `${origin.origin}/issuer`;
     const synth = () =>
@@ -141,15 +147,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         context: { ...options.context, jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
       });
     log('synthesizing the CDK app and starting DynamoDB Local and the SQS emulator…');
+    const dynamoStarting = startDynamoDbLocal().then((engine) => (engines.push(engine), engine));
+    const sqsStarting = startSqsEmulator().then((engine) => (engines.push(engine), engine));
+    enginesStarting = [dynamoStarting, sqsStarting];
     const [dynamo, sqsEngine, issuer] = await Promise.all([
-      startDynamoDbLocal().then((engine) => (engines.push(engine), engine)),
-      startSqsEmulator().then((engine) => (engines.push(engine), engine)),
+      dynamoStarting,
+      sqsStarting,
       LocalIssuer.open(stateDir, issuerUrl),
       synth(),
     ]);
     ready = await Ready.create({ options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, synth, log });
     return ready.runtime();
   } catch (error) {
+    // A failed synth can end the wait before the engines are up: let them come up, then stop them.
+    await Promise.allSettled(enginesStarting);
     await Promise.all(engines.map((engine) => engine.stop()));
     await closeServer(server);
     throw error;
@@ -316,6 +327,8 @@ class Ready {
       AWS_ENDPOINT_URL_SQS: engines.sqs.endpoint,
       // Functions that invoke others (`@aws-sdk/client-lambda`) reach this runtime's Invoke API.
       AWS_ENDPOINT_URL_LAMBDA: origin.origin,
+      // The AWS SDK, for bundles that leave it to the runtime (see linkAwsSdk).
+      NODE_PATH: linkAwsSdk(stateDir),
       TZ: 'UTC',
     };
     const functions = new Map(

@@ -2,14 +2,16 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LocalRuntimeOptions } from './runtime';
 
-export const HELP = `Usage: npm start -- [options]
+export const HELP = `Usage: ws-notify local [options]     (in ws-notify's repository: npm start -- [options])
 
-Runs the ws-notify stack on this machine from the synthesized CDK app: the WebSocket API and
-its management API, DynamoDB Local, an SQS emulator, the queue pollers and a token issuer.
+Runs a CDK app on this machine from its synthesized template (ws-notify's own stack, or any other):
+its WebSocket and HTTP APIs with the management API, its functions, its tables in DynamoDB Local,
+its queues in an SQS emulator with their event-source mappings, its scheduled rules, and a token issuer.
 
 Options:
   --port <n>                      port on 127.0.0.1 (default 3001; 0 picks a free one)
-  --project <dir>                 the CDK app to run, by its directory (default: this one), e.g. examples/order-enrichment
+  --project <dir>                 the CDK app to run, by the directory of its cdk.json (default: the current
+                                  directory), e.g. examples/chat
   --stack <name>                  the stack to run, where the app has several
   -c, --context <key=value>       CDK context for the synth, repeatable (e.g. -c allowAnonymous=true -c tenantClaim=org)
   --state-dir <dir>               where outputs.json, the issuer key and the synthesized app go
@@ -17,17 +19,17 @@ Options:
   --idle-timeout <seconds>        close idle connections after this long (default 600, as API Gateway)
   --max-connection-duration <s>   close every connection after this long (default 7200, as API Gateway)
   --schedule-every <seconds>      run scheduled rules this often instead of at their rate
-  --no-watch                      do not reload when bin/, lib/ or lambdas/ change
+  --no-watch                      do not reload when a file under cdk.json's watch.include changes
   --quiet-functions               do not print what the functions log
   -h, --help                      this help`;
 
-/** What `npm start -- …` asks for: the runtime's options, and whether to print the functions' output. */
+/** What `npm start -- …` and `ws-notify local …` ask for: the runtime's options, and whether to print the functions' output. */
 export interface StartOptions {
   runtime: LocalRuntimeOptions;
   quietFunctions: boolean;
 }
 
-/** Reads `npm start`'s arguments; 'help' when they ask for it. Throws on a malformed value. */
+/** Reads `npm start`'s (and `ws-notify local`'s) arguments; 'help' when they ask for it. Throws on a malformed value. */
 export function startOptionsFrom(args: string[]): StartOptions | 'help' {
   const { values } = parseArgs({
     args,

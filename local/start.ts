@@ -1,11 +1,16 @@
 import * as path from 'node:path';
 import { embeddedMetricsOf, summaryLine } from './metrics';
 import { startLocalRuntime } from './runtime';
-import { HELP, startOptionsFrom } from './start-options';
+import { HELP, type StartOptions, startOptionsFrom } from './start-options';
 
 async function main(): Promise<void> {
   const options = startOptionsFrom(process.argv.slice(2));
   if (options === 'help') return void console.log(HELP);
+  await runLocal(options);
+}
+
+/** Runs the CDK app until Ctrl-C or SIGTERM, printing its endpoints: `npm start` and `ws-notify local`. */
+export async function runLocal(options: StartOptions): Promise<void> {
   const started = Date.now();
   const runtime = await startLocalRuntime({
     ...options.runtime,
@@ -24,7 +29,10 @@ async function main(): Promise<void> {
   console.log(`  Outputs    ${runtime.outputsFile}`);
   // The CLI reads .local/outputs.json here unless told otherwise (a --project's state is in that project).
   const outputs = path.resolve(runtime.outputsFile) === path.resolve('.local', 'outputs.json') ? '' : ` --outputs ${path.relative('.', runtime.outputsFile)}`;
-  console.log(`\nTry: npx ws-notify stream${outputs} --user alice   (and in another terminal)   npx ws-notify send${outputs} --user alice --data '{"hi":1}'`);
+  // ws-notify's own commands need its stack (another CDK app has no NotifyUser queue).
+  if (runtime.outputs['NotifyUserQueueUrl']) {
+    console.log(`\nTry: npx ws-notify stream${outputs} --user alice   (and in another terminal)   npx ws-notify send${outputs} --user alice --data '{"hi":1}'`);
+  }
   const keys = process.stdin.isTTY ? 'press m, or ' : '';
   console.log(`Metrics: ${keys}kill -USR2 ${process.pid} (this process, not npm's), or GET ${runtime.url}/_local/metrics`);
   console.log('Ctrl-C stops everything.\n');
@@ -60,7 +68,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`ws-notify: ${(error as Error).message}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(`ws-notify: ${(error as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -23,7 +23,7 @@ describe('the command line', () => {
     expect(parseCommandLine([flag])).toEqual({ command: 'help', text: USAGE });
   });
 
-  it.each([['token'], ['send'], ['stream'], ['connections'], ['publish'], ['apikey'], ['apikey', 'create'], ['apikey', 'revoke'], ['dlq'], ['dlq', 'purge']])('asks for the usage of %s with --help, whatever else is missing', (...command) => {
+  it.each([['local'], ['token'], ['send'], ['stream'], ['connections'], ['publish'], ['apikey'], ['apikey', 'create'], ['apikey', 'revoke'], ['dlq'], ['dlq', 'purge']])('asks for the usage of %s with --help, whatever else is missing', (...command) => {
     const help = parseCommandLine([...command, '--help']);
 
     expect(help).toEqual({ command: 'help', text: expect.stringContaining(`Usage: ws-notify ${command[0]} `) });
@@ -46,6 +46,27 @@ describe('the command line', () => {
       target: { outputsFile: 'out.json', stackName: 'Prod' },
       userId: 'alice',
     });
+  });
+});
+
+describe('local', () => {
+  it("runs the CDK app of the current directory with npm start's options", () => {
+    expect(parseCommandLine(['local', '--port', '0', '--no-watch'])).toEqual({
+      command: 'local',
+      options: { runtime: { port: 0, context: {}, stateDir: '.local', watch: false }, quietFunctions: false },
+    });
+  });
+
+  it('runs the app a --project names, keeping its state in that project', () => {
+    expect(parseCommandLine(['local', '--project', 'examples/chat'])).toMatchObject({
+      command: 'local',
+      options: { runtime: { projectDir: 'examples/chat', stateDir: 'examples/chat/.local' } },
+    });
+  });
+
+  it('refuses an unknown option or a malformed value with its usage', () => {
+    expect(usageErrorOf(['local', '--stage', 'x'])).toMatchObject({ message: "Unknown option '--stage'", usage: expect.stringContaining('Usage: ws-notify local ') });
+    expect(usageErrorOf(['local', '--port', 'eighty']).message).toBe('--port takes a whole number, got "eighty"');
   });
 });
 
