@@ -18,7 +18,9 @@ import { handleManagementApiRequest } from './management-api';
 import { LocalMetrics, type LocalMetricsSnapshot } from './metrics';
 import { provision } from './provision';
 import { Scheduler } from './scheduler';
+import { planChange, rebuildBundle, recordRebuild } from './handler-bundles';
 import { synthesize, watchedDirectories } from './synth';
+import { forgetSynthInputs, recordSynthInputs, reusableSynth, type SynthInputs } from './synth-inputs';
 
 export interface LocalRuntimeOptions {
   /** @default 3001; 0 picks a free port */
@@ -35,8 +37,13 @@ export interface LocalRuntimeOptions {
   idleTimeoutSeconds?: number;
   /** @default 7200 (API Gateway's 2 hours) */
   maxConnectionSeconds?: number;
-  /** Re-synthesize and reload when a file under cdk.json's `watch.include` changes. @default false */
+  /**
+   * Reload when a file under cdk.json's `watch.include` changes: a handler-only edit rebuilds the
+   * bundles that include the file; any other re-synthesizes. @default false
+   */
   watch?: boolean;
+  /** Synthesize even if nothing the last synth read has changed since. @default false: reuse it */
+  synth?: boolean;
   /** Run every scheduled rule this often instead of at its own rate (to try a schedule without waiting). */
   scheduleEverySeconds?: number;
   /** Execution environments per function. @default 4 */
@@ -133,21 +140,32 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const engines: Engine[] = [];
   try {
     const issuerUrl = `${origin.origin}/issuer`;
-    const synth = () =>
-      synthesize({
-        projectDir,
-        outputDir: path.join(stateDir, 'cdk.out'),
-        // The local issuer replaces whatever issuer the context names: its tokens are the ones that verify here.
-        context: { ...options.context, jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
-      });
-    log('synthesizing the CDK app and starting DynamoDB Local and the SQS emulator…');
-    const [dynamo, sqsEngine, issuer] = await Promise.all([
+    const settings = {
+      projectDir,
+      assemblyDir: path.join(stateDir, 'cdk.out'),
+      ...(options.stackName !== undefined && { stackName: options.stackName }),
+      // The local issuer replaces whatever issuer the context names: its tokens are the ones that verify here.
+      context: { ...options.context, jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
+    };
+    const synth = async (): Promise<SynthInputs | undefined> => {
+      forgetSynthInputs(settings.assemblyDir);
+      const recorded = recordSynthInputs(settings, await synthesize({ projectDir, outputDir: settings.assemblyDir, context: settings.context }));
+      if ('reason' in recorded) log(`this synth cannot be reused, nor handler edits rebuilt alone: ${recorded.reason}`);
+      return 'inputs' in recorded ? recorded.inputs : undefined;
+    };
+    const reusable = options.synth ? { reason: 'asked to (--synth)' } : reusableSynth(settings);
+    log(
+      'inputs' in reusable
+        ? 'reusing the last synth (nothing it read has changed) and starting DynamoDB Local and the SQS emulator…'
+        : `synthesizing the CDK app (${reusable.reason}) and starting DynamoDB Local and the SQS emulator…`,
+    );
+    const [dynamo, sqsEngine, issuer, inputs] = await Promise.all([
       startDynamoDbLocal().then((engine) => (engines.push(engine), engine)),
       startSqsEmulator().then((engine) => (engines.push(engine), engine)),
       LocalIssuer.open(stateDir, issuerUrl),
-      synth(),
+      'inputs' in reusable ? reusable.inputs : synth(),
     ]);
-    ready = await Ready.create({ options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, synth, log });
+    ready = await Ready.create({ options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, inputs, synth, log });
     return ready.runtime();
   } catch (error) {
     await Promise.all(engines.map((engine) => engine.stop()));
@@ -164,7 +182,9 @@ interface ReadyParts {
   server: Server;
   engines: { dynamo: Engine; sqs: Engine };
   issuer: LocalIssuer;
-  synth: () => Promise<void>;
+  /** What the running app's synth read; undefined where it is not known (every edit then re-synthesizes). */
+  inputs: SynthInputs | undefined;
+  synth: () => Promise<SynthInputs | undefined>;
   log: (message: string) => void;
 }
 
@@ -177,12 +197,16 @@ class Ready {
   private readonly sqs: SQSClient;
   private readonly watchers: FSWatcher[] = [];
   private reloading: Promise<void> = Promise.resolve();
+  private inputs: SynthInputs | undefined;
+  private rebuilds = 0;
   private outputs!: LocalOutputs;
   // Kept across reloads: the counts are the session's, as CloudWatch's outlive a deployment.
   private readonly metrics = new LocalMetrics();
 
   private constructor(private readonly parts: ReadyParts) {
     const { engines, options } = parts;
+    this.inputs = parts.inputs;
+    rmSync(this.rebuiltBundlesDir, { recursive: true, force: true });
     const clientConfig = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
     this.dynamoDb = new DynamoDBClient({ ...clientConfig, endpoint: engines.dynamo.endpoint });
     this.sqs = new SQSClient({ ...clientConfig, endpoint: engines.sqs.endpoint, useQueueUrlAsEndpoint: false });
@@ -243,6 +267,7 @@ class Ready {
     await this.httpApis.close();
     await this.unload(this.loaded);
     rmSync(this.outputsFile, { force: true });
+    rmSync(this.rebuiltBundlesDir, { recursive: true, force: true });
     this.dynamoDb.destroy();
     this.sqs.destroy();
   }
@@ -387,25 +412,67 @@ class Ready {
     renameSync(`${this.outputsFile}.tmp`, this.outputsFile);
   }
 
+  /** Where bundles rebuilt after a handler edit go (the assembly stays as the synth made it). */
+  private get rebuiltBundlesDir(): string {
+    return path.join(this.parts.stateDir, 'bundles');
+  }
+
   private watch(): void {
     let timer: NodeJS.Timeout | undefined;
-    const changed = (file: string | null) => {
+    const changed = new Set<string>();
+    const onChange = (file: string) => {
+      changed.add(file);
       clearTimeout(timer);
       timer = setTimeout(() => {
-        this.reloading = this.reloading.then(() => this.reload(file ?? 'a file'));
+        const files = [...changed];
+        changed.clear();
+        this.reloading = this.reloading.then(() => this.reload(files));
       }, 300);
     };
     for (const dir of watchedDirectories(this.parts.projectDir)) {
-      this.watchers.push(watch(dir, { recursive: true }, (_, file) => changed(file)));
+      // Without a name (rare), the change cannot be placed: the directory itself stands for it, and is no bundle's input.
+      this.watchers.push(watch(dir, { recursive: true }, (_, file) => onChange(file ? path.join(dir, file) : dir)));
     }
   }
 
-  /** Re-synthesizes and swaps in the new functions, routes and pollers; a failed synth keeps the running app. */
-  private async reload(file: string): Promise<void> {
-    const { log } = this.parts;
-    log(`${file} changed: re-synthesizing…`);
+  /**
+   * Applies an edit: a handler-only edit rebuilds the bundles that include the edited files and
+   * swaps those functions' code; any other edit re-synthesizes and swaps in the new functions,
+   * routes and pollers. Connections, tables and queues stay; a failed build keeps the running app.
+   */
+  private async reload(files: string[]): Promise<void> {
+    const { log, projectDir } = this.parts;
+    const plan = planChange(this.inputs, files, projectDir);
+    if (plan.kind === 'unchanged') return;
+    const changed = [...(plan.kind === 'rebuild' ? plan.digests.keys() : files)].map((file) => path.relative(projectDir, file)).join(', ');
+    if (plan.kind === 'rebuild') {
+      log(`${changed} changed: handler code only, rebuilding ${plan.bundles.length} bundle(s) without a synth…`);
+      const started = Date.now();
+      try {
+        const built = await Promise.all(
+          plan.bundles.map(async (bundle) => {
+            const codeDir = path.join(this.rebuiltBundlesDir, `${bundle.functionLogicalIds[0]}-${++this.rebuilds}`);
+            return { bundle, codeDir, bundleInputs: await rebuildBundle(bundle, codeDir) };
+          }),
+        );
+        const swapped: string[] = [];
+        for (const { bundle, codeDir, bundleInputs } of built) {
+          recordRebuild(this.inputs as SynthInputs, bundle, codeDir, bundleInputs, plan.digests);
+          for (const fn of this.loaded.functions.values()) {
+            if (!bundle.functionLogicalIds.includes(fn.definition.logicalId)) continue;
+            await fn.replaceCode(codeDir);
+            swapped.push(fn.definition.name);
+          }
+        }
+        log(`reloaded ${swapped.join(', ')} in ${Date.now() - started} ms (no synth)`);
+      } catch (error) {
+        log(`rebuild failed, still running the previous code: ${(error as Error).message}`);
+      }
+      return;
+    }
+    log(`${changed} changed: re-synthesizing (${plan.reason})…`);
     try {
-      await this.parts.synth();
+      this.inputs = await this.parts.synth();
       const previous = this.loaded;
       this.loaded = await this.load();
       this.writeOutputs();
