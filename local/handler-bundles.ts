@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { digestOf, displayPath, type FunctionBundle, type SynthInputs } from './synth-inputs';
 
@@ -42,9 +42,7 @@ export function planChange(inputs: SynthInputs | undefined, changed: Iterable<st
 export async function rebuildBundle(bundle: FunctionBundle, outputDir: string): Promise<string[]> {
   rmSync(outputDir, { recursive: true, force: true });
   mkdirSync(outputDir, { recursive: true });
-  const args = bundle.command.map((arg) => arg.split(bundle.outputDir).join(outputDir));
-  const binary = localEsbuild(bundle);
-  const [runner, ...esbuildArgs] = binary ? [binary, ...args.slice(args.indexOf('--bundle'))] : args;
+  const [runner, ...esbuildArgs] = bundle.command.map((arg) => arg.split(bundle.outputDir).join(outputDir));
   // The app's own `bundling.metafile` is written into the bundle; otherwise one is asked for beside it.
   const ownMetafile = esbuildArgs.find((arg) => arg.startsWith('--metafile='))?.slice('--metafile='.length);
   const metafile = ownMetafile ? path.resolve(bundle.cwd, ownMetafile) : `${outputDir}.meta.json`;
@@ -63,21 +61,6 @@ export function recordRebuild(inputs: SynthInputs, bundle: FunctionBundle, codeD
   bundle.inputs = bundleInputs;
   for (const [file, digest] of digests) inputs.files[file] = digest;
   for (const file of bundleInputs) inputs.files[file] ??= digestOf(file);
-}
-
-/**
- * `npx --no-install esbuild …` (how CDK runs the project's own esbuild) costs a second of npm
- * start-up: the same binary, found as npx finds it (node_modules/.bin from the working directory
- * up), starts at once. Undefined where the runner is something else.
- */
-function localEsbuild(bundle: FunctionBundle): string | undefined {
-  const runner = bundle.command.slice(0, bundle.command.indexOf('--bundle'));
-  if (runner.join(' ') !== 'npx --no-install esbuild') return undefined;
-  for (let dir = bundle.cwd; ; dir = path.dirname(dir)) {
-    const binary = path.join(dir, 'node_modules', '.bin', 'esbuild');
-    if (existsSync(binary)) return binary;
-    if (path.dirname(dir) === dir) return undefined;
-  }
 }
 
 function run(command: string, args: string[], bundle: FunctionBundle): Promise<void> {

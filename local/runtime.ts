@@ -46,6 +46,8 @@ export interface LocalRuntimeOptions {
   synth?: boolean;
   /** Run every scheduled rule this often instead of at its own rate (to try a schedule without waiting). */
   scheduleEverySeconds?: number;
+  /** DynamoDB Local with the JVM's full JIT: a slower start, faster under sustained load (benchmarks). @default false */
+  fullJitDynamoDb?: boolean;
   /** Execution environments per function. @default 4 */
   maxInstancesPerFunction?: number;
   /** The runtime's own messages. */
@@ -75,7 +77,16 @@ export interface LocalRuntime {
   issuer: LocalIssuer;
   /** What the functions' metrics add up to so far (also `GET /_local/metrics`). */
   metrics(): LocalMetricsSnapshot;
+  /** How the start went: whether it synthesized, and when each part was done. */
+  startup: StartupReport;
   stop(): Promise<void>;
+}
+
+export interface StartupReport {
+  /** False where the last synth was reused. */
+  synthesized: boolean;
+  /** Milliseconds from the start until each part was done (the first four run at once). */
+  readyMs: { dynamoDbLocal: number; sqsEmulator: number; issuer: number; synth: number; load: number };
 }
 
 /** The parts of a loaded app that a reload replaces. */
@@ -159,14 +170,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         ? 'reusing the last synth (nothing it read has changed) and starting DynamoDB Local and the SQS emulator…'
         : `synthesizing the CDK app (${reusable.reason}) and starting DynamoDB Local and the SQS emulator…`,
     );
+    const started = Date.now();
+    const readyMs: Partial<StartupReport['readyMs']> = {};
+    const timed = <T>(part: keyof StartupReport['readyMs'], work: Promise<T>) => work.then((value) => ((readyMs[part] = Date.now() - started), value));
     const [dynamo, sqsEngine, issuer, inputs] = await Promise.all([
-      startDynamoDbLocal().then((engine) => (engines.push(engine), engine)),
-      startSqsEmulator().then((engine) => (engines.push(engine), engine)),
-      LocalIssuer.open(stateDir, issuerUrl),
-      'inputs' in reusable ? reusable.inputs : synth(),
+      timed('dynamoDbLocal', startDynamoDbLocal({ fullJit: options.fullJitDynamoDb === true }).then((engine) => (engines.push(engine), engine))),
+      timed('sqsEmulator', startSqsEmulator().then((engine) => (engines.push(engine), engine))),
+      timed('issuer', LocalIssuer.open(stateDir, issuerUrl)),
+      timed('synth', 'inputs' in reusable ? Promise.resolve(reusable.inputs) : synth()),
     ]);
-    ready = await Ready.create({ options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, inputs, synth, log });
-    return ready.runtime();
+    const parts = { options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, inputs, synth, log };
+    ready = await timed('load', Ready.create(parts));
+    const startup = { synthesized: !('inputs' in reusable), readyMs: readyMs as StartupReport['readyMs'] };
+    const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    log(
+      `ready in ${seconds(startup.readyMs.load)}: DynamoDB Local ${seconds(startup.readyMs.dynamoDbLocal)}, SQS emulator ${seconds(startup.readyMs.sqsEmulator)}, ` +
+        `${startup.synthesized ? 'synth' : 'synth reused'} ${seconds(startup.readyMs.synth)}, then provisioning and loading`,
+    );
+    return { ...ready.runtime(), startup };
   } catch (error) {
     await Promise.all(engines.map((engine) => engine.stop()));
     await closeServer(server);
@@ -242,7 +263,7 @@ class Ready {
     return ready;
   }
 
-  runtime(): LocalRuntime {
+  runtime(): Omit<LocalRuntime, 'startup'> {
     const { origin, issuer, server, engines } = this.parts;
     return {
       url: origin.origin,

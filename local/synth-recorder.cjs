@@ -36,7 +36,7 @@ function recordBundling(Bundling, bundles) {
   const execute = Bundling.prototype.executeBundlingSteps;
   Bundling.prototype.executeBundlingSteps = function (scope, steps) {
     const [step] = steps;
-    const command = step && step.type === 'spawn' ? step.command : [];
+    let command = step && step.type === 'spawn' ? step.command : [];
     const outfile = command.find((arg) => arg.startsWith('--outfile='))?.slice('--outfile='.length);
     // Command hooks, tsc pre-compilation or installed node modules run code that reads what it likes:
     // such a bundle is recorded as one the runtime cannot rebuild, and its synth as not reusable.
@@ -45,10 +45,12 @@ function recordBundling(Bundling, bundles) {
       return execute.call(this, scope, steps);
     }
     const cwd = step.cwd ?? this.projectRoot;
+    const binary = localEsbuild(command, cwd);
+    if (binary) command = [binary, ...command.slice(command.indexOf('--bundle'))];
     const ownMetafile = command.find((arg) => arg.startsWith('--metafile='))?.slice('--metafile='.length);
     // Written outside the bundle's directory, so that the asset is what `cdk synth` alone makes.
     const metafile = ownMetafile ?? path.join(recordDir, `${process.pid}-${bundles.length}.meta.json`);
-    const run = ownMetafile ? steps : [{ ...step, command: [...command, `--metafile=${metafile}`] }];
+    const run = [{ ...step, command: ownMetafile ? command : [...command, `--metafile=${metafile}`] }];
     const result = execute.call(this, scope, run);
     const meta = JSON.parse(fs.readFileSync(path.resolve(cwd, metafile), 'utf8'));
     bundles.push({
@@ -64,4 +66,19 @@ function recordBundling(Bundling, bundles) {
     });
     return result;
   };
+}
+
+/**
+ * `npx --no-install esbuild …` (how CDK runs the project's own esbuild) costs npm's start-up, half
+ * a second of CPU per bundle: the same binary, found as npx finds it (node_modules/.bin from the
+ * working directory up), starts at once. Undefined where the runner is something else.
+ */
+function localEsbuild(command, cwd) {
+  const runner = command.slice(0, command.indexOf('--bundle'));
+  if (runner.join(' ') !== 'npx --no-install esbuild') return undefined;
+  for (let dir = cwd; ; dir = path.dirname(dir)) {
+    const binary = path.join(dir, 'node_modules', '.bin', 'esbuild');
+    if (fs.existsSync(binary)) return binary;
+    if (path.dirname(dir) === dir) return undefined;
+  }
 }

@@ -11,7 +11,7 @@ export interface SynthRequest {
 /** A NodejsFunction bundle whose esbuild step the synth recorded: enough to build it again alone. */
 export interface EsbuildBundle {
   rebuildable: true;
-  /** The esbuild command CDK ran (its runner, `--bundle`, the entry and every option). */
+  /** The esbuild command CDK ran (`--bundle`, the entry and every option), its runner the binary `npx --no-install esbuild` finds. */
   command: string[];
   cwd: string;
   /** NodejsFunction's `bundling.environment`. */
