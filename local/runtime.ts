@@ -149,6 +149,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 
   const engines: Engine[] = [];
+  const started = Date.now();
+  const readyMs: Partial<StartupReport['readyMs']> = {};
+  const timed = <T>(part: keyof StartupReport['readyMs'], work: Promise<T>) => work.then((value) => ((readyMs[part] = Date.now() - started), value));
+  // First, as the slowest to be ready when the synth is reused (DynamoDB Local's JVM above all).
+  const enginesStarting = [
+    timed('dynamoDbLocal', startDynamoDbLocal({ fullJit: options.fullJitDynamoDb === true }).then((engine) => (engines.push(engine), engine))),
+    timed('sqsEmulator', startSqsEmulator().then((engine) => (engines.push(engine), engine))),
+  ] as const;
   try {
     const issuerUrl = `${origin.origin}/issuer`;
     const settings = {
@@ -170,12 +178,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         ? 'reusing the last synth (nothing it read has changed) and starting DynamoDB Local and the SQS emulator…'
         : `synthesizing the CDK app (${reusable.reason}) and starting DynamoDB Local and the SQS emulator…`,
     );
-    const started = Date.now();
-    const readyMs: Partial<StartupReport['readyMs']> = {};
-    const timed = <T>(part: keyof StartupReport['readyMs'], work: Promise<T>) => work.then((value) => ((readyMs[part] = Date.now() - started), value));
     const [dynamo, sqsEngine, issuer, inputs] = await Promise.all([
-      timed('dynamoDbLocal', startDynamoDbLocal({ fullJit: options.fullJitDynamoDb === true }).then((engine) => (engines.push(engine), engine))),
-      timed('sqsEmulator', startSqsEmulator().then((engine) => (engines.push(engine), engine))),
+      ...enginesStarting,
       timed('issuer', LocalIssuer.open(stateDir, issuerUrl)),
       timed('synth', 'inputs' in reusable ? Promise.resolve(reusable.inputs) : synth()),
     ]);
@@ -189,6 +193,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
     return { ...ready.runtime(), startup };
   } catch (error) {
+    // An engine still starting when something else failed is stopped too, once it has started.
+    await Promise.allSettled(enginesStarting);
     await Promise.all(engines.map((engine) => engine.stop()));
     await closeServer(server);
     throw error;
