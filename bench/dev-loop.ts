@@ -1,4 +1,5 @@
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../local/engines';
 import { type LocalRuntime, type StartupReport, startLocalRuntime } from '../local/runtime';
@@ -20,6 +21,9 @@ export interface EditMeasurement {
 }
 
 export interface DevLoopResult {
+  /** When it ran and how loaded the machine was (it may be merged into a report of another run). */
+  measuredAt: string;
+  loadAverageAtStart: number[];
   /** A first start: synthesizes. */
   coldStart: StartMeasurement;
   /** A second start of the unchanged app: reuses the synth. */
@@ -45,6 +49,8 @@ export async function measureDevLoop(projectDir: string, progress: Progress): Pr
   // Under the project, so that the copy finds its node_modules, lock file and tsconfig.
   mkdirSync(path.join(projectDir, '.local'), { recursive: true });
   const copy = mkdtempSync(path.join(projectDir, '.local', 'bench-dev-loop-'));
+  const measuredAt = new Date().toISOString();
+  const loadAverageAtStart = loadavg().map((load) => Math.round(load * 100) / 100);
   let runtime: LocalRuntime | undefined;
   try {
     for (const entry of ['bin', 'lib', 'lambdas', 'cdk.json']) cpSync(path.join(projectDir, entry), path.join(copy, entry), { recursive: true });
@@ -76,7 +82,7 @@ export async function measureDevLoop(projectDir: string, progress: Progress): Pr
     const handlerEdit = await edit(HANDLER_FILE);
     const coreEdit = await edit(CORE_FILE);
     const infraEdit = await edit(INFRA_FILE);
-    return { coldStart, warmStart, handlerEdit, coreEdit, infraEdit };
+    return { measuredAt, loadAverageAtStart, coldStart, warmStart, handlerEdit, coreEdit, infraEdit };
   } finally {
     await runtime?.stop();
     rmSync(copy, { recursive: true, force: true });

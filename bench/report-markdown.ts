@@ -121,7 +121,8 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push(
       '## Dev loop',
       '',
-      '`npm start` on a copy of the project, file watching on: each start to ready, each edit from the write to the end of the reload (300 ms of it is the watcher’s debounce).',
+      `\`npm start\` on a copy of the project, file watching on: each start to ready, each edit from the write to the end of the reload (300 ms of it is the watcher’s debounce). ` +
+        `Measured ${devLoop.measuredAt}, load average at start ${devLoop.loadAverageAtStart.join(' ')}.`,
       '',
       '| step | seconds | how |',
       '| --- | ---: | --- |',
