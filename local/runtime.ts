@@ -11,6 +11,7 @@ import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
 import { SqsEventSourcePoller } from './event-source-poller';
 import { type InvocationReport, LocalFunction } from './functions';
 import { WebSocketGateway } from './gateway';
+import { planChange, rebuildBundle, recordRebuild } from './handler-bundles';
 import { HttpApiGateway } from './http-api';
 import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
 import { handleLambdaInvokeRequest } from './lambda-invoke-api';
@@ -18,7 +19,6 @@ import { handleManagementApiRequest } from './management-api';
 import { LocalMetrics, type LocalMetricsSnapshot } from './metrics';
 import { provision } from './provision';
 import { Scheduler } from './scheduler';
-import { planChange, rebuildBundle, recordRebuild } from './handler-bundles';
 import { synthesize, watchedDirectories } from './synth';
 import { forgetSynthInputs, recordSynthInputs, reusableSynth, type SynthInputs } from './synth-inputs';
 
