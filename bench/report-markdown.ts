@@ -112,6 +112,28 @@ export function renderMarkdown(results: BenchResults): string {
     }
     lines.push('');
   }
+  const devLoop = results.devLoop;
+  if (devLoop) {
+    const seconds = (ms: number) => (ms / 1000).toFixed(1);
+    const start = (name: string, measured: typeof devLoop.coldStart) =>
+      `| ${name} | ${seconds(measured.totalMs)} | ${measured.synthesized ? 'synth' : 'synth reused'} ${seconds(measured.readyMs.synth)} s; DynamoDB Local ${seconds(measured.readyMs.dynamoDbLocal)} s, SQS emulator ${seconds(measured.readyMs.sqsEmulator)} s; provisioning and loading until ${seconds(measured.readyMs.load)} s |`;
+    const edit = (name: string, measured: typeof devLoop.handlerEdit) => `| ${name} (${measured.file}) | ${seconds(measured.ms)} | ${measured.log} |`;
+    lines.push(
+      '## Dev loop',
+      '',
+      `\`npm start\` on a copy of the project, file watching on: each start to ready, each edit from the write to the end of the reload (300 ms of it is the watcher’s debounce). ` +
+        `Measured ${devLoop.measuredAt}, load average at start ${devLoop.loadAverageAtStart.join(' ')}.`,
+      '',
+      '| step | seconds | how |',
+      '| --- | ---: | --- |',
+      start('cold start', devLoop.coldStart),
+      start('warm start, app unchanged', devLoop.warmStart),
+      edit('handler edit', devLoop.handlerEdit),
+      edit('core edit', devLoop.coreEdit),
+      edit('infrastructure edit', devLoop.infraEdit),
+      '',
+    );
+  }
   const scale = results.connections;
   if (scale) {
     lines.push(

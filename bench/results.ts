@@ -1,4 +1,5 @@
 import type { BundleMeasurement } from './bundles';
+import type { DevLoopResult } from './dev-loop';
 import {
   backendEnqueuePerMillionUsd,
   type ConnectionLookup,
@@ -162,6 +163,7 @@ export function checkTargets(results: {
   cost?: { wsNotify?: CostSection; naive?: CostSection };
   bundles?: Record<string, BundleMeasurement>;
   connections?: ScaleResult;
+  devLoop?: DevLoopResult;
 }): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const add = (id: string, description: string, target: string, actual: string | undefined, met: boolean | null | undefined) =>
@@ -221,7 +223,28 @@ export function checkTargets(results: {
     scale && `${scale.held} held, ${scale.rssMb} MB${attempted10k ? '' : ` (${scale.target} attempted: not judged)`}`,
     attempted10k ? scale.held >= 10_000 && scale.rssMb < 1024 : null,
   );
+  const devLoop = results.devLoop;
+  const warm = devLoop?.warmStart;
+  add(
+    'warmStart',
+    '`npm start` ready when the app has not changed since the last start (synth reused)',
+    '≤ 8 s',
+    warm && `${seconds(warm.totalMs)}${warm.synthesized ? ' (it synthesized)' : ''}`,
+    warm && !warm.synthesized && warm.totalMs <= 8_000,
+  );
+  const handler = devLoop?.handlerEdit;
+  add(
+    'handlerEdit',
+    'A handler-only edit live (bundles rebuilt, no synth)',
+    '≤ 3 s',
+    handler && `${seconds(handler.ms)} (${handler.path})`,
+    handler && handler.path === 'rebuild' && handler.ms <= 3_000,
+  );
   return checks;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** latest.json. */
@@ -254,6 +277,7 @@ export interface BenchResults {
   };
   bundles?: Record<string, BundleMeasurement>;
   connections?: ScaleResult;
+  devLoop?: DevLoopResult;
   targets?: TargetCheck[];
   errors: string[];
 }
@@ -315,5 +339,6 @@ export function analyse(results: BenchResults, prices: Prices & { lookedUp: stri
     cost: { ...(costs.wsNotify && { wsNotify: costs.wsNotify }), ...(costs.naive && { naive: costs.naive }) },
     ...(results.bundles && { bundles: results.bundles }),
     ...(results.connections && { connections: results.connections }),
+    ...(results.devLoop && { devLoop: results.devLoop }),
   });
 }

@@ -16,6 +16,7 @@ import {
   stopBuilding,
 } from './bundles';
 import { dynamoDbItemBytes, type Prices } from './cost-model';
+import { measureDevLoop } from './dev-loop';
 import { ClientFleet } from './fleet';
 import { Matrix } from './matrix';
 import { type BenchSettings, HELP, parseBenchOptions, UsageError } from './options';
@@ -100,6 +101,13 @@ async function main(): Promise<void> {
     progress.step(`ws-notify benchmark (${settings.mode}): ${settings.phases.join(', ')}`);
     const fleet = await ClientFleet.start();
     cleanups.set('client fleet', () => fleet.stop());
+
+    // First, on a machine nothing else of the run loads yet: `npm start` and its reloads.
+    if (wants('dev-loop')) {
+      await phase('dev loop', async () => {
+        results.devLoop = await measureDevLoop(PROJECT_DIR, progress);
+      });
+    }
 
     // Both apps are synthesized and started together, before anything is measured: synthesis is the
     // slowest step of a run, and on two cores the two overlap well. Until its turn, a runtime idles.

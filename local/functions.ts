@@ -48,6 +48,8 @@ export interface InvocationReport {
 
 interface Instance {
   worker: Worker;
+  /** The code it runs: environments of older code are retired once their invocation ends. */
+  codeVersion: number;
   retired?: boolean;
   pending?: { invocationId: string; settle: (outcome: { result?: unknown; error?: Error }) => void };
 }
@@ -71,11 +73,26 @@ export class LocalFunction {
   private readonly waiting: ((instance: Instance) => void)[] = [];
   private instances = 0;
   private stopped = false;
+  private codeVersion = 0;
 
   constructor(
-    readonly definition: FunctionDefinition,
+    private current: FunctionDefinition,
     private readonly options: FunctionRuntimeOptions,
   ) {}
+
+  get definition(): FunctionDefinition {
+    return this.current;
+  }
+
+  /**
+   * Runs the code in `codeDir` from now on, as an update of the function's code does on Lambda:
+   * idle environments end, busy ones end after their invocation, new ones load the new code.
+   */
+  async replaceCode(codeDir: string): Promise<void> {
+    this.current = { ...this.current, codeDir };
+    this.codeVersion += 1;
+    await Promise.all(this.idle.splice(0).map((instance) => this.retire(instance)));
+  }
 
   async invoke(event: unknown): Promise<unknown> {
     const instance = await this.acquire();
@@ -136,6 +153,12 @@ export class LocalFunction {
       void this.retire(instance);
       return;
     }
+    if (instance.codeVersion !== this.codeVersion) {
+      void this.retire(instance);
+      // Its place goes to an environment of the new code, for an invocation waiting for one.
+      this.waiting.shift()?.(this.coldStart());
+      return;
+    }
     const next = this.waiting.shift();
     if (next) next(instance);
     else this.idle.push(instance);
@@ -160,7 +183,7 @@ export class LocalFunction {
     for (const stream of [worker.stdout, worker.stderr]) {
       createInterface({ input: stream }).on('line', (line) => options.log(definition.name, line));
     }
-    const instance: Instance = { worker };
+    const instance: Instance = { worker, codeVersion: this.codeVersion };
     worker.on('message', (message: WorkerReply) => {
       if (instance.pending?.invocationId !== message.invocationId) return;
       if (message.measurement) options.onInvocation?.({ functionName: definition.name, ...message.measurement, failed: message.error !== undefined });

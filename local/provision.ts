@@ -29,22 +29,25 @@ export async function provision(stack: SynthesizedStack, engines: Engines): Prom
   for (const [logicalId, resource] of Object.entries(stack.resources)) {
     resources.set(logicalId, placeholderValues(logicalId, resource, context));
   }
-  for (const [logicalId, table] of resourcesOfType(stack, 'AWS::DynamoDB::Table')) {
+  // Tables and queues are made at once, in both engines: a start waits for the slower of the two.
+  const tables = resourcesOfType(stack, 'AWS::DynamoDB::Table').map(async ([logicalId, table]) => {
     resources.set(logicalId, await createTable(engines.dynamoDb, physicalName(stack, logicalId, table, 'TableName', context), table, context));
-  }
+  });
   const queues = resourcesOfType(stack, 'AWS::SQS::Queue');
-  // Two passes: a redrive policy names its dead-letter queue's ARN, which exists only once that queue does.
-  for (const [logicalId, queue] of queues) {
-    resources.set(logicalId, await createQueue(engines.sqs, queueName(stack, logicalId, queue, context)));
-  }
-  for (const [logicalId, queue] of queues) {
-    await engines.sqs.send(
-      new SetQueueAttributesCommand({
-        QueueUrl: resources.get(logicalId)?.ref,
-        Attributes: queueAttributes(queue, context),
+  const queuesReady = (async () => {
+    // Two passes: a redrive policy names its dead-letter queue's ARN, which exists only once that queue does.
+    await Promise.all(
+      queues.map(async ([logicalId, queue]) => {
+        resources.set(logicalId, await createQueue(engines.sqs, queueName(stack, logicalId, queue, context)));
       }),
     );
-  }
+    await Promise.all(
+      queues.map(([logicalId, queue]) =>
+        engines.sqs.send(new SetQueueAttributesCommand({ QueueUrl: resources.get(logicalId)?.ref, Attributes: queueAttributes(queue, context) })),
+      ),
+    );
+  })();
+  await Promise.all([...tables, queuesReady]);
   return context;
 }
 

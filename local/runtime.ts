@@ -12,6 +12,7 @@ import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
 import { SqsEventSourcePoller } from './event-source-poller';
 import { type InvocationReport, LocalFunction } from './functions';
 import { WebSocketGateway } from './gateway';
+import { planChange, rebuildBundle, recordRebuild } from './handler-bundles';
 import { HttpApiGateway } from './http-api';
 import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
 import { handleLambdaInvokeRequest } from './lambda-invoke-api';
@@ -20,6 +21,7 @@ import { LocalMetrics, type LocalMetricsSnapshot } from './metrics';
 import { provision } from './provision';
 import { Scheduler } from './scheduler';
 import { synthesize, watchedDirectories } from './synth';
+import { forgetSynthInputs, recordSynthInputs, reusableSynth, type SynthInputs } from './synth-inputs';
 
 export interface LocalRuntimeOptions {
   /** @default 3001; 0 picks a free port */
@@ -36,10 +38,17 @@ export interface LocalRuntimeOptions {
   idleTimeoutSeconds?: number;
   /** @default 7200 (API Gateway's 2 hours) */
   maxConnectionSeconds?: number;
-  /** Re-synthesize and reload when a file under cdk.json's `watch.include` changes. @default false */
+  /**
+   * Reload when a file under cdk.json's `watch.include` changes: a handler-only edit rebuilds the
+   * bundles that include the file; any other re-synthesizes. @default false
+   */
   watch?: boolean;
+  /** Synthesize even if nothing the last synth read has changed since. @default false: reuse it */
+  synth?: boolean;
   /** Run every scheduled rule this often instead of at its own rate (to try a schedule without waiting). */
   scheduleEverySeconds?: number;
+  /** DynamoDB Local with the JVM's full JIT: a slower start, faster under sustained load (benchmarks). @default false */
+  fullJitDynamoDb?: boolean;
   /** Execution environments per function. @default 4 */
   maxInstancesPerFunction?: number;
   /** The runtime's own messages. */
@@ -69,7 +78,16 @@ export interface LocalRuntime {
   issuer: LocalIssuer;
   /** What the functions' metrics add up to so far (also `GET /_local/metrics`). */
   metrics(): LocalMetricsSnapshot;
+  /** How the start went: whether it synthesized, and when each part was done. */
+  startup: StartupReport;
   stop(): Promise<void>;
+}
+
+export interface StartupReport {
+  /** False where the last synth was reused. */
+  synthesized: boolean;
+  /** Milliseconds from the start until each part was done (the first four run at once). */
+  readyMs: { dynamoDbLocal: number; sqsEmulator: number; issuer: number; synth: number; load: number };
 }
 
 /** The parts of a loaded app that a reload replaces. */
@@ -136,30 +154,51 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 
   const engines: Engine[] = [];
-  let enginesStarting: Promise<Engine>[] = [];
+  const started = Date.now();
+  const readyMs: Partial<StartupReport['readyMs']> = {};
+  const timed = <T>(part: keyof StartupReport['readyMs'], work: Promise<T>) => work.then((value) => ((readyMs[part] = Date.now() - started), value));
+  // First, as the slowest to be ready when the synth is reused (DynamoDB Local's JVM above all).
+  const enginesStarting = [
+    timed('dynamoDbLocal', startDynamoDbLocal({ fullJit: options.fullJitDynamoDb === true }).then((engine) => (engines.push(engine), engine))),
+    timed('sqsEmulator', startSqsEmulator().then((engine) => (engines.push(engine), engine))),
+  ] as const;
   try {
     const issuerUrl = `${origin.origin}/issuer`;
-    const synth = () =>
-      synthesize({
-        projectDir,
-        outputDir: path.join(stateDir, 'cdk.out'),
-        // The local issuer replaces whatever issuer the context names: its tokens are the ones that verify here.
-        context: { ...options.context, jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
-      });
-    log('synthesizing the CDK app and starting DynamoDB Local and the SQS emulator…');
-    const dynamoStarting = startDynamoDbLocal().then((engine) => (engines.push(engine), engine));
-    const sqsStarting = startSqsEmulator().then((engine) => (engines.push(engine), engine));
-    enginesStarting = [dynamoStarting, sqsStarting];
-    const [dynamo, sqsEngine, issuer] = await Promise.all([
-      dynamoStarting,
-      sqsStarting,
-      LocalIssuer.open(stateDir, issuerUrl),
-      synth(),
+    const settings = {
+      projectDir,
+      assemblyDir: path.join(stateDir, 'cdk.out'),
+      ...(options.stackName !== undefined && { stackName: options.stackName }),
+      // The local issuer replaces whatever issuer the context names: its tokens are the ones that verify here.
+      context: { ...options.context, jwtIssuer: issuerUrl, jwtAudience: LOCAL_AUDIENCE },
+    };
+    const synth = async (): Promise<SynthInputs | undefined> => {
+      forgetSynthInputs(settings.assemblyDir);
+      const recorded = recordSynthInputs(settings, await synthesize({ projectDir, outputDir: settings.assemblyDir, context: settings.context }));
+      if ('reason' in recorded) log(`this synth cannot be reused, nor handler edits rebuilt alone: ${recorded.reason}`);
+      return 'inputs' in recorded ? recorded.inputs : undefined;
+    };
+    const reusable = options.synth ? { reason: 'asked to (--synth)' } : reusableSynth(settings);
+    log(
+      'inputs' in reusable
+        ? 'reusing the last synth (nothing it read has changed) and starting DynamoDB Local and the SQS emulator…'
+        : `synthesizing the CDK app (${reusable.reason}) and starting DynamoDB Local and the SQS emulator…`,
+    );
+    const [dynamo, sqsEngine, issuer, inputs] = await Promise.all([
+      ...enginesStarting,
+      timed('issuer', LocalIssuer.open(stateDir, issuerUrl)),
+      timed('synth', 'inputs' in reusable ? Promise.resolve(reusable.inputs) : synth()),
     ]);
-    ready = await Ready.create({ options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, synth, log });
-    return ready.runtime();
+    const parts = { options, projectDir, stateDir, origin, server, engines: { dynamo, sqs: sqsEngine }, issuer, inputs, synth, log };
+    ready = await timed('load', Ready.create(parts));
+    const startup = { synthesized: !('inputs' in reusable), readyMs: readyMs as StartupReport['readyMs'] };
+    const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+    log(
+      `ready in ${seconds(startup.readyMs.load)}: DynamoDB Local ${seconds(startup.readyMs.dynamoDbLocal)}, SQS emulator ${seconds(startup.readyMs.sqsEmulator)}, ` +
+        `${startup.synthesized ? 'synth' : 'synth reused'} ${seconds(startup.readyMs.synth)}, then provisioning and loading`,
+    );
+    return { ...ready.runtime(), startup };
   } catch (error) {
-    // A failed synth can end the wait before the engines are up: let them come up, then stop them.
+    // An engine still starting when something else failed is stopped too, once it has started.
     await Promise.allSettled(enginesStarting);
     await Promise.all(engines.map((engine) => engine.stop()));
     await closeServer(server);
@@ -175,7 +214,9 @@ interface ReadyParts {
   server: Server;
   engines: { dynamo: Engine; sqs: Engine };
   issuer: LocalIssuer;
-  synth: () => Promise<void>;
+  /** What the running app's synth read; undefined where it is not known (every edit then re-synthesizes). */
+  inputs: SynthInputs | undefined;
+  synth: () => Promise<SynthInputs | undefined>;
   log: (message: string) => void;
 }
 
@@ -188,12 +229,16 @@ class Ready {
   private readonly sqs: SQSClient;
   private readonly watchers: FSWatcher[] = [];
   private reloading: Promise<void> = Promise.resolve();
+  private inputs: SynthInputs | undefined;
+  private rebuilds = 0;
   private outputs!: LocalOutputs;
   // Kept across reloads: the counts are the session's, as CloudWatch's outlive a deployment.
   private readonly metrics = new LocalMetrics();
 
   private constructor(private readonly parts: ReadyParts) {
     const { engines, options } = parts;
+    this.inputs = parts.inputs;
+    rmSync(this.rebuiltBundlesDir, { recursive: true, force: true });
     const clientConfig = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
     this.dynamoDb = new DynamoDBClient({ ...clientConfig, endpoint: engines.dynamo.endpoint });
     this.sqs = new SQSClient({ ...clientConfig, endpoint: engines.sqs.endpoint, useQueueUrlAsEndpoint: false });
@@ -229,7 +274,7 @@ class Ready {
     return ready;
   }
 
-  runtime(): LocalRuntime {
+  runtime(): Omit<LocalRuntime, 'startup'> {
     const { origin, issuer, server, engines } = this.parts;
     return {
       url: origin.origin,
@@ -254,6 +299,7 @@ class Ready {
     await this.httpApis.close();
     await this.unload(this.loaded);
     rmSync(this.outputsFile, { force: true });
+    rmSync(this.rebuiltBundlesDir, { recursive: true, force: true });
     this.dynamoDb.destroy();
     this.sqs.destroy();
   }
@@ -400,25 +446,67 @@ class Ready {
     renameSync(`${this.outputsFile}.tmp`, this.outputsFile);
   }
 
+  /** Where bundles rebuilt after a handler edit go (the assembly stays as the synth made it). */
+  private get rebuiltBundlesDir(): string {
+    return path.join(this.parts.stateDir, 'bundles');
+  }
+
   private watch(): void {
     let timer: NodeJS.Timeout | undefined;
-    const changed = (file: string | null) => {
+    const changed = new Set<string>();
+    const onChange = (file: string) => {
+      changed.add(file);
       clearTimeout(timer);
       timer = setTimeout(() => {
-        this.reloading = this.reloading.then(() => this.reload(file ?? 'a file'));
+        const files = [...changed];
+        changed.clear();
+        this.reloading = this.reloading.then(() => this.reload(files));
       }, 300);
     };
     for (const dir of watchedDirectories(this.parts.projectDir)) {
-      this.watchers.push(watch(dir, { recursive: true }, (_, file) => changed(file)));
+      // Without a name (rare), the change cannot be placed: the directory itself stands for it, and is no bundle's input.
+      this.watchers.push(watch(dir, { recursive: true }, (_, file) => onChange(file ? path.join(dir, file) : dir)));
     }
   }
 
-  /** Re-synthesizes and swaps in the new functions, routes and pollers; a failed synth keeps the running app. */
-  private async reload(file: string): Promise<void> {
-    const { log } = this.parts;
-    log(`${file} changed: re-synthesizing…`);
+  /**
+   * Applies an edit: a handler-only edit rebuilds the bundles that include the edited files and
+   * swaps those functions' code; any other edit re-synthesizes and swaps in the new functions,
+   * routes and pollers. Connections, tables and queues stay; a failed build keeps the running app.
+   */
+  private async reload(files: string[]): Promise<void> {
+    const { log, projectDir } = this.parts;
+    const plan = planChange(this.inputs, files, projectDir);
+    if (plan.kind === 'unchanged') return;
+    const changed = [...(plan.kind === 'rebuild' ? plan.digests.keys() : files)].map((file) => path.relative(projectDir, file)).join(', ');
+    if (plan.kind === 'rebuild') {
+      log(`${changed} changed: handler code only, rebuilding ${plan.bundles.length} bundle(s) without a synth…`);
+      const started = Date.now();
+      try {
+        const built = await Promise.all(
+          plan.bundles.map(async (bundle) => {
+            const codeDir = path.join(this.rebuiltBundlesDir, `${bundle.functionLogicalIds[0]}-${++this.rebuilds}`);
+            return { bundle, codeDir, bundleInputs: await rebuildBundle(bundle, codeDir) };
+          }),
+        );
+        const swapped: string[] = [];
+        for (const { bundle, codeDir, bundleInputs } of built) {
+          recordRebuild(this.inputs as SynthInputs, bundle, codeDir, bundleInputs, plan.digests);
+          for (const fn of this.loaded.functions.values()) {
+            if (!bundle.functionLogicalIds.includes(fn.definition.logicalId)) continue;
+            await fn.replaceCode(codeDir);
+            swapped.push(fn.definition.name);
+          }
+        }
+        log(`reloaded ${swapped.join(', ')} in ${Date.now() - started} ms (no synth)`);
+      } catch (error) {
+        log(`rebuild failed, still running the previous code: ${(error as Error).message}`);
+      }
+      return;
+    }
+    log(`${changed} changed: re-synthesizing (${plan.reason})…`);
     try {
-      await this.parts.synth();
+      this.inputs = await this.parts.synth();
       const previous = this.loaded;
       this.loaded = await this.load();
       this.writeOutputs();

@@ -20,6 +20,7 @@ Options:
   --max-connection-duration <s>   close every connection after this long (default 7200, as API Gateway)
   --schedule-every <seconds>      run scheduled rules this often instead of at their rate
   --no-watch                      do not reload when a file under cdk.json's watch.include changes
+  --synth                         synthesize even if nothing the last synth read has changed
   --quiet-functions               do not print what the functions log
   -h, --help                      this help`;
 
@@ -43,6 +44,7 @@ export function startOptionsFrom(args: string[]): StartOptions | 'help' {
       'max-connection-duration': { type: 'string' },
       'schedule-every': { type: 'string' },
       'no-watch': { type: 'boolean' },
+      synth: { type: 'boolean' },
       'quiet-functions': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -78,6 +80,7 @@ export function startOptionsFrom(args: string[]): StartOptions | 'help' {
       ...(values['max-connection-duration'] && { maxConnectionSeconds: number('max-connection-duration', values['max-connection-duration']) }),
       ...(values['schedule-every'] && { scheduleEverySeconds: positive('schedule-every', values['schedule-every']) }),
       watch: !values['no-watch'],
+      ...(values.synth && { synth: true }),
     },
     quietFunctions: values['quiet-functions'] === true,
   };

@@ -21,6 +21,8 @@ describe("npm start's options", () => {
       scheduleEverySeconds: 2,
     });
     expect((startOptionsFrom(['--quiet-functions']) as StartOptions).quietFunctions).toBe(true);
+    expect(runtimeOf(['--synth']).synth).toBe(true);
+    expect(runtimeOf([]).synth).toBeUndefined();
     expect(() => startOptionsFrom(['--port', 'eighty'])).toThrow('--port takes a whole number, got "eighty"');
     expect(() => startOptionsFrom(['--schedule-every', '0'])).toThrow('--schedule-every takes at least 1, got "0"');
     expect(() => startOptionsFrom(['-c', 'novalue'])).toThrow('--context takes key=value, got "novalue"');
