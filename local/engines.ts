@@ -24,8 +24,9 @@ export async function startDynamoDbLocal(): Promise<Engine> {
     'java',
     [`-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', path.join(jarDir, 'DynamoDBLocal.jar'),
       '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
+  endWithThisProcess(child);
   await waitForLine(child, /Port:|CorsParams/, 'DynamoDB Local');
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilServing(endpoint);
@@ -34,9 +35,12 @@ export async function startDynamoDbLocal(): Promise<Engine> {
 
 /** The fauxqs SQS emulator (AWS JSON and query protocols), on loopback. */
 export async function startSqsEmulator(): Promise<Engine> {
+  // Its stdin is a pipe from this process: the emulator ends when it closes, even if this process was killed.
   const child = spawn(process.execPath, [path.join(__dirname, 'sqs-emulator.mjs'), '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
   });
+  endWithThisProcess(child);
   const line = await waitForLine(child, /"port"/, 'SQS emulator');
   const { port } = JSON.parse(line) as { port: number };
   return { endpoint: `http://127.0.0.1:${port}`, stop: () => stopProcess(child) };
@@ -88,6 +92,18 @@ async function waitUntilServing(endpoint: string): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+}
+
+/**
+ * Engines run in a process group of their own (`detached`), so that a terminal's Ctrl-C, which
+ * signals the whole foreground group, reaches only the runtime: it closes the connections, whose
+ * `$disconnect`s need the engines, and stops the engines last. Out of that group they would
+ * outlive this process, so they end when it exits, however it exits short of SIGKILL.
+ */
+function endWithThisProcess(child: ChildProcess): void {
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  child.once('exit', () => process.removeListener('exit', kill));
 }
 
 function stopProcess(child: ChildProcess): Promise<void> {

@@ -230,19 +230,20 @@ class Ready {
       stop: async () => {
         await this.stopServing();
         await Promise.all(Object.values(engines).map((engine) => engine.stop()));
+        // Last: while it is there, the engines it names answer.
+        rmSync(this.outputsFile, { force: true });
         await closeServer(server);
       },
     };
   }
 
-  /** Closes connections (running their `$disconnect`), then stops pollers and functions. */
+  /** Closes connections (running their `$disconnect`s against the live engines), then stops pollers and functions. */
   async stopServing(): Promise<void> {
     for (const watcher of this.watchers) watcher.close();
     await this.reloading;
     await this.gateway.closeAll();
     await this.httpApis.close();
     await this.unload(this.loaded);
-    rmSync(this.outputsFile, { force: true });
     this.dynamoDb.destroy();
     this.sqs.destroy();
   }
