@@ -11,5 +11,5 @@ await app.listen({ host: '127.0.0.1', port });
 process.stdout.write(`${JSON.stringify({ port: app.server.address().port })}\n`);
 const stop = () => app.close().then(() => process.exit(0));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, stop);
-// The runtime holds our stdin open: it closes when the runtime is gone, however it ended.
+// The runtime holds our stdin open: it closes it to stop us, and it closes when the runtime is gone, however it ended.
 process.stdin.on('end', stop).resume();
