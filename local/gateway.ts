@@ -163,6 +163,21 @@ export class WebSocketGateway implements ConnectionRegistry {
   }
 
   /**
+   * Cuts connections off as a network failure would (fault injection): the TCP socket is destroyed
+   * without a close frame, and `$disconnect` runs with 1006. Returns the ids of those it cut off.
+   */
+  drop(which: { connectionIds?: string[]; principalIds?: string[] }): string[] {
+    return [...this.connections.entries()]
+      .filter(([connectionId, connection]) =>
+        which.connectionIds?.includes(connectionId) || which.principalIds?.includes(String(connection.authorizer?.['principalId'])),
+      )
+      .map(([connectionId, connection]) => {
+        connection.socket.terminate();
+        return connectionId;
+      });
+  }
+
+  /**
    * Closes every connection as API Gateway does on a deployment's end, and waits for their
    * `$disconnect`s as long as they keep finishing: hundreds of them queue for a few execution
    * environments and take a while, so only `stallMs` without one closing or finishing ends the

@@ -13,6 +13,8 @@ import { type InvocationReport, LocalFunction } from './functions';
 import { WebSocketGateway } from './gateway';
 import { HttpApiGateway } from './http-api';
 import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
+import { DynamoDbProxy } from './dynamodb-proxy';
+import { type FaultSpec, Faults, parseFaultSpec } from './faults';
 import { handleLambdaInvokeRequest } from './lambda-invoke-api';
 import { handleManagementApiRequest } from './management-api';
 import { LocalMetrics, type LocalMetricsSnapshot } from './metrics';
@@ -50,6 +52,8 @@ export interface LocalRuntimeOptions {
    * here; for benchmarks. @default nothing is measured
    */
   onInvocation?: (report: InvocationReport) => void;
+  /** Faults in force from the start (`--faults`); `/_local/faults` changes them. @default none */
+  faults?: FaultSpec;
 }
 
 /** `.local/outputs.json`: the stack's outputs, resolved locally, plus the local engines' endpoints. */
@@ -180,6 +184,8 @@ class Ready {
   private outputs!: LocalOutputs;
   // Kept across reloads: the counts are the session's, as CloudWatch's outlive a deployment.
   private readonly metrics = new LocalMetrics();
+  private readonly faults = new Faults();
+  private dynamoDbProxy!: DynamoDbProxy;
 
   private constructor(private readonly parts: ReadyParts) {
     const { engines, options } = parts;
@@ -206,11 +212,14 @@ class Ready {
 
   static async create(parts: ReadyParts): Promise<Ready> {
     const ready = new Ready(parts);
+    if (parts.options.faults) ready.faults.set(parts.options.faults);
+    ready.dynamoDbProxy = await DynamoDbProxy.start(parts.engines.dynamo.endpoint, ready.faults);
     try {
       ready.loaded = await ready.load();
     } catch (error) {
       // A template the runtime cannot run may be found after the HTTP APIs' ports were opened.
       await ready.httpApis.close();
+      await ready.dynamoDbProxy.close();
       throw error;
     }
     ready.writeOutputs();
@@ -244,6 +253,7 @@ class Ready {
     await this.gateway.closeAll();
     await this.httpApis.close();
     await this.unload(this.loaded);
+    await this.dynamoDbProxy.close();
     this.dynamoDb.destroy();
     this.sqs.destroy();
   }
@@ -251,7 +261,7 @@ class Ready {
   async serveHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', this.parts.origin);
     const stage = this.loaded.app.webSocketApi.stageName;
-    if (handleManagementApiRequest(this.gateway, stage, request, response)) return;
+    if (handleManagementApiRequest(this.gateway, stage, request, response, (method, id) => this.faults.managementApiFault(method, id))) return;
     if (this.gateway.handlePlainRequest(request, response)) return;
     const { app, functions } = this.loaded;
     const invokable = { region: app.region, has: (name: string) => functions.has(name), invoke: (name: string, event: unknown) => this.invoke(name, event) };
@@ -269,6 +279,27 @@ class Ready {
         return sendJson(response, 200, this.outputs);
       case 'GET /_local/metrics':
         return sendJson(response, 200, this.metrics.snapshot());
+      case 'GET /_local/faults':
+        return sendJson(response, 200, this.faults.report());
+      case 'DELETE /_local/faults':
+        this.faults.set({});
+        return sendJson(response, 200, this.faults.report());
+      case 'PUT /_local/faults':
+      case 'POST /_local/faults': {
+        if (!declaresJson(request)) return sendJson(response, 415, NOT_JSON);
+        let spec: FaultSpec;
+        try {
+          spec = parseFaultSpec(await readJson(request));
+        } catch (error) {
+          return sendJson(response, 400, { message: (error as Error).message });
+        }
+        const { dropConnections, ...standing } = spec;
+        // PUT replaces the faults in force, POST adds to them.
+        if (request.method === 'PUT') this.faults.set(standing);
+        else this.faults.add(standing);
+        const dropped = dropConnections ? this.gateway.drop(dropConnections) : [];
+        return sendJson(response, 200, { ...this.faults.report(), dropped });
+      }
       case 'POST /_local/token': {
         if (!declaresJson(request)) return sendJson(response, 415, NOT_JSON);
         const { userId, ttlSeconds, ...grants } = ((await readJson(request)) ?? {}) as Record<string, unknown>;
@@ -313,7 +344,8 @@ class Ready {
       AWS_DEFAULT_REGION: app.region,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: engines.dynamo.endpoint,
+      // Through the proxy that can pause a table (`--faults`).
+      AWS_ENDPOINT_URL_DYNAMODB: this.dynamoDbProxy.endpoint,
       AWS_ENDPOINT_URL_SQS: engines.sqs.endpoint,
       // Functions that invoke others (`@aws-sdk/client-lambda`) reach this runtime's Invoke API.
       AWS_ENDPOINT_URL_LAMBDA: origin.origin,
@@ -341,6 +373,7 @@ class Ready {
           (event) => this.invoke(mapping.functionName, event),
           app.region,
           (error) => log(`${mapping.functionName} (from its queue): ${error.message}`),
+          () => this.faults.queueDelayMs(mapping.queueUrl),
         ),
     );
     for (const poller of pollers) poller.start();

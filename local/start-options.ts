@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { faultSpecFromArgument } from './faults';
 import type { LocalRuntimeOptions } from './runtime';
 
 export const HELP = `Usage: npm start -- [options]
@@ -19,6 +20,10 @@ Options:
   --schedule-every <seconds>      run scheduled rules this often instead of at their rate
   --no-watch                      do not reload when bin/, lib/ or lambdas/ change
   --quiet-functions               do not print what the functions log
+  --faults <json or file>         inject faults from the start, e.g.
+                                  '{"managementApi":[{"status":429,"rate":0.2}],"queueDelays":{"NotifyConnectionQueue":2000}}'
+                                  (management API 429/410/500 answers, queue delays, paused tables: see
+                                  docs/local.md, "Fault injection"; /_local/faults changes them while running)
   -h, --help                      this help`;
 
 /** What `npm start -- …` asks for: the runtime's options, and whether to print the functions' output. */
@@ -42,6 +47,7 @@ export function startOptionsFrom(args: string[]): StartOptions | 'help' {
       'schedule-every': { type: 'string' },
       'no-watch': { type: 'boolean' },
       'quiet-functions': { type: 'boolean' },
+      faults: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,6 +82,7 @@ export function startOptionsFrom(args: string[]): StartOptions | 'help' {
       ...(values['max-connection-duration'] && { maxConnectionSeconds: number('max-connection-duration', values['max-connection-duration']) }),
       ...(values['schedule-every'] && { scheduleEverySeconds: positive('schedule-every', values['schedule-every']) }),
       watch: !values['no-watch'],
+      ...(values.faults !== undefined && { faults: faultSpecFromArgument(values.faults) }),
     },
     quietFunctions: values['quiet-functions'] === true,
   };
