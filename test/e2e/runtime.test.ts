@@ -547,9 +547,9 @@ describe('web pages: DNS rebinding and requests from other origins (docs/securit
     }
   });
 
-  it('refuses /_local/token and /_local/notify bodies not declared JSON (text/plain, a form, multipart, none): 415', async () => {
+  it('refuses /_local/token, /_local/notify and /_local/faults bodies not declared JSON (text/plain, a form, multipart, none): 415', async () => {
     const contentTypes = ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined];
-    for (const path of ['/_local/token', '/_local/notify']) {
+    for (const path of ['/_local/token', '/_local/notify', '/_local/faults']) {
       for (const contentType of contentTypes) {
         const headers: Record<string, string> = contentType === undefined ? {} : { 'content-type': contentType };
         const reply = await rawRequest(port(), { method: 'POST', path, headers, body: '{"userId":"victim","data":{}}' });
