@@ -212,7 +212,11 @@ class Ready {
 
   static async create(parts: ReadyParts): Promise<Ready> {
     const ready = new Ready(parts);
-    if (parts.options.faults) ready.faults.set(parts.options.faults);
+    if (parts.options.faults) {
+      // There is no connection to drop yet.
+      const { dropConnections: _, ...standing } = parts.options.faults;
+      ready.faults.set(standing);
+    }
     ready.dynamoDbProxy = await DynamoDbProxy.start(parts.engines.dynamo.endpoint, ready.faults);
     try {
       ready.loaded = await ready.load();
