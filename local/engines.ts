@@ -27,12 +27,16 @@ export async function startDynamoDbLocal({ fullJit = false } = {}): Promise<Engi
   const jarDir = path.join(packageDir, 'lib', release);
   // DynamoDB Local cannot report a port it picked itself, so take a free one and hand it over.
   const port = await freePort();
+  // Through sh, which ends java when its stdin (a pipe from this process) closes, as the SQS
+  // emulator does: java reads no stdin of its own.
   const child = spawn(
-    'java',
-    [...(fullJit ? [] : QUICK_START_JVM), `-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', path.join(jarDir, 'DynamoDBLocal.jar'),
+    'sh',
+    ['-c', 'java "$@" & read -r _; kill $! 2>/dev/null; wait', 'dynamodb-local',
+      ...(fullJit ? [] : QUICK_START_JVM), `-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', path.join(jarDir, 'DynamoDBLocal.jar'),
       '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
+  endWithThisProcess(child);
   await waitForLine(child, /Port:|CorsParams/, 'DynamoDB Local');
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilServing(endpoint);
@@ -42,8 +46,10 @@ export async function startDynamoDbLocal({ fullJit = false } = {}): Promise<Engi
 /** The fauxqs SQS emulator (AWS JSON and query protocols), on loopback. */
 export async function startSqsEmulator(): Promise<Engine> {
   const child = spawn(process.execPath, [path.join(__dirname, 'sqs-emulator.mjs'), '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
   });
+  endWithThisProcess(child);
   const line = await waitForLine(child, /"port"/, 'SQS emulator');
   const { port } = JSON.parse(line) as { port: number };
   return { endpoint: `http://127.0.0.1:${port}`, stop: () => stopProcess(child) };
@@ -67,7 +73,7 @@ function waitForLine(child: ChildProcess, pattern: RegExp, name: string): Promis
     const timer = setTimeout(() => fail(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
     const fail = (error: Error) => {
       clearTimeout(timer);
-      child.kill('SIGKILL');
+      killGroup(child);
       reject(error);
     };
     child.once('error', (error) => fail(new Error(`${name} could not be started: ${error.message}`)));
@@ -97,14 +103,36 @@ async function waitUntilServing(endpoint: string): Promise<void> {
   }
 }
 
+/**
+ * Engines run in a process group of their own (`detached`), so that a terminal's Ctrl-C, which
+ * signals the whole foreground group, reaches only the runtime: it closes the connections, whose
+ * `$disconnect`s need the engines, and stops the engines last. Out of that group they would
+ * outlive this process; so each ends when its stdin, a pipe from this process, closes (which a
+ * SIGKILL of this process does too), and at once when this process exits.
+ */
+function endWithThisProcess(child: ChildProcess): void {
+  const kill = () => killGroup(child);
+  process.once('exit', kill);
+  child.once('exit', () => process.removeListener('exit', kill));
+}
+
+/** The engine and whatever it started (DynamoDB Local's sh and java). */
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-(child.pid as number), 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    const killer = setTimeout(() => killGroup(child), 5_000);
     child.once('exit', () => {
       clearTimeout(killer);
       resolve();
     });
-    child.kill('SIGTERM');
+    child.stdin?.end();
   });
 }

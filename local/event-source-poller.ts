@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { EventSourceMappingDefinition } from './app-model';
 import { toSqsRecord } from './sqs-records';
@@ -46,6 +47,8 @@ export class SqsEventSourcePoller {
     private readonly invoke: Invoke,
     private readonly region: string,
     private readonly onError: (error: Error) => void,
+    /** How long a received batch waits before the function gets it (an injected fault; see local/faults.ts). */
+    private readonly delayMs: () => number = () => 0,
   ) {}
 
   start(): void {
@@ -94,6 +97,9 @@ export class SqsEventSourcePoller {
   }
 
   private async process(batch: Message[]): Promise<void> {
+    const delayMs = this.delayMs();
+    // Aborted by a stop, which leaves the batch to come back after its visibility timeout.
+    if (delayMs > 0) await sleep(delayMs, undefined, { signal: this.abort.signal });
     const records = batch.map((message) => toSqsRecord(message, this.mapping.queueArn, this.region));
     const outcome = await this.invoke({ Records: records }).then(
       (result) => ({ result }),

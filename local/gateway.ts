@@ -70,6 +70,8 @@ export class WebSocketGateway implements ConnectionRegistry {
   private readonly connections = new Map<string, LiveConnection>();
   private readonly selectedSubprotocols = new WeakMap<IncomingMessage, string>();
   private readonly disconnects = new Set<Promise<void>>();
+  /** Closes and `$disconnect`s finished so far: a stop waits while this grows. */
+  private progress = 0;
   private readonly server: WebSocketServer;
 
   constructor(
@@ -161,13 +163,38 @@ export class WebSocketGateway implements ConnectionRegistry {
     return true;
   }
 
-  /** Closes every connection as API Gateway does on a deployment's end, and waits for their `$disconnect`s. */
-  async closeAll(): Promise<void> {
+  /**
+   * Cuts connections off as a network failure would (fault injection): the TCP socket is destroyed
+   * without a close frame, and `$disconnect` runs with 1006. Returns the ids of those it cut off.
+   */
+  drop(which: { connectionIds?: string[]; principalIds?: string[] }): string[] {
+    return [...this.connections.entries()]
+      .filter(([connectionId, connection]) =>
+        which.connectionIds?.includes(connectionId) || which.principalIds?.includes(String(connection.authorizer?.['principalId'])),
+      )
+      .map(([connectionId, connection]) => {
+        connection.socket.terminate();
+        return connectionId;
+      });
+  }
+
+  /**
+   * Closes every connection as API Gateway does on a deployment's end, and waits for their
+   * `$disconnect`s as long as they keep finishing: hundreds of them queue for a few execution
+   * environments and take a while, so only `stallMs` without one closing or finishing ends the
+   * wait (a `$disconnect` that hangs does not hold a stop for ever).
+   */
+  async closeAll(stallMs = 5_000): Promise<void> {
     for (const connection of this.connections.values()) this.closeWith(connection, GOING_AWAY);
-    const deadline = Date.now() + 5_000;
-    while ((this.connections.size > 0 || this.disconnects.size > 0) && Date.now() < deadline) {
+    const pending = () => this.connections.size + this.disconnects.size;
+    if (pending() > 0) this.log(`closing ${this.connections.size} connections and waiting for their $disconnects…`);
+    let progressSeen = this.progress;
+    let stalledSince = Date.now();
+    while (pending() > 0 && Date.now() - stalledSince < stallMs) {
       await Promise.race([...this.disconnects, new Promise((resolve) => setTimeout(resolve, 50))]);
+      if (this.progress !== progressSeen) [progressSeen, stalledSince] = [this.progress, Date.now()];
     }
+    if (pending() > 0) this.log(`gave up on ${pending()} connections and $disconnects after ${stallMs} ms without progress`);
     for (const connection of this.connections.values()) connection.socket.terminate();
     this.server.close();
   }
@@ -242,6 +269,7 @@ export class WebSocketGateway implements ConnectionRegistry {
       clearTimeout(connection.idleTimer);
       clearTimeout(connection.lifetimeTimer);
       this.connections.delete(request.connectionId);
+      this.progress += 1;
       const status = connection.closedBy ?? (code === 1005 ? NO_STATUS : { code, reason: reason.toString() });
       this.track(request, status, authorizer);
     });
@@ -290,7 +318,10 @@ export class WebSocketGateway implements ConnectionRegistry {
     const disconnect = invoke(route.functionName, disconnectEvent(request, status, authorizer))
       .then(() => undefined)
       .catch((error: unknown) => this.log('$disconnect integration failed', { connectionId: request.connectionId, error: String(error) }))
-      .finally(() => this.disconnects.delete(disconnect));
+      .finally(() => {
+        this.disconnects.delete(disconnect);
+        this.progress += 1;
+      });
     this.disconnects.add(disconnect);
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sigV4AccessKeyOf } from './browser-guard';
+import { MANAGEMENT_API_ERRORS, type ManagementApiFaultStatus } from './faults';
 
 /** What the management API knows of a connection (GetConnection). */
 export interface ConnectionInfo {
@@ -34,12 +35,21 @@ export function handleManagementApiRequest(
   stage: string,
   request: IncomingMessage,
   response: ServerResponse,
+  /** Injected faults (`--faults`): the status to fail a call with, or undefined. */
+  faultFor?: (method: string, connectionId: string) => ManagementApiFaultStatus | undefined,
 ): boolean {
   const match = PATH.exec(request.url ?? '');
   if (!match || match[1] !== stage) return false;
   const connectionId = decodeURIComponent(match[2] as string);
   if (!sigV4AccessKeyOf(request.headers.authorization)) {
     sendError(response, 403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
+    return true;
+  }
+  const fault = faultFor?.(request.method ?? '', connectionId);
+  if (fault !== undefined) {
+    const { errorType, message } = MANAGEMENT_API_ERRORS[fault];
+    // Read to its end first, so that the client's keep-alive socket stays usable.
+    request.resume().on('end', () => sendError(response, fault, errorType, message));
     return true;
   }
 

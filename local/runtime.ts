@@ -8,8 +8,10 @@ import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model'
 import { linkAwsSdk } from './aws-sdk-modules';
 import { declaresJson, foreignHostOf, foreignOriginOf } from './browser-guard';
 import { readSynthesizedStack } from './cloud-assembly';
+import { DynamoDbProxy } from './dynamodb-proxy';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
 import { SqsEventSourcePoller } from './event-source-poller';
+import { type FaultSpec, Faults, parseFaultSpec } from './faults';
 import { type InvocationReport, LocalFunction } from './functions';
 import { WebSocketGateway } from './gateway';
 import { planChange, rebuildBundle, recordRebuild } from './handler-bundles';
@@ -60,6 +62,8 @@ export interface LocalRuntimeOptions {
    * here; for benchmarks. @default nothing is measured
    */
   onInvocation?: (report: InvocationReport) => void;
+  /** Faults in force from the start (`--faults`); `/_local/faults` changes them. @default none */
+  faults?: FaultSpec;
 }
 
 /** `.local/outputs.json`: the stack's outputs, resolved locally, plus the local engines' endpoints. */
@@ -234,6 +238,8 @@ class Ready {
   private outputs!: LocalOutputs;
   // Kept across reloads: the counts are the session's, as CloudWatch's outlive a deployment.
   private readonly metrics = new LocalMetrics();
+  private readonly faults = new Faults();
+  private dynamoDbProxy!: DynamoDbProxy;
 
   private constructor(private readonly parts: ReadyParts) {
     const { engines, options } = parts;
@@ -262,11 +268,18 @@ class Ready {
 
   static async create(parts: ReadyParts): Promise<Ready> {
     const ready = new Ready(parts);
+    if (parts.options.faults) {
+      // There is no connection to drop yet.
+      const { dropConnections: _, ...standing } = parts.options.faults;
+      ready.faults.set(standing);
+    }
+    ready.dynamoDbProxy = await DynamoDbProxy.start(parts.engines.dynamo.endpoint, ready.faults);
     try {
       ready.loaded = await ready.load();
     } catch (error) {
       // A template the runtime cannot run may be found after the HTTP APIs' ports were opened.
       await ready.httpApis.close();
+      await ready.dynamoDbProxy.close();
       throw error;
     }
     ready.writeOutputs();
@@ -286,20 +299,22 @@ class Ready {
       stop: async () => {
         await this.stopServing();
         await Promise.all(Object.values(engines).map((engine) => engine.stop()));
+        // Last: while it is there, the engines it names answer.
+        rmSync(this.outputsFile, { force: true });
         await closeServer(server);
       },
     };
   }
 
-  /** Closes connections (running their `$disconnect`), then stops pollers and functions. */
+  /** Closes connections (running their `$disconnect`s against the live engines), then stops pollers and functions. */
   async stopServing(): Promise<void> {
     for (const watcher of this.watchers) watcher.close();
     await this.reloading;
     await this.gateway.closeAll();
     await this.httpApis.close();
     await this.unload(this.loaded);
-    rmSync(this.outputsFile, { force: true });
     rmSync(this.rebuiltBundlesDir, { recursive: true, force: true });
+    await this.dynamoDbProxy.close();
     this.dynamoDb.destroy();
     this.sqs.destroy();
   }
@@ -307,7 +322,7 @@ class Ready {
   async serveHttp(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', this.parts.origin);
     const stage = this.loaded.app.webSocketApi.stageName;
-    if (handleManagementApiRequest(this.gateway, stage, request, response)) return;
+    if (handleManagementApiRequest(this.gateway, stage, request, response, (method, id) => this.faults.managementApiFault(method, id))) return;
     if (this.gateway.handlePlainRequest(request, response)) return;
     const { app, functions } = this.loaded;
     const invokable = { region: app.region, has: (name: string) => functions.has(name), invoke: (name: string, event: unknown) => this.invoke(name, event) };
@@ -325,6 +340,27 @@ class Ready {
         return sendJson(response, 200, this.outputs);
       case 'GET /_local/metrics':
         return sendJson(response, 200, this.metrics.snapshot());
+      case 'GET /_local/faults':
+        return sendJson(response, 200, this.faults.report());
+      case 'DELETE /_local/faults':
+        this.faults.set({});
+        return sendJson(response, 200, this.faults.report());
+      case 'PUT /_local/faults':
+      case 'POST /_local/faults': {
+        if (!declaresJson(request)) return sendJson(response, 415, NOT_JSON);
+        let spec: FaultSpec;
+        try {
+          spec = parseFaultSpec(await readJson(request));
+        } catch (error) {
+          return sendJson(response, 400, { message: (error as Error).message });
+        }
+        const { dropConnections, ...standing } = spec;
+        // PUT replaces the faults in force, POST adds to them.
+        if (request.method === 'PUT') this.faults.set(standing);
+        else this.faults.add(standing);
+        const dropped = dropConnections ? this.gateway.drop(dropConnections) : [];
+        return sendJson(response, 200, { ...this.faults.report(), dropped });
+      }
       case 'POST /_local/token': {
         if (!declaresJson(request)) return sendJson(response, 415, NOT_JSON);
         const { userId, ttlSeconds, ...grants } = ((await readJson(request)) ?? {}) as Record<string, unknown>;
@@ -369,7 +405,8 @@ class Ready {
       AWS_DEFAULT_REGION: app.region,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: engines.dynamo.endpoint,
+      // Through the proxy that can pause a table (`--faults`).
+      AWS_ENDPOINT_URL_DYNAMODB: this.dynamoDbProxy.endpoint,
       AWS_ENDPOINT_URL_SQS: engines.sqs.endpoint,
       // Functions that invoke others (`@aws-sdk/client-lambda`) reach this runtime's Invoke API.
       AWS_ENDPOINT_URL_LAMBDA: origin.origin,
@@ -399,6 +436,7 @@ class Ready {
           (event) => this.invoke(mapping.functionName, event),
           app.region,
           (error) => log(`${mapping.functionName} (from its queue): ${error.message}`),
+          () => this.faults.queueDelayMs(mapping.queueUrl),
         ),
     );
     for (const poller of pollers) poller.start();

@@ -9,4 +9,7 @@ const app = buildApp({ logger: false });
 addMessageMoveTasks(app);
 await app.listen({ host: '127.0.0.1', port });
 process.stdout.write(`${JSON.stringify({ port: app.server.address().port })}\n`);
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => app.close().then(() => process.exit(0)));
+const stop = () => app.close().then(() => process.exit(0));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, stop);
+// The runtime holds our stdin open: it closes it to stop us, and it closes when the runtime is gone, however it ended.
+process.stdin.on('end', stop).resume();

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { faultSpecFromArgument } from './faults';
 import type { LocalRuntimeOptions } from './runtime';
 
 export const HELP = `Usage: ws-notify local [options]     (in ws-notify's repository: npm start -- [options])
@@ -22,6 +23,10 @@ Options:
   --no-watch                      do not reload when a file under cdk.json's watch.include changes
   --synth                         synthesize even if nothing the last synth read has changed
   --quiet-functions               do not print what the functions log
+  --faults <json or file>         inject faults from the start, e.g.
+                                  '{"managementApi":[{"status":429,"rate":0.2}],"queueDelays":{"NotifyConnectionQueue":2000}}'
+                                  (management API 429/410/500 answers, queue delays, paused tables: see
+                                  docs/local.md, "Fault injection"; /_local/faults changes them while running)
   -h, --help                      this help`;
 
 /** What `npm start -- …` and `ws-notify local …` ask for: the runtime's options, and whether to print the functions' output. */
@@ -46,6 +51,7 @@ export function startOptionsFrom(args: string[]): StartOptions | 'help' {
       'no-watch': { type: 'boolean' },
       synth: { type: 'boolean' },
       'quiet-functions': { type: 'boolean' },
+      faults: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -81,6 +87,7 @@ export function startOptionsFrom(args: string[]): StartOptions | 'help' {
       ...(values['schedule-every'] && { scheduleEverySeconds: positive('schedule-every', values['schedule-every']) }),
       watch: !values['no-watch'],
       ...(values.synth && { synth: true }),
+      ...(values.faults !== undefined && { faults: faultSpecFromArgument(values.faults) }),
     },
     quietFunctions: values['quiet-functions'] === true,
   };

@@ -1,7 +1,11 @@
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { embeddedMetricsOf, summaryLine } from './metrics';
-import { startLocalRuntime } from './runtime';
+import { type LocalRuntime, startLocalRuntime } from './runtime';
 import { HELP, type StartOptions, startOptionsFrom } from './start-options';
+
+/** A second Ctrl-C or SIGTERM this long after the first stops at once. */
+const FORCE_AFTER_MS = 2_000;
 
 async function main(): Promise<void> {
   const options = startOptionsFrom(process.argv.slice(2));
@@ -11,8 +15,37 @@ async function main(): Promise<void> {
 
 /** Runs the CDK app until Ctrl-C or SIGTERM, printing its endpoints: `npm start` and `ws-notify local`. */
 export async function runLocal(options: StartOptions): Promise<void> {
+  // Installed before the start, which starts the engines: a signal must never end this process
+  // by default, since the engines (in a process group of their own) end only with its 'exit'.
+  let runtime: LocalRuntime | undefined;
+  let stoppingSince: number | undefined;
+  const stop = (signal: string) => {
+    if (stoppingSince !== undefined) {
+      // Under npm one Ctrl-C arrives twice, from the terminal and relayed by npm: only a later one forces.
+      if (Date.now() - stoppingSince < FORCE_AFTER_MS) return;
+      console.log(`[ws-notify] ${signal} again: stopping at once, without waiting for $disconnects`);
+      return exitAtOnce();
+    }
+    stoppingSince = Date.now();
+    if (!runtime) return exitAtOnce();
+    console.log(`\n[ws-notify] ${signal}: stopping… (again to force)`);
+    runtime.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  const exitAtOnce = () => {
+    // The engines end with this process (local/engines.ts); outputs.json would name dead endpoints.
+    rmSync(path.join(options.runtime.stateDir ?? '.local', 'outputs.json'), { force: true });
+    process.exit(130);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   const started = Date.now();
-  const runtime = await startLocalRuntime({
+  runtime = await startLocalRuntime({
     ...options.runtime,
     log: (message) => console.log(`[ws-notify] ${message}`),
     // Not the embedded metrics: a line per invocation would drown the rest; the runtime adds them up (`m`).
@@ -39,31 +72,13 @@ export async function runLocal(options: StartOptions): Promise<void> {
   const printMetrics = () => console.log(`[ws-notify] metrics: ${summaryLine(runtime.metrics())}`);
   process.on('SIGUSR2', printMetrics);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n[ws-notify] ${signal}: stopping…`);
-    runtime.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
   if (process.stdin.isTTY) {
     // Keys arrive one by one in raw mode, where Ctrl-C is a key too rather than a SIGINT.
     process.stdin.setRawMode(true);
     process.stdin.on('data', (key: Buffer) => {
       const pressed = key.toString();
       if (pressed === 'm') printMetrics();
-      else if (pressed === '\u0003') {
-        process.stdin.setRawMode(false);
-        stop('SIGINT');
-      }
+      else if (pressed === '\u0003') stop('SIGINT');
     });
   }
 }

@@ -3,6 +3,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wri
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { eventually, PROJECT_DIR, TestClient } from '../support/local-runtime';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConnectionTable } from '../../lambdas/core/connections';
 import { LocalIssuer } from '../../local/issuer';
 
 /** `npm start` as a user runs it, in a copy of the project this test may edit. */
@@ -10,6 +13,10 @@ let projectCopy: string;
 let stateDir: string;
 let npmStart: ChildProcess;
 let output = '';
+/** What `npm start` started (the runtime and its engines, which run in process groups of their own). */
+let startedProcesses: number[] = [];
+/** Opened at the start, to find it closed by --idle-timeout while the other tests run. */
+let idleClient: { client: TestClient; openedAt: number };
 
 beforeAll(async () => {
   projectCopy = mkdtempSync(path.join(tmpdir(), 'ws-notify-project-'));
@@ -18,7 +25,9 @@ beforeAll(async () => {
   }
   symlinkSync(path.join(PROJECT_DIR, 'node_modules'), path.join(projectCopy, 'node_modules'));
   stateDir = path.join(projectCopy, 'state');
-  npmStart = spawn('npm', ['start', '--', '--port', '0', '--state-dir', stateDir, '--idle-timeout', '2', '--quiet-functions'], {
+  // The functions' output is kept: the stop test reads `$disconnect`'s lines. The idle timeout leaves
+  // room for the stop test to open its connections on a busy machine.
+  npmStart = spawn('npm', ['start', '--', '--port', '0', '--state-dir', stateDir, '--idle-timeout', String(IDLE_TIMEOUT_SECONDS)], {
     cwd: projectCopy,
     // Its own process group, so that teardown can end every process it started even if a test fails.
     detached: true,
@@ -27,22 +36,35 @@ beforeAll(async () => {
   npmStart.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   npmStart.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await eventually(async () => (existsSync(path.join(stateDir, 'outputs.json')) ? true : undefined), `outputs.json; output so far:\n${output}`, 120_000);
+  startedProcesses = descendantsOf(npmStart.pid as number);
+  idleClient = { client: await connect('idle-user'), openedAt: Date.now() };
 }, 150_000);
 
 afterAll(() => {
-  if (npmStart?.pid && npmStart.exitCode === null) {
+  const kill = (pid: number) => {
     try {
-      process.kill(-npmStart.pid, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
-  }
+  };
+  if (npmStart?.pid && npmStart.exitCode === null) kill(-npmStart.pid);
+  startedProcesses.forEach(kill);
   rmSync(projectCopy, { recursive: true, force: true });
 });
+
+const IDLE_TIMEOUT_SECONDS = 30;
 
 function outputs(): Record<string, string> {
   const file = JSON.parse(readFileSync(path.join(stateDir, 'outputs.json'), 'utf8')) as Record<string, Record<string, string>>;
   return file['WsNotify'] as Record<string, string>;
+}
+
+function documentClient(): DynamoDBDocumentClient {
+  const { Region, DynamoDbEndpoint } = outputs();
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({ region: Region, endpoint: DynamoDbEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+  );
 }
 
 async function connect(userId: string): Promise<TestClient> {
@@ -96,11 +118,6 @@ describe('npm start', () => {
     expect(output).toContain(outputs()['WebSocketUrl']);
   });
 
-  it('closes idle connections after --idle-timeout', async () => {
-    const client = await connect('idle-user');
-    expect(await client.closedWith(10_000)).toEqual({ code: 1001, reason: 'Going away' });
-  });
-
   it('picks up a handler edit without a restart', async () => {
     const client = await connect('editor');
     client.send({ action: 'ping', id: 'before' });
@@ -119,17 +136,51 @@ describe('npm start', () => {
     after.close();
   }, 120_000);
 
-  it('stops everything it started on SIGTERM: no Java or Node process is left, and outputs.json is gone', async () => {
-    const pid = npmStart.pid as number;
-    const started = descendantsOf(pid);
-    expect(started.length).toBeGreaterThanOrEqual(3);
+  it('closes idle connections after --idle-timeout', async () => {
+    const { client, openedAt } = idleClient;
+    expect(await client.closedWith((IDLE_TIMEOUT_SECONDS + 15) * 1000)).toEqual({ code: 1001, reason: 'Going away' });
+    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(IDLE_TIMEOUT_SECONDS * 1000);
+  }, (IDLE_TIMEOUT_SECONDS + 20) * 1000);
 
+  it('stops gracefully on a terminal\'s Ctrl-C with 400 connections open: every $disconnect runs against the live engines, then the engines stop, then outputs.json goes', async () => {
+    // Prepare: 400 connections of 20 users (under the 25 per user), opened 25 at a time.
+    const users = Array.from({ length: 20 }, (_, index) => `stop-user-${index}`);
+    const clients: TestClient[] = [];
+    for (let batch = 0; batch < 16; batch += 1) {
+      clients.push(...(await Promise.all(Array.from({ length: 25 }, (_, index) => connect(users[(batch * 25 + index) % users.length] as string)))));
+    }
+    const db = documentClient();
+    const table = new ConnectionTable(db, outputs()['ConnectionsTableName'] as string);
+    const connectionIds: string[] = [];
+    for (const userId of users) for await (const page of table.connectionIdsOf(userId)) connectionIds.push(...page);
+    db.destroy();
+    expect(connectionIds).toHaveLength(400);
+    expect(clients.filter((client) => client.closed)).toEqual([]);
+    const runtimePid = Number(/kill -USR2 (\d+)/.exec(output)?.[1]);
+    expect(startedProcesses).toContain(runtimePid);
+    expect(startedProcesses.length).toBeGreaterThanOrEqual(3);
+
+    // Act: a terminal's Ctrl-C signals its whole foreground group (npm relays it to the runtime
+    // too), and a process manager's SIGTERM comes on top: neither may cut the stop short.
     const exited = new Promise<void>((resolve) => npmStart.once('exit', () => resolve()));
-    process.kill(pid, 'SIGTERM');
-
-    // npm forwards the signal to the script and then ends by it too; what matters is what the script does.
+    const stopping = Date.now();
+    process.kill(-(npmStart.pid as number), 'SIGINT');
+    process.kill(runtimePid, 'SIGTERM');
     await exited;
-    await eventually(async () => (started.every((child) => !isAlive(child)) ? true : undefined), 'every started process to exit', 15_000);
+    const stopMs = Date.now() - stopping;
+
+    // Assess: `$disconnect` logs a connection only once its row is deleted, so each line is a
+    // `$disconnect` that reached a live DynamoDB Local.
+    const disconnected = output
+      .split('\n')
+      .filter((line) => line.includes('"message":"disconnected"'))
+      .map((line) => (JSON.parse(line.slice(line.indexOf('{'))) as { connectionId: string }).connectionId);
+    expect(output).not.toContain('$disconnect integration failed');
+    expect(connectionIds.filter((id) => !disconnected.includes(id))).toEqual([]);
+    expect(clients.every((client) => client.closed?.code === 1001)).toBe(true);
+    await eventually(async () => (startedProcesses.every((pid) => !isAlive(pid)) ? true : undefined), 'every started process to exit', 15_000);
     expect(existsSync(path.join(stateDir, 'outputs.json'))).toBe(false);
-  }, 30_000);
+    // Bounded: 400 `$disconnect`s on 4 execution environments take seconds, even on a busy machine.
+    expect(stopMs).toBeLessThan(60_000);
+  }, 150_000);
 });

@@ -20,6 +20,8 @@ let managementApi: ApiGatewayManagementApiClient;
 const clients: TestClient[] = [];
 // Embedded-metric lines the functions wrote: CloudWatch Logs ingests them on AWS, so the function log gets them too.
 let emfLinesLogged = 0;
+/** Every other line the functions wrote. */
+const functionLines: string[] = [];
 
 beforeAll(async () => {
   // The expiry sweep runs every 2 s instead of every minute, so that expiry is seen within a test.
@@ -27,6 +29,7 @@ beforeAll(async () => {
     scheduleEverySeconds: 2,
     functionLog: (_, line) => {
       if (line.includes('"_aws"')) emfLinesLogged += 1;
+      else functionLines.push(line);
     },
   });
   managementApi = new ApiGatewayManagementApiClient({
@@ -367,6 +370,93 @@ describe('starting', () => {
   });
 });
 
+describe('fault injection (/_local/faults)', () => {
+  const setFaults = async (method: 'GET' | 'PUT' | 'POST' | 'DELETE', spec?: unknown) => {
+    const response = await fetch(`${stack.runtime.url}/_local/faults`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(spec !== undefined && { body: JSON.stringify(spec) }),
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  afterEach(() => setFaults('DELETE'));
+
+  it('retries a notification throttled (429) past the SDK\'s retries through the NotifyConnection queue, which delivers it once the fault ends', async () => {
+    const client = await connectAs('fay-f');
+    const [connectionId] = await stack.connectionIdsOf('fay-f', 1);
+    // The fan-out's post takes 3 attempts (the SDK's retries): all 3 fail, the NotifyConnection consumer's succeeds.
+    await setFaults('PUT', { managementApi: [{ status: 429, connectionIds: [connectionId], methods: ['POST'], times: 3 }] });
+
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'fay-f', data: 'after a throttle', id: 'f-429' });
+
+    expect(await client.frame((frame) => frame.id === 'f-429', 30_000)).toMatchObject({ type: 'notification', data: 'after a throttle' });
+    expect((await setFaults('GET')).body.failed.managementApi).toEqual([3]);
+    expect(functionLines.some((line) => line.includes('the NotifyConnection queue retries it') && line.includes(connectionId as string))).toBe(true);
+    expect(client.frames.filter((frame: any) => frame.id === 'f-429')).toHaveLength(1);
+  }, 40_000);
+
+  it('retries a post the management API fails with 500', async () => {
+    const client = await connectAs('gil-f');
+    const [connectionId] = await stack.connectionIdsOf('gil-f', 1);
+    await setFaults('PUT', { managementApi: [{ status: 500, connectionIds: [connectionId], times: 2 }] });
+
+    await sendToQueue('NotifyConnectionQueueUrl', { connectionId, data: 'after a 500', id: 'f-500' });
+
+    expect(await client.frame((frame) => frame.id === 'f-500', 20_000)).toMatchObject({ data: 'after a 500' });
+    expect((await setFaults('GET')).body.failed.managementApi).toEqual([2]);
+  });
+
+  it('removes the row of a connection the management API calls gone (410)', async () => {
+    const client = await connectAs('hal-f');
+    const [connectionId] = await stack.connectionIdsOf('hal-f', 1);
+    await setFaults('PUT', { managementApi: [{ status: 410, connectionIds: [connectionId] }] });
+
+    await sendToQueue('NotifyConnectionQueueUrl', { connectionId, data: 'never seen', id: 'f-410' });
+
+    await eventually(async () => ((await row(connectionId as string)) === undefined ? true : undefined), 'the row of the "gone" connection to be deleted');
+    expect(client.frames.filter((frame: any) => frame.id === 'f-410')).toEqual([]);
+  });
+
+  it("drops a user's connections without a close frame, and their $disconnect removes them", async () => {
+    const client = await connectAs('ivy-f');
+    const [connectionId] = await stack.connectionIdsOf('ivy-f', 1);
+
+    const { body } = await setFaults('POST', { dropConnections: { principalIds: ['ivy-f'] } });
+
+    expect(body.dropped).toEqual([connectionId]);
+    expect(await client.closedWith()).toEqual({ code: 1006, reason: '' });
+    await eventually(async () => ((await row(connectionId as string)) === undefined ? true : undefined), "the dropped connection's row to be deleted");
+  });
+
+  it('refuses the functions every request to a paused table as throttled, so a $connect fails (502) until it resumes', async () => {
+    await setFaults('PUT', { pausedTables: [stack.outputs['ConnectionsTableName']] });
+    await expect(connectAs('joy-f')).rejects.toEqual(new UpgradeRefusedError(502));
+    expect((await setFaults('GET')).body.failed.tableRequests).toBeGreaterThan(0);
+
+    await setFaults('DELETE');
+    await connectAs('joy-f');
+    await stack.connectionIdsOf('joy-f', 1);
+  }, 20_000);
+
+  it("delays a queue's deliveries to its function", async () => {
+    const client = await connectAs('kai-f');
+    await setFaults('PUT', { queueDelays: { NotifyUserQueue: 2_000 } });
+
+    const sent = Date.now();
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'kai-f', data: 'late', id: 'f-late' });
+
+    await client.frame((frame) => frame.id === 'f-late');
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('refuses a spec it does not know with 400 and the field named, and keeps the faults in force', async () => {
+    await setFaults('PUT', { queueDelays: { NotifyUserQueue: 1 } });
+    const refused = await setFaults('POST', { managementApi: [{ status: 503 }] });
+    expect(refused).toEqual({ status: 400, body: { message: 'managementApi[0].status is one of 410, 429, 500, got 503' } });
+    expect((await setFaults('GET')).body.faults).toEqual({ queueDelays: { NotifyUserQueue: 1 } });
+  });
+});
+
 describe("the runtime's development endpoints", () => {
   it('refuses a /_local/notify body without a userId or data, or that is not JSON, with 400', async () => {
     for (const body of ['{"data":1}', '{"userId":"a"}', 'not json']) {
@@ -457,9 +547,9 @@ describe('web pages: DNS rebinding and requests from other origins (docs/securit
     }
   });
 
-  it('refuses /_local/token and /_local/notify bodies not declared JSON (text/plain, a form, multipart, none): 415', async () => {
+  it('refuses /_local/token, /_local/notify and /_local/faults bodies not declared JSON (text/plain, a form, multipart, none): 415', async () => {
     const contentTypes = ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined];
-    for (const path of ['/_local/token', '/_local/notify']) {
+    for (const path of ['/_local/token', '/_local/notify', '/_local/faults']) {
       for (const contentType of contentTypes) {
         const headers: Record<string, string> = contentType === undefined ? {} : { 'content-type': contentType };
         const reply = await rawRequest(port(), { method: 'POST', path, headers, body: '{"userId":"victim","data":{}}' });

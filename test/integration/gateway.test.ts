@@ -311,6 +311,45 @@ describe('closing, and what $disconnect is told', () => {
   });
 });
 
+describe('dropping a connection (fault injection)', () => {
+  it("cuts the connections of a principal off without a close frame, and $disconnect is told 1006", async () => {
+    const client = await connect();
+
+    expect(gateway.drop({ principalIds: ['user-1'] })).toHaveLength(1);
+    expect(await client.closedWith()).toEqual({ code: 1006, reason: '' });
+    const [event] = await eventually(async () => (eventsOf('disconnect').length ? eventsOf('disconnect') : undefined), '$disconnect');
+    expect(event.requestContext).toMatchObject({ disconnectStatusCode: 1006 });
+    expect(gateway.drop({ connectionIds: [event.requestContext.connectionId] })).toEqual([]);
+  });
+});
+
+describe('closing every connection (a stop)', () => {
+  it('waits for $disconnects beyond the stall window while they keep finishing', async () => {
+    // One at a time, 100 ms each: ten take a second, five times the 200 ms the wait allows without progress.
+    let queue: Promise<unknown> = Promise.resolve();
+    let finished = 0;
+    functions['disconnect'] = () => (queue = queue.then(() => new Promise((resolve) => setTimeout(resolve, 100))).then(() => (finished += 1)));
+    await Promise.all(Array.from({ length: 10 }, () => connect()));
+
+    await gateway.closeAll(200);
+
+    expect(finished).toBe(10);
+  });
+
+  it('gives up on a $disconnect that never finishes once the stall window passes', async () => {
+    let release: (value?: unknown) => void = () => undefined;
+    functions['disconnect'] = () => new Promise((resolve) => (release = resolve));
+    await connect();
+    const started = Date.now();
+
+    await gateway.closeAll(300);
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    release();
+  });
+});
+
 describe('the management API on a closing connection', () => {
   /** A client that stops reading, so its close handshake never ends and the connection stays closing. */
   const stopReading = (client: TestClient) => (client.socket as unknown as { _socket: Socket })._socket.pause();

@@ -28,4 +28,10 @@ describe("npm start's options", () => {
     expect(() => startOptionsFrom(['-c', 'novalue'])).toThrow('--context takes key=value, got "novalue"');
     expect(startOptionsFrom(['--help'])).toBe('help');
   });
+
+  it('reads --faults, inline, and refuses a spec it does not know', () => {
+    expect(runtimeOf(['--faults', '{"managementApi":[{"status":429,"rate":0.2}]}']).faults).toEqual({ managementApi: [{ status: 429, rate: 0.2 }] });
+    expect(runtimeOf([]).faults).toBeUndefined();
+    expect(() => startOptionsFrom(['--faults', '{"managementApi":[{"status":404}]}'])).toThrow('--faults: managementApi[0].status is one of 410, 429, 500, got 404');
+  });
 });
