@@ -3,6 +3,11 @@ import { embeddedMetricsOf, summaryLine } from './metrics';
 import { startLocalRuntime } from './runtime';
 import { HELP, startOptionsFrom } from './start-options';
 
+// The runtime's own SDK clients (talking to the local engines) would warn that this Node is older
+// than future SDK releases need: a matter of the machine's Node, not of the app. Each function runs on
+// its own runtime's Node, and its SDK still warns there as it would on Lambda.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 async function main(): Promise<void> {
   const options = startOptionsFrom(process.argv.slice(2));
   if (options === 'help') return void console.log(HELP);

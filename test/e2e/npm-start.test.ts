@@ -18,7 +18,7 @@ beforeAll(async () => {
   }
   symlinkSync(path.join(PROJECT_DIR, 'node_modules'), path.join(projectCopy, 'node_modules'));
   stateDir = path.join(projectCopy, 'state');
-  npmStart = spawn('npm', ['start', '--', '--port', '0', '--state-dir', stateDir, '--idle-timeout', '2', '--quiet-functions'], {
+  npmStart = spawn('npm', ['start', '--', '--port', '0', '--state-dir', stateDir, '--idle-timeout', '2'], {
     cwd: projectCopy,
     // Its own process group, so that teardown can end every process it started even if a test fails.
     detached: true,
@@ -116,6 +116,12 @@ describe('npm start', () => {
     expect(await after.frame((frame) => frame.id === 'after')).toMatchObject({ type: 'pong', edited: true });
     after.close();
   }, 120_000);
+
+  it("prints what the functions log, and no AWS SDK warning about the Node version: they run on their runtime's Node 22", () => {
+    // The tests above ran $connect's authorizer, $connect, ping and $disconnect.
+    expect(output).toMatch(/^\[WsNotify-\w+\] /m);
+    expect(output).not.toContain('NodeVersionSupportWarning');
+  });
 
   it('stops everything it started on SIGTERM: no Java or Node process is left, and outputs.json is gone', async () => {
     const pid = npmStart.pid as number;
