@@ -1,7 +1,9 @@
 import { type FSWatcher, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
@@ -19,6 +21,7 @@ import { LocalMetrics, type LocalMetricsSnapshot } from './metrics';
 import { provision } from './provision';
 import { Scheduler } from './scheduler';
 import { synthesize, watchedDirectories } from './synth';
+import { CA_FILE, openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from './tls';
 
 export interface LocalRuntimeOptions {
   /** @default 3001; 0 picks a free port */
@@ -98,14 +101,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   mkdirSync(stateDir, { recursive: true });
 
   let ready: Ready | undefined;
-  const server = createServer((request, response) => {
+  const serve = (request: IncomingMessage, response: ServerResponse) => {
     // Every endpoint here can mint tokens, send or invoke: none answers a web page of another origin.
     const refusal = foreignHostOf(request) ?? foreignOriginOf(request);
     if (refusal) return sendJson(response, 403, { message: refusal });
     if (!ready) return sendJson(response, 503, { message: 'the local runtime is starting' });
     ready.serveHttp(request, response).catch((error: unknown) => sendJson(response, 500, { message: String(error) }));
-  });
-  server.on('upgrade', (request: IncomingMessage, socket, head: Buffer) => {
+  };
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
     // No Origin check: as on API Gateway, a page of any origin may open a connection, which its
     // credential authorizes; only the tokens a page cannot mint here (see above) let it in.
@@ -116,19 +119,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       return;
     }
     void ready.gateway.handleUpgrade(request, socket, head);
-  });
+  };
+  // TLS too, on the same port: handlers build the management endpoint as `https://${domainName}/${stage}`.
+  const tls = await openLocalTls(stateDir);
+  const plainServer = createServer(serve).on('upgrade', upgrade);
+  const secureServer = createHttpsServer({ key: tls.key, cert: tls.cert }, serve).on('upgrade', upgrade);
+  const server = plainAndTlsOnOnePort(plainServer, secureServer);
+  const { listener } = server;
   const port = options.port ?? 3001;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
+    listener.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
           ? new Error(`port ${port} on 127.0.0.1 is in use (another npm start?): stop it, or pass --port 0 for a free port`)
           : error,
       ),
     );
-    server.listen(port, '127.0.0.1', resolve);
+    listener.listen(port, '127.0.0.1', resolve);
   });
-  const origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const origin = new URL(`http://127.0.0.1:${(listener.address() as AddressInfo).port}`);
 
   const engines: Engine[] = [];
   try {
@@ -151,7 +160,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     return ready.runtime();
   } catch (error) {
     await Promise.all(engines.map((engine) => engine.stop()));
-    await closeServer(server);
+    await server.close();
     throw error;
   }
 }
@@ -161,7 +170,7 @@ interface ReadyParts {
   projectDir: string;
   stateDir: string;
   origin: URL;
-  server: Server;
+  server: PlainAndTlsPort;
   engines: { dynamo: Engine; sqs: Engine };
   issuer: LocalIssuer;
   synth: () => Promise<void>;
@@ -230,7 +239,7 @@ class Ready {
       stop: async () => {
         await this.stopServing();
         await Promise.all(Object.values(engines).map((engine) => engine.stop()));
-        await closeServer(server);
+        await server.close();
       },
     };
   }
@@ -316,6 +325,8 @@ class Ready {
       AWS_ENDPOINT_URL_SQS: engines.sqs.endpoint,
       // Functions that invoke others (`@aws-sdk/client-lambda`) reach this runtime's Invoke API.
       AWS_ENDPOINT_URL_LAMBDA: origin.origin,
+      // The runtime's port speaks TLS too, with a certificate of the state directory's authority.
+      NODE_EXTRA_CA_CERTS: path.join(stateDir, CA_FILE),
       TZ: 'UTC',
     };
     const functions = new Map(
@@ -433,7 +444,4 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   }
 }
 
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
+
