@@ -68,6 +68,8 @@ export interface LocalRuntime {
   stackName: string;
   outputs: LocalOutputs;
   outputsFile: string;
+  /** The state directory's certificate authority (`ca.pem`): `https://` and `wss://` on the same port verify with it. */
+  caFile: string;
   issuer: LocalIssuer;
   /** What the functions' metrics add up to so far (also `GET /_local/metrics`). */
   metrics(): LocalMetricsSnapshot;
@@ -234,6 +236,7 @@ class Ready {
       stackName: this.loaded.app.stackName,
       outputs: this.outputs,
       outputsFile: this.outputsFile,
+      caFile: path.join(this.parts.stateDir, CA_FILE),
       issuer,
       metrics: () => this.metrics.snapshot(),
       stop: async () => {

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   for (const [key, value] of Object.entries(runtime.outputs)) console.log(`  ${key.padEnd(width)}  ${value}`);
   console.log(`\n  Test page  ${runtime.url}/`);
   console.log(`  Outputs    ${runtime.outputsFile}`);
+  console.log(`  TLS        https:// and wss:// on the same port, trusting ${runtime.caFile} (docs/local.md)`);
   // The CLI reads .local/outputs.json here unless told otherwise (a --project's state is in that project).
   const outputs = path.resolve(runtime.outputsFile) === path.resolve('.local', 'outputs.json') ? '' : ` --outputs ${path.relative('.', runtime.outputsFile)}`;
   console.log(`\nTry: npx ws-notify stream${outputs} --user alice   (and in another terminal)   npx ws-notify send${outputs} --user alice --data '{"hi":1}'`);

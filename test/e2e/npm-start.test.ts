@@ -94,6 +94,7 @@ describe('npm start', () => {
     // outputs.json is written just before the endpoints are printed.
     await eventually(async () => (/Test page\s+http:\/\/127\.0\.0\.1:\d+\//.test(output) ? true : undefined), `the test page URL in:\n${output}`);
     expect(output).toContain(outputs()['WebSocketUrl']);
+    expect(output).toContain(`trusting ${path.join(stateDir, 'ca.pem')}`);
   });
 
   it('closes idle connections after --idle-timeout', async () => {
