@@ -83,7 +83,10 @@ export function plainAndTlsOnOnePort(plain: HttpServer, secure: HttpsServer): Pl
     socket.once('close', () => open.delete(socket));
     // A connection that fails before it is handed over (a reset) is only that connection's end.
     socket.on('error', () => socket.destroy());
+    // A connection that sends nothing is ended as the HTTP server ends one that sends no headers.
+    socket.setTimeout(plain.headersTimeout, () => socket.destroy());
     socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0);
       socket.pause();
       // Either server reads what was already received before what the socket receives next.
       socket.unshift(first);
