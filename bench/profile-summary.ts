@@ -3,8 +3,9 @@
 //   node --cpu-prof --cpu-prof-dir=/tmp/bench-profile --import tsx bench/run.ts --quick --only e2e
 //   npx tsx bench/profile-summary.ts /tmp/bench-profile
 //
-// Node writes one .cpuprofile per thread: the main thread (gateway, management API, pollers, the
-// benchmark's own sends) and each function's execution environments (worker threads). A function
+// Node writes one .cpuprofile per thread and process: the main thread (gateway, management API,
+// pollers, the benchmark's own sends) and each function's execution environments (a process each,
+// which --cpu-prof extends to). A function
 // bundle is minified, so its frames are mapped back to their sources through a source map of the same
 // bundle, rebuilt here with the options NodejsFunction uses (the output is byte-identical).
 import { readdirSync, readFileSync } from 'node:fs';

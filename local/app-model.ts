@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { resourcesOfType, type SynthesizedStack, type TemplateResource } from './cloud-assembly';
 import { resolve, type ResolveContext, resolveString, UnsupportedTemplateError } from './intrinsics';
+import { nodeExecutableFor, UnsupportedRuntimeError } from './lambda-node';
 
 /** A Lambda function as the template defines it, its environment resolved to local resources. */
 export interface FunctionDefinition {
@@ -11,6 +12,8 @@ export interface FunctionDefinition {
   codeDir: string;
   /** `<file>.<export>`, e.g. `index.handler`. */
   handler: string;
+  /** Lambda's runtime identifier, e.g. `nodejs22.x`: its Node.js major is the one that runs the function. */
+  runtime: string;
   environment: Record<string, string>;
   timeoutSeconds: number;
   memoryMb: number;
@@ -143,6 +146,8 @@ export function describeLocalApp(
   for (const [logicalId, resource] of resourcesOfType(stack, 'AWS::Lambda::Function')) {
     const definition = functionDefinition(stack, logicalId, resource, context, localString);
     functions.set(definition.name, definition);
+    const runtimeProblem = unsupportedRuntimeOf(definition);
+    if (runtimeProblem) notRunLocally.push(`function ${logicalId}: ${runtimeProblem} (its invocations fail)`);
   }
   return {
     stackName: stack.stackName,
@@ -194,12 +199,24 @@ function functionDefinition(
     name: context.resources.get(logicalId)?.ref as string,
     codeDir,
     handler: String(properties['Handler'] ?? 'index.handler'),
+    runtime: String(properties['Runtime'] ?? '(none)'),
     environment: Object.fromEntries(
       Object.entries(variables).map(([name, value]) => [name, localString(value, `${logicalId} environment ${name}`)]),
     ),
     timeoutSeconds: Number(properties['Timeout'] ?? 3),
     memoryMb: Number(properties['MemorySize'] ?? 128),
   };
+}
+
+/** Why this machine cannot run the function's runtime, if it cannot. */
+function unsupportedRuntimeOf(definition: FunctionDefinition): string | undefined {
+  try {
+    nodeExecutableFor(definition.runtime);
+    return undefined;
+  } catch (error) {
+    if (error instanceof UnsupportedRuntimeError) return error.message;
+    throw error;
+  }
 }
 
 /**

@@ -1,8 +1,9 @@
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { Worker } from 'node:worker_threads';
 import type { FunctionDefinition } from './app-model';
+import { nodeExecutableFor, UnsupportedRuntimeError } from './lambda-node';
 
 /** A function invocation that failed, shaped like Lambda's error payload. */
 export class FunctionError extends Error {
@@ -47,38 +48,58 @@ export interface InvocationReport {
 }
 
 interface Instance {
-  worker: Worker;
+  child: ChildProcess;
+  /** Settles when the environment has loaded its handler (or failed to); an event is sent only then. */
+  ready: Promise<void>;
+  exited: Promise<void>;
   /** The code it runs: environments of older code are retired once their invocation ends. */
   codeVersion: number;
   retired?: boolean;
   pending?: { invocationId: string; settle: (outcome: { result?: unknown; error?: Error }) => void };
 }
 
-const WORKER_FILE = path.join(__dirname, 'lambda-worker.mjs');
+const ENVIRONMENT_FILE = path.join(__dirname, 'lambda-environment.mjs');
 
-interface WorkerReply {
-  invocationId: string;
-  result?: unknown;
-  error?: { errorType: string; errorMessage: string; stack: string[] };
-  measurement?: Omit<InvocationReport, 'functionName' | 'failed'>;
-}
+/** Lambda's limit on an environment's init, after which the invocation fails. */
+const INIT_TIMEOUT_MS = 10_000;
+
+type EnvironmentMessage =
+  | { ready: true }
+  | {
+      invocationId: string;
+      result?: unknown;
+      error?: { errorType: string; errorMessage: string; stack: string[] };
+      measurement?: Omit<InvocationReport, 'functionName' | 'failed'>;
+      /** The environment ends after this answer (an exception nothing caught): no invocation may take it. */
+      exiting?: true;
+    };
 
 /**
- * Runs one function's synthesized bundle as Lambda would: each execution environment (a worker
- * thread with the function's own environment variables) handles one event at a time and is reused
- * while warm; a timeout ends the environment, as Lambda does.
+ * Runs one function's synthesized bundle as Lambda would: each execution environment (a process on
+ * the Node.js major of the function's runtime, with the function's own environment variables)
+ * handles one event at a time and is reused while warm; a timeout ends the environment, as Lambda
+ * does, and the next invocation starts a new one.
  */
 export class LocalFunction {
   private readonly idle: Instance[] = [];
-  private readonly waiting: ((instance: Instance) => void)[] = [];
+  private readonly waiting: { resolve: (instance: Instance) => void; reject: (error: Error) => void }[] = [];
   private instances = 0;
   private stopped = false;
+  /** The runtime's `node`, or why this machine cannot run the function (each invocation fails with it). */
+  private readonly node: string | FunctionError;
   private codeVersion = 0;
 
   constructor(
     private current: FunctionDefinition,
     private readonly options: FunctionRuntimeOptions,
-  ) {}
+  ) {
+    try {
+      this.node = nodeExecutableFor(current.runtime);
+    } catch (error) {
+      if (!(error instanceof UnsupportedRuntimeError)) throw error;
+      this.node = new FunctionError(current.name, 'Runtime.Unsupported', error.message);
+    }
+  }
 
   get definition(): FunctionDefinition {
     return this.current;
@@ -100,28 +121,33 @@ export class LocalFunction {
     const timeoutMs = this.definition.timeoutSeconds * 1000;
     try {
       const outcome = await new Promise<{ result?: unknown; error?: Error }>((settle) => {
-        const timer = setTimeout(() => {
-          settle({ error: new FunctionError(this.definition.name, 'Sandbox.Timedout', `Task timed out after ${this.definition.timeoutSeconds}.00 seconds`) });
-          void this.retire(instance);
-        }, timeoutMs);
-        instance.pending = {
-          invocationId,
-          settle: (value) => {
-            clearTimeout(timer);
-            settle(value);
-          },
-        };
-        const context = {
-          awsRequestId: invocationId,
-          functionName: this.definition.name,
-          functionVersion: '$LATEST',
-          invokedFunctionArn: `arn:aws:lambda:${this.options.baseEnvironment['AWS_REGION']}:000000000000:function:${this.definition.name}`,
-          memoryLimitInMB: String(this.definition.memoryMb),
-          logGroupName: `/aws/lambda/${this.definition.name}`,
-          logStreamName: 'local',
-          deadline: Date.now() + timeoutMs,
-        };
-        instance.worker.postMessage({ invocationId, event, context });
+        instance.pending = { invocationId, settle };
+        void this.whenReady(instance).then((initError) => {
+          if (initError) return instance.pending?.settle({ error: initError });
+          if (instance.pending?.invocationId !== invocationId) return;
+          const timer = setTimeout(() => {
+            settle({ error: new FunctionError(this.definition.name, 'Sandbox.Timedout', `Task timed out after ${this.definition.timeoutSeconds}.00 seconds`) });
+            void this.retire(instance);
+          }, timeoutMs);
+          instance.pending = {
+            invocationId,
+            settle: (value) => {
+              clearTimeout(timer);
+              settle(value);
+            },
+          };
+          const context = {
+            awsRequestId: invocationId,
+            functionName: this.definition.name,
+            functionVersion: '$LATEST',
+            invokedFunctionArn: `arn:aws:lambda:${this.options.baseEnvironment['AWS_REGION']}:000000000000:function:${this.definition.name}`,
+            memoryLimitInMB: String(this.definition.memoryMb),
+            logGroupName: `/aws/lambda/${this.definition.name}`,
+            logStreamName: 'local',
+            deadline: Date.now() + timeoutMs,
+          };
+          instance.child.send({ invocationId, event, context });
+        });
       });
       if (outcome.error) throw outcome.error;
       return outcome.result;
@@ -131,20 +157,22 @@ export class LocalFunction {
     }
   }
 
-  /** Ends every execution environment; invocations still running fail. */
+  /** Ends every execution environment; invocations still running fail, and so do those waiting for one. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(this.stoppedError());
     const all = [...this.idle];
     this.idle.length = 0;
     await Promise.all(all.map((instance) => this.retire(instance)));
   }
 
   private acquire(): Promise<Instance> {
-    if (this.stopped) return Promise.reject(new FunctionError(this.definition.name, 'Runtime.Stopped', 'the local runtime is stopping'));
+    if (this.node instanceof FunctionError) return Promise.reject(this.node);
+    if (this.stopped) return Promise.reject(this.stoppedError());
     const warm = this.idle.pop();
     if (warm) return Promise.resolve(warm);
-    if (this.instances < this.options.maxInstances) return Promise.resolve(this.coldStart());
-    return new Promise((resolve) => this.waiting.push(resolve));
+    if (this.instances < this.options.maxInstances) return Promise.resolve(this.coldStart(this.node));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private release(instance: Instance): void {
@@ -154,51 +182,93 @@ export class LocalFunction {
       return;
     }
     if (instance.codeVersion !== this.codeVersion) {
+      // Its exit hands its place to an environment of the new code, for an invocation waiting for one.
       void this.retire(instance);
-      // Its place goes to an environment of the new code, for an invocation waiting for one.
-      this.waiting.shift()?.(this.coldStart());
       return;
     }
     const next = this.waiting.shift();
-    if (next) next(instance);
+    if (next) next.resolve(instance);
     else this.idle.push(instance);
   }
 
-  private coldStart(): Instance {
+  /** Undefined once the environment is ready; the invocation's error if it exits or takes too long first. */
+  private async whenReady(instance: Instance): Promise<FunctionError | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const tooLong = new Promise<FunctionError>((resolve) => {
+      timer = setTimeout(() => {
+        void this.retire(instance);
+        resolve(new FunctionError(this.definition.name, 'Runtime.InitTimeout', `Init timed out after ${INIT_TIMEOUT_MS / 1000}.00 seconds`));
+      }, INIT_TIMEOUT_MS);
+    });
+    const exited = instance.exited.then(() => new FunctionError(this.definition.name, 'Runtime.ExitError', 'execution environment exited before it was ready'));
+    try {
+      return await Promise.race([instance.ready.then(() => undefined), tooLong, exited]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private coldStart(node: string): Instance {
     const { definition, options } = this;
-    const worker = new Worker(WORKER_FILE, {
-      workerData: { codeDir: definition.codeDir, handler: definition.handler, measure: options.onInvocation !== undefined },
+    const child = fork(ENVIRONMENT_FILE, options.onInvocation ? ['--measure'] : [], {
+      execPath: node,
+      // Not this process's flags (a TypeScript loader, say): Lambda's Node runs with none. Only a CPU
+      // profile asked of the runtime extends to its functions (bench/profile-summary.ts reads them).
+      execArgv: process.execArgv.filter((flag) => flag.startsWith('--cpu-prof')),
+      cwd: definition.codeDir,
       env: {
         ...options.baseEnvironment,
         ...definition.environment,
+        // As on Lambda, the runtime's own bin directory first: `node` there is the function's Node.
+        PATH: [path.dirname(node), process.env['PATH']].filter(Boolean).join(path.delimiter),
+        AWS_EXECUTION_ENV: `AWS_Lambda_${definition.runtime}`,
         AWS_LAMBDA_FUNCTION_NAME: definition.name,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(definition.memoryMb),
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
         LAMBDA_TASK_ROOT: definition.codeDir,
         _HANDLER: definition.handler,
       },
-      stdout: true,
-      stderr: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // A process group of its own: a Ctrl-C in the terminal reaches the runtime, which still runs
+      // `$disconnect` before it stops its functions; the environment ends with its IPC channel.
+      detached: true,
+      serialization: 'json',
     });
-    for (const stream of [worker.stdout, worker.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => options.log(definition.name, line));
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) createInterface({ input: stream }).on('line', (line) => options.log(definition.name, line));
     }
-    const instance: Instance = { worker, codeVersion: this.codeVersion };
-    worker.on('message', (message: WorkerReply) => {
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    const exited = new Promise<void>((resolve) => {
+      let counted = true;
+      const gone = (reason: string) => {
+        if (!counted) return;
+        counted = false;
+        this.instances -= 1;
+        instance.retired = true;
+        const index = this.idle.indexOf(instance);
+        if (index >= 0) this.idle.splice(index, 1);
+        instance.pending?.settle({ error: new FunctionError(definition.name, 'Runtime.ExitError', reason) });
+        // An invocation waiting for an environment gets a new one in its place.
+        const next = this.waiting.shift();
+        if (next) next.resolve(this.coldStart(node));
+        resolve();
+      };
+      child.once('exit', (code, signal) => gone(`execution environment exited (${signal ?? `code ${code}`})`));
+      // A failed spawn, or a send to an environment that just exited: it is gone either way.
+      child.on('error', (error) => gone(`execution environment failed: ${error.message}`));
+    });
+    const instance: Instance = { child, ready, exited, codeVersion: this.codeVersion };
+    child.on('message', (message: EnvironmentMessage) => {
+      if ('ready' in message) return markReady();
       if (instance.pending?.invocationId !== message.invocationId) return;
+      if (message.exiting) instance.retired = true;
       if (message.measurement) options.onInvocation?.({ functionName: definition.name, ...message.measurement, failed: message.error !== undefined });
       instance.pending.settle(
         message.error
           ? { error: new FunctionError(definition.name, message.error.errorType, message.error.errorMessage, message.error.stack) }
           : { result: message.result },
       );
-    });
-    worker.on('error', (error) => {
-      instance.pending?.settle({ error: new FunctionError(definition.name, 'Runtime.ExitError', error.message) });
-    });
-    worker.on('exit', () => {
-      this.instances -= 1;
-      instance.pending?.settle({ error: new FunctionError(definition.name, 'Runtime.ExitError', 'execution environment exited') });
     });
     this.instances += 1;
     return instance;
@@ -208,6 +278,12 @@ export class LocalFunction {
     instance.retired = true;
     const index = this.idle.indexOf(instance);
     if (index >= 0) this.idle.splice(index, 1);
-    await instance.worker.terminate();
+    // As Lambda ends an environment that timed out: at once, whatever it is doing.
+    instance.child.kill('SIGKILL');
+    await instance.exited;
+  }
+
+  private stoppedError(): FunctionError {
+    return new FunctionError(this.definition.name, 'Runtime.Stopped', 'the local runtime is stopping');
   }
 }

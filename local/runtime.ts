@@ -1,7 +1,9 @@
 import { existsSync, type FSWatcher, mkdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
@@ -24,6 +26,7 @@ import { provision } from './provision';
 import { Scheduler } from './scheduler';
 import { synthesize, watchedDirectories } from './synth';
 import { forgetSynthInputs, recordSynthInputs, reusableSynth, type SynthInputs } from './synth-inputs';
+import { CA_FILE, openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from './tls';
 
 export interface LocalRuntimeOptions {
   /** @default 3001; 0 picks a free port */
@@ -79,6 +82,8 @@ export interface LocalRuntime {
   stackName: string;
   outputs: LocalOutputs;
   outputsFile: string;
+  /** The state directory's certificate authority (`ca.pem`): `https://` and `wss://` on the same port verify with it. */
+  caFile: string;
   issuer: LocalIssuer;
   /** What the functions' metrics add up to so far (also `GET /_local/metrics`). */
   metrics(): LocalMetricsSnapshot;
@@ -125,14 +130,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   mkdirSync(stateDir, { recursive: true });
 
   let ready: Ready | undefined;
-  const server = createServer((request, response) => {
+  const serve = (request: IncomingMessage, response: ServerResponse) => {
     // Every endpoint here can mint tokens, send or invoke: none answers a web page of another origin.
     const refusal = foreignHostOf(request) ?? foreignOriginOf(request);
     if (refusal) return sendJson(response, 403, { message: refusal });
     if (!ready) return sendJson(response, 503, { message: 'the local runtime is starting' });
     ready.serveHttp(request, response).catch((error: unknown) => sendJson(response, 500, { message: String(error) }));
-  });
-  server.on('upgrade', (request: IncomingMessage, socket, head: Buffer) => {
+  };
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
     // No Origin check: as on API Gateway, a page of any origin may open a connection, which its
     // credential authorizes; only the tokens a page cannot mint here (see above) let it in.
@@ -143,19 +148,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       return;
     }
     void ready.gateway.handleUpgrade(request, socket, head);
-  });
+  };
+  // TLS too, on the same port: handlers build the management endpoint as `https://${domainName}/${stage}`.
+  const tls = await openLocalTls(stateDir);
+  const plainServer = createServer(serve).on('upgrade', upgrade);
+  const secureServer = createHttpsServer({ key: tls.key, cert: tls.cert }, serve).on('upgrade', upgrade);
+  const server = plainAndTlsOnOnePort(plainServer, secureServer);
+  const { listener } = server;
   const port = options.port ?? 3001;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
+    listener.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
           ? new Error(`port ${port} on 127.0.0.1 is in use (another npm start?): stop it, or pass --port 0 for a free port`)
           : error,
       ),
     );
-    server.listen(port, '127.0.0.1', resolve);
+    listener.listen(port, '127.0.0.1', resolve);
   });
-  const origin = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const origin = new URL(`http://127.0.0.1:${(listener.address() as AddressInfo).port}`);
 
   const engines: Engine[] = [];
   const started = Date.now();
@@ -205,7 +216,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // An engine still starting when something else failed is stopped too, once it has started.
     await Promise.allSettled(enginesStarting);
     await Promise.all(engines.map((engine) => engine.stop()));
-    await closeServer(server);
+    await server.close();
     throw error;
   }
 }
@@ -215,7 +226,7 @@ interface ReadyParts {
   projectDir: string;
   stateDir: string;
   origin: URL;
-  server: Server;
+  server: PlainAndTlsPort;
   engines: { dynamo: Engine; sqs: Engine };
   issuer: LocalIssuer;
   /** What the running app's synth read; undefined where it is not known (every edit then re-synthesizes). */
@@ -294,6 +305,7 @@ class Ready {
       stackName: this.loaded.app.stackName,
       outputs: this.outputs,
       outputsFile: this.outputsFile,
+      caFile: path.join(this.parts.stateDir, CA_FILE),
       issuer,
       metrics: () => this.metrics.snapshot(),
       stop: async () => {
@@ -301,7 +313,7 @@ class Ready {
         await Promise.all(Object.values(engines).map((engine) => engine.stop()));
         // Last: while it is there, the engines it names answer.
         rmSync(this.outputsFile, { force: true });
-        await closeServer(server);
+        await server.close();
       },
     };
   }
@@ -412,6 +424,8 @@ class Ready {
       AWS_ENDPOINT_URL_LAMBDA: origin.origin,
       // The AWS SDK, for bundles that leave it to the runtime (see linkAwsSdk).
       NODE_PATH: linkAwsSdk(stateDir),
+      // The runtime's port speaks TLS too, with a certificate of the state directory's authority.
+      NODE_EXTRA_CA_CERTS: path.join(stateDir, CA_FILE),
       TZ: 'UTC',
     };
     const functions = new Map(
@@ -572,7 +586,4 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   }
 }
 
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
+

@@ -7,6 +7,11 @@ import { HELP, type StartOptions, startOptionsFrom } from './start-options';
 /** A second Ctrl-C or SIGTERM this long after the first stops at once. */
 const FORCE_AFTER_MS = 2_000;
 
+// The runtime's own SDK clients (talking to the local engines) would warn that this Node is older
+// than future SDK releases need: a matter of the machine's Node, not of the app. Each function runs on
+// its own runtime's Node, and its SDK still warns there as it would on Lambda.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 async function main(): Promise<void> {
   const options = startOptionsFrom(process.argv.slice(2));
   if (options === 'help') return void console.log(HELP);
@@ -60,6 +65,7 @@ export async function runLocal(options: StartOptions): Promise<void> {
   for (const [key, value] of Object.entries(runtime.outputs)) console.log(`  ${key.padEnd(width)}  ${value}`);
   console.log(`\n  Test page  ${runtime.url}/`);
   console.log(`  Outputs    ${runtime.outputsFile}`);
+  console.log(`  TLS        https:// and wss:// on the same port, trusting ${runtime.caFile} (docs/local.md)`);
   // The CLI reads .local/outputs.json here unless told otherwise (a --project's state is in that project).
   const outputs = path.resolve(runtime.outputsFile) === path.resolve('.local', 'outputs.json') ? '' : ` --outputs ${path.relative('.', runtime.outputsFile)}`;
   // ws-notify's own commands need its stack (another CDK app has no NotifyUser queue).

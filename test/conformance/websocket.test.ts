@@ -175,8 +175,11 @@ describe('a plain HTTP request on the WebSocket URL', () => {
 });
 
 describe('the management API at the endpoint the event names', () => {
-  // The `lambdaenv` part of issue 17: a handler that builds `https://${domainName}/${stage}` from
-  // its requestContext (the AWS samples' pattern) and posts back over TLS. Its app route and case
-  // go here once the gateway serves TLS to the functions.
-  it.todo('lets a handler post back through https://{requestContext.domainName}/{requestContext.stage}');
+  it('lets a handler post back through https://{requestContext.domainName}/{requestContext.stage}, as AWS samples do', async () => {
+    const client = await connect();
+    client.send({ action: 'postback' });
+
+    const frame = await client.frame((candidate) => candidate?.postedBack !== undefined);
+    expect(typeof frame.postedBack).toBe('string');
+  });
 });

@@ -92,8 +92,8 @@ describe('examples/chat under ws-notify local', () => {
     expect(await connectionIds(0)).toEqual([]);
   });
 
-  // Skipped until the gateway serves TLS: the sample posts to https://{domainName}/{stage}, answered in plain HTTP (EPROTO).
-  it.skip('broadcasts a sendmessage to every connection, the sender included', async () => {
+  // The sample posts to https://{domainName}/{stage}: the runtime's port speaks TLS too.
+  it('broadcasts a sendmessage to every connection, the sender included', async () => {
     const [alice, bob] = [await connect(), await connect()];
     await connectionIds(2);
 

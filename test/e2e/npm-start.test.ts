@@ -116,6 +116,7 @@ describe('npm start', () => {
     // outputs.json is written just before the endpoints are printed.
     await eventually(async () => (/Test page\s+http:\/\/127\.0\.0\.1:\d+\//.test(output) ? true : undefined), `the test page URL in:\n${output}`);
     expect(output).toContain(outputs()['WebSocketUrl']);
+    expect(output).toContain(`trusting ${path.join(stateDir, 'ca.pem')}`);
   });
 
   it('picks up a handler edit without a restart', async () => {
@@ -141,6 +142,12 @@ describe('npm start', () => {
     expect(await client.closedWith((IDLE_TIMEOUT_SECONDS + 15) * 1000)).toEqual({ code: 1001, reason: 'Going away' });
     expect(Date.now() - openedAt).toBeGreaterThanOrEqual(IDLE_TIMEOUT_SECONDS * 1000);
   }, (IDLE_TIMEOUT_SECONDS + 20) * 1000);
+
+  it("prints what the functions log, and no AWS SDK warning about the Node version: they run on their runtime's Node 22", () => {
+    // The tests above ran $connect's authorizer, $connect, ping and $disconnect.
+    expect(output).toMatch(/^\[WsNotify-\w+\] /m);
+    expect(output).not.toContain('NodeVersionSupportWarning');
+  });
 
   it('stops gracefully on a terminal\'s Ctrl-C with 400 connections open: every $disconnect runs against the live engines, then the engines stop, then outputs.json goes', async () => {
     // Prepare: 400 connections of 20 users (under the 25 per user), opened 25 at a time.

@@ -18,7 +18,7 @@ beforeAll(() => {
   mkdirSync(codeDir);
   writeFileSync(path.join(codeDir, 'index.js'), 'exports.handler = async ({ moduleName }) => Object.keys(require(moduleName)).length > 0;');
   fn = new LocalFunction(
-    { logicalId: 'SdkUser', name: 'sdk-user', codeDir, handler: 'index.handler', environment: {}, timeoutSeconds: 10, memoryMb: 128 },
+    { logicalId: 'SdkUser', name: 'sdk-user', runtime: 'nodejs22.x', codeDir, handler: 'index.handler', environment: {}, timeoutSeconds: 10, memoryMb: 128 },
     { baseEnvironment: { NODE_PATH: linkAwsSdk(path.join(scratch, 'state')) }, maxInstances: 1, log: () => undefined },
   );
 });

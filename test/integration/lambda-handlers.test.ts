@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import type { FunctionDefinition } from '../../local/app-model';
 import { FunctionError, LocalFunction } from '../../local/functions';
 
 /**
@@ -41,6 +42,20 @@ exports.neverAnswers = () => undefined;
 exports.asyncNeverSettles = async () => new Promise(() => undefined);
 exports.throwsSync = () => { throw new RangeError('out of range'); };
 exports.reportsWaitFlag = async (event, context) => context.callbackWaitsForEmptyEventLoop;
+exports.describeEnvironment = async () => ({
+  version: process.version,
+  executionEnv: process.env.AWS_EXECUTION_ENV,
+  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+  own: process.env.OWN_VARIABLE,
+  fromTheTestProcess: process.env.JEST_WORKER_ID ?? null,
+});
+exports.sleeps = async (event) => {
+  await new Promise((resolve) => setTimeout(resolve, event.ms));
+  return process.pid;
+};
+exports.throwsOutsideTheHandler = () => {
+  setTimeout(() => { throw new SyntaxError('escaped'); }, 0);
+};
 `;
 
 let codeDir: string;
@@ -56,17 +71,17 @@ afterAll(async () => {
   rmSync(codeDir, { recursive: true, force: true });
 });
 
-const localFunction = (exportName: string): LocalFunction => {
+const localFunction = (exportName: string, definition: Partial<FunctionDefinition> = {}): LocalFunction => {
   const fn = new LocalFunction(
-    { logicalId: exportName, name: exportName, codeDir, handler: `index.${exportName}`, environment: {}, timeoutSeconds: 5, memoryMb: 128 },
+    { logicalId: exportName, name: exportName, codeDir, handler: `index.${exportName}`, runtime: 'nodejs22.x', environment: {}, timeoutSeconds: 5, memoryMb: 128, ...definition },
     { baseEnvironment: { AWS_REGION: 'eu-west-1' }, maxInstances: 1, log: () => undefined },
   );
   functions.push(fn);
   return fn;
 };
 const invoke = (exportName: string, event: unknown = {}) => localFunction(exportName).invoke(event);
-const failureOf = async (exportName: string): Promise<FunctionError> => {
-  const error = await invoke(exportName).then(
+const failureOf = async (exportName: string, fn = localFunction(exportName)): Promise<FunctionError> => {
+  const error = await fn.invoke({}).then(
     () => undefined,
     (thrown: unknown) => thrown,
   );
@@ -142,3 +157,56 @@ describe('callback-style handlers', () => {
     await expect(plain.invoke({})).resolves.toBeNull();
   });
 });
+
+describe('execution environments', () => {
+  it("runs each function on the Node.js major of its template's runtime, whatever Node runs the tests", async () => {
+    const versionOn = async (runtime: string) => ((await localFunction('describeEnvironment', { runtime }).invoke({})) as { version: string }).version;
+    expect(await versionOn('nodejs22.x')).toMatch(/^v22\./);
+    expect(await versionOn('nodejs20.x')).toMatch(/^v20\./);
+  });
+
+  it("gives the handler the function's own environment, not the test process's", async () => {
+    const fn = localFunction('describeEnvironment', { environment: { OWN_VARIABLE: 'own' } });
+    await expect(fn.invoke({})).resolves.toEqual({
+      version: expect.any(String),
+      executionEnv: 'AWS_Lambda_nodejs22.x',
+      functionName: 'describeEnvironment',
+      own: 'own',
+      fromTheTestProcess: null,
+    });
+  });
+
+  it('fails every invocation of a runtime this machine cannot run, naming the runtime', async () => {
+    for (const runtime of ['python3.12', 'nodejs16.x']) {
+      const error = await failureOf('describeEnvironment', localFunction('describeEnvironment', { runtime }));
+      expect(error.errorType).toBe('Runtime.Unsupported');
+      expect(error.errorMessage).toContain(`runtime ${runtime} `);
+    }
+  });
+
+  it('ends an environment that timed out, as Lambda does, and runs the next invocation in a new one', async () => {
+    const fn = localFunction('sleeps', { timeoutSeconds: 1 });
+    const before = (await fn.invoke({ ms: 0 })) as number;
+    const error = await fn.invoke({ ms: 5_000 }).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 1.00 seconds' });
+    const after = (await fn.invoke({ ms: 0 })) as number;
+    expect(after).not.toBe(before);
+    expect(isRunning(before)).toBe(false);
+  });
+
+  it('fails the invocation with an exception nothing caught, and runs the next one in a new environment', async () => {
+    const fn = localFunction('throwsOutsideTheHandler');
+    const error = await failureOf('throwsOutsideTheHandler', fn);
+    expect([error.errorType, error.errorMessage]).toEqual(['SyntaxError', 'escaped']);
+    await expect(failureOf('throwsOutsideTheHandler', fn)).resolves.toMatchObject({ errorType: 'SyntaxError' });
+  });
+});
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -45,6 +45,8 @@ function synthesizeExtendedApp(): string {
     environment: { JOBS_QUEUE_URL: jobs.queueUrl },
   });
   new Rule(stack, 'Nightly', { schedule: Schedule.cron({ hour: '3', minute: '0' }), targets: [new LambdaFunction(worker)] });
+  // A function of a runtime the local runtime does not run: the app still runs, without it.
+  new LambdaFunctionConstruct(stack, 'Report', { runtime: Runtime.PYTHON_3_12, handler: 'index.handler', code: Code.fromInline('def handler(event, context):\n  return 1\n') });
   return cdkApp.synth().directory;
 }
 
@@ -102,7 +104,15 @@ describe('the local model of a synthesized app', () => {
       intervalSeconds: 60,
       targets: [{ functionName: functionNamed('CredentialSweep').name }],
     });
-    expect(app.notRunLocally).toEqual([expect.stringMatching(/^rule Nightly.*cron\(0 3 \* \* \? \*\) \(only rate\(\) schedules run locally\)$/)]);
+    expect(app.notRunLocally).toContainEqual(expect.stringMatching(/^rule Nightly.*cron\(0 3 \* \* \? \*\) \(only rate\(\) schedules run locally\)$/));
+  });
+
+  it("reads each function's runtime, and names a function whose runtime it cannot run", () => {
+    expect(functionNamed('Echo').runtime).toBe('nodejs22.x');
+    expect(functionNamed('Report').runtime).toBe('python3.12');
+    expect(app.notRunLocally.filter((notice) => notice.startsWith('function '))).toEqual([
+      expect.stringMatching(/^function Report\w*: runtime python3\.12 is not run locally: .*Node\.js functions.* \(its invocations fail\)$/),
+    ]);
   });
 
   it('runs inline code (Code.fromInline, the template\'s ZipFile) as index.js, with its environment', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import * as path from 'node:path';
@@ -10,6 +11,7 @@ import { CorsHttpMethod, HttpApi, HttpMethod, type IHttpRouteAuthorizer, WebSock
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import WebSocket from 'ws';
 import { enrich } from '../../lambdas/core/enrichment';
 import { InvalidMessageError } from '../../lambdas/core/messages';
 import { describeLocalApp } from '../../local/app-model';
@@ -333,6 +335,37 @@ describe("Lambda's Invoke API", () => {
 
     await expect(unknown).rejects.toBeInstanceOf(ResourceNotFoundException);
     await expect(version).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+});
+
+describe('handlers written for AWS, run unchanged', () => {
+  it('echoes a message through the management endpoint the handler builds as https://${domainName}/${stage}, for ws:// and wss:// clients', async () => {
+    // The state directory's certificate authority, which the functions trust and a client may too.
+    const ca = readFileSync(path.join(projectDir, 'state', 'ca.pem'));
+    const liveUrl = runtime.outputs['LiveUrl'] as string;
+    expect(liveUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/live$/);
+
+    for (const url of [liveUrl, liveUrl.replace(/^ws:/, 'wss:')]) {
+      const socket = new WebSocket(url, { ca });
+      try {
+        await once(socket, 'open');
+        const echoed = once(socket, 'message');
+        socket.send(`hello from ${url}`);
+        expect(String((await echoed)[0])).toBe(`hello from ${url}`);
+      } finally {
+        socket.close();
+      }
+    }
+  });
+
+  it("runs each function on the Node.js major of its template's runtime", async () => {
+    const versionOf = async (output: string) => {
+      const result = await lambda.send(new InvokeCommand({ FunctionName: runtime.outputs[output], Payload: '{}' }));
+      return (JSON.parse(Buffer.from(result.Payload ?? []).toString('utf8')) as { version: string }).version;
+    };
+
+    expect(await versionOf('NodeVersion20FunctionName')).toMatch(/^v20\./);
+    expect(await versionOf('NodeVersion22FunctionName')).toMatch(/^v22\./);
   });
 });
 

@@ -32,6 +32,8 @@ api.addRoute('echo', { integration: new WebSocketLambdaIntegration('EchoIntegrat
 // One-way, as the chat sample's sendmessage: a failure still reaches the client as an error frame.
 api.addRoute('boom', { integration: new WebSocketLambdaIntegration('BoomIntegration', fn('BoomFunction', 'boom.handler')) });
 api.addRoute('fail', { integration: new WebSocketLambdaIntegration('FailIntegration', fn('FailFunction', 'fail.handler')), returnResponse: true });
+// One-way; it answers through the management API, at the endpoint its event names.
+api.addRoute('postback', { integration: new WebSocketLambdaIntegration('PostbackIntegration', fn('PostbackFunction', 'postback.handler')) });
 const stage = new WebSocketStage(stack, 'Stage', { webSocketApi: api, stageName: 'conformance', autoDeploy: true });
 
 new CfnOutput(stack, 'WebSocketUrl', { value: stage.url });

@@ -1,8 +1,9 @@
 // An HTTP events ingress of the shape the next issue adds to ws-notify: an HTTP API with Lambda
 // proxy routes behind Lambda authorizers (simple responses and IAM policies), an IAM route, a
-// payload 1.0 route, a named stage, and an enrichment function another function invokes. Run by
+// payload 1.0 route, a named stage, and an enrichment function another function invokes; a WebSocket
+// API whose handler is written as AWS's samples write it, and a function of each Node.js runtime. Run by
 // local-http-api.test.ts through the local runtime, as its project's `cdk.json` app. It is a
-// stack of its own rather than ws-notify's, so that the test synthesizes five small functions
+// stack of its own rather than ws-notify's, so that the test synthesizes a few small functions
 // instead of all of ws-notify's.
 import * as path from 'node:path';
 import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
@@ -30,9 +31,15 @@ const enrich = fn('Enrich', 'handlers.ts', 'enrich');
 const publishEnriched = fn('PublishEnriched', 'publish-enriched.ts', 'handler', { environment: { ENRICH_FUNCTION_ARN: enrich.functionArn } });
 enrich.grantInvoke(publishEnriched);
 
-// The local runtime serves one WebSocket API per stack, as ws-notify has; this one only echoes.
-const webSocketApi = new WebSocketApi(stack, 'Live', { defaultRouteOptions: { integration: new WebSocketLambdaIntegration('LiveDefault', echo) } });
-new WebSocketStage(stack, 'LiveStage', { webSocketApi, stageName: 'live', autoDeploy: true });
+// The local runtime serves one WebSocket API per stack, as ws-notify has; this one echoes each
+// message back through the management API, as AWS's samples do (echo-to-self.ts).
+const echoToSelf = fn('EchoToSelf', 'echo-to-self.ts', 'handler');
+const webSocketApi = new WebSocketApi(stack, 'Live', { defaultRouteOptions: { integration: new WebSocketLambdaIntegration('LiveDefault', echoToSelf) } });
+const liveStage = new WebSocketStage(stack, 'LiveStage', { webSocketApi, stageName: 'live', autoDeploy: true });
+webSocketApi.grantManageConnections(echoToSelf);
+
+// One function per Lambda Node.js runtime the local runtime runs, each reporting its Node.
+const nodeVersions = [Runtime.NODEJS_20_X, Runtime.NODEJS_22_X].map((runtime) => fn(`NodeVersion${runtime.name.replace(/\D/g, '')}`, 'handlers.ts', 'nodeVersion', { runtime }));
 
 const apiKeyAuthorizer = new HttpLambdaAuthorizer('ApiKeyAuthorizer', fn('AuthorizeApiKey', 'handlers.ts', 'authorizeApiKey'), {
   responseTypes: [HttpLambdaResponseType.SIMPLE],
@@ -74,3 +81,5 @@ new CfnOutput(stack, 'EventsApiUrl', { value: api.url as string });
 new CfnOutput(stack, 'EventsApiEndpoint', { value: api.apiEndpoint });
 new CfnOutput(stack, 'EventsBetaUrl', { value: beta.url });
 new CfnOutput(stack, 'EnrichFunctionName', { value: enrich.functionName });
+new CfnOutput(stack, 'LiveUrl', { value: liveStage.url });
+for (const nodeVersion of nodeVersions) new CfnOutput(stack, `${nodeVersion.node.id}FunctionName`, { value: nodeVersion.functionName });

@@ -55,3 +55,6 @@ export const enrich = async (event: any) => {
   if (event.event?.type === 'enrich.anonymous') return { event: event.event, userId: 'anonymous:abc' };
   return { ...event, enrichedBy: process.env['AWS_LAMBDA_FUNCTION_NAME'] };
 };
+
+/** The Node.js that runs the function: its template runtime's major (a function of each runtime uses it). */
+export const nodeVersion = async () => ({ version: process.version });

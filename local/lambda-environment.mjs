@@ -1,13 +1,15 @@
-// One Lambda execution environment: loads a synthesized bundle and runs its handler, one event at a
-// time, in a worker thread whose process.env is the function's own environment (as in Lambda).
-// Plain JavaScript because worker threads load files without the TypeScript loader.
+// One Lambda execution environment: a process of its own, on the Node.js of the function's runtime,
+// whose process.env is the function's environment (as in Lambda). It loads the synthesized bundle
+// named by LAMBDA_TASK_ROOT and _HANDLER, as Lambda's runtime does, and runs its handler one event at
+// a time, told by its parent over the IPC channel. Plain JavaScript: it runs on Node with no loader.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { parentPort, workerData } from 'node:worker_threads';
 
-const { codeDir, handler, measure } = workerData;
+const codeDir = process.env.LAMBDA_TASK_ROOT;
+const handler = process.env._HANDLER;
+const measure = process.argv.includes('--measure');
 // Only when the runtime asks for measurements (benchmarks): the handler's duration and its SDK calls.
 const sdkCalls = measure ? (await import('./sdk-calls.mjs')).countSdkCalls() : undefined;
 const separator = handler.lastIndexOf('.');
@@ -35,7 +37,7 @@ function serializeError(error) {
   return { errorType: typeof error, errorMessage: String(error), stack: [] };
 }
 
-// An init failure is reported on every invocation, as Lambda does, rather than crashing the worker.
+// An init failure is reported on every invocation, as Lambda does, rather than ending the environment.
 const initStarted = performance.now();
 let initDurationMs;
 const ready = loadHandler().finally(() => (initDurationMs = performance.now() - initStarted)).then(
@@ -45,18 +47,20 @@ const ready = loadHandler().finally(() => (initDurationMs = performance.now() - 
 
 // Lambda's Node.js runtimes (up to 22) answer "when the event loop is empty" in two cases: a callback
 // given a result while callbackWaitsForEmptyEventLoop is true, and a handler that neither returns a
-// promise nor calls back. Between invocations the parent port keeps the loop alive; during one it is
+// promise nor calls back. Between invocations the IPC channel keeps the loop alive; during one it is
 // unreferenced, so the loop empties exactly when the handler's own work is done.
 let onEmptyEventLoop;
+// Fails the invocation running now, if any: for an exception nothing caught.
+let failCurrent;
 process.on('beforeExit', () => {
   const run = onEmptyEventLoop;
   onEmptyEventLoop = undefined;
   run?.();
 });
 
-parentPort.on('message', async ({ invocationId, event, context }) => {
+process.on('message', async ({ invocationId, event, context }) => {
   const loaded = await ready;
-  if (loaded.initError) return parentPort.postMessage({ invocationId, error: loaded.initError });
+  if (loaded.initError) return process.send({ invocationId, error: loaded.initError });
   sdkCalls?.take();
   const started = performance.now();
   const measured = () => {
@@ -69,15 +73,17 @@ parentPort.on('message', async ({ invocationId, event, context }) => {
   };
 
   let replied = false;
-  const reply = (outcome) => {
+  const reply = (outcome, sent) => {
     if (replied) return;
     replied = true;
     onEmptyEventLoop = undefined;
-    parentPort.ref();
-    parentPort.postMessage({ invocationId, ...outcome, ...measured() });
+    failCurrent = undefined;
+    process.channel.ref();
+    process.send({ invocationId, ...outcome, ...measured() }, sent);
   };
   const succeedNow = (result) => reply({ result: result === undefined ? null : result });
   const failNow = (error) => reply({ error: serializeError(error) });
+  failCurrent = (error, sent) => reply({ error: serializeError(error), exiting: true }, sent);
 
   // As the runtime interface client's CallbackContext: the callback waits for the empty event loop
   // (unless told not to) on success only; context.done/succeed/fail answer at once; the first call
@@ -119,7 +125,7 @@ parentPort.on('message', async ({ invocationId, event, context }) => {
       failNow(Object.assign(new Error('Runtime exited without providing a reason'), { name: 'Runtime.NodeJsExit' }));
     } else succeedNow(null);
   };
-  parentPort.unref();
+  process.channel.unref();
   try {
     const result = loaded.fn(event, lambdaContext, callback);
     if (typeof result?.then === 'function') result.then(lambdaContext.succeed, lambdaContext.fail);
@@ -127,3 +133,19 @@ parentPort.on('message', async ({ invocationId, event, context }) => {
     callback(error);
   }
 });
+
+// The parent is gone (stopped, or killed without a chance to stop us): so is this environment.
+process.on('disconnect', () => process.exit(0));
+
+// As Lambda's runtime: an exception nothing caught fails the invocation it happened in, with that
+// error, and ends the environment (the next invocation starts a new one).
+process.on('uncaughtException', (error) => {
+  console.error('Uncaught Exception', error);
+  if (failCurrent) failCurrent(error, () => process.exit(129));
+  else process.exit(129);
+});
+
+// Told once the handler is loaded (or failed to load), so that the function's timeout runs from the
+// event's arrival, as Lambda's does, and no event is sent before the listener above exists.
+await ready;
+process.send({ ready: true });
