@@ -1,11 +1,14 @@
 import type { Credential } from './credentials';
 
-/** The browser's WebSocket as the client uses it; `ws` (Node) and Node 22's global WebSocket have the same shape. */
+/**
+ * The browser's WebSocket as the client uses it; `ws` (Node) and Node 22's global WebSocket have the same shape.
+ * The handlers take `any` events so that each implementation's own event classes fit.
+ */
 export interface WebSocketLike {
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }
@@ -61,7 +64,7 @@ export function openSocket(WebSocketClass: WebSocketConstructor, url: string, cr
     });
   }
   socket.onopen = () => live && events.open();
-  socket.onmessage = ({ data }) => {
+  socket.onmessage = ({ data }: { data: unknown }) => {
     if (live && typeof data === 'string') events.message(data);
   };
   // A failed upgrade reports an error, then a close: the close carries what happened.
