@@ -481,11 +481,11 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
 
   /** The refusals a retry cannot fix. */
   #refusal(connection: Connection, status: number | undefined): WsNotifyError | undefined {
-    if (status === 401) return new WsNotifyError('upgrade_refused', 'HTTP 401: no credential reached the authorizer (the stack allows no anonymous connections)', true);
+    if (status === 401) return new WsNotifyError('upgrade_refused', 'HTTP 401: no credential reached the authorizer (the stack allows no anonymous connections)', true, { status });
     if (status !== 403) return undefined;
     if (this.#credential.kind === 'token' && !connection.freshToken) return undefined;
     const what = this.#credential.kind === 'apiKey' ? 'the API key is revoked, expired or unknown' : 'the credential does not verify';
-    return new WsNotifyError('upgrade_refused', `HTTP 403: ${what}`, true);
+    return new WsNotifyError('upgrade_refused', `HTTP 403: ${what}`, true, { status });
   }
 
   #scheduleReconnect(immediately: boolean): void {

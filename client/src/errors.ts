@@ -17,14 +17,17 @@ export type ClientErrorCode =
 
 export class WsNotifyError extends Error {
   override readonly name = 'WsNotifyError';
+  /** For `upgrade_refused`: the HTTP status the server answered the upgrade with, where the WebSocket implementation tells it. */
+  readonly status?: number;
 
   constructor(
     readonly code: ClientErrorCode,
     message: string,
     /** The client stopped because of it and will not reconnect. */
     readonly fatal = false,
-    options?: { cause?: unknown },
+    options: { cause?: unknown; status?: number } = {},
   ) {
-    super(message, options);
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    if (options.status !== undefined) this.status = options.status;
   }
 }
