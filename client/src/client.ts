@@ -144,23 +144,29 @@ export function createClient(options: ClientOptions): WsNotifyClient {
   return new Client(options);
 }
 
-const DEFAULTS = {
-  baseDelayMs: 500,
-  maxDelayMs: 30_000,
-  stableAfterMs: 30_000,
-  idleMs: 240_000,
-  pongTimeoutMs: 10_000,
-  maxConnectionMs: 7_200_000,
-  reorderWindowMs: 1_000,
-  ackEvery: 50,
-  ackAfterMs: 1_000,
-  outboxSize: 100,
-  requestTimeoutMs: 10_000,
-  closeTimeoutMs: 2_000,
-  retryRefreshMs: 5_000,
-  recentKeys: 512,
-};
+/** A server that does not answer the close handshake within this long is cut off. */
+const CLOSE_TIMEOUT_MS = 2_000;
+const RETRY_REFRESH_MS = 5_000;
+/** How many frames without a seq are remembered, to drop a repeat. */
+const RECENT_KEYS = 512;
 const HEARTBEAT_ID = 'wsn-heartbeat';
+
+/** The options' timings and bounds, with their defaults. */
+function settingsOf({ reconnect = {}, heartbeat = {}, ack = {}, ...options }: ClientOptions) {
+  return {
+    baseDelayMs: reconnect.baseDelayMs ?? 500,
+    maxDelayMs: reconnect.maxDelayMs ?? 30_000,
+    stableAfterMs: reconnect.stableAfterMs ?? 30_000,
+    idleMs: heartbeat.idleMs ?? 240_000,
+    pongTimeoutMs: heartbeat.timeoutMs ?? 10_000,
+    maxConnectionMs: options.maxConnectionMs ?? 7_200_000,
+    reorderWindowMs: options.reorderWindowMs ?? 1_000,
+    ackEvery: ack.every ?? 50,
+    ackAfterMs: ack.afterMs ?? 1_000,
+    outboxSize: options.outboxSize ?? 100,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+  };
+}
 
 type Delivery = { kind: 'notification'; frame: NotificationFrame } | { kind: 'event'; frame: EventFrame };
 
@@ -256,7 +262,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   readonly #WebSocketClass: WebSocketConstructor;
   readonly #clock: Clock;
   readonly #random: () => number;
-  readonly #settings: typeof DEFAULTS;
+  readonly #settings: ReturnType<typeof settingsOf>;
   readonly #tracker: StreamTracker<Delivery>;
   readonly #subscriptions = new Map<string, TopicSubscription>();
   readonly #pending = new Map<string, PendingRequest>();
@@ -283,27 +289,12 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     this.#credential = credentialOf(options);
     const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (WebSocketClass === undefined) {
-      throw new TypeError('ws-notify: this runtime has no global WebSocket (Node < 22): pass one, e.g. createClient({ WebSocket: require("ws"), … })');
+      throw new TypeError('ws-notify: no global WebSocket here (Node < 22): pass one, e.g. the ws package\'s');
     }
     this.#WebSocketClass = WebSocketClass;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
-    this.#settings = {
-      ...DEFAULTS,
-      ...definedOnly({
-        baseDelayMs: options.reconnect?.baseDelayMs,
-        maxDelayMs: options.reconnect?.maxDelayMs,
-        stableAfterMs: options.reconnect?.stableAfterMs,
-        idleMs: options.heartbeat?.idleMs,
-        pongTimeoutMs: options.heartbeat?.timeoutMs,
-        maxConnectionMs: options.maxConnectionMs,
-        reorderWindowMs: options.reorderWindowMs,
-        ackEvery: options.ack?.every,
-        ackAfterMs: options.ack?.afterMs,
-        outboxSize: options.outboxSize,
-        requestTimeoutMs: options.requestTimeoutMs,
-      }),
-    };
+    this.#settings = settingsOf(options);
     this.#reconnectTimer = new Timer(this.#clock);
     this.#refreshTimer = new Timer(this.#clock);
     this.#handoverTimer = new Timer(this.#clock);
@@ -380,7 +371,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
       token = await this.#tokenForConnect();
     } catch (error) {
       if (this.#currentState === 'closed') return;
-      this.emit('error', new WsNotifyError('token_unavailable', `the token function failed: ${String(error)}`, false, { cause: error }));
+      this.#tokenFailed(error);
       if (!handover) this.#scheduleReconnect(false);
       return;
     }
@@ -520,7 +511,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     giveUp.set(() => {
       connection.socket?.drop();
       connection.markClosed();
-    }, DEFAULTS.closeTimeoutMs);
+    }, CLOSE_TIMEOUT_MS);
     return connection.closed.then(() => giveUp.clear());
   }
 
@@ -584,7 +575,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     const key = delivery.kind === 'notification' ? `n:${delivery.frame.id}` : `e:${delivery.frame.topic}:${String(delivery.frame.event['wsnpublisher'])}:${delivery.frame.event.source}:${delivery.frame.event.id}`;
     if (this.#recentKeys.has(key)) return;
     this.#recentKeys.add(key);
-    if (this.#recentKeys.size > DEFAULTS.recentKeys) this.#recentKeys.delete(this.#recentKeys.values().next().value as string);
+    if (this.#recentKeys.size > RECENT_KEYS) this.#recentKeys.delete(this.#recentKeys.values().next().value as string);
     this.#deliver(delivery);
   }
 
@@ -605,7 +596,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     connection.resumeWaiters.delete(frame.stream);
     this.#resuming.delete(frame.stream);
     this.#tracker.resumed(frame);
-    if (frame.recovered) this.emit('recovered', { stream: frame.stream, ...definedOnly({ from: frame.from, to: frame.to }) });
+    if (frame.recovered) this.emit('recovered', { stream: frame.stream, ...(frame.from !== undefined && { from: frame.from }), ...(frame.to !== undefined && { to: frame.to }) });
   }
 
   // ---- sessions: what a new connection sends ----
@@ -772,7 +763,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   async #tokenForConnect(): Promise<{ value: string; fresh: boolean } | undefined> {
     if (this.#credential.kind !== 'token') return undefined;
     const cached = this.#token;
-    if (cached !== undefined && (cached.expiresAt === undefined || cached.expiresAt - this.#clock.now() > DEFAULTS.closeTimeoutMs)) {
+    if (cached !== undefined && (cached.expiresAt === undefined || cached.expiresAt - this.#clock.now() > CLOSE_TIMEOUT_MS)) {
       return { value: cached.value, fresh: false };
     }
     return { value: await this.#fetchToken(), fresh: true };
@@ -787,6 +778,10 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     return value;
   }
 
+  #tokenFailed(error: unknown): void {
+    this.emit('error', new WsNotifyError('token_unavailable', `the token function failed: ${String(error)}`, false, { cause: error }));
+  }
+
   #scheduleRefresh(): void {
     const token = this.#token;
     if (this.#refreshUnsupported || token?.expiresAt === undefined) return;
@@ -799,14 +794,14 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     if (!connection?.open) return;
     const retry = () => {
       if (this.#active === connection && this.#token?.expiresAt !== undefined && this.#token.expiresAt > this.#clock.now()) {
-        this.#refreshTimer.set(() => void this.#refresh(), Math.min(DEFAULTS.retryRefreshMs, (this.#token.expiresAt - this.#clock.now()) / 2));
+        this.#refreshTimer.set(() => void this.#refresh(), Math.min(RETRY_REFRESH_MS, (this.#token.expiresAt - this.#clock.now()) / 2));
       }
     };
     let token: string;
     try {
       token = await this.#fetchToken();
     } catch (error) {
-      this.emit('error', new WsNotifyError('token_unavailable', `the token function failed: ${String(error)}`, false, { cause: error }));
+      this.#tokenFailed(error);
       return retry();
     }
     if (this.#active !== connection || !connection.open) return;
@@ -831,11 +826,8 @@ function credentialOf({ token, apiKey, anonymous }: ClientOptions): Credential {
   return { kind: 'anonymous' };
 }
 
-function definedOnly<T extends object>(values: T): { [Key in keyof T]?: Exclude<T[Key], undefined> } {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as { [Key in keyof T]?: Exclude<T[Key], undefined> };
-}
-
 function randomId(): string {
   const crypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  return crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
+  // randomUUID needs a secure context; the fallback only has to make repeats of one client's publishes recognisable.
+  return crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
