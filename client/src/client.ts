@@ -235,20 +235,6 @@ class TopicSubscription extends Emitter<SubscriptionEvents> implements Subscript
     return this.end(this);
   }
 
-  receive(event: TopicEvent): void {
-    this.emit('event', event);
-  }
-
-  confirm(frame: SubscribedFrame): void {
-    this.emit('subscribed', frame);
-  }
-
-  /** Reports why the subscription ended; false if nobody listens here (the client reports it then). */
-  fail(error: WsNotifyError): boolean {
-    if (!this.hasListeners('error')) return false;
-    this.emit('error', error);
-    return true;
-  }
 }
 
 /**
@@ -319,6 +305,8 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   }
 
   subscribe(topic: string, options: SubscribeOptions = {}): Subscription {
+    // A filter or a group receives part of the topic's stream: its seqs have holes by design.
+    this.#tracker.setSparse(`topic:${topic}`, options.events !== undefined || options.group !== undefined);
     let subscription = this.#subscriptions.get(topic);
     if (subscription === undefined) {
       subscription = new TopicSubscription(topic, options, (ended) => this.#unsubscribe(ended));
@@ -334,11 +322,11 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     // An id of the client's own, so that a publish sent again after a lost connection is recognisable as a repeat.
     const entry = { topic, event: { ...event, id: event.id ?? randomId() } };
     return new Promise<PublishedFrame>((resolve, reject) => {
-      if (this.#currentState === 'closed') return reject(new WsNotifyError('client_closed', 'the client is closed'));
+      if (this.#currentState === 'closed') return reject(closedError());
       const queued: OutboxEntry = { ...entry, resolve, reject };
       if (this.#active?.open) return this.#sendPublish(this.#active, queued);
       if (this.#outbox.length >= this.#settings.outboxSize) {
-        return reject(new WsNotifyError('outbox_full', `${this.#outbox.length} publishes already wait for a connection`));
+        return reject(new WsNotifyError('outbox_full', `the outbox holds ${this.#outbox.length} publishes`));
       }
       this.#outbox.push(queued);
     });
@@ -351,7 +339,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#flushAcks();
-      this.#stop(new WsNotifyError('client_closed', 'the client was closed'));
+      this.#stop(closedError());
     }
     return this.#closing as Promise<void>;
   }
@@ -472,7 +460,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
 
   /** The refusals a retry cannot fix. */
   #refusal(connection: Connection, status: number | undefined): WsNotifyError | undefined {
-    if (status === 401) return new WsNotifyError('upgrade_refused', 'HTTP 401: no credential reached the authorizer (the stack allows no anonymous connections)', true, { status });
+    if (status === 401) return new WsNotifyError('upgrade_refused', 'HTTP 401: the stack wants a credential', true, { status });
     if (status !== 403) return undefined;
     if (this.#credential.kind === 'token' && !connection.freshToken) return undefined;
     const what = this.#credential.kind === 'apiKey' ? 'the API key is revoked, expired or unknown' : 'the credential does not verify';
@@ -530,7 +518,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     try {
       frame = JSON.parse(text) as ServerFrame;
     } catch {
-      return this.emit('error', new WsNotifyError('invalid_json', `the server sent a frame that is not JSON: ${text.slice(0, 100)}`));
+      return this.emit('error', new WsNotifyError('invalid_json', `a frame that is not JSON: ${text.slice(0, 100)}`));
     }
     const request = 'id' in frame && frame.id !== undefined ? this.#pending.get(String(frame.id)) : undefined;
     if (request !== undefined && request.connection === connection) {
@@ -558,7 +546,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
 
   #onServerError(connection: Connection, error: WsNotifyError): void {
     if (error.code === 'credential_revoked') {
-      return this.#stop(new WsNotifyError('credential_revoked', `${error.message}: the API key was revoked, connect with another credential`, true), true);
+      return this.#stop(new WsNotifyError('credential_revoked', `${error.message}: connect with another credential`, true), true);
     }
     if (error.code === 'credential_expired') {
       connection.expired = true;
@@ -587,7 +575,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
       return this.emit('notification', { id, time, data, ...position });
     }
     const event: TopicEvent = { topic: delivery.frame.topic, event: delivery.frame.event, ...position };
-    this.#subscriptions.get(event.topic)?.receive(event);
+    this.#subscriptions.get(event.topic)?.emit('event', event);
     this.emit('event', event);
   }
 
@@ -624,7 +612,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     };
     return this.#request<SubscribedFrame>(connection, frame).then(
       (reply) => {
-        if (this.#subscriptions.get(subscription.topic) === subscription) subscription.confirm(reply);
+        if (this.#subscriptions.get(subscription.topic) === subscription) subscription.emit('subscribed', reply);
         return resumed;
       },
       (error: WsNotifyError) => {
@@ -675,12 +663,15 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     const subscription = this.#subscriptions.get(topic);
     if (subscription === undefined || (only !== undefined && subscription !== only)) return;
     this.#forgetTopic(topic);
-    if (!subscription.fail(error)) this.emit('error', error);
+    // Told on the subscription and on the client, so that an application listening on either learns it.
+    subscription.emit('error', error);
+    this.emit('error', error);
   }
 
   #forgetTopic(topic: string): void {
     this.#subscriptions.delete(topic);
     this.#tracker.forget(`topic:${topic}`);
+    this.#tracker.setSparse(`topic:${topic}`, false);
     this.#unacked.delete(`topic:${topic}`);
   }
 
@@ -711,7 +702,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
       this.#pending.delete(id);
       this.#clock.clearTimeout(request.timer);
       if (request.lost !== undefined && this.#currentState !== 'closed') requeued.push(request.lost);
-      else request.reject(new WsNotifyError('connection_lost', 'the connection closed before the server answered'));
+      else request.reject(new WsNotifyError('connection_lost', 'the connection closed before the reply'));
     }
     // In their original order, ahead of publishes made since.
     for (const requeue of requeued.reverse()) requeue();
@@ -761,17 +752,17 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   }
 
   async #tokenForConnect(): Promise<{ value: string; fresh: boolean } | undefined> {
-    if (this.#credential.kind !== 'token') return undefined;
+    const credential = this.#credential;
+    if (credential.kind !== 'token') return undefined;
     const cached = this.#token;
     if (cached !== undefined && (cached.expiresAt === undefined || cached.expiresAt - this.#clock.now() > CLOSE_TIMEOUT_MS)) {
       return { value: cached.value, fresh: false };
     }
-    return { value: await this.#fetchToken(), fresh: true };
+    return { value: await this.#fetchToken(credential.token), fresh: true };
   }
 
-  async #fetchToken(): Promise<string> {
-    if (this.#credential.kind !== 'token') throw new TypeError('no token function');
-    const value: unknown = await this.#credential.token();
+  async #fetchToken(tokenFunction: () => string | Promise<string>): Promise<string> {
+    const value: unknown = await tokenFunction();
     if (typeof value !== 'string' || value.length === 0) throw new TypeError(`the token function returned ${typeof value}, not a token`);
     const expiresAt = expiryOf(value);
     this.#token = { value, obtainedAt: this.#clock.now(), ...(expiresAt !== undefined && { expiresAt }) };
@@ -791,7 +782,8 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   /** Sends a fresh token over the open connection, so that it is never closed for expiry. */
   async #refresh(): Promise<void> {
     const connection = this.#active;
-    if (!connection?.open) return;
+    const credential = this.#credential;
+    if (!connection?.open || credential.kind !== 'token') return;
     const retry = () => {
       if (this.#active === connection && this.#token?.expiresAt !== undefined && this.#token.expiresAt > this.#clock.now()) {
         this.#refreshTimer.set(() => void this.#refresh(), Math.min(RETRY_REFRESH_MS, (this.#token.expiresAt - this.#clock.now()) / 2));
@@ -799,7 +791,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     };
     let token: string;
     try {
-      token = await this.#fetchToken();
+      token = await this.#fetchToken(credential.token);
     } catch (error) {
       this.#tokenFailed(error);
       return retry();
@@ -818,6 +810,8 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   }
 }
 
+const closedError = () => new WsNotifyError('client_closed', 'the client is closed');
+
 function credentialOf({ token, apiKey, anonymous }: ClientOptions): Credential {
   const given = [token !== undefined, apiKey !== undefined, anonymous === true].filter(Boolean).length;
   if (given !== 1) throw new TypeError('ws-notify: give exactly one of token, apiKey or anonymous: true');
@@ -829,5 +823,5 @@ function credentialOf({ token, apiKey, anonymous }: ClientOptions): Credential {
 function randomId(): string {
   const crypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
   // randomUUID needs a secure context; the fallback only has to make repeats of one client's publishes recognisable.
-  return crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  return crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
 }

@@ -6,7 +6,8 @@ export function expiryOf(token: string): number | undefined {
   const payload = token.split('.')[1];
   if (payload === undefined) return undefined;
   try {
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    // atob's forgiving base64 takes the JWT's unpadded form; only base64url's two letters differ.
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
     const { exp } = JSON.parse(json) as { exp?: unknown };
     return typeof exp === 'number' ? exp * 1000 : undefined;
   } catch {

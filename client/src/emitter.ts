@@ -14,7 +14,8 @@ export class Emitter<Events extends object> {
     this.#listeners.get(name)?.delete(listener as (value: never) => void);
   }
 
-  protected emit<Name extends keyof Events>(name: Name, value: Events[Name]): void {
+  /** Public for the client's own objects only: the application sees them through interfaces without it. */
+  emit<Name extends keyof Events>(name: Name, value: Events[Name]): void {
     for (const listener of [...(this.#listeners.get(name) ?? [])]) {
       try {
         (listener as (value: Events[Name]) => void)(value);
@@ -25,9 +26,5 @@ export class Emitter<Events extends object> {
         });
       }
     }
-  }
-
-  protected hasListeners(name: keyof Events): boolean {
-    return (this.#listeners.get(name)?.size ?? 0) > 0;
   }
 }

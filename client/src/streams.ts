@@ -30,6 +30,9 @@ interface StreamState<Item> {
   rebase: boolean;
   buffer: Map<number, Item>;
   window: Timer;
+  /** Sparse streams: the seqs delivered lately, and the highest seq forgotten from them (or restored). */
+  seen?: Set<number>;
+  floor?: number;
 }
 
 /**
@@ -39,6 +42,8 @@ interface StreamState<Item> {
  */
 export class StreamTracker<Item> {
   readonly #streams = new Map<string, StreamState<Item>>();
+  /** Streams of which this client receives a subset (a subscription's event filter or group): holes are expected there. */
+  readonly #sparse = new Set<string>();
 
   readonly #events: StreamTrackerEvents<Item>;
   readonly #clock: Clock;
@@ -75,6 +80,16 @@ export class StreamTracker<Item> {
     return state.epoch === undefined ? { seq: state.last } : { epoch: state.epoch, seq: state.last };
   }
 
+  /**
+   * A subscription with an event filter or a group receives some of its topic's seqs only: a hole
+   * there is not a loss, so its frames are handed over as they come, each seq once, and the highest
+   * is the position to resume from.
+   */
+  setSparse(stream: string, sparse: boolean): void {
+    if (sparse) this.#sparse.add(stream);
+    else this.#sparse.delete(stream);
+  }
+
   accept(stream: string, epoch: string, seq: number, item: Item): void {
     let state = this.#state(stream, epoch);
     if (state.epoch !== epoch) {
@@ -84,6 +99,7 @@ export class StreamTracker<Item> {
       this.forget(stream);
       state = this.#state(stream, epoch);
     }
+    if (this.#sparse.has(stream)) return this.#acceptSparse(stream, state, seq, item);
     if (state.last === undefined) state.last = seq - 1;
     if (seq <= state.last) return;
     if (seq > state.last + 1 && state.rebase) state.last = seq - 1;
@@ -107,6 +123,15 @@ export class StreamTracker<Item> {
     const state = this.#streams.get(frame.stream);
     if (state === undefined) return;
     if (frame.recovered) {
+      if (frame.to !== undefined && state.last !== undefined && frame.to > state.last && !this.#sparse.has(frame.stream)) {
+        // The replay up to `to` came before this reply: a hole still open below it is nothing this connection gets.
+        for (const seq of [...state.buffer.keys()].filter((seq) => seq <= (frame.to as number)).sort((a, b) => a - b)) {
+          this.#hand(frame.stream, state, seq, state.buffer.get(seq) as Item);
+          state.buffer.delete(seq);
+        }
+        state.last = Math.max(state.last, frame.to);
+        this.#drain(frame.stream, state);
+      }
       if (state.buffer.size > 0 && !state.window.pending) state.window.set(() => this.#events.stalled(frame.stream), this.#windowMs);
       return;
     }
@@ -132,6 +157,20 @@ export class StreamTracker<Item> {
 
   dispose(): void {
     for (const state of this.#streams.values()) state.window.clear();
+  }
+
+  #acceptSparse(stream: string, state: StreamState<Item>, seq: number, item: Item): void {
+    state.seen ??= new Set();
+    state.floor ??= state.last ?? 0;
+    if (seq <= state.floor || state.seen.has(seq)) return;
+    state.seen.add(seq);
+    if (state.seen.size > this.#maxBuffered) {
+      const oldest = state.seen.values().next().value as number;
+      state.seen.delete(oldest);
+      state.floor = Math.max(state.floor, oldest);
+    }
+    state.last = Math.max(state.last ?? 0, seq);
+    this.#events.deliver(stream, seq, item);
   }
 
   #giveUp(stream: string, state: StreamState<Item>, reason: Gap['reason']): void {

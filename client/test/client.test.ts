@@ -323,11 +323,16 @@ describe('streams', () => {
     server.latest.push(event('orders', 7));
     server.latest.drop();
     await jest.advanceTimersByTimeAsync(500);
-    openAndAnswer(server.latest, { user: { from: 3, to: 3 } });
-    expect(server.latest.sentOf('resume').map((frame) => frame.streams)).toEqual([{ user: { epoch: 'e1', seq: 2 } }]);
-    expect(server.latest.sentOf('subscribe')).toEqual([{ action: 'subscribe', topic: 'orders', since: { epoch: 'e1', seq: 7 }, id: expect.any(String) }]);
-    // Replay and live frames overlap: each seq reaches the application once.
-    for (const frame of [notification(3, { replay: true }), notification(2), notification(3), notification(4)]) server.latest.push(frame);
+    server.latest.accept();
+    const [resume] = server.latest.sentOf('resume');
+    expect(resume.streams).toEqual({ user: { epoch: 'e1', seq: 2 } });
+    const [subscribe] = server.latest.sentOf('subscribe');
+    expect(subscribe).toEqual({ action: 'subscribe', topic: 'orders', since: { epoch: 'e1', seq: 7 }, id: expect.any(String) });
+    server.latest.reply(subscribe, { type: 'subscribed', topic: 'orders', events: null, group: null });
+    // Replay and live frames overlap: each seq reaches the application once. Each reply follows its replay.
+    for (const frame of [notification(3, { replay: true }), notification(2), notification(3)]) server.latest.push(frame);
+    server.latest.reply(resume, { type: 'resumed', stream: 'user', recovered: true, from: 3, to: 3 });
+    server.latest.push(notification(4));
     server.latest.push({ type: 'resumed', stream: 'topic:orders', recovered: true, from: 8, to: 7 });
     expect(recorded.notifications.map((n) => n.seq)).toEqual([1, 2, 3, 4]);
     expect(recorded.recovered).toEqual([
@@ -549,5 +554,39 @@ describe('close()', () => {
     await jest.advanceTimersByTimeAsync(60_000);
     expect(server.sockets).toHaveLength(1);
     expect(jest.getTimerCount()).toBe(0);
+  });
+});
+
+describe('streams a subscription receives part of', () => {
+  it('hands over the events of a filtered or grouped subscription as they come, each seq once, and resumes from the highest', async () => {
+    const { client, server, recorded } = await start({ reorderWindowMs: 100 });
+    client.subscribe('orders', { events: ['order.*'] });
+    openAndAnswer(server.latest);
+    for (const seq of [3, 9, 7, 9, 3]) server.latest.push(event('orders', seq));
+    await jest.advanceTimersByTimeAsync(1_000);
+
+    expect(recorded.events.map((e) => e.seq)).toEqual([3, 9, 7]);
+    expect(server.latest.sentOf('resume')).toEqual([]);
+    expect(recorded.gaps).toEqual([]);
+    server.latest.drop();
+    await jest.advanceTimersByTimeAsync(500);
+    server.latest.accept();
+    expect(server.latest.sentOf('subscribe')[0]).toMatchObject({ events: ['order.*'], since: { epoch: 'e1', seq: 9 } });
+  });
+
+  it('takes a recovered resume as covering every seq up to its `to`, so a hole the replay did not fill is not waited for again', async () => {
+    const { server, recorded } = await start({ reorderWindowMs: 100 });
+    server.latest.accept();
+    server.latest.push(notification(1));
+    server.latest.push(notification(4));
+    await jest.advanceTimersByTimeAsync(100);
+    const [resume] = server.latest.sentOf('resume');
+    server.latest.push(notification(3, { replay: true }));
+    server.latest.reply(resume, { type: 'resumed', stream: 'user', recovered: true, from: 2, to: 4 });
+    await jest.advanceTimersByTimeAsync(1_000);
+
+    expect(recorded.notifications.map((n) => n.seq)).toEqual([1, 3, 4]);
+    expect(server.latest.sentOf('resume')).toHaveLength(1);
+    expect(recorded.gaps).toEqual([]);
   });
 });

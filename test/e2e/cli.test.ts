@@ -351,7 +351,7 @@ describe('ws-notify apikey', () => {
     // The stream stops for good, rather than reconnecting with a key that cannot connect.
     const { code, stderr } = await stream.exited();
     expect(code).toBe(1);
-    expect(stderr).toContain('the API key was revoked, connect with another credential');
+    expect(stderr).toContain('revoked: connect with another credential');
     expect(stderr).not.toContain('reconnecting');
 
     expect(jsonLines((await cli('apikey', 'list', '--user', 'kira', '--outputs', outputsFile)).stdout)).toEqual([
