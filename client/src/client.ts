@@ -314,7 +314,8 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     } else {
       subscription.options = options;
     }
-    if (this.#active?.open) void this.#sendSubscribe(this.#active, subscription);
+    // Also on a handover's new connection, whose session began before this subscription.
+    for (const connection of [this.#active, this.#candidate]) if (connection?.open) void this.#sendSubscribe(connection, subscription);
     return subscription;
   }
 

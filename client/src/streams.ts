@@ -30,7 +30,7 @@ interface StreamState<Item> {
   rebase: boolean;
   buffer: Map<number, Item>;
   window: Timer;
-  /** Sparse streams: the seqs delivered lately, and the highest seq forgotten from them (or restored). */
+  /** Sparse streams: the seqs delivered lately, and the position they started from. */
   seen?: Set<number>;
   floor?: number;
 }
@@ -161,14 +161,11 @@ export class StreamTracker<Item> {
 
   #acceptSparse(stream: string, state: StreamState<Item>, seq: number, item: Item): void {
     state.seen ??= new Set();
+    // Where it started (a restored position): anything at or below it was handed over before.
     state.floor ??= state.last ?? 0;
     if (seq <= state.floor || state.seen.has(seq)) return;
-    state.seen.add(seq);
-    if (state.seen.size > this.#maxBuffered) {
-      const oldest = state.seen.values().next().value as number;
-      state.seen.delete(oldest);
-      state.floor = Math.max(state.floor, oldest);
-    }
+    // The oldest seqs are forgotten: a resume starts after the highest, so they do not come again.
+    if (state.seen.add(seq).size > this.#maxBuffered) state.seen.delete(state.seen.values().next().value as number);
     state.last = Math.max(state.last ?? 0, seq);
     this.#events.deliver(stream, seq, item);
   }

@@ -534,6 +534,20 @@ describe('the connection lifetime', () => {
   });
 });
 
+describe('the connection lifetime, continued', () => {
+  it('subscribes on the new connection too when the application subscribes during a handover', async () => {
+    const { client, server } = await start({ maxConnectionMs: 100_000 });
+    openAndAnswer(server.latest);
+    await jest.advanceTimersByTimeAsync(90_000);
+    const [old, next] = server.sockets;
+    if (old === undefined || next === undefined) throw new Error('no handover began');
+    next.accept();
+    client.subscribe('news');
+    expect(old.sentOf('subscribe').map((frame) => frame.topic)).toEqual(['news']);
+    expect(next.sentOf('subscribe').map((frame) => frame.topic)).toEqual(['news']);
+  });
+});
+
 describe('close()', () => {
   it('resolves once the socket closed and leaves no timer behind', async () => {
     const { client, server, recorded } = await start();
