@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { browserBundle } from '../client/bundle';
 import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
 import { declaresJson, foreignHostOf, foreignOriginOf } from './browser-guard';
 import { readSynthesizedStack } from './cloud-assembly';
@@ -180,6 +181,8 @@ class Ready {
   private outputs!: LocalOutputs;
   // Kept across reloads: the counts are the session's, as CloudWatch's outlive a deployment.
   private readonly metrics = new LocalMetrics();
+  /** The client SDK's browser bundle, built on the first request for it. */
+  private clientBundle?: Promise<Uint8Array>;
 
   private constructor(private readonly parts: ReadyParts) {
     const { engines, options } = parts;
@@ -266,6 +269,10 @@ class Ready {
         return sendJson(response, 200, this.parts.issuer.openIdConfiguration());
       case 'GET /_local/outputs':
         return sendJson(response, 200, this.outputs);
+      case 'GET /_local/client.js':
+        this.clientBundle ??= browserBundle().then(({ code }) => code);
+        response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(await this.clientBundle);
+        return;
       case 'GET /_local/metrics':
         return sendJson(response, 200, this.metrics.snapshot());
       case 'POST /_local/token': {
