@@ -199,8 +199,6 @@ class Connection {
   freshToken = false;
   /** The server said `credential_expired`: the close that follows is answered with a fresh token, at once. */
   expired = false;
-  /** Replaced by a newer connection: its close is expected. */
-  retired = false;
   readonly resumeWaiters = new Map<string, () => void>();
   readonly heartbeat: Timer;
   readonly pong: Timer;
@@ -416,7 +414,6 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     this.#candidate = undefined;
     this.#active = connection;
     if (previous !== undefined) {
-      previous.retired = true;
       previous.clearTimers();
       previous.socket?.close(1000);
     }
