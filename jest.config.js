@@ -1,7 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test', '<rootDir>/bench'],
+  roots: ['<rootDir>/test', '<rootDir>/bench', '<rootDir>/client/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
     // Transpile only (`npm test` type-checks with tsc first). jose ships ESM only, so it is

@@ -134,6 +134,10 @@ export function renderMarkdown(results: BenchResults): string {
       '',
     );
   }
+  if (results.clientBundle) {
+    const { gzippedBytes, minifiedBytes } = results.clientBundle;
+    lines.push(`The client SDK's browser bundle (\`client/\`, no dependencies): ${gzippedBytes} B min+gzip, ${minifiedBytes} B minified.`, '');
+  }
   const scale = results.connections;
   if (scale) {
     lines.push(

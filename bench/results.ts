@@ -1,3 +1,4 @@
+import type { BrowserBundleSize } from '../client/bundle';
 import type { BundleMeasurement } from './bundles';
 import type { DevLoopResult } from './dev-loop';
 import {
@@ -153,6 +154,8 @@ export interface TargetCheck {
 
 export const BUNDLE_LIMIT_BYTES = 400 * 1024;
 export const IMPORT_LIMIT_MS = 45;
+/** Issue 15's budget for the client SDK's browser bundle, min+gzip. */
+export const CLIENT_BUNDLE_LIMIT_BYTES = 6 * 1024;
 
 export function checkTargets(results: {
   e2e?: DesignSection;
@@ -162,6 +165,7 @@ export function checkTargets(results: {
   awsCallsPerDelivery?: { total: number };
   cost?: { wsNotify?: CostSection; naive?: CostSection };
   bundles?: Record<string, BundleMeasurement>;
+  clientBundle?: BrowserBundleSize;
   connections?: ScaleResult;
   devLoop?: DevLoopResult;
 }): TargetCheck[] {
@@ -213,6 +217,14 @@ export function checkTargets(results: {
     '≤ 45 ms',
     slowest && `slowest ${slowest[0]} ${slowest[1].importMs} ms`,
     slowest && bundles.every(([, bundle]) => bundle.importMs <= IMPORT_LIMIT_MS),
+  );
+  const client = results.clientBundle;
+  add(
+    'clientBundle',
+    'The client SDK’s browser bundle, min+gzip',
+    '≤ 6 KB',
+    client && `${(client.gzippedBytes / 1024).toFixed(1)} KB (${(client.minifiedBytes / 1024).toFixed(1)} KB minified)`,
+    client && client.gzippedBytes <= CLIENT_BUNDLE_LIMIT_BYTES,
   );
   const scale = results.connections;
   const attempted10k = scale !== undefined && scale.target >= 10_000;
@@ -276,6 +288,8 @@ export interface BenchResults {
     prices: { lookedUp: string; file: string };
   };
   bundles?: Record<string, BundleMeasurement>;
+  /** The client SDK's browser bundle (client/bundle.ts). */
+  clientBundle?: BrowserBundleSize;
   connections?: ScaleResult;
   devLoop?: DevLoopResult;
   targets?: TargetCheck[];
@@ -338,6 +352,7 @@ export function analyse(results: BenchResults, prices: Prices & { lookedUp: stri
     ...(results.awsCallsPerDelivery && { awsCallsPerDelivery: results.awsCallsPerDelivery }),
     cost: { ...(costs.wsNotify && { wsNotify: costs.wsNotify }), ...(costs.naive && { naive: costs.naive }) },
     ...(results.bundles && { bundles: results.bundles }),
+    ...(results.clientBundle && { clientBundle: results.clientBundle }),
     ...(results.connections && { connections: results.connections }),
     ...(results.devLoop && { devLoop: results.devLoop }),
   });

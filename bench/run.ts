@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import * as path from 'node:path';
+import { browserBundle } from '../client/bundle';
 import { USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
 import { AwsCallMeter } from './aws-calls';
 import {
@@ -272,6 +273,9 @@ async function measureBundles(underBench: RuntimeUnderBench, settings: BenchSett
     progress.note(`${bundle.name}: ${(measured.bytes / 1024).toFixed(0)} KB, import ${measured.importMs} ms (${measured.importCpuMs} ms CPU)`);
   }
   results.bundles = bundles;
+  const { size } = await browserBundle();
+  results.clientBundle = size;
+  progress.note(`client SDK browser bundle: ${size.gzippedBytes} B min+gzip (${size.minifiedBytes} B minified)`);
   await stopBuilding();
 }
 

@@ -1,15 +1,13 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { decodeJwt } from 'jose';
 import WebSocket from 'ws';
+import { type ClientOptions, createClient, type ResumePosition, type WsNotifyError } from '../client/src';
 import { CommandError, localIssuer } from './commands';
 import type { Target } from './target';
 
-/** Well within API Gateway's 10-minute idle timeout, which only frames from the client reset. */
-const KEEPALIVE_INTERVAL_MS = 5 * 60_000;
-/** Marks the CLI's own pings, so that their pongs are not printed as if the server had sent something. */
-const KEEPALIVE_ID = 'ws-notify-cli-keepalive';
-/** A server that does not answer the close handshake is cut off after this long. */
-const CLOSE_TIMEOUT_MS = 2_000;
+/** How often `--resume` writes the positions received since the last write. */
+const SAVE_POSITIONS_EVERY_MS = 1_000;
 
 /** The gateway answered the upgrade with an HTTP status instead of 101. */
 export class UpgradeRefusedError extends Error {
@@ -26,82 +24,103 @@ export class UpgradeRefusedError extends Error {
 export interface StreamRequest {
   userId?: string;
   token?: string;
+  apiKey?: string;
+  anonymous?: boolean;
   /** Subscribe to this topic on connecting (with its filters and group), instead of only receiving the user's notifications. */
   subscription?: { topic: string; events?: string[]; group?: string };
+  /** Keep the stream positions in this file, and resume from them on the next run. */
+  resumeFile?: string;
 }
 
 /**
- * `stream`: connects and prints each frame as a JSON line until SIGINT/SIGTERM (exit code 0) or the
- * server closes (0 for a normal close, 1 otherwise). Status goes to stderr, so stdout pipes cleanly.
+ * `stream`: connects through the client SDK, which reconnects, subscribes again and resumes, and
+ * prints each notification and event (and `subscribed`, `recovered`, `gap`) as a JSON line until
+ * SIGINT/SIGTERM (exit code 0) or an error no reconnect fixes (1). Status goes to stderr, so stdout
+ * pipes cleanly.
  */
 export async function streamFrames(target: Target, request: StreamRequest): Promise<number> {
-  const token = await tokenFor(target, request);
-  const userId = request.userId ?? subjectOf(token) ?? "the token's user";
   const url = target.outputs.WebSocketUrl;
-  const socket = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` } });
+  const credential = await credentialFor(target, request);
+  const positions = request.resumeFile === undefined ? undefined : readPositions(request.resumeFile);
+  const client = createClient({ url, WebSocket, ...credential, ...(positions !== undefined && { positions }) });
+  const print = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
   return new Promise<number>((resolve, reject) => {
-    let interrupted = false;
-    let settled = false;
-    let keepalive: NodeJS.Timeout | undefined;
-    const interrupt = () => {
-      interrupted = true;
-      socket.close(1000);
-      setTimeout(() => socket.terminate(), CLOSE_TIMEOUT_MS).unref();
+    let connectedOnce = false;
+    let saved = JSON.stringify(positions ?? {});
+    const savePositions = () => {
+      if (request.resumeFile === undefined) return;
+      const current = JSON.stringify(client.positions());
+      if (current === saved) return;
+      writePositions(request.resumeFile, current);
+      saved = current;
     };
-    const settle = (finish: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearInterval(keepalive);
+    const saver = request.resumeFile === undefined ? undefined : setInterval(savePositions, SAVE_POSITIONS_EVERY_MS);
+    const finish = (outcome: () => void) => {
       process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
       process.stdout.off('error', interrupt);
-      finish();
+      clearInterval(saver);
+      void client.close().then(() => {
+        savePositions();
+        outcome();
+      });
     };
+    const interrupt = () => finish(() => resolve(0));
     process.on('SIGINT', interrupt).on('SIGTERM', interrupt);
     // A reader that went away (`| head -1`) ends the stream as an interrupt does.
     process.stdout.on('error', interrupt);
 
-    socket.on('unexpected-response', (_request, response) => {
-      settle(() => reject(new UpgradeRefusedError(response.statusCode ?? 0, url)));
-      socket.terminate();
+    client.on('state', (state) => {
+      if (state === 'open') console.error(connectedOnce ? 'reconnected' : `connected to ${url} as ${whoConnects(request, credential)}; Ctrl-C to stop`);
+      if (state === 'open') connectedOnce = true;
+      if (state === 'reconnecting') console.error('the connection closed; reconnecting');
     });
-    socket.on('error', (error) => {
-      // Closing before the upgrade completed reports an error; the close that follows settles.
-      if (!interrupted) settle(() => reject(error));
+    client.on('notification', (notification) => print({ type: 'notification', ...notification }));
+    client.on('event', (event) => print({ type: 'event', ...event }));
+    client.on('recovered', (recovered) => print({ type: 'recovered', ...recovered }));
+    client.on('gap', (gap) => print({ type: 'gap', ...gap }));
+    client.on('error', (error) => {
+      if (!error.fatal) return console.error(`ws-notify: ${error.message}`);
+      finish(() => reject(fatalError(error, url)));
     });
-    socket.on('open', () => {
-      console.error(`connected to ${url} as ${userId}; Ctrl-C to stop`);
-      if (request.subscription !== undefined) socket.send(JSON.stringify({ action: 'subscribe', ...request.subscription }));
-      keepalive = setInterval(() => socket.send(JSON.stringify({ action: 'ping', id: KEEPALIVE_ID })), KEEPALIVE_INTERVAL_MS);
-    });
-    socket.on('message', (data) => {
-      const frame = parseFrame(data.toString());
-      if (isKeepalivePong(frame)) return;
-      process.stdout.write(`${JSON.stringify(frame)}\n`);
-    });
-    socket.on('close', (code, reason) => {
-      settle(() => {
-        if (interrupted) return resolve(0);
-        console.error(`the server closed the connection: ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}`);
-        resolve(code === 1000 ? 0 : 1);
-      });
-    });
+    if (request.subscription !== undefined) {
+      const { topic, ...options } = request.subscription;
+      // The reply, without the id the client tagged its subscribe with.
+      client.subscribe(topic, options).on('subscribed', ({ id: _id, ...subscribed }) => print(subscribed));
+    }
   });
 }
 
-async function tokenFor(target: Target, { userId, token, subscription }: StreamRequest): Promise<string> {
+function fatalError(error: WsNotifyError, url: string): Error {
+  if (error.code === 'upgrade_refused' && error.status !== undefined) return new UpgradeRefusedError(error.status, url);
+  return new CommandError(error.message, { cause: error });
+}
+
+type Credential = Pick<ClientOptions, 'token' | 'apiKey' | 'anonymous'>;
+
+async function credentialFor(target: Target, request: StreamRequest): Promise<Credential> {
+  const { userId, token, apiKey, anonymous, subscription } = request;
+  if (apiKey !== undefined) return { apiKey };
+  if (anonymous === true) return { anonymous: true };
   if (token !== undefined) {
     const subject = subjectOf(token);
     if (userId !== undefined && subject !== undefined && subject !== userId) {
       throw new CommandError(`--token is for user "${subject}", not --user "${userId}": the token decides who connects`);
     }
-    return token;
+    return { token };
   }
   if (target.kind !== 'local' || userId === undefined) {
-    throw new CommandError(`a deployed stack needs --token: a token from your identity provider for the user`);
+    throw new CommandError(`a deployed stack needs --token or --apikey: a token from your identity provider for the user, or a key from \`ws-notify apikey create\``);
   }
-  // The local issuer grants the topic it is asked for; a real one decides grants itself.
-  return (await localIssuer(target)).mint({ userId, ...(subscription && { claims: { topics: [subscription.topic] } }) });
+  // The local issuer grants the topic it is asked for; a real one decides grants itself. A fresh token for every refresh.
+  const issuer = await localIssuer(target);
+  return { token: () => issuer.mint({ userId, ...(subscription && { claims: { topics: [subscription.topic] } }) }) };
+}
+
+function whoConnects(request: StreamRequest, credential: Credential): string {
+  if (credential.anonymous === true) return 'an anonymous user';
+  if (credential.apiKey !== undefined) return 'the API key\u2019s user';
+  return request.userId ?? (request.token !== undefined ? subjectOf(request.token) : undefined) ?? "the token's user";
 }
 
 /** The token's `sub`, read without verifying: only to say who connects. */
@@ -113,21 +132,26 @@ function subjectOf(token: string): string | undefined {
   }
 }
 
-function parseFrame(text: string): unknown {
+/** Positions from an earlier run; none when the file does not exist yet. */
+function readPositions(file: string): Record<string, ResumePosition> {
+  if (!existsSync(file)) return {};
   try {
-    return JSON.parse(text);
-  } catch {
-    return text;
+    const positions = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (typeof positions !== 'object' || positions === null || Array.isArray(positions)) throw new TypeError('not a JSON object');
+    return positions as Record<string, ResumePosition>;
+  } catch (error) {
+    throw new CommandError(`--resume ${file} does not hold stream positions (${(error as Error).message}): remove it to start afresh`, { cause: error });
   }
 }
 
-function isKeepalivePong(frame: unknown): boolean {
-  const { type, id } = (frame ?? {}) as { type?: unknown; id?: unknown };
-  return type === 'pong' && id === KEEPALIVE_ID;
+/** Written whole then renamed, so that a run stopped mid-write leaves the previous positions. */
+function writePositions(file: string, json: string): void {
+  writeFileSync(`${file}.tmp`, `${json}\n`);
+  renameSync(`${file}.tmp`, file);
 }
 
 function whyRefused(status: number): string {
-  if (status === 401) return 'no token reached the authorizer';
-  if (status === 403) return 'the token does not verify: expired, another issuer or audience, or a key the issuer does not publish';
+  if (status === 401) return 'no credential reached the authorizer';
+  if (status === 403) return 'the credential does not verify: an expired token or one of another issuer or audience, or a revoked, expired or unknown API key';
   return 'the $connect route failed';
 }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { browserBundle } from '../client/bundle';
 import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
 import { linkAwsSdk } from './aws-sdk-modules';
 import { declaresJson, foreignHostOf, foreignOriginOf } from './browser-guard';
@@ -251,6 +252,8 @@ class Ready {
   private readonly metrics = new LocalMetrics();
   private readonly faults = new Faults();
   private dynamoDbProxy!: DynamoDbProxy;
+  /** The client SDK's browser bundle, built on the first request for it. */
+  private clientBundle?: Promise<Uint8Array>;
 
   private constructor(private readonly parts: ReadyParts) {
     const { engines, options } = parts;
@@ -350,6 +353,10 @@ class Ready {
         return sendJson(response, 200, this.parts.issuer.openIdConfiguration());
       case 'GET /_local/outputs':
         return sendJson(response, 200, this.outputs);
+      case 'GET /_local/client.js':
+        this.clientBundle ??= browserBundle().then(({ code }) => code);
+        response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(await this.clientBundle);
+        return;
       case 'GET /_local/metrics':
         return sendJson(response, 200, this.metrics.snapshot());
       case 'GET /_local/faults':

@@ -1,3 +1,4 @@
+import type { UnsubscribedFrame } from '../../client/src/protocol';
 import {
   type ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
@@ -85,7 +86,7 @@ async function endUngrantedSubscriptions(connection: ConnectionIdentity, grants:
     await deps.subscriptions.unsubscribe(connection.connectionId, topic, connection.tenant);
     try {
       await deps.managementApi.send(
-        new PostToConnectionCommand({ ConnectionId: connection.connectionId, Data: JSON.stringify({ type: 'unsubscribed', topic, reason: 'grant_revoked' }) }),
+        new PostToConnectionCommand({ ConnectionId: connection.connectionId, Data: JSON.stringify({ type: 'unsubscribed', topic, reason: 'grant_revoked' } satisfies UnsubscribedFrame) }),
       );
     } catch (error) {
       // A connection that is gone has nobody to tell; its subscriptions are ended all the same.

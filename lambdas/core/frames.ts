@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { nestsTooDeep, tooDeepMessage } from './json';
 import { InvalidMessageError, type NotifyUserMessage } from './messages';
+import type { AuthenticatedFrame, ErrorCode, ErrorFrame, EventFrame, NotificationFrame, PongFrame } from '../../client/src/protocol';
 import type { CloudEvent } from './topics';
 
 /** API Gateway refuses to send a message over 128 KB to a client. */
@@ -9,22 +10,8 @@ export const MAX_MESSAGE_BYTES = 128 * 1024;
 /** The actions a client may send; each is a route of the WebSocket API. */
 export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish'] as const;
 
-export type ErrorCode =
-  | 'invalid_json'
-  | 'invalid_frame'
-  | 'unknown_action'
-  | 'invalid_credential'
-  | 'jwt_not_enabled'
-  | 'user_mismatch'
-  | 'credential_expired'
-  | 'credential_revoked'
-  | 'forbidden_topic'
-  | 'forbidden_group'
-  | 'invalid_subscription'
-  | 'too_many_subscriptions'
-  | 'connection_closed'
-  | 'invalid_event'
-  | 'too_deep';
+// The frames' types are the client package's: the SDK reads what these functions build.
+export type { ErrorCode } from '../../client/src/protocol';
 
 export interface Notification {
   id: string;
@@ -37,12 +24,12 @@ const FrameId = z.union([z.string().check(z.maxLength(128)), z.number()]);
 const ClientFrame = z.object({ action: z.string(), id: z.optional(FrameId) });
 
 export function notificationFrame({ id, time, data }: Notification): string {
-  return deliverable('notification', { type: 'notification', id, time, data });
+  return deliverable('notification', { type: 'notification', id, time, data } satisfies NotificationFrame);
 }
 
 /** An event of a topic the connection subscribed to. */
 export function eventFrame(topic: string, event: CloudEvent): string {
-  return deliverable('event', { type: 'event', topic, event });
+  return deliverable('event', { type: 'event', topic, event } satisfies EventFrame);
 }
 
 function deliverable(kind: string, content: object): string {
@@ -61,16 +48,16 @@ function deliverable(kind: string, content: object): string {
 export function pongFrame(body: string | undefined, now: Date): string {
   const frame = parseJson(body);
   if (nestsTooDeep(frame)) return tooDeepFrame(frame);
-  return JSON.stringify({ type: 'pong', time: now.toISOString(), ...idOf(frame) });
+  return JSON.stringify({ type: 'pong', time: now.toISOString(), ...idOf(frame) } satisfies PongFrame);
 }
 
 /** The reply to a refresh: the new credential holds until `expiresAt`. */
 export function authenticatedFrame(expiresAt: number, frame: unknown): string {
-  return JSON.stringify({ type: 'authenticated', expiresAt: new Date(expiresAt * 1000).toISOString(), ...idOf(frame) });
+  return JSON.stringify({ type: 'authenticated', expiresAt: new Date(expiresAt * 1000).toISOString(), ...idOf(frame) } satisfies AuthenticatedFrame);
 }
 
 export function errorFrame(code: ErrorCode, message: string, frame?: unknown): string {
-  return JSON.stringify({ type: 'error', code, message, ...idOf(frame) });
+  return JSON.stringify({ type: 'error', code, message, ...idOf(frame) } satisfies ErrorFrame);
 }
 
 /** The reply to a frame nested deeper than any handler reads one: refused before it is validated. */

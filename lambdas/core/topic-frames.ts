@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod/mini';
+import type { PublishedFrame, SubscribedFrame, UnsubscribedFrame } from '../../client/src/protocol';
 import { MAX_CONNECTION_SECONDS } from './connections';
 import { errorFrame, idOf, parseJson, tooDeepFrame } from './frames';
 import { JsonValue, nestsTooDeep } from './json';
@@ -81,7 +82,7 @@ export async function subscribe(body: string | undefined, caller: TopicCaller, d
     if (error instanceof ConnectionGoneError) return errorFrame('connection_closed', 'this connection is closing', frame);
     throw error;
   }
-  return JSON.stringify({ type: 'subscribed', topic, events: events ?? null, group: group ?? null, ...idOf(frame) });
+  return JSON.stringify({ type: 'subscribed', topic, events: events ?? null, group: group ?? null, ...idOf(frame) } satisfies SubscribedFrame);
 }
 
 /** `unsubscribe`: answered `unsubscribed` whether or not there was a subscription. */
@@ -91,7 +92,7 @@ export async function unsubscribe(body: string | undefined, caller: TopicCaller,
   const request = UnsubscribeFrame.safeParse(frame);
   if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
   await deps.subscriptions.unsubscribe(caller.connectionId, request.data.topic, caller.tenant);
-  return JSON.stringify({ type: 'unsubscribed', topic: request.data.topic, ...idOf(frame) });
+  return JSON.stringify({ type: 'unsubscribed', topic: request.data.topic, ...idOf(frame) } satisfies UnsubscribedFrame);
 }
 
 export interface ClientPublishDeps {
@@ -128,5 +129,5 @@ export async function publishFromClient(body: string | undefined, caller: TopicC
     ),
   };
   await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.topicPagesQueueUrl, MessageBody: JSON.stringify(message) }));
-  return JSON.stringify({ type: 'published', topic, eventId: message.event.id, ...idOf(frame) });
+  return JSON.stringify({ type: 'published', topic, eventId: message.event.id, ...idOf(frame) } satisfies PublishedFrame);
 }

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest } from '../support/local-runtime';
 
@@ -136,20 +137,43 @@ describe('the local test page, in headless Chromium', () => {
     await page.getByLabel('Topic', { exact: true }).fill('news');
     await page.getByLabel('Event types (optional)').fill('news.*');
     await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
-    expect(await loggedFrame('in', 'subscribed')).toEqual({ type: 'subscribed', topic: 'news', events: ['news.*'], group: null, id: 't1' });
+    expect(await loggedFrame('in', 'subscribed')).toEqual({ type: 'subscribed', topic: 'news', events: ['news.*'], group: null, id: expect.any(String) });
 
     await page.getByLabel('Event type', { exact: true }).fill('news.published');
     await page.getByLabel('Event data (JSON)').fill('{"headline":"From the browser"}');
     await page.getByRole('button', { name: 'Publish' }).click();
 
-    expect(await loggedFrame('in', 'published')).toMatchObject({ type: 'published', topic: 'news', id: 't2' });
+    expect(await loggedFrame('in', 'published')).toMatchObject({ type: 'published', topic: 'news', id: expect.any(String) });
     expect(await loggedFrame('in', 'event', NOTIFICATION_TIMEOUT_MS)).toMatchObject({
       type: 'event',
       topic: 'news',
       event: { type: 'news.published', source: 'ws-notify:user:fay', data: { headline: 'From the browser' } },
     });
     await page.getByRole('button', { name: 'Unsubscribe' }).click();
-    expect(await loggedFrame('in', 'unsubscribed')).toEqual({ type: 'unsubscribed', topic: 'news', id: 't3' });
+    expect(await loggedFrame('in', 'unsubscribed')).toEqual({ type: 'unsubscribed', topic: 'news', id: expect.any(String) });
+  });
+
+  it('reconnects through the client SDK when the connection is deleted, and subscribes to its topic again', async () => {
+    await connectAs('gil');
+    await page.getByLabel('Topic', { exact: true }).fill('news');
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    await loggedFrame('in', 'subscribed');
+    const [connectionId] = await runtime.connectionIdsOf('gil', 1);
+
+    const managementApi = new ApiGatewayManagementApiClient({
+      endpoint: runtime.outputs['ManagementApiEndpoint'],
+      region: runtime.outputs.Region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    try {
+      await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    } finally {
+      managementApi.destroy();
+    }
+
+    await page.locator('li[data-direction="in"][data-type="subscribed"]').nth(1).waitFor();
+    expect(await connectionState('open')).toBe('Open as gil');
+    expect(await runtime.connectionIdsOf('gil', 1)).not.toEqual([connectionId]);
   });
 
   it('shows the close code and reason after Disconnect', async () => {
@@ -169,4 +193,60 @@ describe('the local test page, in headless Chromium', () => {
 
     expect(await connectionState('refused')).toMatch(/^Refused: /);
   });
+});
+
+describe("the client SDK's browser bundle (GET /_local/client.js), in headless Chromium", () => {
+  /** What the page's client told it, kept on the page's globalThis. */
+  interface Seen {
+    states: string[];
+    notifications: unknown[];
+  }
+  const seen = () => page.evaluate(() => (globalThis as unknown as { seen: Seen }).seen);
+  const until = async (condition: (seen: Seen) => boolean, what: string) => {
+    const deadline = Date.now() + NOTIFICATION_TIMEOUT_MS;
+    while (!condition(await seen())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the page saw ${JSON.stringify(await seen())}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const notify = (data: unknown) =>
+    fetch(`${runtime.runtime.url}/_local/notify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: 'sdk-page', data }) });
+
+  it('connects with the token as its subprotocol, and after the management API deletes the connection reconnects and receives what is sent next', async () => {
+    await page.addScriptTag({ url: '/_local/client.js' });
+    await page.evaluate(async () => {
+      const post = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: 'sdk-page' }) };
+      const { token } = (await (await fetch('/_local/token', post)).json()) as { token: string };
+      const { WebSocketUrl } = (await (await fetch('/_local/outputs')).json()) as { WebSocketUrl: string };
+      const page = globalThis as unknown as { seen: Seen; WsNotify: typeof import('../../client/src'); client: unknown };
+      page.seen = { states: [], notifications: [] };
+      const client = page.WsNotify.createClient({ url: WebSocketUrl, token: () => token });
+      client.on('state', (state) => page.seen.states.push(state));
+      client.on('notification', (notification) => page.seen.notifications.push(notification.data));
+      page.client = client;
+    });
+    await until((page) => page.states.includes('open'), 'the connection');
+    const [first] = await runtime.connectionIdsOf('sdk-page', 1);
+    await notify('before');
+    await until((page) => page.notifications.length === 1, 'the first notification');
+
+    const managementApi = new ApiGatewayManagementApiClient({
+      endpoint: runtime.outputs['ManagementApiEndpoint'],
+      region: runtime.outputs.Region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    try {
+      await managementApi.send(new DeleteConnectionCommand({ ConnectionId: first }));
+    } finally {
+      managementApi.destroy();
+    }
+    await until((page) => page.states.length === 3, 'the reconnect');
+    const [second] = await runtime.connectionIdsOf('sdk-page', 1);
+    await notify('after');
+    await until((page) => page.notifications.length === 2, 'the second notification');
+
+    expect(second).not.toBe(first);
+    expect(await seen()).toEqual({ states: ['open', 'reconnecting', 'open'], notifications: ['before', 'after'] });
+    await page.evaluate(() => (globalThis as unknown as { client: { close(): Promise<void> } }).client.close());
+  }, 60_000);
 });

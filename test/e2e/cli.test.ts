@@ -248,16 +248,22 @@ describe('ws-notify stream', () => {
     expect((await stream.exited()).code).toBe(0);
   });
 
-  it('reports the close code and exits when the server closes the connection', async () => {
+  it('reconnects when the server closes the connection, and prints what is sent after', async () => {
     const stream = CliProcess.start(['stream', '--user', 'stan', '--outputs', outputsFile]);
     await stream.until((cli) => (cli.stderr.includes('connected to') ? true : undefined), 'the stream to connect');
     const [connectionId] = await stack.connectionIdsOf('stan', 1);
 
     await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    await stream.until((cli) => (cli.stderr.includes('reconnected') ? true : undefined), 'the stream to reconnect');
+    expect(stream.stderr).toContain('the connection closed; reconnecting');
+    await stack.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.outputs['NotifyUserQueueUrl'], MessageBody: JSON.stringify({ userId: 'stan', data: 'after', id: 'st-1' }) }),
+    );
 
-    const { code, stderr } = await stream.exited();
-    expect(stderr).toContain('the server closed the connection: 1000 Connection Closed Normally');
-    expect(code).toBe(0);
+    const line = await stream.until((cli) => jsonLines(cli.stdout).find((frame) => frame.type === 'notification'), 'a notification line');
+    expect(line).toEqual({ type: 'notification', id: 'st-1', time: expect.any(String), data: 'after' });
+    stream.signal('SIGINT');
+    expect((await stream.exited()).code).toBe(0);
   });
 
   it('exits 1 with the HTTP status when the gateway refuses the upgrade', async () => {
@@ -318,7 +324,9 @@ describe('ws-notify apikey', () => {
 
     const client = await TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { 'x-api-key': apiKey } });
     clients.push(client);
-    await stack.connectionIdsOf('kira', 1);
+    const stream = CliProcess.start(['stream', '--apikey', apiKey, '--outputs', outputsFile]);
+    await stream.until((cli) => (cli.stderr.includes('connected to') ? true : undefined), 'the stream to connect');
+    await stack.connectionIdsOf('kira', 2);
 
     const listed = await cli('apikey', 'list', '--user', 'kira', '--outputs', outputsFile);
     expect(listed.code).toBe(0);
@@ -340,6 +348,11 @@ describe('ws-notify apikey', () => {
     expect(revoked).toMatchObject({ code: 0, stdout: expect.stringContaining(`revoked ${keyId}`) });
     expect(await client.frame((frame) => frame.type === 'error', 20_000)).toMatchObject({ code: 'credential_revoked' });
     expect((await client.closedWith(20_000)).code).toBe(1000);
+    // The stream stops for good, rather than reconnecting with a key that cannot connect.
+    const { code, stderr } = await stream.exited();
+    expect(code).toBe(1);
+    expect(stderr).toContain('revoked: connect with another credential');
+    expect(stderr).not.toContain('reconnecting');
 
     expect(jsonLines((await cli('apikey', 'list', '--user', 'kira', '--outputs', outputsFile)).stdout)).toEqual([
       expect.objectContaining({ keyId, status: 'revoked', revokedAt: expect.any(String) }),
@@ -513,7 +526,7 @@ describe('the ws-notify command line', () => {
       'Usage: ws-notify <command> [options]',
       'Usage: ws-notify token --user <id> [--ttl <seconds>] [--claims <json>] [target]',
       'Usage: ws-notify send (--user <id> [--tenant <t>] | --connection <id>) --data <json> [target]',
-      'Usage: ws-notify stream (--user <id> | --token <jwt>) [--topic <t> [--events <a,b>] [--group <g>]] [target]',
+      'Usage: ws-notify stream [<topic>] (--user <id> | --token <jwt> | --apikey <key> | --anonymous) [--topic <t>] [--events <a,b>] [--group <g>] [--resume <file>] [target]',
       'Usage: ws-notify connections --user <id> [target]',
       'Usage: ws-notify publish --topic <t> --type <type> [--data <json>] [--subject <s>] [--source <uri>] [--tenant <t>] [target]',
       'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [--groups <patterns>] [target]',

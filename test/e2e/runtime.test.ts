@@ -8,6 +8,8 @@ import {
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { request as httpRequest } from 'node:http';
+import WebSocket from 'ws';
+import { type ClientOptions, createClient, type Notification, type TopicEvent, type WsNotifyClient, type WsNotifyError } from '../../client/src';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { withFlippedSignatureByte } from '../support/attacks';
 import { receiveAll } from '../support/stack-under-test';
@@ -358,6 +360,106 @@ describe('API key revocation and expiry', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000);
     expect(Date.now()).toBeLessThan(expiresAt * 1000 + 60_000);
     await expect(connectWithKey(apiKey)).rejects.toEqual(new UpgradeRefusedError(403));
+  }, 30_000);
+});
+
+describe('the client SDK (@ws-notify/client) on real sockets', () => {
+  const sdkClients: WsNotifyClient[] = [];
+  afterAll(() => Promise.all(sdkClients.map((client) => client.close())));
+
+  /** A client over `ws` (headers), recording what it tells the application; `opened` counts its sockets. */
+  function sdkClient(options: Partial<ClientOptions>) {
+    const seen = { states: [] as string[], notifications: [] as Notification[], events: [] as TopicEvent[], errors: [] as WsNotifyError[], opened: 0 };
+    class CountedWebSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        seen.opened += 1;
+      }
+    }
+    const client = createClient({ url: url(), WebSocket: CountedWebSocket, ...options });
+    sdkClients.push(client);
+    client.on('state', (state) => seen.states.push(state));
+    client.on('notification', (notification) => seen.notifications.push(notification));
+    client.on('event', (event) => seen.events.push(event));
+    client.on('error', (error) => seen.errors.push(error));
+    return { client, seen };
+  }
+
+  const until = (condition: () => boolean, what: string, timeoutMs = 10_000) => eventually(async () => (condition() ? true : undefined), what, timeoutMs);
+  const deleteConnectionOf = async (userId: string) => {
+    const [connectionId] = await stack.connectionIdsOf(userId, 1);
+    await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+  };
+
+  it('reconnects after the management API deletes its connection, subscribes again, and receives what is sent next', async () => {
+    const token = () => stack.runtime.issuer.mint({ userId: 'sdk-ann', claims: { topics: ['sdk.orders'], publishTopics: ['sdk.orders'] } });
+    const { client, seen } = sdkClient({ token });
+    let subscribed = 0;
+    client.subscribe('sdk.orders').on('subscribed', () => (subscribed += 1));
+    await until(() => subscribed === 1, 'the subscription');
+
+    await deleteConnectionOf('sdk-ann');
+    await until(() => subscribed === 2, 'the subscription on the new connection');
+    expect(seen.states).toEqual(['open', 'reconnecting', 'open']);
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'sdk-ann', data: { after: 'reconnect' }, id: 'sdk-n-1' });
+    const published = await client.publish('sdk.orders', { type: 'order.created', data: { n: 1 } });
+
+    await until(() => seen.notifications.length === 1 && seen.events.length === 1, 'the notification and the event');
+    expect(seen.notifications).toEqual([expect.objectContaining({ id: 'sdk-n-1', data: { after: 'reconnect' } })]);
+    expect(seen.events[0]?.event).toMatchObject({ id: published.eventId, type: 'order.created', wsnpublisher: 'user:sdk-ann' });
+    expect(seen.errors).toEqual([]);
+  }, 30_000);
+
+  it('keeps a publish made while reconnecting in its outbox and sends it once connected again', async () => {
+    const token = () => stack.runtime.issuer.mint({ userId: 'sdk-bo', claims: { topics: ['sdk.outbox'], publishTopics: ['sdk.outbox'] } });
+    const { client, seen } = sdkClient({ token });
+    let subscribed = 0;
+    client.subscribe('sdk.outbox').on('subscribed', () => (subscribed += 1));
+    await until(() => subscribed === 1, 'the subscription');
+
+    let queued: Promise<unknown> | undefined;
+    client.on('state', (state) => {
+      if (state === 'reconnecting' && queued === undefined) queued = client.publish('sdk.outbox', { type: 'queued', id: 'sdk-outbox-1' });
+    });
+    await deleteConnectionOf('sdk-bo');
+
+    await until(() => queued !== undefined, 'the reconnect');
+    await expect(queued).resolves.toMatchObject({ type: 'published', eventId: 'sdk-outbox-1' });
+    await until(() => seen.events.length === 1, 'the event published from the outbox');
+    expect(seen.events[0]?.event).toMatchObject({ id: 'sdk-outbox-1', type: 'queued' });
+    expect(seen.states).toEqual(['open', 'reconnecting', 'open']);
+  }, 30_000);
+
+  it('refreshes a short-lived token through authenticate before its exp: the connection is never dropped', async () => {
+    let issued = 0;
+    const firstExp = Math.floor(Date.now() / 1000) + 10;
+    const { seen } = sdkClient({ token: () => ((issued += 1), stack.tokenFor('sdk-cy', 10)) });
+    await until(() => seen.states.includes('open'), 'the connection');
+    const [connectionId] = await stack.connectionIdsOf('sdk-cy', 1);
+
+    // Past the first token's exp by two expiry sweeps (every 2 s here), after one refresh.
+    await until(() => issued >= 2 && Date.now() > firstExp * 1000 + 4_000, 'a refresh and two sweeps past exp', 20_000);
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'sdk-cy', data: 'still here', id: 'sdk-n-2' });
+    await until(() => seen.notifications.length === 1, 'the notification');
+
+    expect(await stack.connectionIdsOf('sdk-cy', 1)).toEqual([connectionId]);
+    expect(seen.states).toEqual(['open']);
+    expect(seen.errors).toEqual([]);
+  }, 40_000);
+
+  it('stops for good when its API key is revoked, with a credential_revoked error, and never reconnects', async () => {
+    const { apiKey, record } = await new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string).create({ userId: 'sdk-dee', scope: 'connect' });
+    const { client, seen } = sdkClient({ apiKey });
+    await until(() => seen.states.includes('open'), 'the connection');
+
+    await new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string).revoke(record.keyId);
+    await until(() => client.state === 'closed', 'the client to stop', 20_000);
+    expect(seen.errors).toEqual([expect.objectContaining({ code: 'credential_revoked', fatal: true })]);
+    await expect(client.publish('anything', { type: 'x' })).rejects.toMatchObject({ code: 'client_closed' });
+    // An absence can only be shown over time: several backoff windows pass without a new socket.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(seen.opened).toBe(1);
+    expect(seen.states).toEqual(['open', 'closed']);
   }, 30_000);
 });
 

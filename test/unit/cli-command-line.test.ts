@@ -158,8 +158,21 @@ describe('stream', () => {
     expect(parseCommandLine(['stream', '--token', 'a.b.c'])).toEqual({ command: 'stream', target: {}, token: 'a.b.c' });
   });
 
-  it('needs a user or a token', () => {
-    expect(usageErrorOf(['stream']).message).toBe('stream needs --user (a token is minted for it locally) or --token');
+  it('takes an API key, or no credential with --anonymous', () => {
+    expect(parseCommandLine(['stream', '--apikey', 'wsn_k_s'])).toEqual({ command: 'stream', target: {}, apiKey: 'wsn_k_s' });
+    expect(parseCommandLine(['stream', '--anonymous'])).toEqual({ command: 'stream', target: {}, anonymous: true });
+  });
+
+  it('needs one credential, and only one', () => {
+    expect(usageErrorOf(['stream']).message).toBe('stream needs --user (a token is minted for it locally), --token, --apikey or --anonymous');
+    for (const both of [['--user', 'a', '--apikey', 'k'], ['--token', 't', '--anonymous'], ['--apikey', 'k', '--anonymous']]) {
+      expect(usageErrorOf(['stream', ...both]).message).toBe('stream connects with one credential: --user/--token, --apikey or --anonymous');
+    }
+  });
+
+  it('keeps its positions in the file --resume names', () => {
+    expect(parseCommandLine(['stream', '--user', 'alice', '--resume', 'alice.json'])).toEqual({ command: 'stream', target: {}, userId: 'alice', resumeFile: 'alice.json' });
+    expect(usageErrorOf(['stream', '--user', 'alice', '--resume', '']).message).toBe('--resume cannot be empty');
   });
 });
 
@@ -267,8 +280,19 @@ describe('stream --topic', () => {
     });
   });
 
-  it('refuses --events or --group without --topic', () => {
-    expect(usageErrorOf(['stream', '--user', 'ann', '--group', 'g']).message).toBe('--events and --group go with --topic');
+  it('takes the topic as its one positional argument too', () => {
+    expect(parseCommandLine(['stream', 'orders', '--user', 'ann', '--events', 'order.*'])).toEqual({
+      command: 'stream',
+      target: {},
+      userId: 'ann',
+      subscription: { topic: 'orders', events: ['order.*'] },
+    });
+    expect(usageErrorOf(['stream', 'orders', '--user', 'ann', '--topic', 'news']).message).toBe('name the topic once: as <topic> or with --topic');
+    expect(usageErrorOf(['stream', 'orders', 'news', '--user', 'ann']).message).toBe("Unexpected argument 'news'");
+  });
+
+  it('refuses --events or --group without a topic', () => {
+    expect(usageErrorOf(['stream', '--user', 'ann', '--group', 'g']).message).toBe('--events and --group go with a topic');
   });
 });
 
