@@ -157,6 +157,16 @@ describe('subscribing at $connect (?subscribe=, the autoSubscribe grant)', () =>
     expect(await subscriptionsOf(event.requestContext.connectionId)).toEqual([]);
   });
 
+  it('makes the most it takes at connect, 50, in the one transaction with the row and the counts', async () => {
+    const topics = Array.from({ length: 50 }, (_, index) => `bulk.t${index}`);
+    const event = connecting({ subscribe: topics.join(',') }, { topics: JSON.stringify(['bulk.*']), keyId: 'key-bulk' });
+
+    await expect(connect(event)).resolves.toMatchObject({ statusCode: 200 });
+
+    expect(await subscriptionsOf(event.requestContext.connectionId)).toHaveLength(50);
+    expect((await rowOf(event.requestContext.connectionId))?.['subscribedTopics']).toEqual(new Set(topics));
+  });
+
   it("refuses more topics than the connection's subscription limit with too_many_subscriptions", async () => {
     const limited = connectHandler({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '2' });
     const event = connecting({ subscribe: 'a,b,c' }, { topics: JSON.stringify(['*']) });
