@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   connectionMinutesPerMonthUsd,
+  keepaliveCost,
   costPerMillionNotifications,
   dynamoDbItemBytes,
   eventuallyConsistentReadUnits,
@@ -101,5 +102,33 @@ describe('connectionMinutesPerMonthUsd', () => {
   it('bills every connection for every minute of a 30-day month', () => {
     // 10,000 users × 2 connections × 43,200 minutes = 864 million minutes at $0.25 per million.
     expect(connectionMinutesPerMonthUsd({ users: 10_000, connectionsPerUser: 2 }, prices)).toBe(216);
+  });
+});
+
+describe('keepaliveCost', () => {
+  const model = { periodMinutes: 8, postMs: 1.2, memoryMb: 256, indexEntryBytes: 64, queriesPerRun: 10, idleRunMs: 40 };
+
+  it('bills one API Gateway message per period to each keepalive connection: 5,400 in a 30-day month at 8 minutes', () => {
+    const cost = keepaliveCost(model, prices);
+
+    expect(cost.keepalivesPerConnectionMonth).toBe(5400);
+    // 5,400 messages at $1 per million.
+    expect(cost.perConnectionMonth.apiGatewayMessages).toBe(0.0054);
+    // 5,400 × 1.2 ms at 0.25 GB × $0.0000133334 per GB-second.
+    expect(cost.perConnectionMonth.lambdaDuration).toBeCloseTo(0.0000216, 6);
+    // 5,400 entries of 64 B read eventually consistently: 42.2 read units at $0.125 per million.
+    expect(cost.perConnectionMonth.dynamodbReads).toBeCloseTo(0.0000053, 6);
+    expect(cost.perConnectionMonth.totalUsd).toBeCloseTo(0.0054269, 6);
+    // Beside the connection's own 43,200 minutes at $0.25 per million.
+    expect(cost.connectionMinutesUsd).toBe(0.0108);
+  });
+
+  it('prices the schedule apart, per stack: 43,200 runs a month, their idle time and ten one-unit Queries each', () => {
+    // 43,200 × $0.2/M + 43,200 × 40 ms × 0.25 GB × $0.0000133334 + 432,000 × 0.5 RRU × $0.125/M.
+    expect(keepaliveCost(model, prices).schedulePerMonthUsd).toBeCloseTo(0.00864 + 0.00576 + 0.027, 4);
+  });
+
+  it('halves the message line when the period doubles', () => {
+    expect(keepaliveCost({ ...model, periodMinutes: 16 }, prices).perConnectionMonth.apiGatewayMessages).toBe(0.0027);
   });
 });

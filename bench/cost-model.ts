@@ -203,3 +203,63 @@ export function logIngestionPerMillionUsd(path: MeasuredDeliveryPath, prices: Pr
   const bytes = path.logBytes + path.invocations * lambdaSystemLogBytesPerInvocation;
   return roundUsd(((bytes / path.notifications) * MILLION * ingestionPerGb) / 1e9);
 }
+
+/** What the keepalive model takes: the sweep's period and what one post of it costs. */
+export interface KeepaliveModel {
+  /** A keepalive connection is posted to once per period. */
+  periodMinutes: number;
+  /** Sweep time one post takes, in ms: a management-API round trip shared by the posts in flight. */
+  postMs: number;
+  memoryMb: number;
+  /** A keepalive index entry (the table's key, the slot, the projected `expiresAt`), which the sweep's Query reads. */
+  indexEntryBytes: number;
+  /** Index partitions the sweep Queries each minute, and the time a run with nothing to post takes. */
+  queriesPerRun: number;
+  idleRunMs: number;
+}
+
+export interface KeepaliveCost {
+  /** Keepalive frames one connection open all month gets. */
+  keepalivesPerConnectionMonth: number;
+  /** Dollars per connection-month, by line; `totalUsd` is their sum. */
+  perConnectionMonth: { apiGatewayMessages: number; lambdaDuration: number; dynamodbReads: number; totalUsd: number };
+  /** The same connection's connection minutes, for scale: what it costs open without keepalives. */
+  connectionMinutesUsd: number;
+  /** The schedule itself, per stack and month whoever is connected: a run a minute, its Queries, its idle time. */
+  schedulePerMonthUsd: number;
+}
+
+const MINUTES_PER_MONTH = 30 * 24 * 60;
+
+/**
+ * What server keepalives cost: each keepalive connection is one PostToConnection per period (a
+ * 32 KB-metered message), a share of the sweep's duration and of its Query's read units; the sweep
+ * runs every minute whether or not anyone asked.
+ */
+export function keepaliveCost(model: KeepaliveModel, prices: Prices): KeepaliveCost {
+  const keepalives = MINUTES_PER_MONTH / model.periodMinutes;
+  const gbSecondUsd = (ms: number) => (ms / 1000) * (model.memoryMb / 1024) * prices.lambda.arm64GbSecond;
+  // A Query reads its entries summed and rounded up to 4 KB: one entry's share of a full page.
+  const readUnitsPerEntry = (model.indexEntryBytes / prices.dynamodb.readUnitBytes) * prices.dynamodb.eventuallyConsistentReadFactor;
+  const perConnectionMonth = {
+    apiGatewayMessages: (keepalives / MILLION) * prices.apiGatewayWebSocket.messagesPerMillion,
+    lambdaDuration: keepalives * gbSecondUsd(model.postMs),
+    dynamodbReads: ((keepalives * readUnitsPerEntry) / MILLION) * prices.dynamodb.onDemandReadRequestUnitsPerMillion,
+  };
+  const runs = MINUTES_PER_MONTH;
+  const schedule =
+    (runs / MILLION) * prices.lambda.requestsPerMillion +
+    runs * gbSecondUsd(model.idleRunMs) +
+    ((runs * model.queriesPerRun * eventuallyConsistentReadUnits(0, prices.dynamodb)) / MILLION) * prices.dynamodb.onDemandReadRequestUnitsPerMillion;
+  return {
+    keepalivesPerConnectionMonth: keepalives,
+    perConnectionMonth: {
+      apiGatewayMessages: round6(perConnectionMonth.apiGatewayMessages),
+      lambdaDuration: round6(perConnectionMonth.lambdaDuration),
+      dynamodbReads: round6(perConnectionMonth.dynamodbReads),
+      totalUsd: round6(Object.values(perConnectionMonth).reduce((total, usd) => total + usd, 0)),
+    },
+    connectionMinutesUsd: round6((MINUTES_PER_MONTH / MILLION) * prices.apiGatewayWebSocket.connectionMinutesPerMillion),
+    schedulePerMonthUsd: round4(schedule),
+  };
+}

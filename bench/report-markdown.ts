@@ -103,6 +103,17 @@ export function renderMarkdown(results: BenchResults): string {
           .join(', ')}.`,
       '',
     );
+    if (costs.keepalive) {
+      const { keepalivesPerConnectionMonth, perConnectionMonth, connectionMinutesUsd, schedulePerMonthUsd } = costs.keepalive;
+      lines.push(
+        `Server keepalives (construct prop \`keepalive\`; modeled, not measured): ${keepalivesPerConnectionMonth.toLocaleString('en-US')} \`{"type":"keepalive"}\` ` +
+          `frames per connection open all month, $${perConnectionMonth.totalUsd.toFixed(6)} per connection-month (${usd(perConnectionMonth.totalUsd * 1000)} per 1,000) ` +
+          `($${perConnectionMonth.apiGatewayMessages.toFixed(6)} API Gateway messages, $${perConnectionMonth.lambdaDuration.toFixed(6)} sweep duration, ` +
+          `$${perConnectionMonth.dynamodbReads.toFixed(6)} index reads), beside $${connectionMinutesUsd.toFixed(6)} for the connection's own minutes; ` +
+          `the every-minute schedule adds ${usd(schedulePerMonthUsd)} per stack and month.`,
+        '',
+      );
+    }
   }
   lines.push(...mermaidCharts(results));
   if (results.bundles) {

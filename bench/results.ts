@@ -7,10 +7,14 @@ import {
   connectionMinutesPerMonthUsd,
   type CostBreakdown,
   costPerMillionNotifications,
+  dynamoDbItemBytes,
+  type KeepaliveCost,
+  keepaliveCost,
   logIngestionPerMillionUsd,
   type MeasuredDeliveryPath,
   type Prices,
 } from './cost-model';
+import { KEEPALIVE_PERIOD_MINUTES, KEEPALIVE_SHARDS } from '../lambdas/core/keepalive';
 import type { AwsCallSummary, ConfigResult, MatrixResult, MeasuredPhase } from './matrix';
 import type { BenchSettings } from './options';
 import type { ScaleResult } from './scale';
@@ -134,9 +138,29 @@ export function costSection(path: MeasuredDeliveryPath & { from: string }, looku
   };
 }
 
-export function sharedCosts(prices: Prices): { backendEnqueuePerMillionUsd: number; connectionMinutesPerMonthUsd: Record<string, number> } {
+/**
+ * Server keepalives, modeled rather than measured: one post per period per connection; a post holds
+ * the sweep for a management-API round trip (taken as 30 ms in-region) shared by its 25 posts in
+ * flight; an index entry as `dynamoDbItemBytes` sizes it; an idle run (ten Queries side by side)
+ * taken as 40 ms.
+ */
+export const KEEPALIVE_MODEL = {
+  periodMinutes: KEEPALIVE_PERIOD_MINUTES,
+  postMs: 30 / 25,
+  memoryMb: 256,
+  indexEntryBytes: dynamoDbItemBytes({ connectionId: 'AbCdEfGhIjKlMnO=', keepaliveSlot: '7.9', expiresAt: 1_795_776_789 }),
+  queriesPerRun: KEEPALIVE_SHARDS,
+  idleRunMs: 40,
+};
+
+export function sharedCosts(prices: Prices): {
+  backendEnqueuePerMillionUsd: number;
+  connectionMinutesPerMonthUsd: Record<string, number>;
+  keepalive: KeepaliveCost;
+} {
   return {
     backendEnqueuePerMillionUsd: backendEnqueuePerMillionUsd(prices),
+    keepalive: keepaliveCost(KEEPALIVE_MODEL, prices),
     connectionMinutesPerMonthUsd: Object.fromEntries(
       Object.entries(SCENARIOS).map(([key, users]) => [key, connectionMinutesPerMonthUsd({ users, connectionsPerUser: SCENARIO_CONNECTIONS_PER_USER }, prices)]),
     ),
@@ -285,6 +309,8 @@ export interface BenchResults {
     naiveOverWsNotify?: Record<string, number>;
     backendEnqueuePerMillionUsd: number;
     connectionMinutesPerMonthUsd: Record<string, number>;
+    /** Absent in results analysed before keepalives existed. */
+    keepalive?: KeepaliveCost;
     prices: { lookedUp: string; file: string };
   };
   bundles?: Record<string, BundleMeasurement>;

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { JWTPayload } from 'jose';
 import { API_KEY_SCOPES, type ApiKeyScope, checkNewApiKey, type NewApiKey } from '../lambdas/core/api-keys';
 import { isAnonymousUserId } from '../lambdas/core/auth';
-import { grantFrom, groupGrantFrom, PublishMessage, reservedAttributeProblem } from '../lambdas/core/topics';
+import { autoSubscribeFrom, grantFrom, groupGrantFrom, PublishMessage, reservedAttributeProblem } from '../lambdas/core/topics';
 import {
   InvalidMessageError,
   NotifyConnectionMessage,
@@ -167,7 +167,7 @@ Options:
 
 ${TARGET_HELP}`;
 
-const APIKEY_USAGE = `Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [--groups <patterns>] [target]
+const APIKEY_USAGE = `Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [--groups <patterns>] [--auto-subscribe <topics>] [--keepalive] [target]
        ws-notify apikey list --user <id> [target]
        ws-notify apikey revoke <keyId> [target]
 
@@ -192,6 +192,12 @@ Options:
                      topics its connections may publish to
   --groups <p,q>     groups its connections may join (a group shares its events among its
                      members): topic patterns (any group on them) or <topic>#<group>
+  --auto-subscribe <t,u>
+                     topics its connections are subscribed to at every connect (<topic>#<group>
+                     joins that group), as a token's autoSubscribe claim; each must be granted
+                     (--topics, --groups, or the stack's public ones) or $connect refuses with 403
+  --keepalive        its connections ask for a {"type":"keepalive"} frame every 8 minutes, where the
+                     stack's keepalive prop is "requested"
 
 ${TARGET_HELP}`;
 
@@ -398,7 +404,9 @@ function parseApiKey(args: string[]): CommandLine {
   const [subcommand, ...rest] = args;
   switch (subcommand) {
     case 'create': {
-      const values = parseOptions(rest, APIKEY_USAGE, ['user', 'tenant', 'expires', 'scope', 'topics', 'publish-topics', 'groups']);
+      const values = parseOptions(rest, APIKEY_USAGE, ['user', 'tenant', 'expires', 'scope', 'topics', 'publish-topics', 'groups', 'auto-subscribe'], {
+        flags: ['keepalive'],
+      });
       if (values.help) return { command: 'help', text: APIKEY_USAGE };
       const scope = values.scope ?? 'connect';
       if (!(API_KEY_SCOPES as readonly string[]).includes(scope)) {
@@ -412,6 +420,8 @@ function parseApiKey(args: string[]): CommandLine {
         ...grantOption(values.topics, 'topics'),
         ...grantOption(values['publish-topics'], 'publishTopics'),
         ...groupsOption(values.groups),
+        ...autoSubscribeOption(values['auto-subscribe']),
+        ...(values.keepalive === true && { keepalive: true }),
       };
       if (isAnonymousUserId(key.userId)) throw new UsageError('--user cannot name an anonymous user', APIKEY_USAGE);
       try {
@@ -506,6 +516,16 @@ function groupsOption(list: string | undefined): { groups?: string[] } {
     return { groups: groupGrantFrom(list.split(',').map((pattern) => pattern.trim()), 'groups') ?? [] };
   } catch {
     throw new UsageError(`--groups takes a comma-separated list of topic patterns or <topic>#<group> patterns, got "${list}"`, APIKEY_USAGE);
+  }
+}
+
+/** `--auto-subscribe orders,jobs#workers`: the topics the key's connections are subscribed to at `$connect`. */
+function autoSubscribeOption(list: string | undefined): { autoSubscribe?: string[] } {
+  if (list === undefined) return {};
+  try {
+    return { autoSubscribe: autoSubscribeFrom(list.split(',').map((entry) => entry.trim()), 'autoSubscribe') ?? [] };
+  } catch {
+    throw new UsageError(`--auto-subscribe takes a comma-separated list of topics, each a topic name or <topic>#<group>, got "${list}"`, APIKEY_USAGE);
   }
 }
 

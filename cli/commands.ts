@@ -127,7 +127,7 @@ async function withApiKeyTable(target: Target, use: (keys: ApiKeyTable) => Promi
   }
 }
 
-function describeApiKey({ keyId, userId, tenant, scope, topics, publishTopics, groups, createdAt, expiresAt, revokedAt }: ApiKey, now = Date.now() / 1000) {
+function describeApiKey({ keyId, userId, tenant, scope, topics, publishTopics, groups, autoSubscribe, keepalive, createdAt, expiresAt, revokedAt }: ApiKey, now = Date.now() / 1000) {
   const status = revokedAt !== undefined ? 'revoked' : expiresAt !== undefined && expiresAt <= now ? 'expired' : 'active';
   const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
   return {
@@ -139,6 +139,8 @@ function describeApiKey({ keyId, userId, tenant, scope, topics, publishTopics, g
     ...(topics !== undefined && { topics }),
     ...(publishTopics !== undefined && { publishTopics }),
     ...(groups !== undefined && { groups }),
+    ...(autoSubscribe !== undefined && { autoSubscribe }),
+    ...(keepalive !== undefined && { keepalive }),
     status,
     createdAt: iso(createdAt),
     ...(expiresAt !== undefined && { expiresAt: iso(expiresAt) }),

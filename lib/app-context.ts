@@ -13,6 +13,8 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   const publicTopics = listContext(node, 'publicTopics');
   const publicGroups = listContext(node, 'publicGroups');
   const alarmEmail = stringContext(node, 'alarmEmail');
+  // The construct says which values it takes.
+  const keepalive = stringContext(node, 'keepalive') as WsNotifyProps['keepalive'];
   const booleans = Object.fromEntries(
     (['apiKeys', 'allowAnonymous', 'configureApiGatewayAccountLogging'] as const)
       .map((name) => [name, booleanContext(node, name)] as const)
@@ -34,6 +36,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...booleans,
     ...numbers,
     ...(alarmEmail && { alarmEmail }),
+    ...(keepalive && { keepalive }),
     ...(eventsIamPrincipals && { eventsIamPrincipals }),
   };
 }

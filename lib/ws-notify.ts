@@ -22,9 +22,12 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_API_KEY,
   DEFAULT_MAX_CONNECTIONS_PER_USER,
   EXPIRY_INDEX,
+  KEEPALIVE_INDEX,
+  KEEPALIVE_INDEX_ATTRIBUTES,
   USER_INDEX,
   USER_INDEX_ATTRIBUTES,
 } from '../lambdas/core/connections';
+import type { KeepaliveMode } from '../lambdas/core/connect-options';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom, groupGrantFrom } from '../lambdas/core/topics';
@@ -90,6 +93,16 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    * @default 100
    */
   readonly maxSubscriptionsPerConnection?: number;
+  /**
+   * Server keepalives for receive-only clients: API Gateway closes a connection after 10 minutes
+   * without traffic, and a client that only listens sends none. `requested`: connections that ask
+   * (`?keepalive=1`, a token's `keepalive` claim, an API key made with `--keepalive`) are sent
+   * `{"type":"keepalive"}` every 8 minutes, whatever else they receive; `all`: every connection.
+   * Each keepalive is a PostToConnection (see the bench's cost per connection-month); `off` adds
+   * no function, schedule or index, and refuses `?keepalive=1` with 400.
+   * @default 'off'
+   */
+  readonly keepalive?: KeepaliveMode;
   /**
    * Open connections one user may hold at once (per tenant in a multi-tenant stack); a `$connect`
    * beyond it is refused with 429 and logged. Each connection multiplies what one notification to
@@ -181,6 +194,8 @@ export const BUNDLING_ALIASES: Readonly<Record<string, string>> = {
 const SQS_BATCH_SIZE = 10;
 /** AWS's recommendation for Lambda consumers: enough receives to ride out throttling. */
 const MAX_RECEIVE_COUNT = 5;
+/** A keepalive run posts for most of its minute, and is done before the next one starts. */
+const KEEPALIVE_TIMEOUT = Duration.seconds(55);
 /** Consumers running at once per queue, unless set: 70 of an account's default 1,000. */
 const DEFAULT_CONSUMER_CONCURRENCY = { notifyUserConcurrency: 20, notifyConnectionConcurrency: 40, publishConcurrency: 10 } as const;
 
@@ -265,6 +280,15 @@ export class WsNotify extends Construct {
       partitionKey: { name: 'keyId', type: AttributeType.STRING },
       projectionType: ProjectionType.KEYS_ONLY,
     });
+    if (keepaliveMode(props.keepalive) !== 'off') {
+      // Sparse: only keepalive connections carry a slot, so the sweep reads exactly those due.
+      this.connectionsTable.addGlobalSecondaryIndex({
+        indexName: KEEPALIVE_INDEX,
+        partitionKey: { name: 'keepaliveSlot', type: AttributeType.STRING },
+        projectionType: ProjectionType.INCLUDE,
+        nonKeyAttributes: KEEPALIVE_INDEX_ATTRIBUTES,
+      });
+    }
 
     // TTL: an item outlives its newest connection by nothing; one left by lost $disconnects goes.
     this.connectionCountsTable = newTable('ConnectionCounts', {
@@ -328,16 +352,23 @@ export class WsNotify extends Construct {
     const publicGrants = { PUBLIC_TOPICS: JSON.stringify(publicTopics), PUBLIC_GROUPS: JSON.stringify(publicGroups) };
     // A refresh ends the subscriptions its grants, with the public ones, no longer cover.
     const authenticateFn = this.function('Authenticate', 'authenticate', { ...tokens, ...table, ...subscriptions, ...publicGrants });
-    const connectFn = this.function('Connect', 'connect', {
-      ...table,
-      MAX_CONNECTIONS_PER_USER: String(wholeNumberFrom1('maxConnectionsPerUser', props.maxConnectionsPerUser ?? DEFAULT_MAX_CONNECTIONS_PER_USER)),
-      MAX_CONNECTIONS_PER_API_KEY: String(wholeNumberFrom1('maxConnectionsPerApiKey', props.maxConnectionsPerApiKey ?? DEFAULT_MAX_CONNECTIONS_PER_API_KEY)),
-    });
-    const disconnectFn = this.function('Disconnect', 'disconnect', { ...table, ...subscriptions });
     const maxSubscriptions = props.maxSubscriptionsPerConnection ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION;
     if (!Number.isInteger(maxSubscriptions) || maxSubscriptions < 1) {
       throw new Error(`maxSubscriptionsPerConnection must be a whole number of at least 1, not ${maxSubscriptions}`);
     }
+    const keepalive = keepaliveMode(props.keepalive);
+    // `?subscribe=` and the credential's autoSubscribe are subscribed in $connect's own transaction,
+    // with exactly the checks of a `subscribe` frame.
+    const connectFn = this.function('Connect', 'connect', {
+      ...table,
+      ...subscriptions,
+      ...publicGrants,
+      MAX_CONNECTIONS_PER_USER: String(wholeNumberFrom1('maxConnectionsPerUser', props.maxConnectionsPerUser ?? DEFAULT_MAX_CONNECTIONS_PER_USER)),
+      MAX_CONNECTIONS_PER_API_KEY: String(wholeNumberFrom1('maxConnectionsPerApiKey', props.maxConnectionsPerApiKey ?? DEFAULT_MAX_CONNECTIONS_PER_API_KEY)),
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: String(maxSubscriptions),
+      KEEPALIVE: keepalive,
+    });
+    const disconnectFn = this.function('Disconnect', 'disconnect', { ...table, ...subscriptions });
     // Both read the grants a refresh stored on the connection's row.
     const subscribeFn = this.function('Subscribe', 'subscribe', {
       ...subscriptions,
@@ -463,6 +494,17 @@ export class WsNotify extends Construct {
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(credentialSweepFn)],
     });
+    const keepaliveFn =
+      keepalive === 'off'
+        ? undefined
+        : this.function('Keepalive', 'keepalive', { ...table, ...subscriptions, MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl }, KEEPALIVE_TIMEOUT);
+    if (keepaliveFn) {
+      new Rule(this, 'KeepaliveSchedule', {
+        description: 'ws-notify: send {"type":"keepalive"} to the keepalive connections of this minute\'s slot',
+        schedule: Schedule.rate(Duration.minutes(1)),
+        targets: [new LambdaFunction(keepaliveFn)],
+      });
+    }
 
     const eventsAuthorizerFn = this.function('EventsAuthorizer', 'events-authorizer', { ...keys, ...tenancy });
     const iamPrincipals: Record<string, string> = props.eventsIamPrincipals === undefined ? {} : { IAM_PRINCIPALS: JSON.stringify(validArnPatterns(props.eventsIamPrincipals)) };
@@ -517,11 +559,14 @@ export class WsNotify extends Construct {
     // sets; at a limit, the set is read and its ids' rows too, and those gone are taken out.
     allow(connectFn, ['dynamodb:PutItem', 'dynamodb:BatchGetItem'], [tableArn]);
     allow(connectFn, ['dynamodb:UpdateItem', 'dynamodb:GetItem'], [countsArn]);
+    // …and, in the same transaction, the subscriptions asked for at connect.
+    allow(connectFn, ['dynamodb:PutItem'], [subscriptionsArn]);
     allow(disconnectFn, ['dynamodb:DeleteItem'], [tableArn]);
     // Each removal of a connection takes it out of its sets.
-    for (const fn of [disconnectFn, notifyUserFn, notifyConnectionFn, credentialSweepFn]) allow(fn, ['dynamodb:UpdateItem'], [countsArn]);
+    const removers = [disconnectFn, notifyUserFn, notifyConnectionFn, credentialSweepFn, ...(keepaliveFn ? [keepaliveFn] : [])];
+    for (const fn of removers) allow(fn, ['dynamodb:UpdateItem'], [countsArn]);
     // Removing a connection's subscriptions: Query its index, BatchWriteItem the deletes.
-    for (const fn of [disconnectFn, notifyUserFn, notifyConnectionFn, credentialSweepFn]) {
+    for (const fn of removers) {
       allow(fn, ['dynamodb:Query'], [bySubscriber]);
       allow(fn, ['dynamodb:BatchWriteItem'], [subscriptionsArn]);
     }
@@ -585,6 +630,12 @@ export class WsNotify extends Construct {
     ]);
     allow(credentialSweepFn, ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [tableArn]);
     allow(credentialSweepFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST'), this.manageConnectionsArn('DELETE')]);
+    if (keepaliveFn) {
+      // The slot's connections, a post to each, and the removal of one found gone (410).
+      allow(keepaliveFn, ['dynamodb:Query'], [`${tableArn}/index/${KEEPALIVE_INDEX}`]);
+      allow(keepaliveFn, ['dynamodb:DeleteItem'], [tableArn]);
+      allow(keepaliveFn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
+    }
 
     this.observability = new WsNotifyObservability(this, 'Observability', {
       serviceName: Stack.of(this).stackName,
@@ -773,6 +824,14 @@ function consumerConcurrency(props: WsNotifyProps): Record<keyof typeof DEFAULT_
     return [prop, value] as const;
   });
   return Object.fromEntries(entries) as Record<keyof typeof DEFAULT_CONSUMER_CONCURRENCY, number>;
+}
+
+function keepaliveMode(mode: KeepaliveMode | undefined): KeepaliveMode {
+  const value = mode ?? 'off';
+  if (!['off', 'requested', 'all'].includes(value)) {
+    throw new Error(`WsNotify: keepalive must be 'off', 'requested' (connections that ask) or 'all', not ${JSON.stringify(mode)}.`);
+  }
+  return value;
 }
 
 function wholeNumberFrom1(prop: string, value: number): number {

@@ -143,6 +143,8 @@ export class WebSocketGateway implements ConnectionRegistry {
     const connection = this.openConnection(connectionId);
     if (!connection) return 'gone';
     connection.socket.send(data.toString('utf8'));
+    // API Gateway's idle timer counts traffic either way: a server's post keeps a connection open.
+    this.resetIdleTimer(connection);
     return 'sent';
   }
 

@@ -9,7 +9,7 @@ import {
   LONGEST_CONNECT_METHOD_ARN,
   MAX_AUTHORIZER_RESULT_BYTES,
 } from './authorizer-result';
-import { grantFrom, groupGrantFrom } from './topics';
+import { autoSubscribeFrom, grantFrom, groupGrantFrom } from './topics';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 
 /**
@@ -46,6 +46,10 @@ export interface ApiKey {
   publishTopics?: string[];
   /** Groups it may join, as a token's `groups` claim. */
   groups?: string[];
+  /** Topics (or `<topic>#<group>`) its connections are subscribed to at `$connect`, as a token's `autoSubscribe` claim. */
+  autoSubscribe?: string[];
+  /** Its connections ask for server keepalives, as a token's `keepalive` claim. */
+  keepalive?: boolean;
 }
 
 export interface NewApiKey {
@@ -56,6 +60,8 @@ export interface NewApiKey {
   topics?: string[];
   publishTopics?: string[];
   groups?: string[];
+  autoSubscribe?: string[];
+  keepalive?: boolean;
 }
 
 /** The API keys table: one row per key, by id; by user through a GSI; recently revoked ones through another. */
@@ -176,13 +182,17 @@ export function checkNewApiKey(key: NewApiKey, nowSeconds = Math.floor(Date.now(
   grantFrom(key.topics, 'topics');
   grantFrom(key.publishTopics, 'publishTopics');
   groupGrantFrom(key.groups, 'groups');
+  autoSubscribeFrom(key.autoSubscribe, 'autoSubscribe');
+  if (key.scope !== 'connect' && (key.autoSubscribe !== undefined || key.keepalive !== undefined)) {
+    throw new RangeError('auto-subscriptions and keepalive are for connect keys: a publish key opens no connection');
+  }
   if (key.scope !== 'connect') return;
   const identity = { ...key, keyId: 'f'.repeat(16) };
   const bytes = authorizerResultBytes(authorizerPolicy('Allow', key.userId, LONGEST_CONNECT_METHOD_ARN, authorizerContext(identity)));
   if (bytes > MAX_AUTHORIZER_RESULT_BYTES) {
     throw new RangeError(
-      `this key's topic and group grants would make the $connect authorizer's result ${bytes} bytes, over API Gateway's limit of ` +
-        `${MAX_AUTHORIZER_RESULT_BYTES}: grant fewer or shorter patterns (a trailing * covers every topic with that prefix)`,
+      `this key's topic and group grants and auto-subscriptions would make the $connect authorizer's result ${bytes} bytes, over API Gateway's limit of ` +
+        `${MAX_AUTHORIZER_RESULT_BYTES}: grant fewer or shorter patterns (a trailing * covers every topic with that prefix), or auto-subscribe to fewer topics`,
     );
   }
 }
@@ -192,7 +202,7 @@ function sha256(secret: string): string {
 }
 
 function toApiKey(item: Record<string, unknown>): ApiKey {
-  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt, topics, publishTopics, groups } = item as unknown as ApiKey;
+  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt, topics, publishTopics, groups, autoSubscribe, keepalive } = item as unknown as ApiKey;
   return {
     keyId,
     userId,
@@ -204,6 +214,8 @@ function toApiKey(item: Record<string, unknown>): ApiKey {
     ...(topics !== undefined && { topics }),
     ...(publishTopics !== undefined && { publishTopics }),
     ...(groups !== undefined && { groups }),
+    ...(autoSubscribe !== undefined && { autoSubscribe }),
+    ...(keepalive !== undefined && { keepalive }),
   };
 }
 
@@ -217,6 +229,8 @@ export interface ApiKeyIdentity {
   topics?: string[];
   publishTopics?: string[];
   groups?: string[];
+  autoSubscribe?: string[];
+  keepalive?: boolean;
 }
 
 /** Verifies a key presented alone (`basicUser` undefined) or as the password of `Basic <user>:<key>`. */
@@ -244,6 +258,8 @@ export function createApiKeyVerifier(keys: ApiKeyTable, { scope, multiTenant }: 
       ...(key.topics !== undefined && { topics: key.topics }),
       ...(key.publishTopics !== undefined && { publishTopics: key.publishTopics }),
       ...(key.groups !== undefined && { groups: key.groups }),
+      ...(key.autoSubscribe !== undefined && { autoSubscribe: key.autoSubscribe }),
+      ...(key.keepalive === true && { keepalive: true }),
     };
   };
 }

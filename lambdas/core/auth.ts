@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { bearerTokenFrom, offeredSubprotocols } from './subprotocol';
-import { grantFrom, groupGrantFrom } from './topics';
+import { autoSubscribeFrom, grantFrom, groupGrantFrom } from './topics';
 
 /** Longer tokens are refused unread; real ones are well under this. */
 export const MAX_TOKEN_CHARS = 8 * 1024;
@@ -37,6 +37,10 @@ export interface VerifiedIdentity {
   publishTopics?: string[];
   /** Group patterns from the `groups` claim: which groups it may join. */
   groups?: string[];
+  /** Topics (or `<topic>#<group>`) from the `autoSubscribe` claim: subscribed at `$connect`. */
+  autoSubscribe?: string[];
+  /** The `keepalive` claim: the connection asks for server keepalives (where the stack offers them on request). */
+  keepalive?: boolean;
 }
 
 /** User ids of anonymous connections; no credential may name one. */
@@ -112,13 +116,22 @@ export function tenantProblem(tenant: string, what: string): string | undefined 
   return undefined;
 }
 
-/** The token's topic grants; a malformed one refuses the token. */
-function grantsIn(payload: Record<string, unknown>): Pick<VerifiedIdentity, 'topics' | 'publishTopics' | 'groups'> {
+/** The token's topic grants, auto-subscriptions and keepalive; a malformed one refuses the token. */
+function grantsIn(payload: Record<string, unknown>): Pick<VerifiedIdentity, 'topics' | 'publishTopics' | 'groups' | 'autoSubscribe' | 'keepalive'> {
   try {
     const topics = grantFrom(payload['topics'], 'topics');
     const publishTopics = grantFrom(payload['publishTopics'], 'publishTopics');
     const groups = groupGrantFrom(payload['groups'], 'groups');
-    return { ...(topics && { topics }), ...(publishTopics && { publishTopics }), ...(groups && { groups }) };
+    const autoSubscribe = autoSubscribeFrom(payload['autoSubscribe'], 'autoSubscribe');
+    const keepalive = payload['keepalive'];
+    if (keepalive !== undefined && typeof keepalive !== 'boolean') throw new RangeError('"keepalive" must be true or false');
+    return {
+      ...(topics && { topics }),
+      ...(publishTopics && { publishTopics }),
+      ...(groups && { groups }),
+      ...(autoSubscribe && { autoSubscribe }),
+      ...(keepalive === true && { keepalive }),
+    };
   } catch (error) {
     throw new CredentialError((error as Error).message);
   }

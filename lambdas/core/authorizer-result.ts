@@ -41,6 +41,8 @@ export function authorizerContext(identity: VerifiedIdentity | ApiKeyIdentity): 
     ...(identity.topics !== undefined && { topics: JSON.stringify(identity.topics) }),
     ...(identity.publishTopics !== undefined && { publishTopics: JSON.stringify(identity.publishTopics) }),
     ...(identity.groups !== undefined && { groups: JSON.stringify(identity.groups) }),
+    ...(identity.autoSubscribe !== undefined && { autoSubscribe: JSON.stringify(identity.autoSubscribe) }),
+    ...(identity.keepalive === true && { keepalive: true }),
   };
 }
 

@@ -9,7 +9,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
-import { SUBSCRIBED_TOPICS, type SubscriptionTable } from './subscriptions';
+import { type InitialSubscriptions, SUBSCRIBED_TOPICS, type SubscriptionTable } from './subscriptions';
 import { transactWrite } from './transactions';
 
 /** API Gateway closes every WebSocket connection after 2 hours; a row older than that is dead. */
@@ -26,6 +26,11 @@ export const EXPIRY_INDEX = 'byCredentialExpiry';
 /** The sparse GSI that finds the connections an API key opened (`keyId`), to close them when it is revoked. */
 export const API_KEY_INDEX = 'byApiKey';
 
+/** The sparse GSI that finds the keepalive connections of a slot (`keepaliveSlot`), for the keepalive sweep. */
+export const KEEPALIVE_INDEX = 'byKeepaliveSlot';
+/** What the sweep filters on, projected so that its Query reads the index alone. */
+export const KEEPALIVE_INDEX_ATTRIBUTES = ['expiresAt'];
+
 export interface Connection {
   connectionId: string;
   userId: string;
@@ -39,6 +44,8 @@ export interface Connection {
   credentialExpiresAt?: number;
   /** The API key it connected with, if it did. */
   keyId?: string;
+  /** Where it gets server keepalives: its slot of the keepalive index (absent: none). */
+  keepaliveSlot?: string;
 }
 
 /** Open connections one user (in one tenant) and one API key may hold at once. */
@@ -156,9 +163,15 @@ export class ConnectionTable {
    * of connection ids in the counts table, added to on condition that it holds fewer than the
    * limit: exact under any burst of `$connect`s. A full set is first rid of the ids whose
    * connection row is gone (a `$disconnect` that never ran); if it is still full, nothing is stored
-   * and ConnectionLimitError says which limit.
+   * and ConnectionLimitError says which limit. The `initial` subscriptions (asked for at `$connect`)
+   * are written in the same transaction, and their topics in the row's set: the connection opens
+   * with every one of them or is not stored at all.
    */
-  async register(connection: Omit<Connection, 'expiresAt'>, limits?: ConnectionLimits & { anonymous?: boolean }): Promise<Connection> {
+  async register(
+    connection: Omit<Connection, 'expiresAt'>,
+    limits?: ConnectionLimits & { anonymous?: boolean },
+    initial?: InitialSubscriptions,
+  ): Promise<Connection> {
     const expiresAt = Math.ceil(connection.connectedAt / 1000) + MAX_CONNECTION_SECONDS;
     const owners: Owner[] = [];
     if (limits !== undefined && this.countsTableName !== undefined) {
@@ -171,6 +184,7 @@ export class ConnectionTable {
       ...(connection.credentialExpiresAt !== undefined && { expiryBucket: minuteBucket(connection.credentialExpiresAt) }),
       // Where it is counted, so that its removal takes it out of exactly those sets.
       ...(owners.length > 0 && { [OWNERS]: new Set(owners.map((owner) => owner.key)) }),
+      ...(initial !== undefined && initial.topics.length > 0 && { [SUBSCRIBED_TOPICS]: new Set(initial.topics) }),
     };
     const items = (counted: Owner[]) => [
       { Put: { TableName: this.tableName, Item: row } },
@@ -184,6 +198,8 @@ export class ConnectionTable {
           ExpressionAttributeValues: { ':ids': new Set([connection.connectionId]), ':id': connection.connectionId, ':max': owner.limit, ':expiresAt': expiresAt },
         },
       })),
+      // After the counts, so that a reason's index still names its owner.
+      ...(initial?.items(expiresAt) ?? []),
     ];
     for (let attempt = 1; ; attempt++) {
       const reasons = await transactWrite(this.db, items(owners));
@@ -372,6 +388,22 @@ export class ConnectionTable {
         }
       }
     }
+  }
+
+  /** The live connections of a keepalive slot: a Query of the sparse keepalive index, a page at a time. */
+  async *connectionIdsInKeepaliveSlot(slot: string, { now = Date.now() }: { now?: number } = {}): AsyncGenerator<string[]> {
+    const pages = paginateQuery(
+      { client: this.db },
+      {
+        TableName: this.tableName,
+        IndexName: KEEPALIVE_INDEX,
+        KeyConditionExpression: 'keepaliveSlot = :slot',
+        // Rows past their lifetime (TTL deletes lazily, an abandoned close ends it early) get nothing.
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: { ':slot': slot, ':now': Math.floor(now / 1000) },
+      },
+    );
+    for await (const page of pages) yield (page.Items ?? []).map((item) => item['connectionId'] as string);
   }
 
   /** The connections the API key opened: a Query of the sparse key index. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { topicKey } from './topics';
-import { transactWrite } from './transactions';
+import { type TransactItems, transactWrite } from './transactions';
 
 /** The GSI that finds a connection's subscriptions (partition key `connectionId`), to remove them with it. */
 export const CONNECTION_INDEX = 'byConnection';
@@ -47,6 +47,14 @@ export class ConnectionGoneError extends Error {
 /** The connection row's set of the topics it is subscribed to (one per topic, grouped or not). */
 export const SUBSCRIBED_TOPICS = 'subscribedTopics';
 
+/** Subscriptions a new connection's `$connect` writes with its row (ConnectionTable.register). */
+export interface InitialSubscriptions {
+  /** The row's set of topics. */
+  topics: string[];
+  /** The subscriptions' rows, given the connection's `expiresAt`, as transaction items. */
+  items(expiresAt: number): TransactItems;
+}
+
 export class SubscriptionTable {
   /**
    * @param connectionsTableName the connection table, whose row for each connection holds the set
@@ -89,6 +97,30 @@ export class SubscriptionTable {
     // The row is there (its old image came back): the set was full.
     if (reasons[0]?.Item !== undefined) throw new TooManySubscriptionsError(`a connection may hold ${maxTopics} subscriptions`);
     throw new ConnectionGoneError(`connection ${connectionId} is gone`);
+  }
+
+  /**
+   * The subscriptions of a connection being registered (one per topic), for its `$connect`
+   * transaction: a new connection has no earlier subscription to replace, and the limit was checked
+   * on the list (`connectSubscriptions`).
+   */
+  initial(connectionId: string, tenant: string | undefined, subscriptions: readonly Omit<Subscription, 'connectionId' | 'tenant' | 'expiresAt'>[]): InitialSubscriptions {
+    return {
+      topics: subscriptions.map((subscription) => subscription.topic),
+      items: (expiresAt) =>
+        subscriptions.map((subscription) => ({
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...subscription,
+              connectionId,
+              ...(tenant !== undefined && { tenant }),
+              expiresAt,
+              topicKey: (subscription.group === undefined ? PLAIN : GROUPED) + topicKey(subscription.topic, tenant),
+            },
+          },
+        })),
+    };
   }
 
   /** Removes the subscription and its topic from the connection row's set; removes the rows alone if the connection is gone. */

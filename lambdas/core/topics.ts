@@ -81,6 +81,31 @@ export function groupGrantFrom(value: unknown, claim: string): string[] | undefi
   return parsed.data;
 }
 
+/**
+ * An auto-subscribe grant entry: a topic the connection is subscribed to at every `$connect`, or
+ * `<topic>#<group>` to join that group of it. Names, not patterns: each is one subscription.
+ */
+export const AutoSubscription = z.string().check(
+  z.regex(/^[A-Za-z0-9._:/-]{1,128}(#[A-Za-z0-9._-]{1,64})?$/, 'an auto-subscription is a topic, or <topic>#<group>'),
+);
+const AutoSubscriptions = z.array(AutoSubscription).check(z.maxLength(MAX_PATTERNS));
+
+/** Reads an `autoSubscribe` grant as grantFrom reads a topic grant: absent is none, anything malformed an error. */
+export function autoSubscribeFrom(value: unknown, claim: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const parsed = AutoSubscriptions.safeParse(value);
+  if (!parsed.success) {
+    throw new RangeError(`"${claim}" must be a list of at most ${MAX_PATTERNS} topics, each a topic name or <topic>#<group>`);
+  }
+  return parsed.data;
+}
+
+/** An auto-subscription entry's topic, and its group if it names one. */
+export function autoSubscriptionParts(entry: string): { topic: string; group?: string } {
+  const hash = entry.indexOf('#');
+  return hash < 0 ? { topic: entry } : { topic: entry.slice(0, hash), group: entry.slice(hash + 1) };
+}
+
 /** The key under which a tenant's topic is stored: tenants never share a topic. */
 export function topicKey(topic: string, tenant: string | undefined): string {
   return `${tenant ?? ''}#${topic}`;

@@ -1,14 +1,31 @@
 import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
+import { ConfigurationError, readConfig, readOptionalConfig } from '../config';
 import { header } from '../core/auth';
+import { ConnectRefusedError, connectSubscriptions, type KeepaliveMode, wantsKeepalive } from '../core/connect-options';
 import { ConnectionLimitError, ConnectionTable } from '../core/connections';
+import { keepaliveSlot } from '../core/keepalive';
 import { offeredSubprotocols, selectedSubprotocol } from '../core/subprotocol';
+import { SubscriptionTable } from '../core/subscriptions';
 import type { WebSocketEvent, WebSocketResult } from '../events';
 import { logger } from '../logger';
+import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'MAX_CONNECTIONS_PER_USER', 'MAX_CONNECTIONS_PER_API_KEY');
-const connections = new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME);
+const config = readConfig(
+  'CONNECTIONS_TABLE_NAME',
+  'CONNECTION_COUNTS_TABLE_NAME',
+  'SUBSCRIPTIONS_TABLE_NAME',
+  'MAX_CONNECTIONS_PER_USER',
+  'MAX_CONNECTIONS_PER_API_KEY',
+  'MAX_SUBSCRIPTIONS_PER_CONNECTION',
+);
+const { KEEPALIVE: keepaliveMode = 'off' } = readOptionalConfig('KEEPALIVE');
+if (!['off', 'requested', 'all'].includes(keepaliveMode)) throw new ConfigurationError(`KEEPALIVE must be off, requested or all, not "${keepaliveMode}"`);
+const db = createDocumentClient();
+const connections = new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME);
+const subscriptions = new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME);
 const limits = { perUser: Number(config.MAX_CONNECTIONS_PER_USER), perKey: Number(config.MAX_CONNECTIONS_PER_API_KEY) };
+const maxSubscriptions = Number(config.MAX_SUBSCRIPTIONS_PER_CONNECTION);
+const publicGrants = { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() };
 
 /** A refused `$connect`'s status: API Gateway refuses the upgrade with it, so the client sees why (too many). */
 export const TOO_MANY_CONNECTIONS = 429;
@@ -24,7 +41,13 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
   const keyId = authorizer?.['keyId'];
   // API Gateway may pass authorizer context values on as strings.
   const credentialExpiresAt = Number(authorizer?.['exp']);
+  const query = event.queryStringParameters ?? {};
   try {
+    // Decided before anything is stored: a refused connection leaves no row and no subscription.
+    const { grants } = topicCallerOf(event, publicGrants);
+    const autoSubscribe = typeof authorizer?.['autoSubscribe'] === 'string' ? (JSON.parse(authorizer['autoSubscribe']) as string[]) : [];
+    const wanted = connectSubscriptions(query, autoSubscribe, grants, maxSubscriptions);
+    const keepalive = wantsKeepalive(query, String(authorizer?.['keepalive']) === 'true', keepaliveMode as KeepaliveMode);
     await connections.register(
       {
         connectionId,
@@ -33,11 +56,18 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
         ...(typeof tenant === 'string' && { tenant }),
         ...(typeof keyId === 'string' && { keyId }),
         ...(Number.isFinite(credentialExpiresAt) && { credentialExpiresAt }),
+        ...(keepalive && { keepaliveSlot: keepaliveSlot(connectionId, connectedAt) }),
       },
       // API Gateway may pass authorizer context values on as strings.
       { ...limits, anonymous: String(authorizer?.['anonymous']) === 'true' },
+      wanted.length > 0 ? subscriptions.initial(connectionId, typeof tenant === 'string' ? tenant : undefined, wanted) : undefined,
     );
   } catch (error) {
+    if (error instanceof ConnectRefusedError) {
+      const { statusCode, code, message } = error.refusal;
+      logger.info('connection refused: its subscriptions or keepalive at connect', { connectionId, code, reason: message });
+      return { statusCode, body: JSON.stringify({ error: code, message }) };
+    }
     if (!(error instanceof ConnectionLimitError)) throw error;
     logger.warn('connection refused: too many open connections', { connectionId, exceeded: error.kind, limit: error.limit, ...(typeof keyId === 'string' && { keyId }) });
     return { statusCode: TOO_MANY_CONNECTIONS, body: JSON.stringify({ error: 'too_many_connections', message: error.message }) };

@@ -3,7 +3,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { JWTPayload } from 'jose';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../lambdas/core/subscriptions';
-import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient } from '../support/local-runtime';
+import { eventually, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
 /** The stack as `npm start -- -c publicTopics=news` runs it. */
 let stack: RuntimeUnderTest;
@@ -18,9 +18,9 @@ afterAll(async () => {
   await stack?.stop();
 }, 60_000);
 
-async function connectAs(userId: string, claims: JWTPayload = {}): Promise<TestClient> {
+async function connectAs(userId: string, claims: JWTPayload = {}, query = ''): Promise<TestClient> {
   const token = await stack.runtime.issuer.mint({ userId, claims });
-  const client = await TestClient.connect(stack.outputs['WebSocketUrl'] as string, { headers: { Authorization: `Bearer ${token}` } });
+  const client = await TestClient.connect(`${stack.outputs['WebSocketUrl'] as string}${query}`, { headers: { Authorization: `Bearer ${token}` } });
   clients.push(client);
   return client;
 }
@@ -255,6 +255,29 @@ describe('subscriptions and their connection', () => {
     client.close();
 
     await eventually(async () => ((await subscriptionsOf(connectionId as string)) === 0 ? true : undefined), 'the subscriptions to be removed');
+  });
+});
+
+describe('subscribing at connect', () => {
+  it('delivers an event published as soon as the upgrade resolves to a client that connected with ?subscribe= and sent nothing', async () => {
+    const client = await connectAs('at-connect', { topics: ['orders'] }, '?subscribe=orders,news&events=order.*');
+
+    const id = await publish('orders', 'order.created');
+
+    expect((await client.frame((frame) => frame.type === 'event')).event).toMatchObject({ id, type: 'order.created' });
+  });
+
+  it("subscribes a token's autoSubscribe topics at every connect", async () => {
+    const client = await connectAs('auto-sub', { topics: ['alerts'], autoSubscribe: ['alerts'] });
+
+    const id = await publish('alerts', 'alert.raised');
+
+    expect((await client.frame((frame) => frame.type === 'event')).event).toMatchObject({ id });
+  });
+
+  it('refuses the upgrade with 403 for a topic the token does not grant, storing no connection', async () => {
+    await expect(connectAs('at-connect-denied', { topics: ['orders'] }, '?subscribe=payroll')).rejects.toEqual(new UpgradeRefusedError(403));
+    expect(await stack.connectionIdsOf('at-connect-denied', 0)).toEqual([]);
   });
 });
 

@@ -79,6 +79,10 @@ const VARIANTS: [string, Record<string, string>, (template: Template) => void][]
     // publishConcurrency bounds both of the topic fan-out's queues: Publish and its page queue.
     expect(concurrencies.sort((a, b) => a - b)).toEqual([2, 2, 5, 100]);
   }],
+  ['keepalive', { ...JWT, keepalive: 'requested' }, (template) => {
+    expect(environmentOf(template, 'Connect')).toMatchObject({ KEEPALIVE: 'requested' });
+    template.resourceCountIs('AWS::Events::Rule', 2);
+  }],
   ['stackName', { ...JWT, stackName: 'WsNotifyStaging' }, (template) =>
     expect(environmentOf(template, 'Connect')).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'WsNotifyStaging' })],
 ];

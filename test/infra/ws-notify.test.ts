@@ -653,7 +653,8 @@ describe('auth modes: JWT, API keys, anonymous', () => {
 
 describe('IAM', () => {
   it.each([
-    ['ConnectFunction', ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    // PutItem twice: its row, and the subscriptions asked for at connect.
+    ['ConnectFunction', ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
     ['DisconnectFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
     ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['NotifyConnectionFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
@@ -759,6 +760,90 @@ describe('stack outputs', () => {
   });
 });
 
+describe('server keepalives (prop keepalive)', () => {
+  let keepaliveResources: typeof resources;
+  let keepaliveTemplate: Template;
+  beforeAll(() => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new WsNotifyStack(app, 'WsNotify', { ...props, keepalive: 'requested', env });
+    keepaliveTemplate = Template.fromStack(stack);
+    keepaliveResources = keepaliveTemplate.toJSON().Resources;
+  }, 120_000);
+  const idOf = (of: typeof resources, prefix: string) => Object.keys(of).find((id) => id.startsWith(prefix) && of[id]!.Type === 'AWS::Lambda::Function')!;
+
+  it('adds nothing where it is off (the default): no function, no schedule, no index, and $connect refuses ?keepalive=1', () => {
+    expect(Object.keys(resources).filter((id) => id.includes('Keepalive'))).toEqual([]);
+    expect(ofType('AWS::Events::Rule')).toHaveLength(1);
+    const [, table] = ofType('AWS::DynamoDB::Table').find(([id]) => id.startsWith('WsNotifyConnections'))!;
+    expect(table.Properties['GlobalSecondaryIndexes'].map((index: any) => index.IndexName)).toEqual(['byUser', 'byCredentialExpiry', 'byApiKey']);
+    expect(resources[functionLogicalId('ConnectFunction')]?.Properties['Environment']['Variables']).toMatchObject({ KEEPALIVE: 'off' });
+  });
+
+  it("adds a sparse byKeepaliveSlot index to the connection table, keeping the table's logical id and its other indexes", () => {
+    const connectionsId = ofType('AWS::DynamoDB::Table').find(([id]) => id.startsWith('WsNotifyConnections'))![0];
+    const table = keepaliveResources[connectionsId]!;
+    const indexes = table.Properties['GlobalSecondaryIndexes'] as any[];
+    const [, defaultTable] = ofType('AWS::DynamoDB::Table').find(([id]) => id === connectionsId)!;
+    expect(indexes.slice(0, 3)).toEqual(defaultTable.Properties['GlobalSecondaryIndexes']);
+    expect(indexes[3]).toEqual({
+      IndexName: 'byKeepaliveSlot',
+      KeySchema: [{ AttributeName: 'keepaliveSlot', KeyType: 'HASH' }],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expiresAt'] },
+    });
+    expect(table.Properties['AttributeDefinitions']).toContainEqual({ AttributeName: 'keepaliveSlot', AttributeType: 'S' });
+    expect(keepaliveResources[idOf(keepaliveResources, 'WsNotifyConnectFunction')]?.Properties['Environment']['Variables']).toMatchObject({ KEEPALIVE: 'requested' });
+  });
+
+  it('runs the keepalive function every minute, done within the minute', () => {
+    const keepaliveId = idOf(keepaliveResources, 'WsNotifyKeepaliveFunction');
+    keepaliveTemplate.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [keepaliveId, 'Arn'] } })],
+    });
+    expect(keepaliveResources[keepaliveId]?.Properties['Timeout']).toBe(55);
+  });
+
+  it('lets it query only the keepalive index (and a gone connection\'s subscriptions), remove a gone connection, and only POST on this stage', () => {
+    const roleId = keepaliveResources[idOf(keepaliveResources, 'WsNotifyKeepaliveFunction')]!.Properties['Role']['Fn::GetAtt'][0];
+    const statements = Object.values(keepaliveResources)
+      .filter((resource) => resource.Type === 'AWS::IAM::Policy' && resource.Properties['Roles'].some((role: any) => role.Ref === roleId))
+      .flatMap((policy) => policy.Properties['PolicyDocument'].Statement as any[]);
+    expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual([
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'execute-api:ManageConnections',
+    ]);
+    const queried = statements.filter((statement) => statement.Action === 'dynamodb:Query').flatMap((statement) => [statement.Resource].flat());
+    expect(queried).toEqual(
+      expect.arrayContaining([
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifyConnections/), 'Arn'] }, '/index/byKeepaliveSlot']] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifySubscriptions/), 'Arn'] }, '/index/byConnection']] },
+      ]),
+    );
+    const manage = JSON.stringify(statements.filter((statement) => statement.Action === 'execute-api:ManageConnections'));
+    expect(manage).toMatch(/\/live\/POST\/@connections\/\*/);
+    expect(manage).not.toMatch(/DELETE/);
+  });
+
+  it('passes cdk-nag with nothing unacknowledged', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    new WsNotifyStack(app, 'NaggedKeepalive', { ...props, keepalive: 'all' });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('refuses a keepalive setting it does not know, naming the ones it does', () => {
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, keepalive: true as never })).toThrow(
+      "WsNotify: keepalive must be 'off', 'requested' (connections that ask) or 'all', not true.",
+    );
+  });
+});
+
 describe('cdk-nag AwsSolutions checks', () => {
   it('find nothing that is not acknowledged with a reason', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -797,6 +882,10 @@ describe('configuration', () => {
 
     const invalid = appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', allowAnonymous: 'yes' });
     expect(() => wsNotifyPropsFromContext(invalid.node)).toThrow('Context "allowAnonymous" must be true or false (got "yes").');
+  });
+
+  it('reads keepalive from context', () => {
+    expect(wsNotifyPropsFromContext(appWithContext({ jwtIssuer: 'https://id.example.com', jwtAudience: 'a', keepalive: 'requested' }).node)).toMatchObject({ keepalive: 'requested' });
   });
 
   it('reads maxSubscriptionsPerConnection as a number from context', () => {

@@ -154,7 +154,7 @@ describe("API Gateway's 8 KB quota on the authorizer's result", () => {
 
     const error = await keys.create({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest + 1) }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RangeError);
-    expect((error as Error).message).toMatch(/^this key's topic and group grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer or shorter patterns/);
+    expect((error as Error).message).toMatch(/^this key's topic and group grants and auto-subscriptions would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer or shorter patterns/);
     const { apiKey } = await keys.create({ userId: 'max-grants', scope: 'connect', ...grantsOf(largest) });
     const result = await loadAuthorizer()(authorizerEventWith({ headers: { 'x-api-key': apiKey } }));
     expect(effectOf(result)).toBe('Allow');
@@ -299,7 +299,12 @@ describe('the $connect authorizer with API keys', () => {
 
 describe('$connect with an API key', () => {
   it('stores the key id with the connection, so that revoking the key finds it', async () => {
-    const connect = loadHandler<Connect>('connect', { CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName, ...CONNECTION_LIMITS_ENV });
+    const connect = loadHandler<Connect>('connect', {
+      CONNECTIONS_TABLE_NAME: stack.tableName,
+      CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
+      SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+      ...CONNECTION_LIMITS_ENV,
+    });
     const event = connectEventFor('conn-keyed', 'lena');
     event.requestContext.authorizer = { ...event.requestContext.authorizer, keyId: 'feedfacecafebeef' };
 

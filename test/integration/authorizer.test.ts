@@ -120,6 +120,13 @@ describe('the $connect authorizer', () => {
     });
   });
 
+  it('passes the autoSubscribe claim on as JSON and keepalive as true, for $connect to act on', async () => {
+    const claims = { sub: 'dora', topics: ['orders'], groups: ['jobs#workers'], autoSubscribe: ['orders', 'jobs#workers'], keepalive: true };
+    const result = await authorize(await bearer(token({ claims })));
+
+    expect(result.context).toMatchObject({ autoSubscribe: '["orders","jobs#workers"]', keepalive: true });
+  });
+
   it('allows the largest claims it stores: a sub of 256 bytes and an exp in year 9999', async () => {
     const sub = `${'x'.repeat(254)}é`;
     const result = await authorize(await bearer(token({ claims: { sub }, expiresIn: 253_402_300_799 })));
@@ -173,6 +180,8 @@ describe('the $connect authorizer', () => {
       ['a token whose sub is 257 bytes (one over the bound)', () => token({ claims: { sub: `${'x'.repeat(255)}é` } })],
       ['a token whose exp is 1e13 (past year 9999)', () => token({ expiresIn: 1e13 })],
       ['a token whose exp is not a whole number', () => token({ expiresIn: Math.floor(Date.now() / 1000) + 600.5 })],
+      ['a token whose autoSubscribe names a pattern, not a topic', () => token({ claims: { autoSubscribe: ['orders.*'] } })],
+      ['a token whose keepalive is not true or false', () => token({ claims: { keepalive: 'yes' } })],
     ])('%s', async (_, makeToken) => {
       expectDenied(await authorize(await bearer(makeToken())));
     });

@@ -300,6 +300,21 @@ describe('closing, and what $disconnect is told', () => {
     expect(event.requestContext).toMatchObject({ disconnectStatusCode: 1001, disconnectReason: 'Going away' });
   });
 
+  it('keeps open a connection the server posts to, as traffic either way resets API Gateway\'s idle timer', async () => {
+    limits.idleTimeoutMs = 400;
+    const client = await connect();
+    const { connectionId } = eventsOf('connect')[0].requestContext;
+    const started = Date.now();
+    const posting = setInterval(() => void management.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{"type":"keepalive"}' })).catch(() => undefined), 100);
+
+    await eventually(async () => (client.frames.length >= 10 ? true : undefined), 'ten posts');
+    clearInterval(posting);
+
+    // Open for well past the idle timeout while posted to; closed for idleness once the posts stop.
+    expect(Date.now() - started).toBeGreaterThan(800);
+    expect(await client.closedWith()).toEqual({ code: 1001, reason: 'Going away' });
+  });
+
   it('closes a busy connection at the maximum connection duration', async () => {
     limits.maxConnectionMs = 600;
     const client = await connect();

@@ -41,7 +41,7 @@ beforeAll(async () => {
   stack = await startStackUnderTest();
   managementApi = await startManagementApi(clients, 'live');
   const table = { CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName };
-  connect = loadHandler('connect', { ...table, ...CONNECTION_LIMITS_ENV });
+  connect = loadHandler('connect', { ...table, SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName, ...CONNECTION_LIMITS_ENV });
   const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName };
   disconnect = loadHandler('disconnect', { ...table, ...subscriptions });
   notifyUser = loadHandler('notify-user', {
@@ -129,7 +129,12 @@ describe('$connect and $disconnect', () => {
 
 describe('the open connections a user and an API key may hold (maxConnectionsPerUser, maxConnectionsPerApiKey)', () => {
   let limitedConnect: WebSocketHandler;
-  const countsTable = () => ({ CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName });
+  const countsTable = () => ({
+    CONNECTIONS_TABLE_NAME: stack.tableName,
+    CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName,
+    SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION: '100',
+  });
   const withKey = (event: WebSocketEvent, keyId: string, tenant?: string) => {
     event.requestContext.authorizer = { ...event.requestContext.authorizer, keyId, ...(tenant !== undefined && { tenant }) };
     return event;

@@ -11,7 +11,7 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../../lambdas/core/api-keys';
-import { API_KEY_INDEX, EXPIRY_INDEX, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
+import { API_KEY_INDEX, EXPIRY_INDEX, KEEPALIVE_INDEX, KEEPALIVE_INDEX_ATTRIBUTES, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
 import { CONNECTION_INDEX } from '../../lambdas/core/subscriptions';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
 import { toSqsRecord } from '../../local/sqs-records';
@@ -102,6 +102,7 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
         { AttributeName: 'expiryBucket', AttributeType: 'S' },
         { AttributeName: 'credentialExpiresAt', AttributeType: 'N' },
         { AttributeName: 'keyId', AttributeType: 'S' },
+        { AttributeName: 'keepaliveSlot', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -119,6 +120,12 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },
         { IndexName: API_KEY_INDEX, KeySchema: [{ AttributeName: 'keyId', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+        // With the construct's `keepalive` on.
+        {
+          IndexName: KEEPALIVE_INDEX,
+          KeySchema: [{ AttributeName: 'keepaliveSlot', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: KEEPALIVE_INDEX_ATTRIBUTES },
+        },
       ],
     }),
   );
@@ -137,7 +144,7 @@ async function createConnectionCountsTable(db: DynamoDBClient, tableName: string
 }
 
 /** The `$connect` function's limits, as the construct sets them by default. */
-export const CONNECTION_LIMITS_ENV = { MAX_CONNECTIONS_PER_USER: '25', MAX_CONNECTIONS_PER_API_KEY: '25' };
+export const CONNECTION_LIMITS_ENV = { MAX_CONNECTIONS_PER_USER: '25', MAX_CONNECTIONS_PER_API_KEY: '25', MAX_SUBSCRIPTIONS_PER_CONNECTION: '100' };
 
 /** The key schema of the construct's API key table. */
 async function createApiKeysTable(db: DynamoDBClient, tableName: string): Promise<void> {

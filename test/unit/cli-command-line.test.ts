@@ -222,12 +222,22 @@ describe('apikey', () => {
     [['apikey', 'create', '--user', 'x'.repeat(257)], "an API key's user id is longer than 256 bytes"],
     [
       ['apikey', 'create', '--user', 'alice', '--topics', manyPatterns('t'), '--publish-topics', manyPatterns('p')],
-      expect.stringMatching(/^this key's topic and group grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer/),
+      expect.stringMatching(/^this key's topic and group grants and auto-subscriptions would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192: grant fewer/),
     ],
     [
       // Group grants travel in the authorizer's result too: they count toward its 8 KB.
       ['apikey', 'create', '--user', 'alice', '--topics', manyPatterns('t'), '--groups', manyPatterns('g')],
-      expect.stringMatching(/^this key's topic and group grants would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192/),
+      expect.stringMatching(/^this key's topic and group grants and auto-subscriptions would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192/),
+    ],
+    [
+      // Auto-subscriptions travel in the authorizer's result too.
+      ['apikey', 'create', '--user', 'alice', '--topics', manyPatterns('t'), '--auto-subscribe', manyPatterns('a')],
+      expect.stringMatching(/auto-subscriptions would make the \$connect authorizer's result \d+ bytes, over API Gateway's limit of 8192/),
+    ],
+    [['apikey', 'create', '--user', 'alice', '--auto-subscribe', 'orders.*'], expect.stringContaining('--auto-subscribe takes a comma-separated list of topics')],
+    [
+      ['apikey', 'create', '--user', 'alice', '--scope', 'publish', '--auto-subscribe', 'orders'],
+      'auto-subscriptions and keepalive are for connect keys: a publish key opens no connection',
     ],
     [['apikey', 'list'], '--user is required'],
     [['apikey', 'revoke'], 'revoke needs the id of the key (apikey list shows them)'],
@@ -312,6 +322,12 @@ describe('apikey create grants', () => {
   it('refuses a pattern that is not one', () => {
     expect(usageErrorOf(['apikey', 'create', '--user', 'ann', '--topics', 'a b']).message).toContain('--topics takes a comma-separated list');
     expect(usageErrorOf(['apikey', 'create', '--user', 'ann', '--groups', 'jobs#a b']).message).toContain('--groups takes a comma-separated list');
+  });
+
+  it('reads --auto-subscribe as topics or <topic>#<group>, and --keepalive as a flag', () => {
+    expect(parseCommandLine(['apikey', 'create', '--user', 'ann', '--topics', 'orders,jobs', '--auto-subscribe', 'orders, jobs#workers', '--keepalive'])).toMatchObject({
+      key: { autoSubscribe: ['orders', 'jobs#workers'], keepalive: true },
+    });
   });
 
   it('reads --groups as topic patterns or <topic>#<group> patterns', () => {

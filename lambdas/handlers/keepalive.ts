@@ -1,0 +1,31 @@
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { createDocumentClient, createManagementApiClient } from '../clients';
+import { readConfig } from '../config';
+import { ConnectionTable } from '../core/connections';
+import { sendKeepalives } from '../core/keepalive';
+import { SubscriptionTable } from '../core/subscriptions';
+import { logger } from '../logger';
+
+const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
+const db = createDocumentClient();
+const deps = {
+  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
+  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
+  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
+};
+
+/**
+ * Every minute (EventBridge): sends `{"type":"keepalive"}` to the keepalive connections of the
+ * minute's slot, within the invocation's remaining time.
+ */
+export const handler = async (event: Partial<Pick<ScheduledEvent, 'time'>>, context: Context): Promise<void> => {
+  // The rule's scheduled time names the minute; a run that starts a little late still serves it.
+  const scheduled = Date.parse(event.time ?? '');
+  const { failures, ...counts } = await sendKeepalives(Number.isNaN(scheduled) ? Date.now() : scheduled, {
+    ...deps,
+    deadline: Date.now() + context.getRemainingTimeInMillis(),
+  });
+  if (counts.failed > 0) logger.warn('keepalive sweep could not post to some connections; their next keepalive is a period later', { failures });
+  if (counts.deferred > 0) logger.warn('keepalive sweep ran out of time: connections of this slot were not posted to', { deferred: counts.deferred });
+  logger.info('keepalive sweep', counts);
+};
