@@ -26,6 +26,14 @@ import {
   USER_INDEX_ATTRIBUTES,
 } from '../lambdas/core/connections';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
+import {
+  DEFAULT_HISTORY_MAX_ENTRIES,
+  DEFAULT_HISTORY_TTL_SECONDS,
+  DEFAULT_REPLAY_LIMIT,
+  STREAM_KEY,
+  STREAM_SEQ,
+  STREAM_TTL_ATTRIBUTE,
+} from '../lambdas/core/streams';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom, groupGrantFrom } from '../lambdas/core/topics';
 import { METRICS_NAMESPACE } from '../lambdas/metric-names';
@@ -122,6 +130,34 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    */
   readonly eventsIamPrincipals?: string[];
   /**
+   * Keep every user notification and topic event in its stream (per tenant and user, per tenant and
+   * topic), numbered `seq` 1, 2, 3 …, so that clients can `resume` after a reconnect, page through
+   * `history` and `subscribe` from a position. Each notification and event is then one more write
+   * (its entry) and one strongly consistent read. False: nothing is kept, frames carry no `seq`,
+   * and the `resume` and `history` routes do not exist.
+   * @default true
+   */
+  readonly history?: boolean;
+  /**
+   * How long a stream's entries are kept (DynamoDB TTL deletes them later; reads skip them at once).
+   * From 1 second to 365 days.
+   * @default Duration.hours(24)
+   */
+  readonly historyTtl?: Duration;
+  /**
+   * Entries read per stream: older ones count as gone (they stay stored until their TTL).
+   * From 1 to 100,000.
+   * @default 1000
+   */
+  readonly historyMaxEntries?: number;
+  /**
+   * Entries one `resume` replays per stream (and a `subscribe` from a position) at most; a larger
+   * gap is answered `recovered:false` with `reason: "replay_limit"`. Each replayed entry is one
+   * PostToConnection. From 1 to 10,000.
+   * @default 1000
+   */
+  readonly replayLimit?: number;
+  /**
    * Name of the API stage; it is the last path segment of the WebSocket URL.
    * @default 'live'
    */
@@ -203,6 +239,11 @@ export class WsNotify extends Construct {
   public readonly connectionCountsTable: Table;
   /** Topic subscriptions: by topic (plain and grouped partitions), and by connection through a GSI. */
   public readonly subscriptionsTable: Table;
+  /**
+   * The streams (prop `history`): one item per entry, partition key `stream` (`user:<tenant>:<user>`
+   * or `topic:<tenant>:<topic>`), sort key `seq`, TTL `expiresAt`. Undefined with `history: false`.
+   */
+  public readonly streamsTable: Table | undefined;
   /** Send `{"topic","event":<CloudEvent>}` here to publish to a topic's subscribers. */
   public readonly publishQueue: Queue;
   /** Dead letters of the Publish queue and of the topic pages queue. */
@@ -299,6 +340,17 @@ export class WsNotify extends Construct {
       sortKey: { name: 'topicKey', type: AttributeType.STRING },
       projectionType: ProjectionType.KEYS_ONLY,
     });
+
+    const history = historySettings(props);
+    // No index: entries are read by stream and seq only, so each costs exactly its own write.
+    this.streamsTable = history
+      ? newTable('Streams', {
+          partitionKey: { name: STREAM_KEY, type: AttributeType.STRING },
+          sortKey: { name: STREAM_SEQ, type: AttributeType.NUMBER },
+          timeToLiveAttribute: STREAM_TTL_ATTRIBUTE,
+        })
+      : undefined;
+    const streams: Record<string, string> = history && this.streamsTable ? { STREAMS_TABLE_NAME: this.streamsTable.tableName, ...history } : {};
 
     // Dead letters are kept like the tables: they are the messages that still need an operator.
     const deadLetterQueue = (id: string) => this.queue(id, { retentionPeriod: Duration.days(14), removalPolicy });
@@ -415,6 +467,7 @@ export class WsNotify extends Construct {
       ...table,
       ...subscriptions,
       ...tenancy,
+      ...streams,
       MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl,
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.notifyUserDeadLetterQueue.queueUrl,
@@ -436,6 +489,7 @@ export class WsNotify extends Construct {
       ...subscriptions,
       ...tenancy,
       ...enrichment,
+      ...streams,
       PUBLIC_TOPICS: JSON.stringify(publicTopics),
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl,
@@ -559,6 +613,10 @@ export class WsNotify extends Construct {
       }),
     );
     allow(notifyUserFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
+    if (this.streamsTable) {
+      // Append: read the stream's newest entry, put the next one.
+      for (const fn of [notifyUserFn, topicFanOutFn]) allow(fn, ['dynamodb:Query', 'dynamodb:PutItem'], [this.streamsTable.tableArn]);
+    }
     allow(notifyUserFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,
       this.notifyUserDeadLetterQueue.queueArn,
@@ -773,6 +831,29 @@ function consumerConcurrency(props: WsNotifyProps): Record<keyof typeof DEFAULT_
     return [prop, value] as const;
   });
   return Object.fromEntries(entries) as Record<keyof typeof DEFAULT_CONSUMER_CONCURRENCY, number>;
+}
+
+/** The streams' settings as the functions read them; undefined with `history: false`. */
+function historySettings(props: WsNotifyProps): Record<string, string> | undefined {
+  const configured = [props.historyTtl, props.historyMaxEntries, props.replayLimit].some((value) => value !== undefined);
+  if (props.history === false) {
+    if (configured) throw new Error('WsNotify: historyTtl, historyMaxEntries and replayLimit need history; remove them, or history: false.');
+    return undefined;
+  }
+  const ttlSeconds = props.historyTtl?.toSeconds() ?? DEFAULT_HISTORY_TTL_SECONDS;
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 365 * 24 * 60 * 60) {
+    throw new Error(`WsNotify: historyTtl must be a whole number of seconds from 1 second to 365 days, not ${ttlSeconds} seconds.`);
+  }
+  return {
+    HISTORY_TTL_SECONDS: String(ttlSeconds),
+    HISTORY_MAX_ENTRIES: String(wholeNumberIn('historyMaxEntries', props.historyMaxEntries ?? DEFAULT_HISTORY_MAX_ENTRIES, 100_000)),
+    REPLAY_LIMIT: String(wholeNumberIn('replayLimit', props.replayLimit ?? DEFAULT_REPLAY_LIMIT, 10_000)),
+  };
+}
+
+function wholeNumberIn(prop: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`WsNotify: ${prop} must be a whole number from 1 to ${max}, not ${value}.`);
+  return value;
 }
 
 function wholeNumberFrom1(prop: string, value: number): number {

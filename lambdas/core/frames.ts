@@ -36,13 +36,37 @@ export interface Notification {
 const FrameId = z.union([z.string().check(z.maxLength(128)), z.number()]);
 const ClientFrame = z.object({ action: z.string(), id: z.optional(FrameId) });
 
-export function notificationFrame({ id, time, data }: Notification): string {
-  return deliverable('notification', { type: 'notification', id, time, data });
+/**
+ * Where a delivered frame is in its stream: `user`, or `topic:<name>`. Frames of a stack without
+ * history, and NotifyConnection sends, carry none.
+ */
+export interface FramePosition {
+  stream: string;
+  seq: number;
+  epoch: string;
+}
+
+/** A frame's position fields, and `replay: true` on a frame sent again by `resume` or `subscribe` from a position. */
+function positionFields(position: FramePosition | undefined, replay: boolean): object {
+  if (position === undefined) return {};
+  return { stream: position.stream, seq: position.seq, epoch: position.epoch, ...(replay && { replay: true }) };
+}
+
+export function notificationFrame({ id, time, data }: Notification, position?: FramePosition, replay = false): string {
+  return deliverable('notification', { type: 'notification', id, time, data, ...positionFields(position, replay) });
 }
 
 /** An event of a topic the connection subscribed to. */
-export function eventFrame(topic: string, event: CloudEvent): string {
-  return deliverable('event', { type: 'event', topic, event });
+export function eventFrame(topic: string, event: CloudEvent, position?: FramePosition, replay = false): string {
+  return deliverable('event', { type: 'event', topic, event, ...positionFields(position, replay) });
+}
+
+/** The user's own stream, as its connections name it. */
+export const USER_STREAM = 'user';
+
+/** A topic's stream, as its subscribers name it. */
+export function topicStream(topic: string): string {
+  return `topic:${topic}`;
 }
 
 function deliverable(kind: string, content: object): string {

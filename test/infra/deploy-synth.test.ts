@@ -79,6 +79,12 @@ const VARIANTS: [string, Record<string, string>, (template: Template) => void][]
     // publishConcurrency bounds both of the topic fan-out's queues: Publish and its page queue.
     expect(concurrencies.sort((a, b) => a - b)).toEqual([2, 2, 5, 100]);
   }],
+  ['history settings', { ...JWT, historyTtl: '600', historyMaxEntries: '100', replayLimit: '50' }, (template) =>
+    expect(environmentOf(template, 'NotifyUser')).toMatchObject({ HISTORY_TTL_SECONDS: '600', HISTORY_MAX_ENTRIES: '100', REPLAY_LIMIT: '50' })],
+  ['history=false', { ...JWT, history: 'false' }, (template) => {
+    expect(environmentOf(template, 'NotifyUser')).not.toHaveProperty('STREAMS_TABLE_NAME');
+    expect(Object.keys(template.findResources('AWS::DynamoDB::Table')).filter((id) => id.includes('Streams'))).toEqual([]);
+  }],
   ['stackName', { ...JWT, stackName: 'WsNotifyStaging' }, (template) =>
     expect(environmentOf(template, 'Connect')).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'WsNotifyStaging' })],
 ];

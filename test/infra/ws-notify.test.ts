@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -117,6 +117,63 @@ describe('the WebSocket API', () => {
     Template.fromStack(stack).resourceCountIs('AWS::ApiGateway::Account', 0);
     Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 15);
   });
+});
+
+describe('the streams table (history)', () => {
+  const environmentOf = (t: Template, id: string) =>
+    Object.entries(t.findResources('AWS::Lambda::Function')).find(([logicalId]) => logicalId.includes(`${id}Function`))![1]['Properties']['Environment']['Variables'];
+
+  it('is keyed by stream and seq (a number), on demand, point-in-time recoverable, encrypted, with expiresAt as TTL, retained by default', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        KeySchema: [
+          { AttributeName: 'stream', KeyType: 'HASH' },
+          { AttributeName: 'seq', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'stream', AttributeType: 'S' },
+          { AttributeName: 'seq', AttributeType: 'N' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        GlobalSecondaryIndexes: Match.absent(),
+      },
+      DeletionPolicy: 'Retain',
+    });
+    expect(ofType('AWS::DynamoDB::Table').filter(([id]) => id.startsWith('WsNotifyStreams'))).toHaveLength(1);
+  });
+
+  it.each(['NotifyUser', 'TopicFanOut'])('gives %s the table and the defaults: 24 h of history, 1,000 entries per stream, replays of 1,000', (fn) => {
+    expect(environmentOf(template, fn)).toMatchObject({
+      STREAMS_TABLE_NAME: { Ref: expect.stringMatching(/^WsNotifyStreams/) },
+      HISTORY_TTL_SECONDS: '86400',
+      HISTORY_MAX_ENTRIES: '1000',
+      REPLAY_LIMIT: '1000',
+    });
+    expect(permissionsOf(`${fn}Function`).resources).toContainEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifyStreams/), 'Arn'] });
+  });
+
+  it('takes historyTtl, historyMaxEntries and replayLimit, and refuses values out of range or without history', () => {
+    const stack = newStack();
+    new WsNotify(stack, 'WsNotify', { ...props, historyTtl: Duration.minutes(5), historyMaxEntries: 50, replayLimit: 20 });
+    expect(environmentOf(Template.fromStack(stack), 'NotifyUser')).toMatchObject({ HISTORY_TTL_SECONDS: '300', HISTORY_MAX_ENTRIES: '50', REPLAY_LIMIT: '20' });
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, historyTtl: Duration.days(400) })).toThrow(/historyTtl must be a whole number of seconds from 1 second to 365 days/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, historyMaxEntries: 0 })).toThrow(/historyMaxEntries must be a whole number from 1 to 100000/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, replayLimit: 10_001 })).toThrow(/replayLimit must be a whole number from 1 to 10000/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, history: false, historyTtl: Duration.hours(1) })).toThrow(/need history/);
+  }, 120_000);
+
+  it('is not made with history: false, and no function is told of streams', () => {
+    const stack = newStack();
+    const wsNotify = new WsNotify(stack, 'WsNotify', { ...props, history: false });
+    const withoutHistory = Template.fromStack(stack);
+
+    expect(wsNotify.streamsTable).toBeUndefined();
+    expect(Object.keys(withoutHistory.findResources('AWS::DynamoDB::Table')).filter((id) => id.startsWith('WsNotifyStreams'))).toEqual([]);
+    for (const fn of ['NotifyUser', 'TopicFanOut']) expect(environmentOf(withoutHistory, fn)).not.toHaveProperty('STREAMS_TABLE_NAME');
+  }, 120_000);
 });
 
 describe('the connection counts table', () => {
@@ -655,7 +712,7 @@ describe('IAM', () => {
   it.each([
     ['ConnectFunction', ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
     ['DisconnectFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
-    ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['NotifyConnectionFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['AuthenticateFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
@@ -666,7 +723,7 @@ describe('IAM', () => {
     ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
     ['EventsIngressFunction', ['sqs:SendMessage']],
     // It consumes two queues: the Publish queue and its own page queue.
-    ['TopicFanOutFunction', ['dynamodb:Query', ...['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'].flatMap((action) => [action, action]), 'sqs:SendMessage']],
+    ['TopicFanOutFunction', ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', ...['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'].flatMap((action) => [action, action]), 'sqs:SendMessage']],
   ])('%s may take exactly the actions its code uses', (fn, actions) => {
     expect(permissionsOf(fn).actions).toEqual(actions);
   });
@@ -731,6 +788,7 @@ describe('stack outputs', () => {
         'NotifyUserQueueUrl',
         'PublishDeadLetterQueueUrl',
         'PublishQueueUrl',
+        'StreamsTableName',
         'SubscriptionsTableName',
         'WebSocketUrl',
       ],
@@ -824,6 +882,15 @@ describe('configuration', () => {
       notifyConnectionConcurrency: 60,
       publishConcurrency: 3,
     });
+  });
+
+  it('reads history (true or false), historyTtl in seconds, historyMaxEntries and replayLimit from context', () => {
+    const props = wsNotifyPropsFromContext(appWithContext({ history: 'true', historyTtl: '3600', historyMaxEntries: '200', replayLimit: '300' }).node);
+
+    expect(props).toMatchObject({ history: true, historyMaxEntries: 200, replayLimit: 300 });
+    expect(props.historyTtl?.toSeconds()).toBe(3600);
+    expect(wsNotifyPropsFromContext(appWithContext({ history: 'false' }).node)).toEqual({ history: false });
+    expect(() => wsNotifyPropsFromContext(appWithContext({ historyTtl: 'a day' }).node)).toThrow(/Context "historyTtl" must be a number/);
   });
 
   it('reads eventsIamPrincipals from context as a comma-separated list', () => {
