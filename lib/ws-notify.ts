@@ -399,6 +399,14 @@ export class WsNotify extends Construct {
     });
     const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', { ...subscriptions, ...table });
     const publishFn = this.function('Publish', 'publish', { ...table, TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
+    // Only a stack with history reads streams: `resume` and `history`, and `subscribe` from a position.
+    const streamReaders = history
+      ? {
+          resume: this.function('Resume', 'resume', { ...subscriptions, ...table, ...publicGrants, ...streams }),
+          history: this.function('History', 'history', { ...subscriptions, ...table, ...publicGrants, ...streams }),
+        }
+      : undefined;
+    if (history) for (const [name, value] of Object.entries(streams)) subscribeFn.addEnvironment(name, value);
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
 
@@ -428,6 +436,7 @@ export class WsNotify extends Construct {
       ['subscribe', subscribeFn],
       ['unsubscribe', unsubscribeFn],
       ['publish', publishFn],
+      ...(streamReaders ? ([['resume', streamReaders.resume], ['history', streamReaders.history]] as const) : []),
     ] as const) {
       const id = routeKey[0]!.toUpperCase() + routeKey.slice(1);
       this.webSocketApi.addRoute(routeKey, { integration: new WebSocketLambdaIntegration(`${id}Integration`, fn), returnResponse: true });
@@ -463,6 +472,8 @@ export class WsNotify extends Construct {
 
     // Ends, with an `unsubscribed` frame, the subscriptions a refresh no longer grants.
     authenticateFn.addEnvironment('MANAGEMENT_API_ENDPOINT', this.stage.callbackUrl);
+    // Replays are posted ahead of the reply.
+    if (streamReaders) for (const fn of [subscribeFn, streamReaders.resume]) fn.addEnvironment('MANAGEMENT_API_ENDPOINT', this.stage.callbackUrl);
     const notifyUserFn = this.function('NotifyUser', 'notify-user', {
       ...table,
       ...subscriptions,
@@ -635,6 +646,16 @@ export class WsNotify extends Construct {
     // The grants a refresh stored, read per frame.
     allow(subscribeFn, ['dynamodb:GetItem'], [tableArn]);
     allow(publishFn, ['dynamodb:GetItem'], [tableArn]);
+    if (streamReaders && this.streamsTable) {
+      // Both read the grants a refresh stored, and the streams; a resume also reads the connection's subscription and posts the replay.
+      for (const fn of [streamReaders.resume, streamReaders.history]) {
+        allow(fn, ['dynamodb:GetItem'], [tableArn]);
+        allow(fn, ['dynamodb:Query'], [this.streamsTable.tableArn]);
+      }
+      allow(streamReaders.resume, ['dynamodb:GetItem'], [subscriptionsArn]);
+      allow(subscribeFn, ['dynamodb:Query'], [this.streamsTable.tableArn]);
+      for (const fn of [subscribeFn, streamReaders.resume]) allow(fn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
+    }
     if (auth.apiKeys) allow(authorizeFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
     allow(credentialSweepFn, ['dynamodb:Query'], [
       `${tableArn}/index/${EXPIRY_INDEX}`,

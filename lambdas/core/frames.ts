@@ -7,7 +7,7 @@ import type { CloudEvent } from './topics';
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** The actions a client may send; each is a route of the WebSocket API. */
-export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish'] as const;
+export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'resume', 'history'] as const;
 
 export type ErrorCode =
   | 'invalid_json'
@@ -24,7 +24,11 @@ export type ErrorCode =
   | 'too_many_subscriptions'
   | 'connection_closed'
   | 'invalid_event'
-  | 'too_deep';
+  | 'too_deep'
+  | 'invalid_resume'
+  | 'invalid_history'
+  | 'not_subscribed'
+  | 'invalid_stream';
 
 export interface Notification {
   id: string;
@@ -112,6 +116,8 @@ export function unroutedFrameError(body: string | undefined): string {
     return errorFrame('invalid_frame', 'a frame is a JSON object with a string "action"', json);
   }
   const action = frame.data.action.slice(0, 64);
+  // Their routes exist only on a stack with history.
+  if (action === 'resume' || action === 'history') return errorFrame('unknown_action', `this stack keeps no history (history: false): no "${action}"`, json);
   return errorFrame('unknown_action', `unknown action "${action}"; supported: ${CLIENT_ACTIONS.join(', ')}`, json);
 }
 

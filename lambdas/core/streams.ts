@@ -81,6 +81,9 @@ const CLOCK_SKEW_MS = 60_000;
 const MAX_APPEND_ATTEMPTS = 50;
 
 export class StreamTable {
+  /** The append running per stream: one invocation's appends to a stream take turns instead of racing each other. */
+  private readonly appending = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -91,8 +94,23 @@ export class StreamTable {
   /**
    * Appends `content` to `stream` and returns its position. A retried message whose earlier
    * attempt appended already gets that entry's position back, so a retry never appends twice.
+   * Appends to one stream through this table run one after another, in the order they were asked
+   * for (a batch's records are handled at once): only other invocations contend for a seq.
    */
-  async append(stream: string, content: object, origin: AppendOrigin): Promise<StreamPosition> {
+  append(stream: string, content: object, origin: AppendOrigin): Promise<StreamPosition> {
+    const turn = (this.appending.get(stream) ?? Promise.resolve()).then(
+      () => this.appendNow(stream, content, origin),
+      () => this.appendNow(stream, content, origin),
+    );
+    this.appending.set(stream, turn);
+    const done = () => {
+      if (this.appending.get(stream) === turn) this.appending.delete(stream);
+    };
+    turn.then(done, done);
+    return turn;
+  }
+
+  private async appendNow(stream: string, content: object, origin: AppendOrigin): Promise<StreamPosition> {
     if (origin.retried) {
       const earlier = await this.appendedBy(stream, origin);
       if (earlier) return earlier;

@@ -101,7 +101,7 @@ describe('a user named anywhere but in the token', () => {
     await mallory.frame((frame) => frame.id === 'for-mallory');
 
     const notifications = mallory.frames.filter((frame) => (frame as { type?: unknown }).type === 'notification');
-    expect(notifications).toEqual([{ type: 'notification', id: 'for-mallory', time: expect.any(String), data: { text: 'yours' } }]);
+    expect(notifications).toEqual([{ type: 'notification', id: 'for-mallory', time: expect.any(String), data: { text: 'yours' }, stream: 'user', seq: expect.any(Number), epoch: expect.any(String) }]);
   });
 });
 

@@ -56,12 +56,22 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it('has exactly the $connect, $disconnect, $default, ping, authenticate, subscribe, unsubscribe and publish routes', () => {
+  it('has exactly the $connect, $disconnect, $default, ping, authenticate, subscribe, unsubscribe, publish, resume and history routes', () => {
     const routeKeys = ofType('AWS::ApiGatewayV2::Route')
       .map(([, route]) => route.Properties['RouteKey'] as string)
       .filter((routeKey) => !routeKey.startsWith('POST /'));
-    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'ping', 'publish', 'subscribe', 'unsubscribe']);
+    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'history', 'ping', 'publish', 'resume', 'subscribe', 'unsubscribe']);
   });
+
+  it('has no resume or history route (nor their functions) with history: false', () => {
+    const stack = newStack();
+    const wsNotify = new WsNotify(stack, 'WsNotify', { ...props, history: false });
+    const routeKeys = Object.values(Template.fromStack(stack).findResources('AWS::ApiGatewayV2::Route')).map((route) => route['Properties']['RouteKey']);
+
+    expect(routeKeys).not.toContain('resume');
+    expect(routeKeys).not.toContain('history');
+    expect(Object.keys(wsNotify.functions)).not.toContain('Resume');
+  }, 120_000);
 
   it('protects $connect with a REQUEST Lambda authorizer that has no identity source to pre-check', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
@@ -76,7 +86,7 @@ describe('the WebSocket API', () => {
   });
 
   it('answers every client action and $default through route responses', () => {
-    const routeKeys = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', '$default'];
+    const routeKeys = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'resume', 'history', '$default'];
     for (const routeKey of routeKeys) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, RouteResponseSelectionExpression: '$default' });
     }
@@ -115,7 +125,7 @@ describe('the WebSocket API', () => {
     const stack = newStack();
     new WsNotify(stack, 'WsNotify', { ...props, configureApiGatewayAccountLogging: false });
     Template.fromStack(stack).resourceCountIs('AWS::ApiGateway::Account', 0);
-    Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 15);
+    Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 17);
   });
 });
 
@@ -145,7 +155,7 @@ describe('the streams table (history)', () => {
     expect(ofType('AWS::DynamoDB::Table').filter(([id]) => id.startsWith('WsNotifyStreams'))).toHaveLength(1);
   });
 
-  it.each(['NotifyUser', 'TopicFanOut'])('gives %s the table and the defaults: 24 h of history, 1,000 entries per stream, replays of 1,000', (fn) => {
+  it.each(['NotifyUser', 'TopicFanOut', 'Resume', 'History', 'Subscribe'])('gives %s the table and the defaults: 24 h of history, 1,000 entries per stream, replays of 1,000', (fn) => {
     expect(environmentOf(template, fn)).toMatchObject({
       STREAMS_TABLE_NAME: { Ref: expect.stringMatching(/^WsNotifyStreams/) },
       HISTORY_TTL_SECONDS: '86400',
@@ -377,9 +387,9 @@ describe('the queues', () => {
 });
 
 describe('the functions', () => {
-  it('are fifteen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
+  it('are seventeen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(15);
+    expect(functions).toHaveLength(17);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -411,7 +421,7 @@ describe('the functions', () => {
     const wsNotify = new WsNotify(stack, 'WsNotify', props);
     const ids = Object.keys(wsNotify.functions);
     expect(ids.sort()).toEqual(
-      ['Authenticate', 'Authorize', 'Connect', 'CredentialSweep', 'Default', 'Disconnect', 'EventsAuthorizer', 'EventsIngress', 'NotifyConnection', 'NotifyUser', 'Ping', 'Publish', 'Subscribe', 'TopicFanOut', 'Unsubscribe'],
+      ['Authenticate', 'Authorize', 'Connect', 'CredentialSweep', 'Default', 'Disconnect', 'EventsAuthorizer', 'EventsIngress', 'History', 'NotifyConnection', 'NotifyUser', 'Ping', 'Publish', 'Resume', 'Subscribe', 'TopicFanOut', 'Unsubscribe'],
     );
     expect(stack.resolve(wsNotify.functions['NotifyUser']!.functionName)).toEqual({ Ref: expect.stringMatching(/^WsNotifyNotifyUserFunction/) });
   });
@@ -717,7 +727,9 @@ describe('IAM', () => {
     ['AuthenticateFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
     ['CredentialSweepFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
-    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
+    ['ResumeFunction', ['dynamodb:GetItem', 'dynamodb:GetItem', 'dynamodb:Query', 'execute-api:ManageConnections']],
+    ['HistoryFunction', ['dynamodb:GetItem', 'dynamodb:Query']],
     ['UnsubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:UpdateItem']],
     ['PublishFunction', ['dynamodb:GetItem', 'sqs:SendMessage']],
     ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
@@ -734,7 +746,7 @@ describe('IAM', () => {
     });
   });
 
-  it.each(['NotifyUserFunction', 'NotifyConnectionFunction'])("scopes %s's ManageConnections to POST on this API's stage @connections", (fn) => {
+  it.each(['NotifyUserFunction', 'NotifyConnectionFunction', 'ResumeFunction', 'SubscribeFunction'])("scopes %s's ManageConnections to POST on this API's stage @connections", (fn) => {
     const join = JSON.stringify(permissionsOf(fn).resources);
     expect(join).toMatch(/execute-api/);
     expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
