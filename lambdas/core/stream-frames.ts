@@ -75,12 +75,15 @@ export async function resume(body: string | undefined, caller: TopicCaller, deps
   const readable: [ReadableStream, StreamPositionFrame][] = [];
   for (const [name, position] of wanted) {
     const stream = await readableStream(name, caller, deps, { needsSubscription: true });
-    if (typeof stream === 'string') return errorFrame(stream === 'not_subscribed' ? 'not_subscribed' : stream, refusal(stream, name), frame);
+    if (typeof stream === 'string') return errorFrame(stream, refusal(stream, name), frame);
     readable.push([stream, position]);
   }
-  const replies: string[] = [];
-  for (const [stream, position] of readable) replies.push(...(await replayed(stream, position, deps, idOf(frame))));
-  return postAllButLast(replies, deps);
+  // Stream by stream, so that only one stream's replay is held at a time; the last stream's `resumed` is the reply.
+  const last = readable.pop()!;
+  for (const [stream, position] of readable) {
+    for (const sent of await replayed(stream, position, deps, idOf(frame))) await deps.post(sent);
+  }
+  return postAllButLast(await replayed(last[0], last[1], deps, idOf(frame)), deps);
 }
 
 /**
@@ -121,7 +124,7 @@ export async function history(body: string | undefined, caller: TopicCaller, dep
   const { stream: name, after, before, limit = 100 } = request.data;
   if (after !== undefined && before !== undefined) return errorFrame('invalid_history', 'page with "after" or with "before", not both', frame);
   const stream = await readableStream(name, caller, deps, { needsSubscription: false });
-  if (typeof stream === 'string') return errorFrame(stream === 'not_subscribed' ? 'not_subscribed' : stream, refusal(stream, name), frame);
+  if (typeof stream === 'string') return errorFrame(stream, refusal(stream, name), frame);
 
   const newest = await deps.streams.newest(stream.key);
   const forwards = after !== undefined;

@@ -11,7 +11,7 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   stack = await startRuntimeUnderTest({ context: { publicTopics: 'news' } });
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();
