@@ -4,18 +4,22 @@ import * as path from 'node:path';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
+import { StreamTable, userStreamKey } from '../../lambdas/core/streams';
 import { receiveAll } from '../support/stack-under-test';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
-/** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org -c publicTopics=status,lobby -c publicGroups=lobby#viewers` runs it. */
+/**
+ * The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org -c publicTopics=status,lobby -c publicGroups=lobby#viewers -c historyTtl=3`
+ * runs it: streams keep 3 seconds of history, so that a test can resume beyond it.
+ */
 let stack: RuntimeUnderTest;
 let apiKeys: ApiKeyTable;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org', publicTopics: 'status,lobby', publicGroups: 'lobby#viewers' } });
+  stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org', publicTopics: 'status,lobby', publicGroups: 'lobby#viewers', historyTtl: '3' } });
   apiKeys = new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string);
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();
@@ -70,6 +74,28 @@ async function expectNoNotification(client: TestClient): Promise<void> {
   await client.frame((frame) => frame.id === id);
   expect(client.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
 }
+
+describe('streams beyond their retention (historyTtl 3 s by context)', () => {
+  it('answers a resume from a position whose history expired recovered:false (epoch_changed), and a fresh one from 0 that it missed nothing', async () => {
+    const streams = new StreamTable(stack.db, stack.outputs['StreamsTableName'] as string, { ttlSeconds: 3, maxEntries: 1000 });
+    const stream = userStreamKey('ret-rita', 'acme');
+    for (let n = 1; n <= 3; n++) await send('NotifyUserQueueUrl', { userId: 'ret-rita', tenant: 'acme', data: { n } });
+    const newest = await eventually(async () => {
+      const entry = await streams.newest(stream);
+      return entry !== undefined && entry.seq === 3 ? entry : undefined;
+    }, 'three entries appended');
+    // Past the newest entry's expiry, every entry of the stream is gone for readers.
+    await eventually(async () => (Date.now() / 1000 > newest.expiresAt ? true : undefined), 'the history to expire');
+    const client = await connectAs('ret-rita', 'acme');
+
+    client.send({ action: 'resume', id: 'old', streams: { user: { epoch: newest.epoch, seq: 1 } } });
+    client.send({ action: 'resume', id: 'fresh', streams: { user: { seq: 0 } } });
+
+    expect(await client.frame((frame) => frame.id === 'old')).toEqual({ type: 'resumed', stream: 'user', recovered: false, reason: 'epoch_changed', id: 'old' });
+    expect(await client.frame((frame) => frame.id === 'fresh')).toMatchObject({ type: 'resumed', recovered: true, from: 4, to: 3 });
+    expect(client.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
+  }, 60_000);
+});
 
 describe('anonymous access (allowAnonymous)', () => {
   it('connects a client without a credential as the anonymous user of its connection, reached by NotifyConnection', async () => {
