@@ -15,7 +15,7 @@ const clients: TestClient[] = [];
 beforeAll(async () => {
   [stack, attacker] = await Promise.all([startRuntimeUnderTest(), AttackerKeySite.start()]);
   forge = TokenForge.open(stack.stateDir, stack.runtime.issuer, attacker, new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string));
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();

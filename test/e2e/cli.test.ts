@@ -48,7 +48,7 @@ beforeAll(async () => {
     region: stack.outputs.Region,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-}, 120_000);
+}, 300_000);
 
 afterEach(() => {
   for (const cli of running) cli.kill();
