@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DeadLetterQueue } from './core/dead-letter';
+import type { AppendOrigin } from './core/streams';
 import { InvalidMessageError } from './core/messages';
 import { logger } from './logger';
 import { metrics } from './metrics';
@@ -74,4 +75,9 @@ export function sentAt(record: SQSRecord): number {
 
 export function sentTime(record: SQSRecord): string {
   return new Date(sentAt(record)).toISOString();
+}
+
+/** The record as the origin of a stream entry: a record received before may have appended it already. */
+export function appendOrigin(record: SQSRecord): AppendOrigin {
+  return { messageId: record.messageId, sentAt: sentAt(record), retried: Number(record.attributes.ApproximateReceiveCount) > 1 };
 }

@@ -8,7 +8,8 @@ import { InvalidMessageError, parseMessage } from './core/messages';
 import { PublishMessage, reservedAttributeProblem, stampPublisher, TopicPage } from './core/topics';
 import { logger } from './logger';
 import { metrics } from './metrics';
-import { sqsBatchHandler } from './sqs-batch';
+import { appendOrigin, sqsBatchHandler } from './sqs-batch';
+import { streamTableFromEnvironment } from './streams-config';
 import { publicTopicsFromEnvironment } from './topic-caller';
 
 /**
@@ -27,6 +28,7 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
   const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
   const sqs = createSqsClient();
   const db = createDocumentClient();
+  const streams = streamTableFromEnvironment(db);
   const deps = {
     subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
     sqs,
@@ -36,6 +38,7 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
     publicTopics: publicTopicsFromEnvironment(),
     ...(enrichmentFrom && { enrichment: enrichmentFrom(db) }),
+    ...(streams && { streams }),
   };
   return sqsBatchHandler(
     // A page cursor and a publisher count only on the queue that only ws-notify's functions write to
@@ -44,11 +47,14 @@ export function topicFanOutHandler(enrichmentFrom?: (db: DynamoDBDocumentClient)
     (record) => {
       if (record.eventSourceARN !== config.TOPIC_PAGES_QUEUE_ARN) return { message: fromBackend(parseMessage(PublishMessage, record.body)) };
       // A page with no cursor is a stamped event's first page; one with `after` and/or `groups` continues a fan-out.
-      const { after, groups, ...message } = parseMessage(TopicPage, record.body);
-      return { message, cursors: { ...(after !== undefined && { after }), ...(groups !== undefined && { groups }) } };
+      const { after, groups, seq, epoch, ...message } = parseMessage(TopicPage, record.body);
+      return {
+        message,
+        cursors: { ...(after !== undefined && { after }), ...(groups !== undefined && { groups }), ...(seq !== undefined && epoch !== undefined && { seq, epoch }) },
+      };
     },
     async ({ message, cursors }, record) => {
-      const outcome = await fanOutToTopic(message, deps, cursors);
+      const outcome = await fanOutToTopic(message, deps, cursors, appendOrigin(record));
       logger.info('event fanned out', { messageId: record.messageId, topic: message.topic, eventId: message.event.id, ...outcome });
     },
     new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics),

@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import type { WsNotifyProps } from './ws-notify';
 
@@ -16,16 +17,29 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   // The construct says which values it takes.
   const keepalive = stringContext(node, 'keepalive') as WsNotifyProps['keepalive'];
   const booleans = Object.fromEntries(
-    (['apiKeys', 'allowAnonymous', 'configureApiGatewayAccountLogging'] as const)
+    (['apiKeys', 'allowAnonymous', 'configureApiGatewayAccountLogging', 'history'] as const)
       .map((name) => [name, booleanContext(node, name)] as const)
       .filter(([, value]) => value !== undefined),
   );
   const numbers = Object.fromEntries(
-    (['maxSubscriptionsPerConnection', 'maxConnectionsPerUser', 'maxConnectionsPerApiKey', 'notifyUserConcurrency', 'notifyConnectionConcurrency', 'publishConcurrency'] as const)
+    (
+      [
+        'maxSubscriptionsPerConnection',
+        'maxConnectionsPerUser',
+        'maxConnectionsPerApiKey',
+        'notifyUserConcurrency',
+        'notifyConnectionConcurrency',
+        'publishConcurrency',
+        'historyMaxEntries',
+        'replayLimit',
+      ] as const
+    )
       .map((name) => [name, numberContext(node, name)] as const)
       .filter(([, value]) => value !== undefined),
   );
   const eventsIamPrincipals = listContext(node, 'eventsIamPrincipals');
+  // Seconds in context; a Duration for the construct.
+  const historyTtlSeconds = numberContext(node, 'historyTtl');
   return {
     ...(jwtIssuer && { jwtIssuer }),
     ...(jwtAudience && { jwtAudience }),
@@ -38,6 +52,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...(alarmEmail && { alarmEmail }),
     ...(keepalive && { keepalive }),
     ...(eventsIamPrincipals && { eventsIamPrincipals }),
+    ...(historyTtlSeconds !== undefined && { historyTtl: Duration.seconds(historyTtlSeconds) }),
   };
 }
 

@@ -30,6 +30,10 @@ export function outputEndpoints(stack: Stack, wsNotify: WsNotify): void {
     NotifyUserDeadLetterQueueUrl: [wsNotify.notifyUserDeadLetterQueue.queueUrl, 'NotifyUser messages that failed (ws-notify dlq)'],
     NotifyConnectionDeadLetterQueueUrl: [wsNotify.notifyConnectionDeadLetterQueue.queueUrl, 'NotifyConnection messages that failed (ws-notify dlq)'],
     PublishDeadLetterQueueUrl: [wsNotify.publishDeadLetterQueue.queueUrl, 'Publish messages that failed (ws-notify dlq)'],
+    // Only a stack with history has it: the streams `resume` and `history` read.
+    ...(wsNotify.streamsTable !== undefined && {
+      StreamsTableName: [wsNotify.streamsTable.tableName, 'User and topic streams (history), by stream and seq'],
+    }),
     // Only a multi-tenant stack has it: the CLI refuses a send or publish that names no tenant there.
     ...(wsNotify.tenantClaim !== undefined && {
       TenantClaim: [wsNotify.tenantClaim, 'The JWT claim naming a tenant: NotifyUser and Publish messages must name one'],

@@ -29,6 +29,14 @@ import {
 } from '../lambdas/core/connections';
 import type { KeepaliveMode } from '../lambdas/core/connect-options';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
+import {
+  DEFAULT_HISTORY_MAX_ENTRIES,
+  DEFAULT_HISTORY_TTL_SECONDS,
+  DEFAULT_REPLAY_LIMIT,
+  STREAM_KEY,
+  STREAM_SEQ,
+  STREAM_TTL_ATTRIBUTE,
+} from '../lambdas/core/streams';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom, groupGrantFrom } from '../lambdas/core/topics';
 import { METRICS_NAMESPACE } from '../lambdas/metric-names';
@@ -135,6 +143,34 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    */
   readonly eventsIamPrincipals?: string[];
   /**
+   * Keep every user notification and topic event in its stream (per tenant and user, per tenant and
+   * topic), numbered `seq` 1, 2, 3 …, so that clients can `resume` after a reconnect, page through
+   * `history` and `subscribe` from a position. Each notification and event is then one more write
+   * (its entry) and one strongly consistent read. False: nothing is kept, frames carry no `seq`,
+   * and the `resume` and `history` routes do not exist.
+   * @default true
+   */
+  readonly history?: boolean;
+  /**
+   * How long a stream's entries are kept (DynamoDB TTL deletes them later; reads skip them at once).
+   * From 1 second to 365 days.
+   * @default Duration.hours(24)
+   */
+  readonly historyTtl?: Duration;
+  /**
+   * Entries read per stream: older ones count as gone (they stay stored until their TTL).
+   * From 1 to 100,000.
+   * @default 1000
+   */
+  readonly historyMaxEntries?: number;
+  /**
+   * Entries one `resume` replays per stream (and a `subscribe` from a position) at most; a larger
+   * gap is answered `recovered:false` with `reason: "replay_limit"`. Each replayed entry is one
+   * PostToConnection. From 1 to 10,000.
+   * @default 1000
+   */
+  readonly replayLimit?: number;
+  /**
    * Name of the API stage; it is the last path segment of the WebSocket URL.
    * @default 'live'
    */
@@ -218,6 +254,11 @@ export class WsNotify extends Construct {
   public readonly connectionCountsTable: Table;
   /** Topic subscriptions: by topic (plain and grouped partitions), and by connection through a GSI. */
   public readonly subscriptionsTable: Table;
+  /**
+   * The streams (prop `history`): one item per entry, partition key `stream` (`user:<tenant>:<user>`
+   * or `topic:<tenant>:<topic>`), sort key `seq`, TTL `expiresAt`. Undefined with `history: false`.
+   */
+  public readonly streamsTable: Table | undefined;
   /** Send `{"topic","event":<CloudEvent>}` here to publish to a topic's subscribers. */
   public readonly publishQueue: Queue;
   /** Dead letters of the Publish queue and of the topic pages queue. */
@@ -324,6 +365,17 @@ export class WsNotify extends Construct {
       projectionType: ProjectionType.KEYS_ONLY,
     });
 
+    const history = historySettings(props);
+    // No index: entries are read by stream and seq only, so each costs exactly its own write.
+    this.streamsTable = history
+      ? newTable('Streams', {
+          partitionKey: { name: STREAM_KEY, type: AttributeType.STRING },
+          sortKey: { name: STREAM_SEQ, type: AttributeType.NUMBER },
+          timeToLiveAttribute: STREAM_TTL_ATTRIBUTE,
+        })
+      : undefined;
+    const streams: Record<string, string> = history && this.streamsTable ? { STREAMS_TABLE_NAME: this.streamsTable.tableName, ...history } : {};
+
     // Dead letters are kept like the tables: they are the messages that still need an operator.
     const deadLetterQueue = (id: string) => this.queue(id, { retentionPeriod: Duration.days(14), removalPolicy });
     this.notifyUserDeadLetterQueue = deadLetterQueue('NotifyUserDeadLetterQueue');
@@ -378,6 +430,14 @@ export class WsNotify extends Construct {
     });
     const unsubscribeFn = this.function('Unsubscribe', 'unsubscribe', { ...subscriptions, ...table });
     const publishFn = this.function('Publish', 'publish', { ...table, TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl });
+    // Only a stack with history reads streams: `resume` and `history`, and `subscribe` from a position.
+    const streamReaders = history
+      ? {
+          resume: this.function('Resume', 'resume', { ...subscriptions, ...table, ...publicGrants, ...streams }),
+          history: this.function('History', 'history', { ...subscriptions, ...table, ...publicGrants, ...streams }),
+        }
+      : undefined;
+    if (history) for (const [name, value] of Object.entries(streams)) subscribeFn.addEnvironment(name, value);
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
 
@@ -407,6 +467,7 @@ export class WsNotify extends Construct {
       ['subscribe', subscribeFn],
       ['unsubscribe', unsubscribeFn],
       ['publish', publishFn],
+      ...(streamReaders ? ([['resume', streamReaders.resume], ['history', streamReaders.history]] as const) : []),
     ] as const) {
       const id = routeKey[0]!.toUpperCase() + routeKey.slice(1);
       this.webSocketApi.addRoute(routeKey, { integration: new WebSocketLambdaIntegration(`${id}Integration`, fn), returnResponse: true });
@@ -442,10 +503,13 @@ export class WsNotify extends Construct {
 
     // Ends, with an `unsubscribed` frame, the subscriptions a refresh no longer grants.
     authenticateFn.addEnvironment('MANAGEMENT_API_ENDPOINT', this.stage.callbackUrl);
+    // Replays are posted ahead of the reply.
+    if (streamReaders) for (const fn of [subscribeFn, streamReaders.resume]) fn.addEnvironment('MANAGEMENT_API_ENDPOINT', this.stage.callbackUrl);
     const notifyUserFn = this.function('NotifyUser', 'notify-user', {
       ...table,
       ...subscriptions,
       ...tenancy,
+      ...streams,
       MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl,
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.notifyUserDeadLetterQueue.queueUrl,
@@ -467,6 +531,7 @@ export class WsNotify extends Construct {
       ...subscriptions,
       ...tenancy,
       ...enrichment,
+      ...streams,
       PUBLIC_TOPICS: JSON.stringify(publicTopics),
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       TOPIC_PAGES_QUEUE_URL: this.topicPagesQueue.queueUrl,
@@ -604,6 +669,10 @@ export class WsNotify extends Construct {
       }),
     );
     allow(notifyUserFn, ['dynamodb:Query'], [`${tableArn}/index/${USER_INDEX}`]);
+    if (this.streamsTable) {
+      // Append: read the stream's newest entry, put the next one.
+      for (const fn of [notifyUserFn, topicFanOutFn]) allow(fn, ['dynamodb:Query', 'dynamodb:PutItem'], [this.streamsTable.tableArn]);
+    }
     allow(notifyUserFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,
       this.notifyUserDeadLetterQueue.queueArn,
@@ -622,6 +691,16 @@ export class WsNotify extends Construct {
     // The grants a refresh stored, read per frame.
     allow(subscribeFn, ['dynamodb:GetItem'], [tableArn]);
     allow(publishFn, ['dynamodb:GetItem'], [tableArn]);
+    if (streamReaders && this.streamsTable) {
+      // Both read the grants a refresh stored, and the streams; a resume also reads the connection's subscription and posts the replay.
+      for (const fn of [streamReaders.resume, streamReaders.history]) {
+        allow(fn, ['dynamodb:GetItem'], [tableArn]);
+        allow(fn, ['dynamodb:Query'], [this.streamsTable.tableArn]);
+      }
+      allow(streamReaders.resume, ['dynamodb:GetItem'], [subscriptionsArn]);
+      allow(subscribeFn, ['dynamodb:Query'], [this.streamsTable.tableArn]);
+      for (const fn of [subscribeFn, streamReaders.resume]) allow(fn, ['execute-api:ManageConnections'], [this.manageConnectionsArn('POST')]);
+    }
     if (auth.apiKeys) allow(authorizeFn, ['dynamodb:GetItem'], [this.apiKeysTable.tableArn]);
     allow(credentialSweepFn, ['dynamodb:Query'], [
       `${tableArn}/index/${EXPIRY_INDEX}`,
@@ -831,6 +910,29 @@ function keepaliveMode(mode: KeepaliveMode | undefined): KeepaliveMode {
   if (!['off', 'requested', 'all'].includes(value)) {
     throw new Error(`WsNotify: keepalive must be 'off', 'requested' (connections that ask) or 'all', not ${JSON.stringify(mode)}.`);
   }
+  return value;
+}
+
+/** The streams' settings as the functions read them; undefined with `history: false`. */
+function historySettings(props: WsNotifyProps): Record<string, string> | undefined {
+  const configured = [props.historyTtl, props.historyMaxEntries, props.replayLimit].some((value) => value !== undefined);
+  if (props.history === false) {
+    if (configured) throw new Error('WsNotify: historyTtl, historyMaxEntries and replayLimit need history; remove them, or history: false.');
+    return undefined;
+  }
+  const ttlSeconds = props.historyTtl?.toSeconds() ?? DEFAULT_HISTORY_TTL_SECONDS;
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > 365 * 24 * 60 * 60) {
+    throw new Error(`WsNotify: historyTtl must be a whole number of seconds from 1 second to 365 days, not ${ttlSeconds} seconds.`);
+  }
+  return {
+    HISTORY_TTL_SECONDS: String(ttlSeconds),
+    HISTORY_MAX_ENTRIES: String(wholeNumberIn('historyMaxEntries', props.historyMaxEntries ?? DEFAULT_HISTORY_MAX_ENTRIES, 100_000)),
+    REPLAY_LIMIT: String(wholeNumberIn('replayLimit', props.replayLimit ?? DEFAULT_REPLAY_LIMIT, 10_000)),
+  };
+}
+
+function wholeNumberIn(prop: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`WsNotify: ${prop} must be a whole number from 1 to ${max}, not ${value}.`);
   return value;
 }
 

@@ -40,7 +40,11 @@ export type ErrorCode =
   | 'too_many_subscriptions'
   | 'connection_closed'
   | 'invalid_event'
-  | 'too_deep';
+  | 'too_deep'
+  | 'invalid_resume'
+  | 'invalid_history'
+  | 'not_subscribed'
+  | 'invalid_stream';
 
 /** Where a frame sits in its durable stream; absent where the stack keeps no history. */
 export interface StreamPosition {

@@ -2,8 +2,9 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { isAnonymousUserId } from './auth';
 import { type DeliverDeps, deliverToConnection } from './deliver';
 import { enqueueAll } from './enqueue';
-import { type Notification, notificationFrame } from './frames';
+import { type FramePosition, type Notification, notificationFrame, USER_STREAM } from './frames';
 import { InvalidMessageError, type NotifyConnectionMessage, type NotifyUserMessage } from './messages';
+import { type AppendOrigin, type StreamTable, userStreamKey } from './streams';
 import { mayAccess } from './topics';
 
 export interface FanOutDeps extends DeliverDeps {
@@ -11,6 +12,16 @@ export interface FanOutDeps extends DeliverDeps {
   notifyConnectionQueueUrl: string;
   /** The claim tenants come from, in a multi-tenant stack. */
   tenantClaim?: string;
+  /** The streams every notification is appended to; absent on a stack without history. */
+  streams?: StreamTable;
+}
+
+/**
+ * The widest position a frame may carry (a replayed one: `replay` too), so that a frame is checked
+ * against API Gateway's limit before its entry is appended, not after.
+ */
+export function widestPosition(stream: string): FramePosition {
+  return { stream, seq: Number.MAX_SAFE_INTEGER, epoch: 'x'.repeat(64) };
 }
 
 /**
@@ -70,23 +81,30 @@ export interface FanOutResult {
 }
 
 /**
- * User → connections → the frame. A user with few connections gets it from here; a post that
+ * User → (the user's stream) → connections → the frame. With streams on, the notification is
+ * appended to its user's stream first, also when the user has no connection, and every frame
+ * carries its position. A user with few connections gets it from here; a post that
  * fails (throttled past the SDK's retries, say) is retried alone through the NotifyConnection
  * queue, so its siblings are not posted to twice. Throws if anything could not be enqueued, so the
  * NotifyUser record is retried; a retry may repeat deliveries, which clients recognise by the
- * notification id. `sentAt`: when the NotifyUser message was sent (epoch milliseconds).
+ * notification id (and seq), and finds its entry rather than appending again. `origin`: the
+ * NotifyUser message (`sentAt`: when it was sent, epoch milliseconds).
  */
 export async function fanOutToUser(
   message: Pick<NotifyUserMessage, 'userId' | 'tenant'>,
   notification: Notification,
-  sentAt: number,
+  origin: AppendOrigin,
   deps: FanOutDeps,
-): Promise<FanOutResult> {
+): Promise<FanOutResult & { position?: FramePosition }> {
   // Fails before any work if the message is not for this stack or the frame could never be delivered.
   const { userId, tenant } = recipientsOf(message, deps.tenantClaim);
-  const frame = notificationFrame(notification);
+  notificationFrame(notification, deps.streams && widestPosition(USER_STREAM), true);
   deps.metrics.add('NotificationsReceived');
-  const messageFor = (connectionId: string) => ({ connectionId, ...notification }) satisfies NotifyConnectionMessage;
+  const position = deps.streams && { stream: USER_STREAM, ...(await deps.streams.append(userStreamKey(userId, tenant), notification, origin)) };
+  const frame = notificationFrame(notification, position);
+  const { sentAt } = origin;
+  const messageFor = (connectionId: string) =>
+    ({ connectionId, ...notification, ...(position && { seq: position.seq, epoch: position.epoch }) }) satisfies NotifyConnectionMessage;
 
   const pages = deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) });
   const few: string[] = [];
@@ -97,11 +115,11 @@ export async function fanOutToUser(
   }
   if (page.done) {
     deps.metrics.add('FanOutSize', few.length);
-    return deliverEach(few, frame, sentAt, messageFor, deps);
+    return { ...(await deliverEach(few, frame, sentAt, messageFor, deps)), ...(position && { position }) };
   }
   const queued = await enqueueForEach(startingWith([...few, ...page.value], pages), messageFor, deps);
   deps.metrics.add('FanOutSize', queued);
-  return { delivered: 0, gone: 0, queued, failures: [] };
+  return { delivered: 0, gone: 0, queued, failures: [], ...(position && { position }) };
 }
 
 async function deliverEach(

@@ -1,14 +1,14 @@
 import * as z from 'zod/mini';
 import { nestsTooDeep, tooDeepMessage } from './json';
 import { InvalidMessageError, type NotifyUserMessage } from './messages';
-import type { AuthenticatedFrame, ErrorCode, ErrorFrame, EventFrame, NotificationFrame, PongFrame } from '../../client/src/protocol';
+import type { AuthenticatedFrame, ErrorCode, ErrorFrame, EventFrame, NotificationFrame, PongFrame, StreamPosition } from '../../client/src/protocol';
 import type { CloudEvent } from './topics';
 
 /** API Gateway refuses to send a message over 128 KB to a client. */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** The actions a client may send; each is a route of the WebSocket API. */
-export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish'] as const;
+export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'resume', 'history'] as const;
 
 // The frames' types are the client package's: the SDK reads what these functions build.
 export type { ErrorCode } from '../../client/src/protocol';
@@ -23,13 +23,37 @@ export interface Notification {
 const FrameId = z.union([z.string().check(z.maxLength(128)), z.number()]);
 const ClientFrame = z.object({ action: z.string(), id: z.optional(FrameId) });
 
-export function notificationFrame({ id, time, data }: Notification): string {
-  return deliverable('notification', { type: 'notification', id, time, data } satisfies NotificationFrame);
+/**
+ * Where a delivered frame is in its stream: `user`, or `topic:<name>`. Frames of a stack without
+ * history, and NotifyConnection sends, carry none.
+ */
+export interface FramePosition {
+  stream: string;
+  seq: number;
+  epoch: string;
+}
+
+/** A frame's position fields, and `replay: true` on a frame sent again by `resume` or `subscribe` from a position. */
+function positionFields(position: FramePosition | undefined, replay: boolean): StreamPosition {
+  if (position === undefined) return {};
+  return { stream: position.stream, seq: position.seq, epoch: position.epoch, ...(replay && { replay: true }) };
+}
+
+export function notificationFrame({ id, time, data }: Notification, position?: FramePosition, replay = false): string {
+  return deliverable('notification', { type: 'notification', id, time, data, ...positionFields(position, replay) } satisfies NotificationFrame);
 }
 
 /** An event of a topic the connection subscribed to. */
-export function eventFrame(topic: string, event: CloudEvent): string {
-  return deliverable('event', { type: 'event', topic, event } satisfies EventFrame);
+export function eventFrame(topic: string, event: CloudEvent, position?: FramePosition, replay = false): string {
+  return deliverable('event', { type: 'event', topic, event, ...positionFields(position, replay) } satisfies EventFrame);
+}
+
+/** The user's own stream, as its connections name it. */
+export const USER_STREAM = 'user';
+
+/** A topic's stream, as its subscribers name it. */
+export function topicStream(topic: string): string {
+  return `topic:${topic}`;
 }
 
 function deliverable(kind: string, content: object): string {
@@ -75,6 +99,8 @@ export function unroutedFrameError(body: string | undefined): string {
     return errorFrame('invalid_frame', 'a frame is a JSON object with a string "action"', json);
   }
   const action = frame.data.action.slice(0, 64);
+  // Their routes exist only on a stack with history.
+  if (action === 'resume' || action === 'history') return errorFrame('unknown_action', `this stack keeps no history (history: false): no "${action}"`, json);
   return errorFrame('unknown_action', `unknown action "${action}"; supported: ${CLIENT_ACTIONS.join(', ')}`, json);
 }
 

@@ -40,7 +40,10 @@ export const NotifyConnectionMessage = z.object({
   id: z.optional(notificationId),
   // Set by the NotifyUser fan-out so that every connection of a user sees the same notification time.
   time: z.optional(z.iso.datetime()),
-});
+  // Set by the NotifyUser fan-out: the notification's place in its user's stream (see StreamPosition).
+  seq: z.optional(z.number().check(z.int(), z.positive())),
+  epoch: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+}).check(z.refine((message) => (message.seq === undefined) === (message.epoch === undefined), { message: 'seq and epoch go together' }));
 export type NotifyConnectionMessage = z.infer<typeof NotifyConnectionMessage>;
 
 export function parseMessage<T>(schema: z.ZodMiniType<T>, body: string): T {

@@ -179,6 +179,19 @@ export class SubscriptionTable {
     return found;
   }
 
+  /** The connection's subscription to the topic (in `tenant`), plain or grouped, if it holds one: its filters and group. */
+  async subscriptionTo(connectionId: string, topic: string, tenant: string | undefined): Promise<Pick<Subscription, 'events' | 'group'> | undefined> {
+    const items = await Promise.all(
+      [PLAIN, GROUPED].map(async (kind) => {
+        const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { topicKey: kind + topicKey(topic, tenant), connectionId }, ConsistentRead: true }));
+        return Item;
+      }),
+    );
+    const item = items.find((found) => found !== undefined && (found['expiresAt'] as number) > Date.now() / 1000);
+    if (item === undefined) return undefined;
+    return { ...(item['events'] !== undefined && { events: item['events'] as string[] }), ...(item['group'] !== undefined && { group: item['group'] as string }) };
+  }
+
   private connections(): string {
     if (this.connectionsTableName === undefined) throw new Error('SubscriptionTable: subscribing needs the connection table');
     return this.connectionsTableName;

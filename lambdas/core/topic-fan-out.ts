@@ -2,10 +2,11 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ConnectionTable } from './connections';
 import { enqueueAll } from './enqueue';
 import type { EnrichmentResult } from './enrichment';
-import { checkTopicTenancy, enqueueForConnectionsOf } from './fan-out';
-import { eventFrame } from './frames';
+import { checkTopicTenancy, enqueueForConnectionsOf, widestPosition } from './fan-out';
+import { eventFrame, type FramePosition, topicStream } from './frames';
 import type { MetricsRecorder } from './metrics';
 import { InvalidMessageError } from './messages';
+import { type AppendOrigin, type StreamTable, topicStreamKey } from './streams';
 import { chooseMember, type SubscriptionTable } from './subscriptions';
 import { type CloudEvent, type EventDelivery, eventTypeMatches, MAX_GROUPS_PER_TOPIC, PUBLISHER_ATTRIBUTE, type PublishMessage, stampPublisher, type TopicPage } from './topics';
 
@@ -22,6 +23,8 @@ export interface TopicFanOutDeps {
   pageSize?: number;
   /** Topics whose events a function enriches first, and how to reach the users they name. */
   enrichment?: Enrichment;
+  /** The streams every event is appended to; absent on a stack without history. */
+  streams?: StreamTable;
   metrics: MetricsRecorder;
 }
 
@@ -33,8 +36,8 @@ export interface Enrichment {
 
 export const DEFAULT_PAGE_SIZE = 1000;
 
-/** Where a page of a topic's fan-out starts: absent for the first, a TopicPage's cursors for the rest. */
-export type PageCursors = Pick<TopicPage, 'after' | 'groups'>;
+/** Where a page of a topic's fan-out starts: absent for the first, a TopicPage's cursors (and the event's position) for the rest. */
+export type PageCursors = Pick<TopicPage, 'after' | 'groups' | 'seq' | 'epoch'>;
 
 /**
  * Event → the topic's subscribers whose filters pass its type, and one member of each group →
@@ -44,14 +47,18 @@ export type PageCursors = Pick<TopicPage, 'after' | 'groups'>;
  * A group's member is chosen over all its members, so the page carries each group's choice so far
  * and the chosen members are sent the event after the last page of members. The first page (a
  * Publish message, or a server-stamped event on the fan-out's own queue: no cursors) enriches the
- * event; a continuation (`cursors`, from the fan-out's own queue only) does not. Returns how many
- * deliveries were enqueued.
+ * event and, with streams on, appends it to the topic's stream (`origin`: the queue message, so
+ * that a retry finds its entry instead of appending again); a continuation (`cursors`, from the
+ * fan-out's own queue only) does neither and carries the position on. Every delivery carries it.
+ * An event the enricher sends to one user is not a topic event for the topic's subscribers: it is
+ * not appended, and carries no position. Returns how many deliveries were enqueued.
  */
 export async function fanOutToTopic(
   received: PublishMessage,
   deps: TopicFanOutDeps,
   cursors?: PageCursors,
-): Promise<{ enqueued: number; continued: boolean }> {
+  origin?: AppendOrigin,
+): Promise<{ enqueued: number; continued: boolean; position?: FramePosition }> {
   const forAnonymous = checkTopicTenancy(received, deps, "the topic's tenant (only a public topic's event may name none)");
   // A continuation carries a cursor; a page with none is the event's first (a Publish message, or a stamped event on the page queue).
   const first = cursors?.after === undefined && cursors?.groups === undefined;
@@ -62,7 +69,7 @@ export async function fanOutToTopic(
   const message = enriched === undefined ? received : { ...received, event: restamped(enriched.event, received.event) };
   const { topic, tenant, event } = message;
   // Fails before any work if the frame could never be delivered.
-  eventFrame(topic, event);
+  eventFrame(topic, event, deps.streams && widestPosition(topicStream(topic)), true);
   // Counted on its first page only: the continuation pages are the same event.
   if (first) deps.metrics.add('TopicEvents');
   if (enriched?.userId !== undefined && forAnonymous) {
@@ -76,6 +83,8 @@ export async function fanOutToTopic(
     return { enqueued, continued: false };
   }
 
+  const position = first ? await appended(message, deps, origin) : carried(topic, cursors);
+  const at = position && { seq: position.seq, epoch: position.epoch };
   const limit = deps.pageSize ?? DEFAULT_PAGE_SIZE;
   const recipients: string[] = [];
   let plainAfter: string | undefined;
@@ -97,12 +106,25 @@ export async function fanOutToTopic(
     else groups = { after: page.after, chosen: [...chosen] };
   }
   if (plainAfter !== undefined || groups !== undefined) {
-    const rest: TopicPage = { topic, ...(tenant !== undefined && { tenant }), event, ...(plainAfter !== undefined && { after: plainAfter }), ...(groups && { groups }) };
+    const rest: TopicPage = { topic, ...(tenant !== undefined && { tenant }), event, ...at, ...(plainAfter !== undefined && { after: plainAfter }), ...(groups && { groups }) };
     await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.topicPagesQueueUrl, MessageBody: JSON.stringify(rest) }));
   }
-  const bodies = recipients.map((connectionId) => JSON.stringify({ connectionId, topic, event } satisfies EventDelivery));
+  const bodies = recipients.map((connectionId) => JSON.stringify({ connectionId, topic, event, ...at } satisfies EventDelivery));
   await enqueueAll(deps.sqs, deps.notifyConnectionQueueUrl, bodies);
-  return { enqueued: bodies.length, continued: plainAfter !== undefined || groups !== undefined };
+  return { enqueued: bodies.length, continued: plainAfter !== undefined || groups !== undefined, ...(position && { position }) };
+}
+
+/** The event's entry in its topic's stream, appended on its first page (streams on). */
+async function appended({ topic, tenant, event }: PublishMessage, deps: TopicFanOutDeps, origin: AppendOrigin | undefined): Promise<FramePosition | undefined> {
+  if (!deps.streams) return undefined;
+  if (!origin) throw new Error('a first page appends to the topic stream: pass its origin');
+  return { stream: topicStream(topic), ...(await deps.streams.append(topicStreamKey(topic, tenant), { topic, event }, origin)) };
+}
+
+/** The position a continuation carries from the first page. */
+function carried(topic: string, cursors: PageCursors | undefined): FramePosition | undefined {
+  if (cursors?.seq === undefined || cursors.epoch === undefined) return undefined;
+  return { stream: topicStream(topic), seq: cursors.seq, epoch: cursors.epoch };
 }
 
 /** Each group's member so far (by group), with this page's members weighed against it. */

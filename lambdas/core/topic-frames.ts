@@ -6,6 +6,7 @@ import { MAX_CONNECTION_SECONDS } from './connections';
 import { errorFrame, idOf, parseJson, tooDeepFrame } from './frames';
 import { JsonValue, nestsTooDeep } from './json';
 import { readableError } from './messages';
+import { replaySubscription, type StreamReadDeps, StreamPositionFrame } from './stream-frames';
 import { ConnectionGoneError, type SubscriptionTable, TooManySubscriptionsError } from './subscriptions';
 import { EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, RESERVED_SOURCE_PREFIX, stampPublisher, type TopicGrants, type TopicPage, TopicName } from './topics';
 
@@ -24,6 +25,9 @@ const SubscribeFrame = z.object({
   topic: TopicName,
   events: z.optional(z.array(EventTypeFilter).check(z.minLength(1), z.maxLength(MAX_PATTERNS))),
   group: z.optional(GroupName),
+  // Start from a position of the topic's stream, or this many entries back: replayed after the reply.
+  since: z.optional(StreamPositionFrame),
+  rewind: z.optional(z.number().check(z.int(), z.positive(), z.lte(10_000))),
 });
 
 const UnsubscribeFrame = z.object({ action: z.literal('unsubscribe'), topic: TopicName });
@@ -42,20 +46,28 @@ export interface SubscribeDeps {
   subscriptions: SubscriptionTable;
   /** The construct's `maxSubscriptionsPerConnection`. */
   maxSubscriptionsPerConnection: number;
+  /** The topic streams, for `since` and `rewind`; absent on a stack without history. */
+  streamReads?: StreamReadDeps;
 }
 
 /**
  * `subscribe`: stores the subscription if the connection may read the topic (and join the group,
  * if it names one) and holds fewer than
  * its limit of other subscriptions (re-subscribing to a topic replaces its subscription). Returns
- * the reply frame.
+ * the reply frame. With `since` or `rewind`, the `subscribed` reply is posted first, then the
+ * topic's entries from there (`replay: true`, filtered as the subscription is), and the reply is
+ * the `resumed` frame (see `resume`). The subscription is stored before the replay is read, so an
+ * event is either replayed or delivered live, or both (the same seq, which clients drop).
  */
 export async function subscribe(body: string | undefined, caller: TopicCaller, deps: SubscribeDeps): Promise<string> {
   const frame = parseJson(body);
   if (nestsTooDeep(frame)) return tooDeepFrame(frame);
   const request = SubscribeFrame.safeParse(frame);
   if (!request.success) return errorFrame('invalid_subscription', readableError(request.error), frame);
-  const { topic, events, group } = request.data;
+  const { topic, events, group, since, rewind } = request.data;
+  if (since !== undefined && rewind !== undefined) return errorFrame('invalid_subscription', 'start from "since" or "rewind", not both', frame);
+  const start = since !== undefined ? { since } : rewind !== undefined ? { rewind } : undefined;
+  if (start !== undefined && deps.streamReads === undefined) return errorFrame('invalid_subscription', 'this stack keeps no history (history: false): subscribe without "since" or "rewind"', frame);
   if (!mayAccess(caller.grants.subscribe, topic)) return errorFrame('forbidden_topic', `this connection may not subscribe to "${topic}"`, frame);
   // A group member takes events from the others: joining one is a grant of its own.
   if (group !== undefined && !mayJoin(caller.grants.groups, topic, group)) {
@@ -82,7 +94,9 @@ export async function subscribe(body: string | undefined, caller: TopicCaller, d
     if (error instanceof ConnectionGoneError) return errorFrame('connection_closed', 'this connection is closing', frame);
     throw error;
   }
-  return JSON.stringify({ type: 'subscribed', topic, events: events ?? null, group: group ?? null, ...idOf(frame) } satisfies SubscribedFrame);
+  const subscribed = JSON.stringify({ type: 'subscribed', topic, events: events ?? null, group: group ?? null, ...idOf(frame) } satisfies SubscribedFrame);
+  if (start === undefined || deps.streamReads === undefined) return subscribed;
+  return replaySubscription(subscribed, topic, caller, start, events, deps.streamReads, idOf(frame));
 }
 
 /** `unsubscribe`: answered `unsubscribed` whether or not there was a subscription. */

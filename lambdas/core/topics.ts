@@ -178,6 +178,15 @@ export const MAX_GROUPS_PER_TOPIC = 500;
 
 const ConnectionId = z.string().check(z.minLength(1), z.maxLength(128));
 
+/** An event's place in its topic's stream, appended on the fan-out's first page and carried from there. */
+const StreamPositionFields = {
+  seq: z.optional(z.number().check(z.int(), z.positive())),
+  epoch: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+};
+function positionComplete<T extends { seq?: number | undefined; epoch?: string | undefined }>() {
+  return z.refine<T>((message) => (message.seq === undefined) === (message.epoch === undefined), { message: 'seq and epoch go together' });
+}
+
 /**
  * A page of a topic's fan-out, on the fan-out's own queue, which only ws-notify's functions may
  * write to. A page with neither `after` nor `groups` is the first page of an event the server
@@ -186,10 +195,12 @@ const ConnectionId = z.string().check(z.minLength(1), z.maxLength(128));
  * subscribers from the one after `after` on (absent: all were reached), and its group members from
  * the one after `groups.after` on (absent `groups`: every group's member was chosen and sent the
  * event), with the member chosen so far in each group. A continuation skips the enrichment and
- * starts wherever its cursors say, which no sender of Publish messages may choose.
+ * starts wherever its cursors say, which no sender of Publish messages may choose. A continuation
+ * carries the event's `seq` and `epoch` in the topic's stream, where the first page appended it.
  */
 export const TopicPage = z.extend(PublishMessage, {
   event: z.pipe(CloudEvent, z.custom<CloudEvent>((event) => typeof (event as Record<string, unknown>)[PUBLISHER_ATTRIBUTE] === 'string', `the event has no "${PUBLISHER_ATTRIBUTE}"`)),
+  ...StreamPositionFields,
   after: z.optional(ConnectionId),
   groups: z.optional(
     z.object({
@@ -198,13 +209,16 @@ export const TopicPage = z.extend(PublishMessage, {
       chosen: z.array(z.tuple([GroupName, ConnectionId])).check(z.maxLength(MAX_GROUPS_PER_TOPIC)),
     }),
   ),
-});
+}).check(positionComplete());
 export type TopicPage = z.infer<typeof TopicPage>;
 
-/** A topic event on its way to one connection, on the NotifyConnection queue. */
-export const EventDelivery = z.object({
-  connectionId: z.string().check(z.minLength(1), z.maxLength(128)),
-  topic: TopicName,
-  event: CloudEvent,
-});
+/** A topic event on its way to one connection, on the NotifyConnection queue (with its place in the topic's stream, if streams are on). */
+export const EventDelivery = z
+  .object({
+    connectionId: z.string().check(z.minLength(1), z.maxLength(128)),
+    topic: TopicName,
+    event: CloudEvent,
+    ...StreamPositionFields,
+  })
+  .check(positionComplete());
 export type EventDelivery = z.infer<typeof EventDelivery>;

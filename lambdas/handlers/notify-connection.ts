@@ -4,7 +4,7 @@ import { readConfig } from '../config';
 import { ConnectionTable } from '../core/connections';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { deliverToConnection } from '../core/deliver';
-import { eventFrame, notificationFrame } from '../core/frames';
+import { eventFrame, notificationFrame, topicStream, USER_STREAM } from '../core/frames';
 import { NotifyConnectionMessage, parseJsonBody, validMessage } from '../core/messages';
 import { SubscriptionTable } from '../core/subscriptions';
 import { EventDelivery } from '../core/topics';
@@ -32,14 +32,17 @@ function deliveryOf(record: SQSRecord): {
 } {
   const json = parseJsonBody(record.body);
   if (typeof json === 'object' && json !== null && 'event' in json) {
-    const { connectionId, topic, event } = validMessage(EventDelivery, json);
-    return { connectionId, frame: eventFrame(topic, event), kind: 'event', receivedHere: false, about: { topic, eventId: event.id } };
+    const { connectionId, topic, event, seq, epoch } = validMessage(EventDelivery, json);
+    const position = seq !== undefined && epoch !== undefined ? { stream: topicStream(topic), seq, epoch } : undefined;
+    return { connectionId, frame: eventFrame(topic, event, position), kind: 'event', receivedHere: false, about: { topic, eventId: event.id } };
   }
   const message = validMessage(NotifyConnectionMessage, json);
   const notification = { id: message.id ?? record.messageId, time: message.time ?? sentTime(record), data: message.data };
+  // A NotifyUser hand-off carries the notification's place in its user's stream; a backend's own send is in none.
+  const position = message.seq !== undefined && message.epoch !== undefined ? { stream: USER_STREAM, seq: message.seq, epoch: message.epoch } : undefined;
   return {
     connectionId: message.connectionId,
-    frame: notificationFrame(notification),
+    frame: notificationFrame(notification, position),
     kind: 'notification',
     // A message with a time is a NotifyUser fan-out's hand-off.
     receivedHere: message.time === undefined,

@@ -7,7 +7,8 @@ import { NotifyUserMessage, parseMessage } from '../core/messages';
 import { SubscriptionTable } from '../core/subscriptions';
 import { logger } from '../logger';
 import { metrics } from '../metrics';
-import { sentAt, sentTime, sqsBatchHandler } from '../sqs-batch';
+import { appendOrigin, sentTime, sqsBatchHandler } from '../sqs-batch';
+import { streamTableFromEnvironment } from '../streams-config';
 
 const config = readConfig(
   'CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME',
@@ -18,6 +19,7 @@ const config = readConfig(
 );
 const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
 const db = createDocumentClient();
+const streams = streamTableFromEnvironment(db);
 const sqs = createSqsClient();
 const deps = {
   connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
@@ -27,6 +29,7 @@ const deps = {
   notifyConnectionQueueUrl: config.NOTIFY_CONNECTION_QUEUE_URL,
   metrics,
   ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
+  ...(streams && { streams }),
 };
 
 export const handler = sqsBatchHandler(
@@ -35,7 +38,7 @@ export const handler = sqsBatchHandler(
     return { message, notification: { id: message.id ?? record.messageId, time: sentTime(record), data: message.data } };
   },
   async ({ message, notification }, record) => {
-    const { failures, ...counts } = await fanOutToUser(message, notification, sentAt(record), deps);
+    const { failures, ...counts } = await fanOutToUser(message, notification, appendOrigin(record), deps);
     for (const { connectionId, error } of failures) {
       logger.warn('delivery failed; the NotifyConnection queue retries it', { notificationId: notification.id, connectionId, error: error as Error });
     }

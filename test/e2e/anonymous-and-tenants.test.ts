@@ -1,21 +1,29 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
+import { StreamTable, userStreamKey } from '../../lambdas/core/streams';
 import { receiveAll } from '../support/stack-under-test';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
-/** The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org -c publicTopics=status,lobby -c publicGroups=lobby#viewers` runs it. */
+/**
+ * The stack as `npm start -- -c allowAnonymous=true -c tenantClaim=org -c publicTopics=status,lobby -c publicGroups=lobby#viewers -c historyTtl=3 --max-connection-duration 30`
+ * runs it: streams keep 3 seconds of history, so that a test can resume beyond it, and API
+ * Gateway's 2-hour close comes after 30 seconds.
+ */
 let stack: RuntimeUnderTest;
 let apiKeys: ApiKeyTable;
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  stack = await startRuntimeUnderTest({ context: { allowAnonymous: 'true', tenantClaim: 'org', publicTopics: 'status,lobby', publicGroups: 'lobby#viewers' } });
+  stack = await startRuntimeUnderTest({
+    context: { allowAnonymous: 'true', tenantClaim: 'org', publicTopics: 'status,lobby', publicGroups: 'lobby#viewers', historyTtl: '3' },
+    maxConnectionSeconds: 30,
+  });
   apiKeys = new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string);
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();
@@ -70,6 +78,61 @@ async function expectNoNotification(client: TestClient): Promise<void> {
   await client.frame((frame) => frame.id === id);
   expect(client.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
 }
+
+describe('streams beyond their retention (historyTtl 3 s by context)', () => {
+  it('answers a resume from a position whose history expired recovered:false (epoch_changed), and a fresh one from 0 that it missed nothing', async () => {
+    const streams = new StreamTable(stack.db, stack.outputs['StreamsTableName'] as string, { ttlSeconds: 3, maxEntries: 1000 });
+    const stream = userStreamKey('ret-rita', 'acme');
+    for (let n = 1; n <= 3; n++) await send('NotifyUserQueueUrl', { userId: 'ret-rita', tenant: 'acme', data: { n } });
+    const newest = await eventually(async () => {
+      const entry = await streams.newest(stream);
+      return entry !== undefined && entry.seq === 3 ? entry : undefined;
+    }, 'three entries appended');
+    // Past the newest entry's expiry, every entry of the stream is gone for readers.
+    await eventually(async () => (Date.now() / 1000 > newest.expiresAt ? true : undefined), 'the history to expire');
+    const client = await connectAs('ret-rita', 'acme');
+
+    client.send({ action: 'resume', id: 'old', streams: { user: { epoch: newest.epoch, seq: 1 } } });
+    client.send({ action: 'resume', id: 'fresh', streams: { user: { seq: 0 } } });
+
+    expect(await client.frame((frame) => frame.id === 'old')).toEqual({ type: 'resumed', stream: 'user', recovered: false, reason: 'epoch_changed', id: 'old' });
+    expect(await client.frame((frame) => frame.id === 'fresh')).toMatchObject({ type: 'resumed', recovered: true, from: 4, to: 3 });
+    expect(client.frames.filter((frame: any) => frame.type === 'notification')).toEqual([]);
+  }, 60_000);
+});
+
+describe("a stream across API Gateway's forced close (2 hours, 30 s here)", () => {
+  it('loses nothing of a stream of 500 when the connection is closed midway: a resume from the last contiguous seq fills in exactly the rest', async () => {
+    const notify = async (from: number, count: number) => {
+      for (let start = from; start < from + count; start += 10) {
+        const entries = Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: JSON.stringify({ userId: 'long-lou', tenant: 'acme', data: { n: start + i } }) }));
+        await stack.sqs.send(new SendMessageBatchCommand({ QueueUrl: stack.outputs['NotifyUserQueueUrl'], Entries: entries }));
+      }
+    };
+    const seqsOf = (client: TestClient) => client.frames.filter((frame: any) => frame.type === 'notification').map((frame: any) => frame.seq as number);
+    const first = await connectAs('long-lou', 'acme');
+    await notify(1, 250);
+    await eventually(async () => (seqsOf(first).length === 250 ? true : undefined), '250 live notifications', 60_000);
+
+    // The rest is sent while the runtime closes the connection at its 30 s (1001, as API Gateway does at 2 hours).
+    const rest = notify(251, 250);
+    expect((await first.closedWith(60_000)).code).toBe(1001);
+    await rest;
+    const received = new Set(seqsOf(first));
+    let contiguous = 0;
+    while (received.has(contiguous + 1)) contiguous += 1;
+    const { epoch } = first.frames.find((frame: any) => frame.type === 'notification') as { epoch: string };
+    const second = await connectAs('long-lou', 'acme');
+    second.send({ action: 'resume', id: 'after-close', streams: { user: { epoch, seq: contiguous } } });
+    const resumed = await second.frame((frame) => frame.id === 'after-close', 30_000);
+    await eventually(async () => (new Set([...received, ...seqsOf(second)]).size >= 500 ? true : undefined), 'all 500', 60_000);
+
+    const replayed = second.frames.filter((frame: any) => frame.replay === true).map((frame: any) => frame.seq);
+    expect(resumed).toMatchObject({ type: 'resumed', recovered: true, from: contiguous + 1 });
+    expect(replayed).toEqual(Array.from({ length: replayed.length }, (_, i) => contiguous + 1 + i));
+    expect([...new Set([...received, ...seqsOf(second)])].sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+  }, 180_000);
+});
 
 describe('anonymous access (allowAnonymous)', () => {
   it('connects a client without a credential as the anonymous user of its connection, reached by NotifyConnection', async () => {

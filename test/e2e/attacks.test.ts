@@ -15,7 +15,7 @@ const clients: TestClient[] = [];
 beforeAll(async () => {
   [stack, attacker] = await Promise.all([startRuntimeUnderTest(), AttackerKeySite.start()]);
   forge = TokenForge.open(stack.stateDir, stack.runtime.issuer, attacker, new ApiKeyTable(stack.db, stack.outputs['ApiKeysTableName'] as string));
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();
@@ -101,7 +101,7 @@ describe('a user named anywhere but in the token', () => {
     await mallory.frame((frame) => frame.id === 'for-mallory');
 
     const notifications = mallory.frames.filter((frame) => (frame as { type?: unknown }).type === 'notification');
-    expect(notifications).toEqual([{ type: 'notification', id: 'for-mallory', time: expect.any(String), data: { text: 'yours' } }]);
+    expect(notifications).toEqual([{ type: 'notification', id: 'for-mallory', time: expect.any(String), data: { text: 'yours' }, stream: 'user', seq: expect.any(Number), epoch: expect.any(String) }]);
   });
 });
 

@@ -105,7 +105,7 @@ describe('the local test page, in headless Chromium', () => {
     await page.getByRole('button', { name: 'Notify me' }).click();
 
     const notification = await loggedFrame('in', 'notification', NOTIFICATION_TIMEOUT_MS);
-    expect(notification).toEqual({ type: 'notification', id: expect.any(String), time: expect.any(String), data });
+    expect(notification).toEqual({ type: 'notification', id: expect.any(String), time: expect.any(String), data, stream: 'user', seq: expect.any(Number), epoch: expect.any(String) });
     expect(await page.locator('#notify-result').textContent()).toMatch(/^Queued for carol as message \S+\.$/);
     // The Metrics card polls /_local/metrics every 2 s: the post is counted there.
     await page.locator('[data-counter="DeliveriesPosted"]').filter({ hasText: /^[1-9]/ }).waitFor({ timeout: 5_000 });

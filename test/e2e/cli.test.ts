@@ -48,7 +48,7 @@ beforeAll(async () => {
     region: stack.outputs.Region,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-}, 120_000);
+}, 300_000);
 
 afterEach(() => {
   for (const cli of running) cli.kill();
@@ -182,7 +182,7 @@ describe('ws-notify send', () => {
     const { code, stdout } = await cli('send', '--user', 'sara', '--data', '{"text":"shipped"}', '--outputs', outputsFile);
 
     expect(code).toBe(0);
-    const expected = { type: 'notification', id: stdout.trim(), time: expect.any(String), data: { text: 'shipped' } };
+    const expected = { type: 'notification', id: stdout.trim(), time: expect.any(String), data: { text: 'shipped' }, stream: 'user', seq: expect.any(Number), epoch: expect.any(String) };
     expect(await sara1.frame((frame) => frame.type === 'notification')).toEqual(expected);
     expect(await sara2.frame((frame) => frame.type === 'notification')).toEqual(expected);
     await expectNoNotification(otto);
@@ -220,7 +220,7 @@ describe('ws-notify stream', () => {
     );
 
     const line = await stream.until((cli) => jsonLines(cli.stdout).find((frame) => frame.type === 'notification'), 'a notification line');
-    expect(line).toEqual({ type: 'notification', id: 's-1', time: expect.any(String), data: { n: 1 } });
+    expect(line).toEqual({ type: 'notification', id: 's-1', time: expect.any(String), data: { n: 1 }, stream: 'user', seq: expect.any(Number), epoch: expect.any(String) });
     stream.signal('SIGINT');
     expect((await stream.exited()).code).toBe(0);
     // A clean close runs $disconnect, which deletes the row.
@@ -241,6 +241,9 @@ describe('ws-notify stream', () => {
       type: 'event',
       topic: 'orders',
       event: { specversion: '1.0', id: eventId, source: 'ws-notify-cli', type: 'order.created', time: expect.any(String), subject: 'o-1', data: { total: 42 }, wsnpublisher: 'backend' },
+      stream: 'topic:orders',
+      seq: expect.any(Number),
+      epoch: expect.any(String),
     });
     expect(jsonLines(stream.stdout)[0]).toEqual({ type: 'subscribed', topic: 'orders', events: ['order.*'], group: null });
     expect(jsonLines(stream.stdout).filter((frame) => frame.type === 'event')).toHaveLength(1);

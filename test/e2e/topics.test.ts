@@ -11,7 +11,7 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   stack = await startRuntimeUnderTest({ context: { publicTopics: 'news' } });
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();
@@ -83,6 +83,9 @@ describe('subscribing', () => {
       type: 'event',
       topic: 'news',
       event: { specversion: '1.0', id, source: 'https://shop.example/orders', type: 'news.published', data: { headline: 'hi' }, wsnpublisher: 'backend' },
+      stream: 'topic:news',
+      seq: expect.any(Number),
+      epoch: expect.any(String),
     });
   });
 
@@ -117,6 +120,61 @@ describe('subscribing', () => {
     const client = await connectAs('sub-dan');
 
     expect(await request(client, frame)).toMatchObject({ type: 'error', code: 'invalid_subscription' });
+  });
+});
+
+describe("a topic's stream (issue 14)", () => {
+  /** Publishes `count` events and returns their ids, once a subscriber of everything has them all (so they are appended). */
+  async function publishSeen(topic: string, count: number, watcher: TestClient): Promise<string[]> {
+    const ids: string[] = [];
+    for (let n = 0; n < count; n++) ids.push(await publish(topic, 'score.changed', { n }));
+    await eventually(async () => (ids.every((id) => eventsOf(watcher).some((frame) => frame.event.id === id)) ? true : undefined), `${count} events at the watcher`);
+    return ids;
+  }
+
+  /** Sends the frame with a fresh id and returns the `resumed` frame that ends its replay. */
+  async function resumedBy(client: TestClient, frame: Record<string, unknown>): Promise<any> {
+    const id = `req-${nextFrameId++}`;
+    client.send({ ...frame, id });
+    return client.frame((reply) => reply.id === id && reply.type !== 'subscribed');
+  }
+
+  it('starts a subscription from a position (since) or the newest N (rewind): subscribed, the replay in seq order, then resumed', async () => {
+    const watcher = await connectAs('stream-watcher', { topics: ['scores'] });
+    await subscribe(watcher, { topic: 'scores' });
+    await publishSeen('scores', 5, watcher);
+    const seqs = eventsOf(watcher).map((frame) => frame.seq as number).sort((a, b) => a - b);
+    const { epoch } = eventsOf(watcher)[0];
+    const [late, later] = await Promise.all([connectAs('stream-late', { topics: ['scores'] }), connectAs('stream-later', { topics: ['scores'] })]);
+
+    const since = await resumedBy(late, { action: 'subscribe', topic: 'scores', since: { epoch, seq: seqs[1] } });
+    const rewound = await resumedBy(later, { action: 'subscribe', topic: 'scores', rewind: 2 });
+
+    expect(seqs).toHaveLength(5);
+    expect(late.frames.map((frame: any) => frame.seq ?? frame.type)).toEqual(['subscribed', ...seqs.slice(2), 'resumed']);
+    expect(since).toMatchObject({ type: 'resumed', stream: 'topic:scores', recovered: true, from: seqs[2], to: seqs[4] });
+    expect(eventsOf(late).every((frame) => frame.replay === true && frame.stream === 'topic:scores' && frame.epoch === epoch)).toBe(true);
+    expect(later.frames.map((frame: any) => frame.seq ?? frame.type)).toEqual(['subscribed', ...seqs.slice(3), 'resumed']);
+    expect(rewound).toMatchObject({ recovered: true, from: seqs[3], to: seqs[4] });
+
+    // Subscribed now: the next event arrives live, with the next seq.
+    const [next] = await publishSeen('scores', 1, watcher);
+    expect(await late.frame((frame) => frame.event?.id === next)).toMatchObject({ seq: seqs[4]! + 1, epoch });
+  });
+
+  it('resumes a subscribed topic with what the connection missed, and refuses one it is not subscribed to', async () => {
+    const watcher = await connectAs('resume-watcher', { topics: ['games'] });
+    await subscribe(watcher, { topic: 'games' });
+    await publishSeen('games', 3, watcher);
+    const { epoch, seq } = eventsOf(watcher).reduce((newest, frame) => (frame.seq > newest.seq ? frame : newest));
+    const client = await connectAs('resume-topic', { topics: ['games'] });
+
+    expect(await request(client, { action: 'resume', streams: { 'topic:games': { epoch, seq: seq - 2 } } })).toMatchObject({ type: 'error', code: 'not_subscribed' });
+    await subscribe(client, { topic: 'games' });
+    const resumed = await request(client, { action: 'resume', streams: { 'topic:games': { epoch, seq: seq - 2 } } });
+
+    expect(eventsOf(client).map((frame) => frame.seq)).toEqual([seq - 1, seq]);
+    expect(resumed).toMatchObject({ type: 'resumed', stream: 'topic:games', recovered: true, from: seq - 1, to: seq });
   });
 });
 

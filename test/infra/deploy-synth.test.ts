@@ -83,6 +83,12 @@ const VARIANTS: [string, Record<string, string>, (template: Template) => void][]
     expect(environmentOf(template, 'Connect')).toMatchObject({ KEEPALIVE: 'requested' });
     template.resourceCountIs('AWS::Events::Rule', 2);
   }],
+  ['history settings', { ...JWT, historyTtl: '600', historyMaxEntries: '100', replayLimit: '50' }, (template) =>
+    expect(environmentOf(template, 'NotifyUser')).toMatchObject({ HISTORY_TTL_SECONDS: '600', HISTORY_MAX_ENTRIES: '100', REPLAY_LIMIT: '50' })],
+  ['history=false', { ...JWT, history: 'false' }, (template) => {
+    expect(environmentOf(template, 'NotifyUser')).not.toHaveProperty('STREAMS_TABLE_NAME');
+    expect(Object.keys(template.findResources('AWS::DynamoDB::Table')).filter((id) => id.includes('Streams'))).toEqual([]);
+  }],
   ['stackName', { ...JWT, stackName: 'WsNotifyStaging' }, (template) =>
     expect(environmentOf(template, 'Connect')).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'WsNotifyStaging' })],
 ];

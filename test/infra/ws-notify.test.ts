@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { App, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -56,12 +56,22 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it('has exactly the $connect, $disconnect, $default, ping, authenticate, subscribe, unsubscribe and publish routes', () => {
+  it('has exactly the $connect, $disconnect, $default, ping, authenticate, subscribe, unsubscribe, publish, resume and history routes', () => {
     const routeKeys = ofType('AWS::ApiGatewayV2::Route')
       .map(([, route]) => route.Properties['RouteKey'] as string)
       .filter((routeKey) => !routeKey.startsWith('POST /'));
-    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'ping', 'publish', 'subscribe', 'unsubscribe']);
+    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'history', 'ping', 'publish', 'resume', 'subscribe', 'unsubscribe']);
   });
+
+  it('has no resume or history route (nor their functions) with history: false', () => {
+    const stack = newStack();
+    const wsNotify = new WsNotify(stack, 'WsNotify', { ...props, history: false });
+    const routeKeys = Object.values(Template.fromStack(stack).findResources('AWS::ApiGatewayV2::Route')).map((route) => route['Properties']['RouteKey']);
+
+    expect(routeKeys).not.toContain('resume');
+    expect(routeKeys).not.toContain('history');
+    expect(Object.keys(wsNotify.functions)).not.toContain('Resume');
+  }, 120_000);
 
   it('protects $connect with a REQUEST Lambda authorizer that has no identity source to pre-check', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
@@ -76,7 +86,7 @@ describe('the WebSocket API', () => {
   });
 
   it('answers every client action and $default through route responses', () => {
-    const routeKeys = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', '$default'];
+    const routeKeys = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'resume', 'history', '$default'];
     for (const routeKey of routeKeys) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, RouteResponseSelectionExpression: '$default' });
     }
@@ -115,8 +125,65 @@ describe('the WebSocket API', () => {
     const stack = newStack();
     new WsNotify(stack, 'WsNotify', { ...props, configureApiGatewayAccountLogging: false });
     Template.fromStack(stack).resourceCountIs('AWS::ApiGateway::Account', 0);
-    Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 15);
+    Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 17);
   });
+});
+
+describe('the streams table (history)', () => {
+  const environmentOf = (t: Template, id: string) =>
+    Object.entries(t.findResources('AWS::Lambda::Function')).find(([logicalId]) => logicalId.includes(`${id}Function`))![1]['Properties']['Environment']['Variables'];
+
+  it('is keyed by stream and seq (a number), on demand, point-in-time recoverable, encrypted, with expiresAt as TTL, retained by default', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        KeySchema: [
+          { AttributeName: 'stream', KeyType: 'HASH' },
+          { AttributeName: 'seq', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'stream', AttributeType: 'S' },
+          { AttributeName: 'seq', AttributeType: 'N' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        GlobalSecondaryIndexes: Match.absent(),
+      },
+      DeletionPolicy: 'Retain',
+    });
+    expect(ofType('AWS::DynamoDB::Table').filter(([id]) => id.startsWith('WsNotifyStreams'))).toHaveLength(1);
+  });
+
+  it.each(['NotifyUser', 'TopicFanOut', 'Resume', 'History', 'Subscribe'])('gives %s the table and the defaults: 24 h of history, 1,000 entries per stream, replays of 1,000', (fn) => {
+    expect(environmentOf(template, fn)).toMatchObject({
+      STREAMS_TABLE_NAME: { Ref: expect.stringMatching(/^WsNotifyStreams/) },
+      HISTORY_TTL_SECONDS: '86400',
+      HISTORY_MAX_ENTRIES: '1000',
+      REPLAY_LIMIT: '1000',
+    });
+    expect(permissionsOf(`${fn}Function`).resources).toContainEqual({ 'Fn::GetAtt': [expect.stringMatching(/^WsNotifyStreams/), 'Arn'] });
+  });
+
+  it('takes historyTtl, historyMaxEntries and replayLimit, and refuses values out of range or without history', () => {
+    const stack = newStack();
+    new WsNotify(stack, 'WsNotify', { ...props, historyTtl: Duration.minutes(5), historyMaxEntries: 50, replayLimit: 20 });
+    expect(environmentOf(Template.fromStack(stack), 'NotifyUser')).toMatchObject({ HISTORY_TTL_SECONDS: '300', HISTORY_MAX_ENTRIES: '50', REPLAY_LIMIT: '20' });
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, historyTtl: Duration.days(400) })).toThrow(/historyTtl must be a whole number of seconds from 1 second to 365 days/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, historyMaxEntries: 0 })).toThrow(/historyMaxEntries must be a whole number from 1 to 100000/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, replayLimit: 10_001 })).toThrow(/replayLimit must be a whole number from 1 to 10000/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, history: false, historyTtl: Duration.hours(1) })).toThrow(/need history/);
+  }, 120_000);
+
+  it('is not made with history: false, and no function is told of streams', () => {
+    const stack = newStack();
+    const wsNotify = new WsNotify(stack, 'WsNotify', { ...props, history: false });
+    const withoutHistory = Template.fromStack(stack);
+
+    expect(wsNotify.streamsTable).toBeUndefined();
+    expect(Object.keys(withoutHistory.findResources('AWS::DynamoDB::Table')).filter((id) => id.startsWith('WsNotifyStreams'))).toEqual([]);
+    for (const fn of ['NotifyUser', 'TopicFanOut']) expect(environmentOf(withoutHistory, fn)).not.toHaveProperty('STREAMS_TABLE_NAME');
+  }, 120_000);
 });
 
 describe('the connection counts table', () => {
@@ -320,9 +387,9 @@ describe('the queues', () => {
 });
 
 describe('the functions', () => {
-  it('are fifteen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
+  it('are seventeen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(15);
+    expect(functions).toHaveLength(17);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -354,7 +421,7 @@ describe('the functions', () => {
     const wsNotify = new WsNotify(stack, 'WsNotify', props);
     const ids = Object.keys(wsNotify.functions);
     expect(ids.sort()).toEqual(
-      ['Authenticate', 'Authorize', 'Connect', 'CredentialSweep', 'Default', 'Disconnect', 'EventsAuthorizer', 'EventsIngress', 'NotifyConnection', 'NotifyUser', 'Ping', 'Publish', 'Subscribe', 'TopicFanOut', 'Unsubscribe'],
+      ['Authenticate', 'Authorize', 'Connect', 'CredentialSweep', 'Default', 'Disconnect', 'EventsAuthorizer', 'EventsIngress', 'History', 'NotifyConnection', 'NotifyUser', 'Ping', 'Publish', 'Resume', 'Subscribe', 'TopicFanOut', 'Unsubscribe'],
     );
     expect(stack.resolve(wsNotify.functions['NotifyUser']!.functionName)).toEqual({ Ref: expect.stringMatching(/^WsNotifyNotifyUserFunction/) });
   });
@@ -656,18 +723,20 @@ describe('IAM', () => {
     // PutItem twice: its row, and the subscriptions asked for at connect.
     ['ConnectFunction', ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
     ['DisconnectFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
-    ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
+    ['NotifyUserFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['NotifyConnectionFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']],
     ['AuthenticateFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
     ['AuthorizeFunction', ['dynamodb:GetItem']],
     ['CredentialSweepFunction', ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
-    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']],
+    ['SubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections']],
+    ['ResumeFunction', ['dynamodb:GetItem', 'dynamodb:GetItem', 'dynamodb:Query', 'execute-api:ManageConnections']],
+    ['HistoryFunction', ['dynamodb:GetItem', 'dynamodb:Query']],
     ['UnsubscribeFunction', ['dynamodb:DeleteItem', 'dynamodb:UpdateItem']],
     ['PublishFunction', ['dynamodb:GetItem', 'sqs:SendMessage']],
     ['EventsAuthorizerFunction', ['dynamodb:GetItem']],
     ['EventsIngressFunction', ['sqs:SendMessage']],
     // It consumes two queues: the Publish queue and its own page queue.
-    ['TopicFanOutFunction', ['dynamodb:Query', ...['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'].flatMap((action) => [action, action]), 'sqs:SendMessage']],
+    ['TopicFanOutFunction', ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Query', ...['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'].flatMap((action) => [action, action]), 'sqs:SendMessage']],
   ])('%s may take exactly the actions its code uses', (fn, actions) => {
     expect(permissionsOf(fn).actions).toEqual(actions);
   });
@@ -678,7 +747,7 @@ describe('IAM', () => {
     });
   });
 
-  it.each(['NotifyUserFunction', 'NotifyConnectionFunction'])("scopes %s's ManageConnections to POST on this API's stage @connections", (fn) => {
+  it.each(['NotifyUserFunction', 'NotifyConnectionFunction', 'ResumeFunction', 'SubscribeFunction'])("scopes %s's ManageConnections to POST on this API's stage @connections", (fn) => {
     const join = JSON.stringify(permissionsOf(fn).resources);
     expect(join).toMatch(/execute-api/);
     expect(join).toMatch(/\/live\/POST\/@connections\/\*/);
@@ -732,6 +801,7 @@ describe('stack outputs', () => {
         'NotifyUserQueueUrl',
         'PublishDeadLetterQueueUrl',
         'PublishQueueUrl',
+        'StreamsTableName',
         'SubscriptionsTableName',
         'WebSocketUrl',
       ],
@@ -913,6 +983,15 @@ describe('configuration', () => {
       notifyConnectionConcurrency: 60,
       publishConcurrency: 3,
     });
+  });
+
+  it('reads history (true or false), historyTtl in seconds, historyMaxEntries and replayLimit from context', () => {
+    const props = wsNotifyPropsFromContext(appWithContext({ history: 'true', historyTtl: '3600', historyMaxEntries: '200', replayLimit: '300' }).node);
+
+    expect(props).toMatchObject({ history: true, historyMaxEntries: 200, replayLimit: 300 });
+    expect(props.historyTtl?.toSeconds()).toBe(3600);
+    expect(wsNotifyPropsFromContext(appWithContext({ history: 'false' }).node)).toEqual({ history: false });
+    expect(() => wsNotifyPropsFromContext(appWithContext({ historyTtl: 'a day' }).node)).toThrow(/Context "historyTtl" must be a number/);
   });
 
   it('reads eventsIamPrincipals from context as a comma-separated list', () => {

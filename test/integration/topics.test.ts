@@ -3,6 +3,7 @@ import { ConnectionTable, removeConnection } from '../../lambdas/core/connection
 import type { WebSocketEvent } from '../../lambdas/events';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from '../../lambdas/core/messages';
+import { StreamTable, topicStreamKey } from '../../lambdas/core/streams';
 import { chooseMember, CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type Subscription, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fan-out';
 import { acceptEvents } from '../../lambdas/core/events-ingress';
@@ -358,6 +359,37 @@ describe('the topic fan-out', () => {
     const huge = { ...event('x'), data: 'x'.repeat(130 * 1024) };
     await expect(fanOutToTopic({ topic: 'huge', event: huge }, deps())).rejects.toMatchObject({ reason: 'payload_too_large' });
     expect(await deliveredTo()).toEqual([]);
+  });
+
+  it("appends each event once to the topic's stream, on its first page, and carries seq and epoch through the pages to every delivery", async () => {
+    for (let index = 0; index < 5; index++) await subscribed({ connectionId: `s-${index}`, topic: 'streamed', expiresAt: inAnHour() });
+    const streams = new StreamTable(stack.db, stack.streamsTableName, { ttlSeconds: 3600, maxEntries: 1000 });
+    const withStreams = () => deps({ pageSize: 3, streams });
+    const fanOutAll = async (message: PublishMessage, messageId: string) => {
+      let outcome = await fanOutToTopic(message, withStreams(), undefined, { messageId, sentAt: Date.now(), retried: false });
+      const deliveries = await takeAll(stack.sqs, stack.notifyConnection.url);
+      while (outcome.continued) {
+        const [page] = await continuations();
+        const { after, seq, epoch, ...rest } = page!;
+        expect({ seq, epoch }).toEqual({ seq: outcome.position?.seq ?? seq, epoch: expect.any(String) });
+        outcome = await fanOutToTopic(rest, withStreams(), { after, seq, epoch });
+        deliveries.push(...(await takeAll(stack.sqs, stack.notifyConnection.url)));
+      }
+      return deliveries.map((delivery) => JSON.parse(delivery.Body as string) as { seq: number; epoch: string });
+    };
+
+    const first = await fanOutAll({ topic: 'streamed', event: event('x', 'ev-1') }, 'msg-1');
+    const second = await fanOutAll({ topic: 'streamed', event: event('x', 'ev-2') }, 'msg-2');
+    // Nobody subscribed: the event is appended all the same.
+    await fanOutAll({ topic: 'streamed-nobody', event: event('x', 'ev-3') }, 'msg-3');
+
+    expect(first).toHaveLength(5);
+    expect(new Set(first.map(({ seq, epoch }) => `${seq}/${epoch}`))).toEqual(new Set([`1/${first[0]?.epoch}`]));
+    expect(second.every(({ seq, epoch }) => seq === 2 && epoch === first[0]?.epoch)).toBe(true);
+    const newest = await streams.newest(topicStreamKey('streamed', undefined));
+    expect(newest).toMatchObject({ seq: 2, messageId: 'msg-2' });
+    expect(JSON.parse(newest?.content ?? '')).toEqual({ topic: 'streamed', event: expect.objectContaining({ id: 'ev-2' }) });
+    expect(await streams.newest(topicStreamKey('streamed-nobody', undefined))).toMatchObject({ seq: 1 });
   });
 });
 

@@ -12,6 +12,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../../lambdas/core/api-keys';
 import { API_KEY_INDEX, EXPIRY_INDEX, KEEPALIVE_INDEX, KEEPALIVE_INDEX_ATTRIBUTES, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
+import { STREAM_KEY, STREAM_SEQ } from '../../lambdas/core/streams';
 import { CONNECTION_INDEX } from '../../lambdas/core/subscriptions';
 import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
 import { toSqsRecord } from '../../local/sqs-records';
@@ -36,6 +37,8 @@ export interface StackUnderTest {
   subscriptionsTableName: string;
   /** Each user's and API key's open connections (`connectionCountsTable`). */
   connectionCountsTableName: string;
+  /** User and topic streams (`streamsTable`, prop `history`). */
+  streamsTableName: string;
   notifyUser: QueuePair;
   notifyConnection: QueuePair;
   stop(): Promise<void>;
@@ -61,7 +64,9 @@ export async function startStackUnderTest(): Promise<StackUnderTest> {
     const apiKeysTableName = 'ApiKeys';
     const subscriptionsTableName = 'Subscriptions';
     const connectionCountsTableName = 'ConnectionCounts';
+    const streamsTableName = 'Streams';
     await Promise.all([
+      createStreamsTable(rawDb, streamsTableName),
       createConnectionCountsTable(rawDb, connectionCountsTableName),
       createConnectionsTable(rawDb, tableName),
       createApiKeysTable(rawDb, apiKeysTableName),
@@ -76,6 +81,7 @@ export async function startStackUnderTest(): Promise<StackUnderTest> {
       apiKeysTableName,
       subscriptionsTableName,
       connectionCountsTableName,
+      streamsTableName,
       notifyUser,
       notifyConnection,
       stop: async () => {
@@ -129,6 +135,29 @@ async function createConnectionsTable(db: DynamoDBClient, tableName: string): Pr
       ],
     }),
   );
+}
+
+/** The key schema of the construct's streams table. */
+async function createStreamsTable(db: DynamoDBClient, tableName: string): Promise<void> {
+  await db.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: STREAM_KEY, AttributeType: 'S' },
+        { AttributeName: STREAM_SEQ, AttributeType: 'N' },
+      ],
+      KeySchema: [
+        { AttributeName: STREAM_KEY, KeyType: 'HASH' },
+        { AttributeName: STREAM_SEQ, KeyType: 'RANGE' },
+      ],
+    }),
+  );
+}
+
+/** The streams' settings as the construct sets them by default. */
+export function streamsEnvironment(stack: Pick<StackUnderTest, 'streamsTableName'>, overrides: Record<string, string> = {}): Record<string, string> {
+  return { STREAMS_TABLE_NAME: stack.streamsTableName, HISTORY_TTL_SECONDS: '86400', HISTORY_MAX_ENTRIES: '1000', REPLAY_LIMIT: '1000', ...overrides };
 }
 
 /** The key schema of the construct's connection counts table. */

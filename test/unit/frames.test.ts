@@ -60,13 +60,37 @@ describe('frames that match no route', () => {
     expect(parse(unroutedFrameError('{"action":"shout","id":"s-1"}'))).toEqual({
       type: 'error',
       code: 'unknown_action',
-      message: 'unknown action "shout"; supported: ping, authenticate, subscribe, unsubscribe, publish',
+      message: 'unknown action "shout"; supported: ping, authenticate, subscribe, unsubscribe, publish, resume, history',
       id: 's-1',
+    });
+  });
+
+  it('say that resume and history need history, on a stack without it (their routes exist only with history)', () => {
+    expect(parse(unroutedFrameError('{"action":"resume","id":1}'))).toEqual({
+      type: 'error',
+      code: 'unknown_action',
+      message: 'this stack keeps no history (history: false): no "resume"',
+      id: 1,
     });
   });
 });
 
 describe('notification frames', () => {
+  it('carry their stream position, and replay: true when replayed', () => {
+    const notification = { id: 'n-1', time: '2026-11-23T10:00:00.000Z', data: 1 };
+    const position = { stream: 'user', seq: 12, epoch: 'e1' };
+
+    expect(parse(notificationFrame(notification, position))).toEqual({ type: 'notification', ...notification, stream: 'user', seq: 12, epoch: 'e1' });
+    expect(parse(notificationFrame(notification, position, true))).toEqual({ type: 'notification', ...notification, stream: 'user', seq: 12, epoch: 'e1', replay: true });
+    expect(parse(eventFrame('orders', { specversion: '1.0', id: 'e', source: 's', type: 't' }, { stream: 'topic:orders', seq: 7, epoch: 'e2' }))).toMatchObject({
+      type: 'event',
+      topic: 'orders',
+      stream: 'topic:orders',
+      seq: 7,
+      epoch: 'e2',
+    });
+  });
+
   it('carry type, id, time and data', () => {
     const frame = notificationFrame({ id: 'n-1', time: '2026-11-23T10:00:00.000Z', data: { a: [1, null] } });
 
