@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readConfig, readOptionalConfig } from './config';
+import { AckTable } from './core/acks';
 import { StreamTable } from './core/streams';
 
 /**
@@ -11,4 +12,11 @@ export function streamTableFromEnvironment(db: DynamoDBDocumentClient): StreamTa
   if (STREAMS_TABLE_NAME === undefined) return undefined;
   const config = readConfig('HISTORY_TTL_SECONDS', 'HISTORY_MAX_ENTRIES');
   return new StreamTable(db, STREAMS_TABLE_NAME, { ttlSeconds: Number(config.HISTORY_TTL_SECONDS), maxEntries: Number(config.HISTORY_MAX_ENTRIES) });
+}
+
+/** The users' acked positions (a stack with history has them); an ack is kept as long as the history. */
+export function ackTableFromEnvironment(db: DynamoDBDocumentClient): AckTable | undefined {
+  const { ACKS_TABLE_NAME } = readOptionalConfig('ACKS_TABLE_NAME');
+  if (ACKS_TABLE_NAME === undefined) return undefined;
+  return new AckTable(db, ACKS_TABLE_NAME, Number(readConfig('HISTORY_TTL_SECONDS').HISTORY_TTL_SECONDS));
 }

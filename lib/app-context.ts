@@ -38,6 +38,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   const eventsIamPrincipals = listContext(node, 'eventsIamPrincipals');
   // Seconds in context; a Duration for the construct.
   const historyTtlSeconds = numberContext(node, 'historyTtl');
+  const ackTimeoutSeconds = numberContext(node, 'ackTimeout');
   return {
     ...(jwtIssuer && { jwtIssuer }),
     ...(jwtAudience && { jwtAudience }),
@@ -50,6 +51,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...(alarmEmail && { alarmEmail }),
     ...(eventsIamPrincipals && { eventsIamPrincipals }),
     ...(historyTtlSeconds !== undefined && { historyTtl: Duration.seconds(historyTtlSeconds) }),
+    ...(ackTimeoutSeconds !== undefined && { ackTimeout: Duration.seconds(ackTimeoutSeconds) }),
   };
 }
 

@@ -7,7 +7,7 @@ import type { CloudEvent } from './topics';
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** The actions a client may send; each is a route of the WebSocket API. */
-export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish'] as const;
+export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'ack'] as const;
 
 export type ErrorCode =
   | 'invalid_json'
@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'too_many_subscriptions'
   | 'connection_closed'
   | 'invalid_event'
-  | 'too_deep';
+  | 'too_deep'
+  | 'invalid_ack';
 
 export interface Notification {
   id: string;
