@@ -52,12 +52,21 @@ export type CommandLine =
     }
   | { command: 'publish'; target: TargetOptions; message: PublishMessage }
   | { command: 'connections'; target: TargetOptions; userId: string }
+  | { command: 'history'; target: TargetOptions; stream: StreamName; limit: number }
+  | { command: 'streams'; target: TargetOptions; userId: string; tenant?: string }
   | { command: 'apikey create'; target: TargetOptions; key: NewApiKey }
   | { command: 'apikey list'; target: TargetOptions; userId: string }
   | { command: 'apikey revoke'; target: TargetOptions; keyId: string }
   | { command: 'dlq list'; target: TargetOptions; queues: DeadLetterQueueName[]; max: number }
   | { command: 'dlq redrive'; target: TargetOptions; queues: DeadLetterQueueName[]; wait: boolean }
   | { command: 'dlq purge'; target: TargetOptions; queues: DeadLetterQueueName[]; yes: boolean };
+
+/** A stream as the CLI names it: a user's, or a topic's (each in a tenant, in a multi-tenant stack). */
+export type StreamName = ({ userId: string } | { topic: string }) & { tenant?: string };
+
+/** `history` prints at most this many entries unless `--limit` says otherwise. */
+export const DEFAULT_HISTORY_LIMIT = 20;
+const MAX_HISTORY_LIMIT = 10_000;
 
 /** The queues that have a dead-letter queue, as `dlq --queue` names them. */
 export const DEAD_LETTER_QUEUE_NAMES = ['notify-user', 'notify-connection', 'publish'] as const;
@@ -83,6 +92,8 @@ Commands:
   stream        connect as a user and print every frame received (or a topic's events)
   publish       publish a CloudEvent to a topic's subscribers
   connections   list a user's open connections
+  history       print the entries a user's or a topic's stream retains
+  streams       show a user's stream: its last seq, acked seq and unacked count
   apikey        create, list and revoke API keys
   dlq           list, redrive and purge the dead-lettered messages
 
@@ -167,6 +178,32 @@ Options:
 
 ${TARGET_HELP}`;
 
+const HISTORY_USAGE = `Usage: ws-notify history (--user <id> | --topic <t>) [--tenant <t>] [--limit <n>] [target]
+
+Prints the newest entries the stream still keeps (of its current epoch, not expired), oldest
+first, one JSON line each: the stream, seq, epoch, when it was appended, and the frame's content
+(a notification's id, time and data; a topic event). Needs a stack with history.
+
+Options:
+  --user <id>    the user's stream (what its connections call "user")
+  --topic <t>    the topic's stream ("topic:<t>"), instead of a user's
+  --tenant <t>   the stream's tenant, in a multi-tenant stack
+  --limit <n>    at most this many entries (default ${DEFAULT_HISTORY_LIMIT})
+
+${TARGET_HELP}`;
+
+const STREAMS_USAGE = `Usage: ws-notify streams --user <id> [--tenant <t>] [target]
+
+Shows the user's stream, one JSON line: its last seq and epoch, the seq its connections acked
+({"action":"ack"}; null if none has, in this epoch) and how many entries after it are unacked.
+Topic streams are shared by their subscribers and have no per-user ack: they are not listed.
+
+Options:
+  --user <id>    the user
+  --tenant <t>   the user's tenant, in a multi-tenant stack
+
+${TARGET_HELP}`;
+
 const APIKEY_USAGE = `Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [--groups <patterns>] [--auto-subscribe <topics>] [--keepalive] [target]
        ws-notify apikey list --user <id> [target]
        ws-notify apikey revoke <keyId> [target]
@@ -245,6 +282,10 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       return parseStream(args);
     case 'connections':
       return parseConnections(args);
+    case 'history':
+      return parseHistory(args);
+    case 'streams':
+      return parseStreams(args);
     case 'publish':
       return parsePublish(args);
     case 'apikey':
@@ -314,6 +355,10 @@ export function checkTenancy(commandLine: CommandLine, tenantClaim: string | und
   if (commandLine.command === 'send' && commandLine.notification.queue === 'NotifyUserQueueUrl' && commandLine.notification.message.tenant === undefined) {
     throw missing(SEND_USAGE);
   }
+  // Every stream of a multi-tenant stack is in a tenant: without one, nothing would be found.
+  const noStream = (usage: string) => new UsageError(`the stack is multi-tenant (tenant claim "${tenantClaim}"): name the stream's tenant with --tenant`, usage);
+  if (commandLine.command === 'history' && commandLine.stream.tenant === undefined) throw noStream(HISTORY_USAGE);
+  if (commandLine.command === 'streams' && commandLine.tenant === undefined) throw noStream(STREAMS_USAGE);
 }
 
 function parseSend(args: string[]): CommandLine {
@@ -398,6 +443,34 @@ function parseConnections(args: string[]): CommandLine {
   const values = parseOptions(args, CONNECTIONS_USAGE, ['user']);
   if (values.help) return { command: 'help', text: CONNECTIONS_USAGE };
   return { command: 'connections', target: targetOf(values), userId: required(values.user, '--user', CONNECTIONS_USAGE) };
+}
+
+function parseHistory(args: string[]): CommandLine {
+  const values = parseOptions(args, HISTORY_USAGE, ['user', 'topic', 'tenant', 'limit']);
+  if (values.help) return { command: 'help', text: HISTORY_USAGE };
+  if ((values.user === undefined) === (values.topic === undefined)) throw new UsageError('history takes exactly one of --user and --topic', HISTORY_USAGE);
+  let limit = DEFAULT_HISTORY_LIMIT;
+  if (values.limit !== undefined) {
+    limit = Number(values.limit);
+    if (!/^\d+$/.test(values.limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
+      throw new UsageError(`--limit takes a whole number from 1 to ${MAX_HISTORY_LIMIT}, got "${values.limit}"`, HISTORY_USAGE);
+    }
+  }
+  const tenant = values.tenant === undefined ? {} : { tenant: required(values.tenant, '--tenant', HISTORY_USAGE) };
+  const stream: StreamName =
+    values.user !== undefined ? { userId: required(values.user, '--user', HISTORY_USAGE), ...tenant } : { topic: required(values.topic, '--topic', HISTORY_USAGE), ...tenant };
+  return { command: 'history', target: targetOf(values), stream, limit };
+}
+
+function parseStreams(args: string[]): CommandLine {
+  const values = parseOptions(args, STREAMS_USAGE, ['user', 'tenant']);
+  if (values.help) return { command: 'help', text: STREAMS_USAGE };
+  return {
+    command: 'streams',
+    target: targetOf(values),
+    userId: required(values.user, '--user', STREAMS_USAGE),
+    ...(values.tenant !== undefined && { tenant: required(values.tenant, '--tenant', STREAMS_USAGE) }),
+  };
 }
 
 function parseApiKey(args: string[]): CommandLine {

@@ -1,12 +1,15 @@
 import { GetConnectionCommand, GoneException, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type ApiKey, ApiKeyTable, type NewApiKey } from '../lambdas/core/api-keys';
+import { AckTable, type AckedPosition } from '../lambdas/core/acks';
 import { ConnectionTable } from '../lambdas/core/connections';
+import { topicStream, USER_STREAM } from '../lambdas/core/frames';
+import { type StreamEntry, StreamTable, topicStreamKey, userStreamKey } from '../lambdas/core/streams';
 import type { PublishMessage } from '../lambdas/core/topics';
 import { LocalIssuer, type TokenRequest } from '../local/issuer';
 import { documentClientFor, managementApiClientFor, sqsClientFor } from './clients';
-import type { Notification } from './command-line';
-import type { LocalTarget, Target } from './target';
+import type { Notification, StreamName } from './command-line';
+import type { LocalTarget, StreamOutputKey, Target } from './target';
 
 /** The command cannot run against this target; the message says what to do instead. */
 export class CommandError extends Error {
@@ -146,4 +149,54 @@ function describeApiKey({ keyId, userId, tenant, scope, topics, publishTopics, g
     ...(expiresAt !== undefined && { expiresAt: iso(expiresAt) }),
     ...(revokedAt !== undefined && { revokedAt: iso(revokedAt) }),
   };
+}
+
+/** `history`: the stream's newest retained entries, oldest first, one JSON line each. */
+export async function printHistory(target: Target, stream: StreamName, limit: number): Promise<void> {
+  const tableName = streamOutput(target, 'StreamsTableName', 'history');
+  const db = documentClientFor(target);
+  try {
+    // What readers skip (expired, an earlier epoch) is skipped here; historyMaxEntries is the stack's, not known here.
+    const streams = new StreamTable(db, tableName, { ttlSeconds: 0, maxEntries: Number.MAX_SAFE_INTEGER });
+    const key = 'userId' in stream ? userStreamKey(stream.userId, stream.tenant) : topicStreamKey(stream.topic, stream.tenant);
+    const newest = await streams.newest(key);
+    if (newest === undefined) return;
+    const entries = (await streams.newestFrom(key, newest.epochStart, limit)).filter((entry) => streams.isRetained(entry, newest));
+    const name = 'userId' in stream ? USER_STREAM : topicStream(stream.topic);
+    for (const entry of entries.reverse()) console.log(JSON.stringify(describeEntry(name, entry)));
+  } finally {
+    db.destroy();
+  }
+}
+
+function describeEntry(stream: string, { seq, epoch, appendedAt, content }: StreamEntry) {
+  return { stream, seq, epoch, appendedAt: new Date(appendedAt).toISOString(), ...(JSON.parse(content) as object) };
+}
+
+/** `streams`: the user stream's last seq, acked seq and unacked count (topic streams have no per-user ack). */
+export async function printStreams(target: Target, userId: string, tenant: string | undefined): Promise<void> {
+  const streamsTable = streamOutput(target, 'StreamsTableName', 'streams');
+  const acksTable = streamOutput(target, 'AcksTableName', 'streams');
+  const db = documentClientFor(target);
+  try {
+    const key = userStreamKey(userId, tenant);
+    const streams = new StreamTable(db, streamsTable, { ttlSeconds: 0, maxEntries: Number.MAX_SAFE_INTEGER });
+    const [newest, acked] = await Promise.all([streams.newest(key), new AckTable(db, acksTable, 0).position(key)]);
+    console.log(JSON.stringify({ userId, ...(tenant !== undefined && { tenant }), stream: USER_STREAM, ...streamState(newest, acked) }));
+  } finally {
+    db.destroy();
+  }
+}
+
+/** Where a stream stands for its user: an ack of another epoch acks nothing of this one. */
+export function streamState(newest: Pick<StreamEntry, 'seq' | 'epoch' | 'epochStart'> | undefined, acked: AckedPosition | undefined) {
+  if (newest === undefined) return { lastSeq: 0, epoch: null, ackedSeq: null, unacked: 0 };
+  const ackedSeq = acked !== undefined && acked.epoch === newest.epoch ? acked.ackedSeq : null;
+  return { lastSeq: newest.seq, epoch: newest.epoch, ackedSeq, unacked: newest.seq - Math.max(ackedSeq ?? 0, newest.epochStart - 1) };
+}
+
+function streamOutput(target: Target, key: StreamOutputKey, command: string): string {
+  const value = target.outputs[key];
+  if (value === undefined) throw new CommandError(`${command} needs a stack with history: ${target.stackName} has no ${key} output (deployed with history: false, or before streams)`);
+  return value;
 }

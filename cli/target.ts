@@ -16,7 +16,10 @@ export const STACK_OUTPUT_KEYS = [
 /** Outputs a stack deployed before `ws-notify dlq` existed lacks: only that command needs them. */
 export const DEAD_LETTER_OUTPUT_KEYS = ['NotifyUserDeadLetterQueueUrl', 'NotifyConnectionDeadLetterQueueUrl', 'PublishDeadLetterQueueUrl'] as const;
 export type DeadLetterOutputKey = (typeof DEAD_LETTER_OUTPUT_KEYS)[number];
-export type StackOutputs = Record<(typeof STACK_OUTPUT_KEYS)[number], string> & Partial<Record<DeadLetterOutputKey, string>>;
+/** Outputs only a stack with history declares (and one deployed before streams lacks): `history` and `streams` need them. */
+export const STREAM_OUTPUT_KEYS = ['StreamsTableName', 'AcksTableName'] as const;
+export type StreamOutputKey = (typeof STREAM_OUTPUT_KEYS)[number];
+export type StackOutputs = Record<(typeof STACK_OUTPUT_KEYS)[number], string> & Partial<Record<DeadLetterOutputKey | StreamOutputKey, string>>;
 
 /** The output only a multi-tenant stack declares: the JWT claim that names a tenant. */
 const TENANT_CLAIM_OUTPUT = 'TenantClaim';
@@ -151,7 +154,7 @@ function tenancyOf(outputs: Record<string, string>): { tenantClaim?: string } {
 function stackOutputs(outputs: Record<string, string>, source: string): StackOutputs {
   const missing = STACK_OUTPUT_KEYS.filter((key) => !outputs[key]);
   if (missing.length > 0) throw new TargetError(`${source} lacks the output(s) ${missing.join(', ')} that a ws-notify stack declares`);
-  const optional = DEAD_LETTER_OUTPUT_KEYS.filter((key) => outputs[key]);
+  const optional = [...DEAD_LETTER_OUTPUT_KEYS, ...STREAM_OUTPUT_KEYS].filter((key) => outputs[key]);
   return Object.fromEntries([...STACK_OUTPUT_KEYS, ...optional].map((key) => [key, outputs[key]])) as StackOutputs;
 }
 

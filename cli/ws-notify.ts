@@ -1,5 +1,5 @@
 import { checkTenancy, type CommandLine, parseCommandLine, UsageError } from './command-line';
-import { CommandError, createApiKey, listApiKeys, listConnections, printToken, publishEvent, revokeApiKey, sendNotification } from './commands';
+import { CommandError, createApiKey, listApiKeys, listConnections, printHistory, printStreams, printToken, publishEvent, revokeApiKey, sendNotification } from './commands';
 import { ConfirmationRequiredError, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters';
 import { streamFrames, UpgradeRefusedError } from './stream';
 import { resolveTarget, TargetError } from './target';
@@ -41,6 +41,12 @@ async function run(commandLine: Exclude<CommandLine, { command: 'help' | 'local'
       return 0;
     case 'publish':
       await publishEvent(target, commandLine.message);
+      return 0;
+    case 'history':
+      await printHistory(target, commandLine.stream, commandLine.limit);
+      return 0;
+    case 'streams':
+      await printStreams(target, commandLine.userId, commandLine.tenant);
       return 0;
     case 'apikey create':
       await createApiKey(target, commandLine.key);

@@ -3,6 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createManagementApiClient } from './clients';
 import { readConfig, readOptionalConfig } from './config';
 import type { StreamReadDeps } from './core/stream-frames';
+import { AckTable } from './core/acks';
 import { StreamTable } from './core/streams';
 import type { SubscriptionTable } from './core/subscriptions';
 
@@ -35,4 +36,11 @@ export function streamReadsFromEnvironment(db: DynamoDBDocumentClient, subscript
       await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
     },
   });
+}
+
+/** The users' acked positions (a stack with history has them); an ack is kept as long as the history. */
+export function ackTableFromEnvironment(db: DynamoDBDocumentClient): AckTable | undefined {
+  const { ACKS_TABLE_NAME } = readOptionalConfig('ACKS_TABLE_NAME');
+  if (ACKS_TABLE_NAME === undefined) return undefined;
+  return new AckTable(db, ACKS_TABLE_NAME, Number(readConfig('HISTORY_TTL_SECONDS').HISTORY_TTL_SECONDS));
 }

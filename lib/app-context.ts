@@ -40,6 +40,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
   const eventsIamPrincipals = listContext(node, 'eventsIamPrincipals');
   // Seconds in context; a Duration for the construct.
   const historyTtlSeconds = numberContext(node, 'historyTtl');
+  const ackTimeoutSeconds = numberContext(node, 'ackTimeout');
   return {
     ...(jwtIssuer && { jwtIssuer }),
     ...(jwtAudience && { jwtAudience }),
@@ -53,6 +54,7 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
     ...(keepalive && { keepalive }),
     ...(eventsIamPrincipals && { eventsIamPrincipals }),
     ...(historyTtlSeconds !== undefined && { historyTtl: Duration.seconds(historyTtlSeconds) }),
+    ...(ackTimeoutSeconds !== undefined && { ackTimeout: Duration.seconds(ackTimeoutSeconds) }),
   };
 }
 

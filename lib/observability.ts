@@ -87,6 +87,7 @@ const DEAD_LETTER_REASONS: Record<InvalidMessageReason, true> = {
   too_deep: true,
   too_many_groups: true,
   reserved_source: true,
+  entry_gone: true,
 };
 /** Below this many calls in 5 minutes, a few credential-less connects are not a trend. */
 const AUTHORIZER_MIN_INVOCATIONS = 10;

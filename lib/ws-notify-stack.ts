@@ -34,6 +34,13 @@ export function outputEndpoints(stack: Stack, wsNotify: WsNotify): void {
     ...(wsNotify.streamsTable !== undefined && {
       StreamsTableName: [wsNotify.streamsTable.tableName, 'User and topic streams (history), by stream and seq'],
     }),
+    ...(wsNotify.acksTable !== undefined && {
+      AcksTableName: [wsNotify.acksTable.tableName, "Each user stream's acked position (ws-notify streams)"],
+    }),
+    // Only a stack with ackTimeout has it: the backend's offline fallback (e-mail, push).
+    ...(wsNotify.undeliveredQueue !== undefined && {
+      UndeliveredQueueUrl: [wsNotify.undeliveredQueue.queueUrl, 'User notifications no connection acked within ackTimeout, one message each'],
+    }),
     // Only a multi-tenant stack has it: the CLI refuses a send or publish that names no tenant there.
     ...(wsNotify.tenantClaim !== undefined && {
       TenantClaim: [wsNotify.tenantClaim, 'The JWT claim naming a tenant: NotifyUser and Publish messages must name one'],

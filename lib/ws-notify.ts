@@ -28,6 +28,7 @@ import {
   USER_INDEX_ATTRIBUTES,
 } from '../lambdas/core/connections';
 import type { KeepaliveMode } from '../lambdas/core/connect-options';
+import { ACK_KEY, ACK_TTL_ATTRIBUTE } from '../lambdas/core/acks';
 import { LOOK_AHEAD_SECONDS } from '../lambdas/core/credentials';
 import {
   DEFAULT_HISTORY_MAX_ENTRIES,
@@ -171,6 +172,15 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    */
   readonly replayLimit?: number;
   /**
+   * The offline fallback: a user notification that none of the user's connections has acked
+   * (`{"action":"ack","stream":"user","seq"}`) this long after it was sent goes to the Undelivered
+   * queue (`undeliveredQueue`), once, for the backend to e-mail or push it. Each notification then
+   * costs one more SQS message (its delayed check). Needs history; from 1 second to 15 minutes (an
+   * SQS delivery delay), and shorter than `historyTtl`.
+   * @default off: nothing is checked, nothing goes to an Undelivered queue
+   */
+  readonly ackTimeout?: Duration;
+  /**
    * Name of the API stage; it is the last path segment of the WebSocket URL.
    * @default 'live'
    */
@@ -232,6 +242,8 @@ const SQS_BATCH_SIZE = 10;
 const MAX_RECEIVE_COUNT = 5;
 /** A keepalive run posts for most of its minute, and is done before the next one starts. */
 const KEEPALIVE_TIMEOUT = Duration.seconds(55);
+/** SQS holds a message back at most this long (DelaySeconds). */
+const MAX_SQS_DELAY_SECONDS = 15 * 60;
 /** Consumers running at once per queue, unless set: 70 of an account's default 1,000. */
 const DEFAULT_CONSUMER_CONCURRENCY = { notifyUserConcurrency: 20, notifyConnectionConcurrency: 40, publishConcurrency: 10 } as const;
 
@@ -259,6 +271,21 @@ export class WsNotify extends Construct {
    * or `topic:<tenant>:<topic>`), sort key `seq`, TTL `expiresAt`. Undefined with `history: false`.
    */
   public readonly streamsTable: Table | undefined;
+  /**
+   * The users' acked positions (with `history`): one item per user stream, partition key `stream`
+   * (the user stream's key), `ackedSeq`, `epoch`, `ackedAt`, TTL `expiresAt`. Undefined with `history: false`.
+   */
+  public readonly acksTable: Table | undefined;
+  /**
+   * With `ackTimeout`: the notifications no connection of their user acked in time, one message
+   * each, `{userId, tenant?, stream: "user", seq, epoch, notification: {id, time, data}}`, for the
+   * backend to consume. Its messages go to `undeliveredDeadLetterQueue` after 5 failed receives.
+   */
+  public readonly undeliveredQueue: Queue | undefined;
+  public readonly undeliveredDeadLetterQueue: Queue | undefined;
+  /** With `ackTimeout`: holds each notification's check for `ackTimeout` (its delivery delay). */
+  public readonly ackCheckQueue: Queue | undefined;
+  public readonly ackCheckDeadLetterQueue: Queue | undefined;
   /** Send `{"topic","event":<CloudEvent>}` here to publish to a topic's subscribers. */
   public readonly publishQueue: Queue;
   /** Dead letters of the Publish queue and of the topic pages queue. */
@@ -375,6 +402,9 @@ export class WsNotify extends Construct {
         })
       : undefined;
     const streams: Record<string, string> = history && this.streamsTable ? { STREAMS_TABLE_NAME: this.streamsTable.tableName, ...history } : {};
+    // One item per user stream, rewritten by each ack that moves it forward.
+    this.acksTable = history ? newTable('Acks', { partitionKey: { name: ACK_KEY, type: AttributeType.STRING }, timeToLiveAttribute: ACK_TTL_ATTRIBUTE }) : undefined;
+    const ackTimeout = ackTimeoutOf(props);
 
     // Dead letters are kept like the tables: they are the messages that still need an operator.
     const deadLetterQueue = (id: string) => this.queue(id, { retentionPeriod: Duration.days(14), removalPolicy });
@@ -385,6 +415,17 @@ export class WsNotify extends Construct {
     this.publishDeadLetterQueue = deadLetterQueue('PublishDeadLetterQueue');
     this.publishQueue = this.queue('PublishQueue', this.consumedQueue(this.publishDeadLetterQueue));
     this.topicPagesQueue = this.queue('TopicPagesQueue', this.consumedQueue(this.publishDeadLetterQueue));
+    if (ackTimeout !== undefined) {
+      this.ackCheckDeadLetterQueue = deadLetterQueue('AckCheckDeadLetterQueue');
+      this.ackCheckQueue = this.queue('AckCheckQueue', { ...this.consumedQueue(this.ackCheckDeadLetterQueue), deliveryDelay: ackTimeout });
+      this.undeliveredDeadLetterQueue = deadLetterQueue('UndeliveredDeadLetterQueue');
+      // Consumed by the backend: a message it fails 5 times is kept aside, like ours.
+      this.undeliveredQueue = this.queue('UndeliveredQueue', {
+        retentionPeriod: Duration.days(14),
+        removalPolicy,
+        deadLetterQueue: { queue: this.undeliveredDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+      });
+    }
 
     // Every function that removes a connection takes it out of its user's and key's counts too.
     const table = { CONNECTIONS_TABLE_NAME: this.connectionsTable.tableName, CONNECTION_COUNTS_TABLE_NAME: this.connectionCountsTable.tableName };
@@ -440,6 +481,7 @@ export class WsNotify extends Construct {
     if (history) for (const [name, value] of Object.entries(streams)) subscribeFn.addEnvironment(name, value);
     const defaultFn = this.function('Default', 'default', {});
     const pingFn = this.function('Ping', 'ping', {});
+    const ackFn = this.acksTable && this.function('Ack', 'ack', { ...streams, ACKS_TABLE_NAME: this.acksTable.tableName });
 
     this.webSocketApi = new WebSocketApi(this, 'Api', {
       description: 'ws-notify: push notifications to WebSocket clients',
@@ -472,6 +514,8 @@ export class WsNotify extends Construct {
       const id = routeKey[0]!.toUpperCase() + routeKey.slice(1);
       this.webSocketApi.addRoute(routeKey, { integration: new WebSocketLambdaIntegration(`${id}Integration`, fn), returnResponse: true });
     }
+    // Answered `acked`, so a client knows its position is stored; clients batch their acks.
+    if (ackFn) this.webSocketApi.addRoute('ack', { integration: new WebSocketLambdaIntegration('AckIntegration', ackFn), returnResponse: true });
 
     const accessLog = new LogGroup(this, 'AccessLog', { retention: this.logRetention, removalPolicy });
     this.stage = new WebSocketStage(this, 'Stage', {
@@ -510,6 +554,7 @@ export class WsNotify extends Construct {
       ...subscriptions,
       ...tenancy,
       ...streams,
+      ...(this.ackCheckQueue && { ACK_CHECK_QUEUE_URL: this.ackCheckQueue.queueUrl }),
       MANAGEMENT_API_ENDPOINT: this.stage.callbackUrl,
       NOTIFY_CONNECTION_QUEUE_URL: this.notifyConnectionQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.notifyUserDeadLetterQueue.queueUrl,
@@ -672,6 +717,25 @@ export class WsNotify extends Construct {
     if (this.streamsTable) {
       // Append: read the stream's newest entry, put the next one.
       for (const fn of [notifyUserFn, topicFanOutFn]) allow(fn, ['dynamodb:Query', 'dynamodb:PutItem'], [this.streamsTable.tableArn]);
+    }
+    if (ackFn && this.streamsTable && this.acksTable) {
+      // An ack reads its stream's newest entry (the epoch), then moves the acked position forward.
+      allow(ackFn, ['dynamodb:Query'], [this.streamsTable.tableArn]);
+      allow(ackFn, ['dynamodb:UpdateItem'], [this.acksTable.tableArn]);
+    }
+    if (this.ackCheckQueue && this.ackCheckDeadLetterQueue && this.undeliveredQueue && this.streamsTable && this.acksTable) {
+      const ackCheckFn = this.function('AckCheck', 'ack-check', {
+        ...streams,
+        ACKS_TABLE_NAME: this.acksTable.tableName,
+        UNDELIVERED_QUEUE_URL: this.undeliveredQueue.queueUrl,
+        DEAD_LETTER_QUEUE_URL: this.ackCheckDeadLetterQueue.queueUrl,
+      });
+      ackCheckFn.addEventSource(new SqsEventSource(this.ackCheckQueue, { batchSize: SQS_BATCH_SIZE, reportBatchItemFailures: true }));
+      allow(notifyUserFn, ['sqs:SendMessage'], [this.ackCheckQueue.queueArn]);
+      allow(ackCheckFn, ['dynamodb:GetItem'], [this.acksTable.tableArn]);
+      // Claim the entry, then mark it sent: once per notification.
+      allow(ackCheckFn, ['dynamodb:UpdateItem'], [this.streamsTable.tableArn]);
+      allow(ackCheckFn, ['sqs:SendMessage'], [this.undeliveredQueue.queueArn, this.ackCheckDeadLetterQueue.queueArn]);
     }
     allow(notifyUserFn, ['sqs:SendMessage'], [
       this.notifyConnectionQueue.queueArn,
@@ -911,6 +975,21 @@ function keepaliveMode(mode: KeepaliveMode | undefined): KeepaliveMode {
     throw new Error(`WsNotify: keepalive must be 'off', 'requested' (connections that ask) or 'all', not ${JSON.stringify(mode)}.`);
   }
   return value;
+}
+
+/** The `ackTimeout` (a delivery delay of the AckCheck queue), checked against SQS's limit and the history it needs. */
+function ackTimeoutOf(props: WsNotifyProps): Duration | undefined {
+  if (props.ackTimeout === undefined) return undefined;
+  if (props.history === false) throw new Error('WsNotify: ackTimeout needs history (acks are positions in a stream); remove it, or history: false.');
+  const seconds = props.ackTimeout.toMilliseconds() / 1000;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_SQS_DELAY_SECONDS) {
+    throw new Error(`WsNotify: ackTimeout must be a whole number of seconds from 1 second to 15 minutes (an SQS delivery delay), not ${seconds} seconds.`);
+  }
+  // The check reads its entry back: it must still be there.
+  if (seconds >= (props.historyTtl?.toSeconds() ?? DEFAULT_HISTORY_TTL_SECONDS)) {
+    throw new Error(`WsNotify: ackTimeout (${seconds} s) must be shorter than historyTtl: a notification is looked up in its stream when its ack is checked.`);
+  }
+  return props.ackTimeout;
 }
 
 /** The streams' settings as the functions read them; undefined with `history: false`. */

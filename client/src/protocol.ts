@@ -44,7 +44,8 @@ export type ErrorCode =
   | 'invalid_resume'
   | 'invalid_history'
   | 'not_subscribed'
-  | 'invalid_stream';
+  | 'invalid_stream'
+  | 'invalid_ack';
 
 /** Where a frame sits in its durable stream; absent where the stack keeps no history. */
 export interface StreamPosition {

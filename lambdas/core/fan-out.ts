@@ -1,4 +1,4 @@
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { isAnonymousUserId } from './auth';
 import { type DeliverDeps, deliverToConnection } from './deliver';
 import { enqueueAll } from './enqueue';
@@ -6,6 +6,7 @@ import { type FramePosition, type Notification, notificationFrame, USER_STREAM }
 import { InvalidMessageError, type NotifyConnectionMessage, type NotifyUserMessage } from './messages';
 import { type AppendOrigin, type StreamTable, userStreamKey } from './streams';
 import { mayAccess } from './topics';
+import type { AckCheckMessage } from './undelivered';
 
 export interface FanOutDeps extends DeliverDeps {
   sqs: SQSClient;
@@ -14,6 +15,8 @@ export interface FanOutDeps extends DeliverDeps {
   tenantClaim?: string;
   /** The streams every notification is appended to; absent on a stack without history. */
   streams?: StreamTable;
+  /** With `ackTimeout` on: the AckCheck queue, which holds each appended notification's check for that long. */
+  ackCheckQueueUrl?: string;
 }
 
 /**
@@ -101,6 +104,11 @@ export async function fanOutToUser(
   notificationFrame(notification, deps.streams && widestPosition(USER_STREAM), true);
   deps.metrics.add('NotificationsReceived');
   const position = deps.streams && { stream: USER_STREAM, ...(await deps.streams.append(userStreamKey(userId, tenant), notification, origin)) };
+  // Before any delivery: a record that fails here is retried and finds its entry, then sends its check.
+  if (position && deps.ackCheckQueueUrl !== undefined) {
+    const check: AckCheckMessage = { userId, ...(tenant !== undefined && { tenant }), seq: position.seq, epoch: position.epoch };
+    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.ackCheckQueueUrl, MessageBody: JSON.stringify(check) }));
+  }
   const frame = notificationFrame(notification, position);
   const { sentAt } = origin;
   const messageFor = (connectionId: string) =>

@@ -8,7 +8,7 @@ import type { CloudEvent } from './topics';
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** The actions a client may send; each is a route of the WebSocket API. */
-export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'resume', 'history'] as const;
+export const CLIENT_ACTIONS = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'resume', 'history', 'ack'] as const;
 
 // The frames' types are the client package's: the SDK reads what these functions build.
 export type { ErrorCode } from '../../client/src/protocol';

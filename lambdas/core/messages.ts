@@ -6,7 +6,7 @@ import { JsonValue, nestsTooDeep, tooDeepMessage } from './json';
 z.config(en());
 
 /** Why a queue message can never be delivered; carried to the dead-letter queue as `ErrorCode`. */
-export type InvalidMessageReason = 'invalid_json' | 'invalid_message' | 'payload_too_large' | 'too_deep' | 'too_many_groups' | 'reserved_source';
+export type InvalidMessageReason = 'invalid_json' | 'invalid_message' | 'payload_too_large' | 'too_deep' | 'too_many_groups' | 'reserved_source' | 'entry_gone';
 
 /** A message that no retry can fix. It goes to the dead-letter queue with its reason, never back to the queue. */
 export class InvalidMessageError extends Error {

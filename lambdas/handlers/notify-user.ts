@@ -17,7 +17,7 @@ const config = readConfig(
   'NOTIFY_CONNECTION_QUEUE_URL',
   'DEAD_LETTER_QUEUE_URL',
 );
-const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
+const { TENANT_CLAIM, ACK_CHECK_QUEUE_URL } = readOptionalConfig('TENANT_CLAIM', 'ACK_CHECK_QUEUE_URL');
 const db = createDocumentClient();
 const streams = streamTableFromEnvironment(db);
 const sqs = createSqsClient();
@@ -30,6 +30,7 @@ const deps = {
   metrics,
   ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
   ...(streams && { streams }),
+  ...(ACK_CHECK_QUEUE_URL && { ackCheckQueueUrl: ACK_CHECK_QUEUE_URL }),
 };
 
 export const handler = sqsBatchHandler(

@@ -316,6 +316,30 @@ describe('ws-notify connections', () => {
   });
 });
 
+describe('ws-notify history and streams', () => {
+  it("print the user's retained entries oldest first, and the stream's last seq, acked seq and unacked count", async () => {
+    const client = await connectAs('hugo');
+    await stack.connectionIdsOf('hugo', 1);
+    for (const n of [1, 2, 3]) {
+      await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs['NotifyUserQueueUrl'], MessageBody: JSON.stringify({ userId: 'hugo', id: `h-${n}`, data: { n } }) }));
+    }
+    await eventually(async () => (client.frames.filter((frame: any) => frame.type === 'notification').length === 3 ? true : undefined), 'three notifications');
+    const bySeq = (client.frames as any[]).filter((frame) => frame.type === 'notification').sort((a, b) => a.seq - b.seq);
+    client.send({ action: 'ack', stream: 'user', seq: 2, id: 'ack' });
+    await client.frame((frame) => frame.id === 'ack');
+
+    const streams = await cli('streams', '--user', 'hugo', '--outputs', outputsFile);
+    expect(streams.code).toBe(0);
+    expect(jsonLines(streams.stdout)).toEqual([{ userId: 'hugo', stream: 'user', lastSeq: 3, epoch: bySeq[0].epoch, ackedSeq: 2, unacked: 1 }]);
+
+    const history = await cli('history', '--user', 'hugo', '--limit', '2', '--outputs', outputsFile);
+    expect(history.code).toBe(0);
+    expect(jsonLines(history.stdout)).toEqual(
+      bySeq.slice(1).map(({ seq, epoch, id, time, data }) => ({ stream: 'user', seq, epoch, appendedAt: expect.any(String), id, time, data })),
+    );
+  });
+});
+
 describe('ws-notify apikey', () => {
   it('creates a key that connects as its user, lists it, and revokes it, which closes its connection with credential_revoked', async () => {
     const created = await cli('apikey', 'create', '--user', 'kira', '--expires', '30d', '--outputs', outputsFile);

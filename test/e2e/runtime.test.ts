@@ -5,7 +5,7 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
@@ -13,7 +13,7 @@ import { type ClientOptions, createClient, type Notification, type TopicEvent, t
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { StreamTable, userStreamKey } from '../../lambdas/core/streams';
 import { withFlippedSignatureByte } from '../support/attacks';
-import { receiveAll } from '../support/stack-under-test';
+import { receiveAll, takeAll } from '../support/stack-under-test';
 import type { LocalMetricsSnapshot } from '../../local/metrics';
 import { startLocalRuntime } from '../../local/runtime';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
@@ -30,6 +30,8 @@ beforeAll(async () => {
   // The expiry sweep runs every 2 s instead of every minute, so that expiry is seen within a test.
   stack = await startRuntimeUnderTest({
     scheduleEverySeconds: 2,
+    // A short ackTimeout, so that the offline fallback is seen within a test.
+    context: { ackTimeout: '3' },
     functionLog: (_, line) => {
       if (line.includes('"_aws"')) emfLinesLogged += 1;
       else functionLines.push(line);
@@ -829,3 +831,36 @@ async function whichClientIs(connectionId: string, candidates: TestClient[]): Pr
   await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ marker }) }));
   return eventually(async () => candidates.find((client) => client.frames.some((frame: any) => frame.marker === marker)), 'the marker');
 }
+
+describe('acks and the offline fallback (ackTimeout: 3 s by context)', () => {
+  it('sends the notification no connection acked to the Undelivered queue once, with user, seq, epoch and the notification, and never the acked one', async () => {
+    const [phone, laptop] = await Promise.all([connectAs('uma'), connectAs('uma')]);
+    await stack.connectionIdsOf('uma', 2);
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'uma', id: 'read', data: { text: 'seen' } });
+    const read = (await phone.frame((frame) => frame.type === 'notification' && frame.id === 'read')) as { seq: number; epoch: string };
+    // One connection acks for the user: the other never does.
+    phone.send({ action: 'ack', stream: 'user', seq: read.seq, id: 'ack-1' });
+    expect(await phone.frame((frame) => frame.id === 'ack-1')).toEqual({ type: 'acked', stream: 'user', seq: read.seq, id: 'ack-1' });
+    await sendToQueue('NotifyUserQueueUrl', { userId: 'uma', id: 'unread', data: { text: 'missed' } });
+    const unread = (await laptop.frame((frame) => frame.type === 'notification' && frame.id === 'unread')) as { seq: number; epoch: string };
+
+    const { QueueUrls = [] } = await stack.sqs.send(new ListQueuesCommand({}));
+    const ackCheckUrl = QueueUrls.find((queueUrl) => /AckCheckQueue/.test(queueUrl) && !/DeadLetter/.test(queueUrl)) as string;
+    const pending = async () => {
+      const { Attributes = {} } = await stack.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: ackCheckUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
+      );
+      return Object.values(Attributes).reduce((sum, count) => sum + Number(count), 0);
+    };
+    const undelivered: any[] = [];
+    // Every check of uma's has come out and been handled once the AckCheck queue is empty and the unread one arrived.
+    await eventually(async () => {
+      undelivered.push(...(await takeAll(stack.sqs, stack.outputs['UndeliveredQueueUrl'] as string)).map((message) => JSON.parse(message.Body as string)));
+      return undelivered.some((message) => message.userId === 'uma') && (await pending()) === 0 ? true : undefined;
+    }, 'the unacked notification on the Undelivered queue', 20_000);
+
+    expect(undelivered.filter((message) => message.userId === 'uma')).toEqual([
+      { userId: 'uma', stream: 'user', seq: unread.seq, epoch: unread.epoch, notification: { id: 'unread', time: expect.any(String), data: { text: 'missed' } } },
+    ]);
+  }, 30_000);
+});

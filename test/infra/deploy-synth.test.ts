@@ -89,6 +89,11 @@ const VARIANTS: [string, Record<string, string>, (template: Template) => void][]
     expect(environmentOf(template, 'NotifyUser')).not.toHaveProperty('STREAMS_TABLE_NAME');
     expect(Object.keys(template.findResources('AWS::DynamoDB::Table')).filter((id) => id.includes('Streams'))).toEqual([]);
   }],
+  ['ackTimeout', { ...JWT, ackTimeout: '120' }, (template) => {
+    template.hasResourceProperties('AWS::SQS::Queue', { DelaySeconds: 120 });
+    expect(environmentOf(template, 'NotifyUser')).toHaveProperty('ACK_CHECK_QUEUE_URL');
+    expect(Object.keys(template.toJSON().Outputs)).toContain('UndeliveredQueueUrl');
+  }],
   ['stackName', { ...JWT, stackName: 'WsNotifyStaging' }, (template) =>
     expect(environmentOf(template, 'Connect')).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'WsNotifyStaging' })],
 ];

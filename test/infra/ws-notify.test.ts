@@ -56,11 +56,11 @@ describe('the WebSocket API', () => {
     });
   });
 
-  it('has exactly the $connect, $disconnect, $default, ping, authenticate, subscribe, unsubscribe, publish, resume and history routes', () => {
+  it('has exactly the $connect, $disconnect, $default, ping, authenticate, subscribe, unsubscribe, publish, resume, history and ack routes', () => {
     const routeKeys = ofType('AWS::ApiGatewayV2::Route')
       .map(([, route]) => route.Properties['RouteKey'] as string)
       .filter((routeKey) => !routeKey.startsWith('POST /'));
-    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'history', 'ping', 'publish', 'resume', 'subscribe', 'unsubscribe']);
+    expect(routeKeys.sort()).toEqual(['$connect', '$default', '$disconnect', 'ack', 'authenticate', 'history', 'ping', 'publish', 'resume', 'subscribe', 'unsubscribe']);
   });
 
   it('has no resume or history route (nor their functions) with history: false', () => {
@@ -86,7 +86,7 @@ describe('the WebSocket API', () => {
   });
 
   it('answers every client action and $default through route responses', () => {
-    const routeKeys = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'resume', 'history', '$default'];
+    const routeKeys = ['ping', 'authenticate', 'subscribe', 'unsubscribe', 'publish', 'resume', 'history', 'ack', '$default'];
     for (const routeKey of routeKeys) {
       template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, RouteResponseSelectionExpression: '$default' });
     }
@@ -125,7 +125,7 @@ describe('the WebSocket API', () => {
     const stack = newStack();
     new WsNotify(stack, 'WsNotify', { ...props, configureApiGatewayAccountLogging: false });
     Template.fromStack(stack).resourceCountIs('AWS::ApiGateway::Account', 0);
-    Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 17);
+    Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 18);
   });
 });
 
@@ -183,6 +183,106 @@ describe('the streams table (history)', () => {
     expect(wsNotify.streamsTable).toBeUndefined();
     expect(Object.keys(withoutHistory.findResources('AWS::DynamoDB::Table')).filter((id) => id.startsWith('WsNotifyStreams'))).toEqual([]);
     for (const fn of ['NotifyUser', 'TopicFanOut']) expect(environmentOf(withoutHistory, fn)).not.toHaveProperty('STREAMS_TABLE_NAME');
+  }, 120_000);
+});
+
+describe('acks and the offline fallback (ackTimeout)', () => {
+  const environmentOf = (t: Template, id: string) =>
+    Object.entries(t.findResources('AWS::Lambda::Function')).find(([logicalId]) => logicalId.includes(`${id}Function`))![1]['Properties']['Environment']['Variables'];
+  const policyOf = (t: Template, fn: string) =>
+    Object.entries(t.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.includes(`${fn}FunctionServiceRoleDefaultPolicy`))
+      .flatMap(([, policy]) => policy['Properties']['PolicyDocument']['Statement'] as { Action: string | string[]; Resource: unknown }[]);
+  const actionsOn = (t: Template, fn: string, resourcePrefix: RegExp) =>
+    policyOf(t, fn)
+      .filter((statement) => JSON.stringify(statement.Resource).match(resourcePrefix))
+      .flatMap((statement) => [statement.Action].flat())
+      .sort();
+  let withTimeout: Template;
+  let wsNotify: WsNotify;
+  beforeAll(() => {
+    const stack = newStack('AckTimeout');
+    wsNotify = new WsNotify(stack, 'WsNotify', { ...props, ackTimeout: Duration.minutes(2) });
+    withTimeout = Template.fromStack(stack);
+  }, 120_000);
+
+  it('keeps acked positions in an Acks table keyed by stream, on demand, encrypted, recoverable, with expiresAt as TTL', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        KeySchema: [{ AttributeName: 'stream', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('lets the Ack function query the streams and update the Acks table, nothing more', () => {
+    expect(actionsOn(template, 'Ack', /WsNotifyAcks/)).toEqual(['dynamodb:UpdateItem']);
+    expect(actionsOn(template, 'Ack', /WsNotifyStreams/)).toEqual(['dynamodb:Query']);
+    expect(environmentOf(template, 'Ack')).toMatchObject({ ACKS_TABLE_NAME: { Ref: expect.stringMatching(/^WsNotifyAcks/) }, HISTORY_TTL_SECONDS: '86400' });
+  });
+
+  it('makes no AckCheck or Undelivered queue by default, and NotifyUser sends no check', () => {
+    expect(ofType('AWS::SQS::Queue').filter(([id]) => /AckCheck|Undelivered/.test(id))).toEqual([]);
+    expect(environmentOf(template, 'NotifyUser')).not.toHaveProperty('ACK_CHECK_QUEUE_URL');
+    expect(Object.keys(template.toJSON().Outputs)).not.toContain('UndeliveredQueueUrl');
+  });
+
+  it('holds each check in the AckCheck queue for ackTimeout, its consumer dead-lettering after 5 receives', () => {
+    withTimeout.hasResourceProperties('AWS::SQS::Queue', {
+      DelaySeconds: 120,
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 180,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WsNotifyAckCheckDeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
+    });
+    withTimeout.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WsNotifyAckCheckQueue'), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+    });
+    expect(environmentOf(withTimeout, 'NotifyUser')).toMatchObject({ ACK_CHECK_QUEUE_URL: { Ref: expect.stringMatching(/^WsNotifyAckCheckQueue/) } });
+    expect(actionsOn(withTimeout, 'NotifyUser', /WsNotifyAckCheckQueue/)).toEqual(['sqs:SendMessage']);
+  });
+
+  it('sends unacked notifications to an encrypted Undelivered queue with its own dead-letter queue, kept 14 days', () => {
+    withTimeout.hasResource('AWS::SQS::Queue', {
+      Properties: {
+        MessageRetentionPeriod: 14 * 24 * 3600,
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WsNotifyUndeliveredDeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
+      },
+      DeletionPolicy: 'Retain',
+    });
+    expect(wsNotify.undeliveredQueue).toBeDefined();
+    expect(actionsOn(withTimeout, 'AckCheck', /WsNotifyUndeliveredQueue/)).toEqual(['sqs:SendMessage']);
+    expect(actionsOn(withTimeout, 'AckCheck', /WsNotifyAcks/)).toEqual(['dynamodb:GetItem']);
+    expect(actionsOn(withTimeout, 'AckCheck', /WsNotifyStreams/)).toEqual(['dynamodb:UpdateItem']);
+  });
+
+  it('takes ackTimeout from 1 second to 15 minutes, shorter than historyTtl, and only with history', () => {
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, ackTimeout: Duration.minutes(16) })).toThrow(/ackTimeout must be a whole number of seconds from 1 second to 15 minutes/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, ackTimeout: Duration.millis(500) })).toThrow(/ackTimeout must be a whole number/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, ackTimeout: Duration.minutes(5), historyTtl: Duration.minutes(5) })).toThrow(/shorter than historyTtl/);
+    expect(() => new WsNotify(newStack(), 'WsNotify', { ...props, ackTimeout: Duration.minutes(2), history: false })).toThrow(/ackTimeout needs history/);
+  }, 120_000);
+
+  it('has no Acks table, ack route or Ack function with history: false', () => {
+    const stack = newStack('NoHistory');
+    const noHistory = new WsNotify(stack, 'WsNotify', { ...props, history: false });
+    const t = Template.fromStack(stack);
+    expect(noHistory.acksTable).toBeUndefined();
+    expect(Object.keys(t.findResources('AWS::ApiGatewayV2::Route', { Properties: { RouteKey: 'ack' } }))).toEqual([]);
+    expect(Object.keys(noHistory.functions)).not.toContain('Ack');
+  }, 120_000);
+
+  it('passes cdk-nag with ackTimeout on', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    new WsNotifyStack(app, 'NaggedAcks', { ...props, ackTimeout: Duration.minutes(2) });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
   }, 120_000);
 });
 
@@ -387,9 +487,9 @@ describe('the queues', () => {
 });
 
 describe('the functions', () => {
-  it('are seventeen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
+  it('are eighteen Node.js 22 functions on arm64 with JSON logs into log groups of bounded retention', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(17);
+    expect(functions).toHaveLength(18);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -421,7 +521,7 @@ describe('the functions', () => {
     const wsNotify = new WsNotify(stack, 'WsNotify', props);
     const ids = Object.keys(wsNotify.functions);
     expect(ids.sort()).toEqual(
-      ['Authenticate', 'Authorize', 'Connect', 'CredentialSweep', 'Default', 'Disconnect', 'EventsAuthorizer', 'EventsIngress', 'History', 'NotifyConnection', 'NotifyUser', 'Ping', 'Publish', 'Resume', 'Subscribe', 'TopicFanOut', 'Unsubscribe'],
+      ['Ack', 'Authenticate', 'Authorize', 'Connect', 'CredentialSweep', 'Default', 'Disconnect', 'EventsAuthorizer', 'EventsIngress', 'History', 'NotifyConnection', 'NotifyUser', 'Ping', 'Publish', 'Resume', 'Subscribe', 'TopicFanOut', 'Unsubscribe'],
     );
     expect(stack.resolve(wsNotify.functions['NotifyUser']!.functionName)).toEqual({ Ref: expect.stringMatching(/^WsNotifyNotifyUserFunction/) });
   });
@@ -791,6 +891,7 @@ describe('stack outputs', () => {
   it('are named exactly as documented', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual(
       [
+        'AcksTableName',
         'ApiKeysTableName',
         'ConnectionsTableName',
         'EventsUrl',
@@ -991,6 +1092,7 @@ describe('configuration', () => {
     expect(props).toMatchObject({ history: true, historyMaxEntries: 200, replayLimit: 300 });
     expect(props.historyTtl?.toSeconds()).toBe(3600);
     expect(wsNotifyPropsFromContext(appWithContext({ history: 'false' }).node)).toEqual({ history: false });
+    expect(wsNotifyPropsFromContext(appWithContext({ ackTimeout: '120' }).node).ackTimeout?.toSeconds()).toBe(120);
     expect(() => wsNotifyPropsFromContext(appWithContext({ historyTtl: 'a day' }).node)).toThrow(/Context "historyTtl" must be a number/);
   });
 

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { ACK_KEY } from '../../lambdas/core/acks';
 import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../../lambdas/core/api-keys';
 import { API_KEY_INDEX, EXPIRY_INDEX, KEEPALIVE_INDEX, KEEPALIVE_INDEX_ATTRIBUTES, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
 import { STREAM_KEY, STREAM_SEQ } from '../../lambdas/core/streams';
@@ -350,4 +351,16 @@ export function lambdaContext(): Context {
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/** The key schema of the construct's Acks table (a stack with history). */
+export async function createAcksTable(db: DynamoDBDocumentClient, tableName: string): Promise<void> {
+  await db.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: ACK_KEY, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: ACK_KEY, KeyType: 'HASH' }],
+    }),
+  );
 }

@@ -176,6 +176,39 @@ describe('stream', () => {
   });
 });
 
+describe('history', () => {
+  it("reads a user's or a topic's stream, in a tenant, at most --limit entries (20 unless given)", () => {
+    expect(parseCommandLine(['history', '--user', 'alice'])).toEqual({ command: 'history', target: {}, stream: { userId: 'alice' }, limit: 20 });
+    expect(parseCommandLine(['history', '--topic', 'orders', '--tenant', 'acme', '--limit', '5', '--outputs', 'o.json'])).toEqual({
+      command: 'history',
+      target: { outputsFile: 'o.json' },
+      stream: { topic: 'orders', tenant: 'acme' },
+      limit: 5,
+    });
+  });
+
+  it('takes exactly one of --user and --topic, and a --limit from 1 to 10000', () => {
+    expect(usageErrorOf(['history']).message).toBe('history takes exactly one of --user and --topic');
+    expect(usageErrorOf(['history', '--user', 'a', '--topic', 't']).message).toBe('history takes exactly one of --user and --topic');
+    for (const limit of ['0', '10001', '2.5', 'all']) {
+      expect(usageErrorOf(['history', '--user', 'a', '--limit', limit]).message).toBe(`--limit takes a whole number from 1 to 10000, got "${limit}"`);
+    }
+  });
+
+  it('needs the tenant on a multi-tenant stack', () => {
+    expect(() => checkTenancy(parseCommandLine(['history', '--user', 'a']), 'org')).toThrow('name the stream\'s tenant with --tenant');
+    expect(() => checkTenancy(parseCommandLine(['history', '--user', 'a', '--tenant', 'acme']), 'org')).not.toThrow();
+  });
+});
+
+describe('streams', () => {
+  it('takes the user and a tenant; --user is required', () => {
+    expect(parseCommandLine(['streams', '--user', 'alice', '--tenant', 'acme'])).toEqual({ command: 'streams', target: {}, userId: 'alice', tenant: 'acme' });
+    expect(usageErrorOf(['streams']).message).toBe('--user is required');
+    expect(() => checkTenancy(parseCommandLine(['streams', '--user', 'a']), 'org')).toThrow('name the stream\'s tenant with --tenant');
+  });
+});
+
 describe('connections', () => {
   it('needs --user', () => {
     expect(usageErrorOf(['connections', '--outputs', 'out.json']).message).toBe('--user is required');

@@ -60,7 +60,7 @@ describe('frames that match no route', () => {
     expect(parse(unroutedFrameError('{"action":"shout","id":"s-1"}'))).toEqual({
       type: 'error',
       code: 'unknown_action',
-      message: 'unknown action "shout"; supported: ping, authenticate, subscribe, unsubscribe, publish, resume, history',
+      message: 'unknown action "shout"; supported: ping, authenticate, subscribe, unsubscribe, publish, resume, history, ack',
       id: 's-1',
     });
   });
