@@ -30,7 +30,7 @@ let pageErrors: Error[];
 beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   runtime = await startRuntimeUnderTest();
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   try {

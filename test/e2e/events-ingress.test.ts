@@ -17,7 +17,7 @@ beforeAll(async () => {
   subscriber = await connectWithTopics(['orders.*']);
   subscriber.send({ action: 'subscribe', topic: 'orders.eu', id: 'sub' });
   await subscriber.frame((frame) => frame.id === 'sub' && frame.type === 'subscribed');
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();

@@ -35,10 +35,13 @@ beforeAll(async () => {
   });
   npmStart.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   npmStart.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await eventually(async () => (existsSync(path.join(stateDir, 'outputs.json')) ? true : undefined), `outputs.json; output so far:\n${output}`, 120_000);
+  // A first start synthesizes and bundles every function: minutes on a busy machine.
+  await eventually(async () => (existsSync(path.join(stateDir, 'outputs.json')) ? true : undefined), 'outputs.json', 300_000).catch((error: Error) => {
+    throw new Error(`${error.message}; npm start printed:\n${output}`);
+  });
   startedProcesses = descendantsOf(npmStart.pid as number);
   idleClient = { client: await connect('idle-user'), openedAt: Date.now() };
-}, 150_000);
+}, 330_000);
 
 afterAll(() => {
   const kill = (pid: number) => {
