@@ -566,7 +566,8 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   }
 
   #deliver(delivery: Delivery, stream?: string, seq?: number): void {
-    if (stream !== undefined && seq !== undefined) this.#countAck(stream, seq);
+    // Only the user stream is acked: a topic's is shared by every subscriber, and the server keeps no per-user ack of it.
+    if (stream === 'user' && seq !== undefined) this.#countAck(stream, seq);
     const position = { ...(stream !== undefined && { stream }), ...(seq !== undefined && { seq }), ...(delivery.frame.replay === true && { replay: true }) };
     if (delivery.kind === 'notification') {
       const { id, time, data } = delivery.frame;
