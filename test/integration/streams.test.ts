@@ -28,7 +28,7 @@ beforeAll(async () => {
   managementApi = await startManagementApi(clients, 'live');
   const table = { CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName };
   const subscriptions = { SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName };
-  connect = loadHandler('connect', { ...table, ...CONNECTION_LIMITS_ENV });
+  connect = loadHandler('connect', { ...table, ...subscriptions, ...CONNECTION_LIMITS_ENV });
   notifyUser = loadHandler('notify-user', {
     ...table,
     ...subscriptions,
