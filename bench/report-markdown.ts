@@ -90,7 +90,7 @@ export function renderMarkdown(results: BenchResults): string {
         const line = section.breakdown[key].lines;
         lines.push(
           `| ${name} | ${key.slice(1)} | ${usd(line.apiGatewayMessages)} | ${usd(line.sqsRequests)} | ${usd(line.lambdaRequests)} | ${usd(line.lambdaDuration)} | ` +
-            `${usd(line.dynamodbReads + line.dynamodbWrites)} | **${usd(section[key])}** |`,
+            `${usd(line.dynamodbReads + line.dynamodbStreamReads + line.dynamodbWrites)} | **${usd(section[key])}** |`,
         );
       }
     }
@@ -103,6 +103,24 @@ export function renderMarkdown(results: BenchResults): string {
           .join(', ')}.`,
       '',
     );
+    if (costs.streams) {
+      const { off, on, appendPerNotification, from } = costs.streams;
+      const row = (name: string, cost: typeof on) =>
+        `| ${name} | ${cost.perNotification.functionCalls} | ${cost.perNotification.writeRequestUnits} | ${usd(cost.lines.dynamodbReads)} | ${usd(cost.lines.dynamodbStreamReads)} | ` +
+        `${usd(cost.lines.dynamodbWrites)} | **${usd(cost.totalUsd)}** |`;
+      lines.push(
+        '### Streams on and off (10k users × 2 connections)',
+        '',
+        `From ${from}; streams on adds ${appendPerNotification.consistentQueries} strongly consistent Query and ${appendPerNotification.putItems} PutItem per notification ` +
+          '(the append, as test/integration/stream-costs.test.ts counts it, one notification per user at a time); Lambda duration as measured in both.',
+        '',
+        '| streams | function calls per notification | write units per notification | DynamoDB lookup reads | stream reads (consistent) | DynamoDB writes | total per 1M |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+        row('off', off),
+        row('on', on),
+        '',
+      );
+    }
     if (costs.keepalive) {
       const { keepalivesPerConnectionMonth, perConnectionMonth, connectionMinutesUsd, schedulePerMonthUsd } = costs.keepalive;
       lines.push(
