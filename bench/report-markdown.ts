@@ -141,6 +141,24 @@ export function renderMarkdown(results: BenchResults): string {
     }
     lines.push('');
   }
+  const streams = results.streams;
+  if (streams) {
+    const { resume, sdkReconnect } = streams;
+    lines.push(
+      '## Streams: resume and reconnect',
+      '',
+      `On the local runtime over loopback. Measured ${streams.measuredAt}, load average at start ${streams.loadAverageAtStart.join(' ')}.`,
+      '',
+      '| measure | value | how |',
+      '| --- | ---: | --- |',
+      `| resume ${resume.missed.toLocaleString('en-US')} missed notifications | ${resume.resumeMs} ms | a raw \`ws\` client of a user who had no connection sends \`resume\` from seq 0; until the \`resumed\` frame (${resume.replayed} replayed, recovered ${resume.recovered}) |`,
+      `| replay throughput | ${resume.entriesPerSec.toLocaleString('en-US')} entries/s | the same replay, to one client |`,
+      `| resume function's Queries for the stream | ${resume.queries ?? '–'} | target ≤ 1 per stream |`,
+      `| SDK reconnect to \`recovered\`, p50 (max) | ${sdkReconnect.p50Ms} ms (${sdkReconnect.maxMs}) | ${sdkReconnect.runs} runs: the connection deleted through the management API, until the SDK's \`recovered\` event; includes its first backoff (jittered up to ${sdkReconnect.backoffBaseMs} ms) |`,
+      `| of which, new socket open to \`recovered\`, p50 | ${sdkReconnect.openToRecoveredP50Ms} ms | the \`resume\` round trip |`,
+      '',
+    );
+  }
   const devLoop = results.devLoop;
   if (devLoop) {
     const seconds = (ms: number) => (ms / 1000).toFixed(1);

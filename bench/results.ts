@@ -20,6 +20,7 @@ import { KEEPALIVE_PERIOD_MINUTES, KEEPALIVE_SHARDS } from '../lambdas/core/keep
 import type { AwsCallSummary, ConfigResult, MatrixResult, MeasuredPhase } from './matrix';
 import type { BenchSettings } from './options';
 import type { ScaleResult } from './scale';
+import type { StreamsResult } from './streams';
 
 /** One design's section of latest.json: the reference configuration's numbers, then every configuration. */
 export interface DesignSection {
@@ -216,6 +217,7 @@ export function checkTargets(results: {
   clientBundle?: BrowserBundleSize;
   connections?: ScaleResult;
   devLoop?: DevLoopResult;
+  streams?: StreamsResult;
 }): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const add = (id: string, description: string, target: string, actual: string | undefined, met: boolean | null | undefined) =>
@@ -249,6 +251,8 @@ export function checkTargets(results: {
     streams && `$${streams.on.totalUsd} (off: $${streams.off.totalUsd})`,
     streams && streams.on.totalUsd <= 2.95,
   );
+  const resumeQueries = results.streams?.resume.queries ?? undefined;
+  add('resumeQueries', 'DynamoDB Queries per stream a `resume` reads (1,000 missed entries)', '≤ 1', resumeQueries?.toString(), resumeQueries !== undefined && resumeQueries <= 1);
   const e2e = results.e2e?.throughputPerSec ?? undefined;
   const naiveThroughput = results.naive?.throughputPerSec ?? undefined;
   const speedup = e2e !== undefined && naiveThroughput !== undefined && naiveThroughput > 0 ? e2e / naiveThroughput : undefined;
@@ -359,6 +363,8 @@ export interface BenchResults {
   clientBundle?: BrowserBundleSize;
   connections?: ScaleResult;
   devLoop?: DevLoopResult;
+  /** Resume and replay on the local runtime, and the client SDK's reconnect (`--only streams`). */
+  streams?: StreamsResult;
   targets?: TargetCheck[];
   errors: string[];
 }
@@ -424,5 +430,6 @@ export function analyse(results: BenchResults, prices: Prices & { lookedUp: stri
     ...(results.clientBundle && { clientBundle: results.clientBundle }),
     ...(results.connections && { connections: results.connections }),
     ...(results.devLoop && { devLoop: results.devLoop }),
+    ...(results.streams && { streams: results.streams }),
   });
 }
