@@ -114,7 +114,7 @@ async function measureSdkReconnect(underBench: RuntimeUnderBench, url: string): 
   const client = createClient({
     url,
     token: () => underBench.runtime.issuer.mint({ userId }),
-    WebSocket: WebSocket as never,
+    WebSocket,
     reconnect: { baseDelayMs: BACKOFF_BASE_MS, stableAfterMs: 0 },
   });
   let notifications = 0;
