@@ -10,6 +10,8 @@ import {
   type MeasuredDeliveryPath,
   type Prices,
   scanOfTable,
+  streamsOffAndOn,
+  stronglyConsistentReadUnits,
 } from './cost-model';
 
 const prices = JSON.parse(readFileSync(path.join(__dirname, 'prices.json'), 'utf8')) as Prices;
@@ -33,6 +35,11 @@ describe('DynamoDB units', () => {
     expect(eventuallyConsistentReadUnits(200, prices.dynamodb)).toBe(0.5);
     expect(eventuallyConsistentReadUnits(4096, prices.dynamodb)).toBe(0.5);
     expect(eventuallyConsistentReadUnits(4097, prices.dynamodb)).toBe(1);
+  });
+
+  it('charges a whole read unit per 4 KB, rounded up, for a strongly consistent read', () => {
+    expect(stronglyConsistentReadUnits(400, prices.dynamodb)).toBe(1);
+    expect(stronglyConsistentReadUnits(4097, prices.dynamodb)).toBe(2);
   });
 
   it('reads a whole table in 1 MB pages when it Scans', () => {
@@ -88,6 +95,50 @@ describe('costPerMillionNotifications', () => {
     expect(small.perNotification.lambdaGbSeconds).toBeCloseTo(0.05 * 0.25, 6);
     expect(large.perNotification.lambdaGbSeconds).toBeCloseTo((0.01 + 0.04 * 100) * 0.25, 6);
     expect(large.totalUsd).toBeGreaterThan(small.totalUsd * 10);
+  });
+});
+
+describe('streams on and off, at 2 connections per user', () => {
+  // As test/integration/stream-costs.test.ts counts them per notification: off, 1 Query (the
+  // connections); on, 2 Query (one of them the append's strongly consistent read) and 1 PutItem.
+  const streamsOn: MeasuredDeliveryPath = {
+    ...wsNotify,
+    functionCommands: { ...wsNotify.functionCommands, 'DynamoDB.Query': 2000, 'DynamoDB.PutItem': 1000 },
+    consistentQueries: 1000,
+  };
+  const lookup = { kind: 'query', indexEntryBytes: 80 } as const;
+  const scenario = { users: 10_000, connectionsPerUser: 2 };
+
+  it('counts the append’s strongly consistent Query as its own line, not as a connection lookup', () => {
+    const cost = costPerMillionNotifications(streamsOn, lookup, scenario, prices);
+    // The lookup as before: half a read unit. The append's read: one whole unit, at $0.125 per million.
+    expect(cost.lines.dynamodbReads).toBeCloseTo(0.0625);
+    expect(cost.lines.dynamodbStreamReads).toBeCloseTo(0.125);
+    expect(cost.perNotification.readRequestUnits).toBe(1.5);
+    expect(cost.perNotification.streamReadRequestUnits).toBe(1);
+    // One PutItem of an entry under 1 KB: one write unit at $0.625 per million.
+    expect(cost.perNotification.writeRequestUnits).toBe(1);
+    expect(cost.lines.dynamodbWrites).toBeCloseTo(0.625);
+    expect(cost.perNotification.functionCalls).toBe(6);
+  });
+
+  it('costs $0.75 more per 1M with streams on: one read unit and one write unit', () => {
+    const { off, on } = streamsOffAndOn(streamsOn);
+    const offCost = costPerMillionNotifications(off, lookup, scenario, prices);
+    const onCost = costPerMillionNotifications(on, lookup, scenario, prices);
+    expect(off.functionCommands['DynamoDB.Query']).toBe(1000);
+    expect(off.functionCommands['DynamoDB.PutItem']).toBeUndefined();
+    expect(offCost.totalUsd).toBeCloseTo(costPerMillionNotifications(wsNotify, lookup, scenario, prices).totalUsd, 4);
+    expect(onCost.perNotification.writeRequestUnits).toBeLessThanOrEqual(2);
+    expect(onCost.totalUsd - offCost.totalUsd).toBeCloseTo(0.125 + 0.625, 4);
+  });
+
+  it('models streams on from a path measured with them off, and a contended path as one append per notification', () => {
+    expect(streamsOffAndOn(wsNotify).on).toEqual(streamsOffAndOn(streamsOn).on);
+    // A burst to one user: 4.25 appends per notification (lost races), each a consistent Query and a PutItem.
+    const burst = { ...streamsOn, functionCommands: { ...streamsOn.functionCommands, 'DynamoDB.Query': 5250, 'DynamoDB.PutItem': 4250 }, consistentQueries: 4250 };
+    expect(costPerMillionNotifications(burst, lookup, scenario, prices).perNotification.writeRequestUnits).toBe(4.25);
+    expect(streamsOffAndOn(burst).on).toEqual(streamsOffAndOn(streamsOn).on);
   });
 });
 

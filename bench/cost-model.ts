@@ -37,6 +37,11 @@ export interface MeasuredDeliveryPath {
   scanWaitMs: number;
   /** What the functions logged (their own lines; Lambda adds START, END and REPORT lines of its own). */
   logBytes: number;
+  /**
+   * Of `DynamoDB.Query`, the strongly consistent ones: a stream append reads its stream's newest entry
+   * (one item, of about the frame's size) before it writes. The rest find connections. Absent: none.
+   */
+  consistentQueries?: number;
 }
 
 /** How the delivery path finds a user's connections, which decides its DynamoDB reads. */
@@ -59,7 +64,10 @@ export interface CostBreakdown {
     sqsRequests: number;
     lambdaRequests: number;
     lambdaDuration: number;
+    /** The connection lookup (eventually consistent). */
     dynamodbReads: number;
+    /** The stream appends' reads of the newest entry (strongly consistent). */
+    dynamodbStreamReads: number;
     dynamodbWrites: number;
   };
   totalUsd: number;
@@ -70,6 +78,8 @@ export interface CostBreakdown {
     lambdaInvocations: number;
     lambdaGbSeconds: number;
     readRequestUnits: number;
+    /** Of `readRequestUnits`, the stream appends'. */
+    streamReadRequestUnits: number;
     writeRequestUnits: number;
     /** SDK commands the functions send (Scan pages scaled to the scenario's table). */
     functionCalls: number;
@@ -81,6 +91,11 @@ const MILLION = 1_000_000;
 /** Read request units of one eventually consistent read of `bytes` (Query: the items read, summed, rounded up to 4 KB). */
 export function eventuallyConsistentReadUnits(bytes: number, prices: Prices['dynamodb']): number {
   return Math.max(1, Math.ceil(bytes / prices.readUnitBytes)) * prices.eventuallyConsistentReadFactor;
+}
+
+/** Read request units of one strongly consistent read of `bytes`: one per 4 KB, rounded up. */
+export function stronglyConsistentReadUnits(bytes: number, prices: Prices['dynamodb']): number {
+  return Math.max(1, Math.ceil(bytes / prices.readUnitBytes));
 }
 
 /** Pages and read units of one Scan of a table of `tableBytes` (each page reads up to 1 MB, rounded up to 4 KB). */
@@ -133,8 +148,10 @@ export function costPerMillionNotifications(
   let readRequestUnits: number;
   let lookupCalls: number;
   let billedMsPerNotification = per(path.billedMs);
+  const consistentQueries = per(path.consistentQueries ?? 0);
+  const streamReadRequestUnits = consistentQueries * stronglyConsistentReadUnits(path.frameBytes, prices.dynamodb);
   if (lookup.kind === 'query') {
-    const queries = per(commands['DynamoDB.Query'] ?? 0);
+    const queries = per(commands['DynamoDB.Query'] ?? 0) - consistentQueries;
     readRequestUnits = queries * eventuallyConsistentReadUnits(scenario.connectionsPerUser * lookup.indexEntryBytes, prices.dynamodb);
     lookupCalls = queries;
   } else {
@@ -149,7 +166,12 @@ export function costPerMillionNotifications(
 
   const lambdaInvocations = per(path.invocations);
   const lambdaGbSeconds = (billedMsPerNotification / 1000) * (path.memoryMb / 1024);
-  const functionCalls = per(Object.values(commands).reduce((total, count) => total + count, 0)) - per(commands['DynamoDB.Query'] ?? 0) - per(commands['DynamoDB.Scan'] ?? 0) + lookupCalls;
+  const functionCalls =
+    per(Object.values(commands).reduce((total, count) => total + count, 0)) -
+    per(commands['DynamoDB.Query'] ?? 0) -
+    per(commands['DynamoDB.Scan'] ?? 0) +
+    lookupCalls +
+    consistentQueries;
 
   const lines = {
     apiGatewayMessages: apiGatewayMessages * prices.apiGatewayWebSocket.messagesPerMillion,
@@ -157,6 +179,7 @@ export function costPerMillionNotifications(
     lambdaRequests: lambdaInvocations * prices.lambda.requestsPerMillion,
     lambdaDuration: lambdaGbSeconds * prices.lambda.arm64GbSecond * MILLION,
     dynamodbReads: readRequestUnits * prices.dynamodb.onDemandReadRequestUnitsPerMillion,
+    dynamodbStreamReads: streamReadRequestUnits * prices.dynamodb.onDemandReadRequestUnitsPerMillion,
     dynamodbWrites: writeRequestUnits * prices.dynamodb.onDemandWriteRequestUnitsPerMillion,
   };
   return {
@@ -167,7 +190,8 @@ export function costPerMillionNotifications(
       sqsRequests: round4(sqsRequests),
       lambdaInvocations: round4(lambdaInvocations),
       lambdaGbSeconds: round6(lambdaGbSeconds),
-      readRequestUnits: round4(readRequestUnits),
+      readRequestUnits: round4(readRequestUnits + streamReadRequestUnits),
+      streamReadRequestUnits: round4(streamReadRequestUnits),
       writeRequestUnits: round4(writeRequestUnits),
       functionCalls: round4(functionCalls),
     },
@@ -261,5 +285,37 @@ export function keepaliveCost(model: KeepaliveModel, prices: Prices): KeepaliveC
     },
     connectionMinutesUsd: round6((MINUTES_PER_MONTH / MILLION) * prices.apiGatewayWebSocket.connectionMinutesPerMillion),
     schedulePerMonthUsd: round4(schedule),
+  };
+}
+
+/**
+ * One stream append per notification, as test/integration/stream-costs.test.ts counts it at 2
+ * connections per user, one notification per user at a time: one strongly consistent Query (the
+ * stream's newest entry) and one PutItem (the entry, a conditional put). A burst to one user costs
+ * more: every lost append race is one more of each.
+ */
+export const STREAM_APPEND_PER_NOTIFICATION = { consistentQueries: 1, putItems: 1 } as const;
+
+/**
+ * `path` as it would be with streams off (its appends taken out: every PutItem of the delivery path
+ * is an append, and each follows one consistent Query) and with streams on (one uncontended append
+ * per notification instead). Lambda duration stays as measured in both.
+ */
+export function streamsOffAndOn(path: MeasuredDeliveryPath): { off: MeasuredDeliveryPath; on: MeasuredDeliveryPath } {
+  const appends = path.functionCommands['DynamoDB.PutItem'] ?? 0;
+  const rest = Object.fromEntries(Object.entries(path.functionCommands).filter(([command]) => command !== 'DynamoDB.PutItem'));
+  const offCommands = { ...rest, 'DynamoDB.Query': (rest['DynamoDB.Query'] ?? 0) - (path.consistentQueries ?? appends) };
+  const added = (count: number) => count * path.notifications;
+  return {
+    off: { ...path, functionCommands: offCommands, consistentQueries: 0 },
+    on: {
+      ...path,
+      functionCommands: {
+        ...offCommands,
+        'DynamoDB.Query': (offCommands['DynamoDB.Query'] ?? 0) + added(STREAM_APPEND_PER_NOTIFICATION.consistentQueries),
+        'DynamoDB.PutItem': added(STREAM_APPEND_PER_NOTIFICATION.putItems),
+      },
+      consistentQueries: added(STREAM_APPEND_PER_NOTIFICATION.consistentQueries),
+    },
   };
 }

@@ -3,7 +3,7 @@ import { parseBenchOptions, UsageError } from './options';
 describe('parseBenchOptions', () => {
   it('runs every phase with the full settings by default', () => {
     const settings = parseBenchOptions([], '/out');
-    expect(settings).toMatchObject({ mode: 'full', phases: ['dev-loop', 'bundles', 'raw', 'e2e', 'naive', 'scale'], outDir: '/out' });
+    expect(settings).toMatchObject({ mode: 'full', phases: ['dev-loop', 'bundles', 'raw', 'e2e', 'naive', 'scale', 'streams'], outDir: '/out' });
     expect(settings?.configs).toHaveLength(6);
     expect(settings?.scaleConnections).toBe(10_000);
   });
@@ -20,8 +20,12 @@ describe('parseBenchOptions', () => {
     }
   });
 
+  it('runs the streams phase alone with --only streams', () => {
+    expect(parseBenchOptions(['--only', 'streams'], '/out')?.phases).toEqual(['streams']);
+  });
+
   it('refuses an unknown phase, naming the known ones', () => {
-    expect(() => parseBenchOptions(['--only', 'e2e,speed'], '/out')).toThrow(new UsageError('--only takes phases among dev-loop, bundles, raw, e2e, naive, scale; got "e2e,speed"'));
+    expect(() => parseBenchOptions(['--only', 'e2e,speed'], '/out')).toThrow(new UsageError('--only takes phases among dev-loop, bundles, raw, e2e, naive, scale, streams; got "e2e,speed"'));
   });
 
   it('refuses an unknown option', () => {

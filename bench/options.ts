@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const PHASES = ['dev-loop', 'bundles', 'raw', 'e2e', 'naive', 'scale'] as const;
+export const PHASES = ['dev-loop', 'bundles', 'raw', 'e2e', 'naive', 'scale', 'streams'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const HELP = `Usage: npm run bench -- [options]

@@ -90,7 +90,7 @@ export function renderMarkdown(results: BenchResults): string {
         const line = section.breakdown[key].lines;
         lines.push(
           `| ${name} | ${key.slice(1)} | ${usd(line.apiGatewayMessages)} | ${usd(line.sqsRequests)} | ${usd(line.lambdaRequests)} | ${usd(line.lambdaDuration)} | ` +
-            `${usd(line.dynamodbReads + line.dynamodbWrites)} | **${usd(section[key])}** |`,
+            `${usd(line.dynamodbReads + line.dynamodbStreamReads + line.dynamodbWrites)} | **${usd(section[key])}** |`,
         );
       }
     }
@@ -103,6 +103,24 @@ export function renderMarkdown(results: BenchResults): string {
           .join(', ')}.`,
       '',
     );
+    if (costs.streams) {
+      const { off, on, appendPerNotification, from } = costs.streams;
+      const row = (name: string, cost: typeof on) =>
+        `| ${name} | ${cost.perNotification.functionCalls} | ${cost.perNotification.writeRequestUnits} | ${usd(cost.lines.dynamodbReads)} | ${usd(cost.lines.dynamodbStreamReads)} | ` +
+        `${usd(cost.lines.dynamodbWrites)} | **${usd(cost.totalUsd)}** |`;
+      lines.push(
+        '### Streams on and off (10k users × 2 connections)',
+        '',
+        `From ${from}; streams on adds ${appendPerNotification.consistentQueries} strongly consistent Query and ${appendPerNotification.putItems} PutItem per notification ` +
+          '(the append, as test/integration/stream-costs.test.ts counts it, one notification per user at a time); Lambda duration as measured in both.',
+        '',
+        '| streams | function calls per notification | write units per notification | DynamoDB lookup reads | stream reads (consistent) | DynamoDB writes | total per 1M |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+        row('off', off),
+        row('on', on),
+        '',
+      );
+    }
     if (costs.keepalive) {
       const { keepalivesPerConnectionMonth, perConnectionMonth, connectionMinutesUsd, schedulePerMonthUsd } = costs.keepalive;
       lines.push(
@@ -122,6 +140,24 @@ export function renderMarkdown(results: BenchResults): string {
       lines.push(`| ${name} | ${(bundle.bytes / 1024).toFixed(0)} | ${bundle.importMs} | ${bundle.importCpuMs} | ${bundle.heapMb} |`);
     }
     lines.push('');
+  }
+  const streams = results.streams;
+  if (streams) {
+    const { resume, sdkReconnect } = streams;
+    lines.push(
+      '## Streams: resume and reconnect',
+      '',
+      `On the local runtime over loopback. Measured ${streams.measuredAt}, load average at start ${streams.loadAverageAtStart.join(' ')}.`,
+      '',
+      '| measure | value | how |',
+      '| --- | ---: | --- |',
+      `| resume ${resume.missed.toLocaleString('en-US')} missed notifications | ${resume.resumeMs} ms | a raw \`ws\` client of a user who had no connection sends \`resume\` from seq 0; until the \`resumed\` frame (${resume.replayed} replayed, recovered ${resume.recovered}) |`,
+      `| replay throughput | ${resume.entriesPerSec.toLocaleString('en-US')} entries/s | the same replay, to one client |`,
+      `| resume function's Queries for the stream | ${resume.queries ?? '–'} | target ≤ 1 per stream |`,
+      `| SDK reconnect to \`recovered\`, p50 (max) | ${sdkReconnect.p50Ms} ms (${sdkReconnect.maxMs}) | ${sdkReconnect.runs} runs: the connection deleted through the management API, until the SDK's \`recovered\` event; includes its first backoff (jittered up to ${sdkReconnect.backoffBaseMs} ms) |`,
+      `| of which, new socket open to \`recovered\`, p50 | ${sdkReconnect.openToRecoveredP50Ms} ms | the \`resume\` round trip |`,
+      '',
+    );
   }
   const devLoop = results.devLoop;
   if (devLoop) {

@@ -13,11 +13,14 @@ import {
   logIngestionPerMillionUsd,
   type MeasuredDeliveryPath,
   type Prices,
+  STREAM_APPEND_PER_NOTIFICATION,
+  streamsOffAndOn,
 } from './cost-model';
 import { KEEPALIVE_PERIOD_MINUTES, KEEPALIVE_SHARDS } from '../lambdas/core/keepalive';
 import type { AwsCallSummary, ConfigResult, MatrixResult, MeasuredPhase } from './matrix';
 import type { BenchSettings } from './options';
 import type { ScaleResult } from './scale';
+import type { StreamsResult } from './streams';
 
 /** One design's section of latest.json: the reference configuration's numbers, then every configuration. */
 export interface DesignSection {
@@ -117,6 +120,28 @@ export function measuredPath(config: ConfigResult, memoryMb: number, label: stri
     memoryMb,
     scanWaitMs: path.scanWaitMs,
     logBytes: aws.counts.logBytes,
+    // Every PutItem of the delivery path is a stream append, which follows one consistent Query.
+    consistentQueries: path.commands['DynamoDB.PutItem'] ?? 0,
+  };
+}
+
+/** Streams off and on, per 1M notifications at 10k users × 2 connections, from one measured path. */
+export interface StreamsCostSection {
+  off: CostBreakdown;
+  on: CostBreakdown;
+  /** The append's calls per notification added for `on` (test/integration/stream-costs.test.ts). */
+  appendPerNotification: { consistentQueries: number; putItems: number };
+  from: string;
+}
+
+export function streamsCostSection(path: MeasuredDeliveryPath & { from: string }, lookup: ConnectionLookup, prices: Prices): StreamsCostSection {
+  const { off, on } = streamsOffAndOn(path);
+  const scenario = { users: SCENARIOS.n10k, connectionsPerUser: SCENARIO_CONNECTIONS_PER_USER };
+  return {
+    off: costPerMillionNotifications(off, lookup, scenario, prices),
+    on: costPerMillionNotifications(on, lookup, scenario, prices),
+    appendPerNotification: { ...STREAM_APPEND_PER_NOTIFICATION },
+    from: path.from,
   };
 }
 
@@ -187,11 +212,12 @@ export function checkTargets(results: {
   e2eCapped?: boolean;
   naive?: DesignSection;
   awsCallsPerDelivery?: { total: number };
-  cost?: { wsNotify?: CostSection; naive?: CostSection };
+  cost?: { wsNotify?: CostSection; naive?: CostSection; streams?: StreamsCostSection };
   bundles?: Record<string, BundleMeasurement>;
   clientBundle?: BrowserBundleSize;
   connections?: ScaleResult;
   devLoop?: DevLoopResult;
+  streams?: StreamsResult;
 }): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const add = (id: string, description: string, target: string, actual: string | undefined, met: boolean | null | undefined) =>
@@ -210,6 +236,23 @@ export function checkTargets(results: {
     ws && `$${ws.n1k} → $${ws.n100k}`,
     ws && ws.n100k <= ws.n1k * 1.001,
   );
+  const streams = results.cost?.streams;
+  add(
+    'streamWrites',
+    'DynamoDB write units per notification with streams on (not per delivery), 2 connections per user',
+    '≤ 2',
+    streams && `${streams.on.perNotification.writeRequestUnits} (off: ${streams.off.perNotification.writeRequestUnits})`,
+    streams && streams.on.perNotification.writeRequestUnits <= 2,
+  );
+  add(
+    'streamCost',
+    'Modeled cost per 1M notifications with streams on, 10k users × 2 connections',
+    '≤ $2.95',
+    streams && `$${streams.on.totalUsd} (off: $${streams.off.totalUsd})`,
+    streams && streams.on.totalUsd <= 2.95,
+  );
+  const resumeQueries = results.streams?.resume.queries ?? undefined;
+  add('resumeQueries', 'DynamoDB Queries per stream a `resume` reads (1,000 missed entries)', '≤ 1', resumeQueries?.toString(), resumeQueries !== undefined && resumeQueries <= 1);
   const e2e = results.e2e?.throughputPerSec ?? undefined;
   const naiveThroughput = results.naive?.throughputPerSec ?? undefined;
   const speedup = e2e !== undefined && naiveThroughput !== undefined && naiveThroughput > 0 ? e2e / naiveThroughput : undefined;
@@ -307,6 +350,8 @@ export interface BenchResults {
     wsNotify?: CostSection;
     naive?: CostSection;
     naiveOverWsNotify?: Record<string, number>;
+    /** ws-notify's measured path with streams off and on (absent in results analysed before streams existed). */
+    streams?: StreamsCostSection;
     backendEnqueuePerMillionUsd: number;
     connectionMinutesPerMonthUsd: Record<string, number>;
     /** Absent in results analysed before keepalives existed. */
@@ -318,6 +363,8 @@ export interface BenchResults {
   clientBundle?: BrowserBundleSize;
   connections?: ScaleResult;
   devLoop?: DevLoopResult;
+  /** Resume and replay on the local runtime, and the client SDK's reconnect (`--only streams`). */
+  streams?: StreamsResult;
   targets?: TargetCheck[];
   errors: string[];
 }
@@ -354,7 +401,9 @@ export function analyse(results: BenchResults, prices: Prices & { lookedUp: stri
   };
   const indexEntryBytes = results.e2e?.tables?.indexEntryBytes;
   if (wsCalls && wsReference && indexEntryBytes !== undefined) {
-    costs.wsNotify = costSection(measuredPath(wsReference, results.e2e?.functionMemoryMb ?? 256, 'ws-notify'), { kind: 'query', indexEntryBytes }, prices);
+    const path = measuredPath(wsReference, results.e2e?.functionMemoryMb ?? 256, 'ws-notify');
+    costs.wsNotify = costSection(path, { kind: 'query', indexEntryBytes }, prices);
+    costs.streams = streamsCostSection(path, { kind: 'query', indexEntryBytes }, prices);
   }
   const naiveItemBytes = results.naive?.tables?.meanItemBytes;
   if (naiveCalls && naiveReference && naiveItemBytes) {
@@ -376,10 +425,11 @@ export function analyse(results: BenchResults, prices: Prices & { lookedUp: stri
     ...(wsReference && !wsReference.saturation.completed && { e2eCapped: true }),
     ...(results.naive && { naive: results.naive }),
     ...(results.awsCallsPerDelivery && { awsCallsPerDelivery: results.awsCallsPerDelivery }),
-    cost: { ...(costs.wsNotify && { wsNotify: costs.wsNotify }), ...(costs.naive && { naive: costs.naive }) },
+    cost: { ...(costs.wsNotify && { wsNotify: costs.wsNotify }), ...(costs.naive && { naive: costs.naive }), ...(costs.streams && { streams: costs.streams }) },
     ...(results.bundles && { bundles: results.bundles }),
     ...(results.clientBundle && { clientBundle: results.clientBundle }),
     ...(results.connections && { connections: results.connections }),
     ...(results.devLoop && { devLoop: results.devLoop }),
+    ...(results.streams && { streams: results.streams }),
   });
 }

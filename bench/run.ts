@@ -29,6 +29,7 @@ import { renderMarkdown } from './report-markdown';
 import { analyse, type BenchResults, type DesignTableFacts, designSection } from './results';
 import { connectionTableStats, reportedReadCapacity, type RuntimeUnderBench, startRuntimeUnderBench } from './runtime-under-bench';
 import { runScale } from './scale';
+import { measureStreams } from './streams';
 import { QueueTarget, RawTarget } from './workload';
 
 const PROJECT_DIR = path.join(__dirname, '..');
@@ -125,7 +126,7 @@ async function main(): Promise<void> {
       }
     };
     const [wsNotify, naive] = await Promise.all([
-      wants('bundles', 'e2e', 'scale') ? start('ws-notify runtime', PROJECT_DIR) : undefined,
+      wants('bundles', 'e2e', 'scale', 'streams') ? start('ws-notify runtime', PROJECT_DIR) : undefined,
       wants('naive') ? start('naive runtime', NAIVE_DIR) : undefined,
     ]);
 
@@ -187,6 +188,11 @@ async function main(): Promise<void> {
             progress.step(`scale: opening connections up to ${settings.scaleConnections}`);
             results.connections = await runScale({ matrix, fleet, socketFor: design.socketFor, target: settings.scaleConnections, db: wsNotify.db, tableName, progress });
             progress.note(`${results.connections.held} connections held; runtime RSS ${results.connections.rssMb} MB`);
+          });
+        }
+        if (wants('streams')) {
+          await phase('streams', async () => {
+            results.streams = await measureStreams(wsNotify, meter, progress);
           });
         }
       });
