@@ -53,6 +53,11 @@ export interface ObservedQueue {
   readonly queue: IQueue;
   /** Absent where the queue dead-letters into another observed queue's (watched there once). */
   readonly deadLetterQueue?: IQueue;
+  /**
+   * Whether a message waiting too long on the queue alarms. Not for a queue whose messages wait by
+   * design (a delivery delay) or that a backend drains at its own pace. @default true
+   */
+  readonly watchAge?: boolean;
 }
 
 export interface WsNotifyObservabilityProps extends WsNotifyAlarmOptions {
@@ -142,7 +147,7 @@ export class WsNotifyObservability extends Construct {
 
   /** Each dead-letter queue not empty; each main queue's oldest message not too old. */
   private queueAlarms(queues: Readonly<Record<string, ObservedQueue>>, maxAge: Duration): void {
-    for (const [name, { queue, deadLetterQueue }] of Object.entries(queues)) {
+    for (const [name, { queue, deadLetterQueue, watchAge = true }] of Object.entries(queues)) {
       if (deadLetterQueue !== undefined) {
         this.alarm(`${name}DeadLetterQueueNotEmpty`, {
           metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: Stats.MAXIMUM }),
@@ -151,6 +156,7 @@ export class WsNotifyObservability extends Construct {
           meaning: `The ${name} dead-letter queue holds messages: notifications that were not delivered.`,
         });
       }
+      if (!watchAge) continue;
       this.alarm(`${name}QueueOldestMessage`, {
         metric: queue.metricApproximateAgeOfOldestMessage({ period: ONE_MINUTE, statistic: Stats.MAXIMUM }),
         threshold: maxAge.toSeconds(),

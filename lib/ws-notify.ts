@@ -790,6 +790,10 @@ export class WsNotify extends Construct {
         Publish: { queue: this.publishQueue, deadLetterQueue: this.publishDeadLetterQueue },
         // The topic fan-out's pages dead-letter into the Publish dead-letter queue, watched above.
         TopicPages: { queue: this.topicPagesQueue },
+        // Ack checks wait ackTimeout by design, and the backend drains Undelivered at its own pace:
+        // only what neither could handle alarms.
+        ...(this.ackCheckQueue && { AckCheck: { queue: this.ackCheckQueue, deadLetterQueue: this.ackCheckDeadLetterQueue, watchAge: false } }),
+        ...(this.undeliveredQueue && { Undelivered: { queue: this.undeliveredQueue, deadLetterQueue: this.undeliveredDeadLetterQueue, watchAge: false } }),
       },
       webSocketStage: this.stage,
       eventsStage,

@@ -359,6 +359,23 @@ function nagErrors(app: App): { rule: string; path: string }[] {
   }
 }
 
+describe('in the stack, deployed with -c ackTimeout', () => {
+  it("watches the AckCheck and Undelivered dead-letter queues, and neither queue's oldest message: ack checks wait by design, a backend drains Undelivered at its pace", () => {
+    const app = new App({ context: { ...skipBundling, ackTimeout: '120' } });
+    const template = Template.fromStack(new WsNotifyStack(app, 'WsNotifyAcks', { ...wsNotifyPropsFromContext(app.node), env }));
+    const watched = (metricName: string) =>
+      ofType(template, 'AWS::CloudWatch::Alarm')
+        .filter(([, alarm]) => alarm.Properties['MetricName'] === metricName)
+        .map(([, alarm]) => alarm.Properties['Dimensions'][0].Value['Fn::GetAtt'][0] as string);
+
+    expect(watched('ApproximateNumberOfMessagesVisible')).toEqual(
+      expect.arrayContaining([ref(template, 'AWS::SQS::Queue', 'WsNotifyAckCheckDeadLetterQueue'), ref(template, 'AWS::SQS::Queue', 'WsNotifyUndeliveredDeadLetterQueue')]),
+    );
+    expect(watched('ApproximateAgeOfOldestMessage')).not.toContain(ref(template, 'AWS::SQS::Queue', 'WsNotifyAckCheckQueue'));
+    expect(watched('ApproximateAgeOfOldestMessage')).not.toContain(ref(template, 'AWS::SQS::Queue', 'WsNotifyUndeliveredQueue'));
+  }, 120_000);
+});
+
 describe('cdk-nag AwsSolutions checks', () => {
   it('find nothing in a stack with alarms, a dashboard and an email topic (and do run: a plain topic in the construct is caught)', () => {
     const app = new App({ context: skipBundling });
