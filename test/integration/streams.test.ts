@@ -379,6 +379,26 @@ describe('resume, history and subscribe from a position', () => {
     expect(forbidden).toEqual([expect.objectContaining({ type: 'error', code: 'forbidden_topic' })]);
   });
 
+  it("resumes a group member's topic too, replaying every event after its position that its filters pass (those the group gave other members included: at least once within the group)", async () => {
+    const subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName, stack.tableName);
+    await connectAs('worker', 'conn-worker');
+    await subscriptions.subscribe({ connectionId: 'conn-worker', topic: 'jobs', group: 'workers', expiresAt: Math.floor(Date.now() / 1000) + 3600 }, 100);
+    const appender = table();
+    let epoch = '';
+    for (const n of [0, 1, 2]) {
+      const event = { specversion: '1.0', id: `j-${n}`, source: 's', type: 'job.queued', wsnpublisher: 'backend' };
+      ({ epoch } = await appender.append(topicStreamKey('jobs', undefined), { topic: 'jobs', event }, origin(`jobs-${n}`)));
+    }
+
+    const frames = await ask(route('resume'), 'conn-worker', 'worker', { action: 'resume', streams: { 'topic:jobs': { epoch, seq: 1 } } }, ['jobs']);
+
+    expect(frames).toEqual([
+      { type: 'event', topic: 'jobs', event: expect.objectContaining({ id: 'j-1' }), stream: 'topic:jobs', seq: 2, epoch, replay: true },
+      { type: 'event', topic: 'jobs', event: expect.objectContaining({ id: 'j-2' }), stream: 'topic:jobs', seq: 3, epoch, replay: true },
+      { type: 'resumed', stream: 'topic:jobs', recovered: true, from: 2, to: 3 },
+    ]);
+  });
+
   it('refuses a malformed resume (a position after 0 without its epoch, an unknown stream) with invalid_resume', async () => {
     const resume = route('resume');
     for (const streams of [{ user: { seq: 3 } }, { 'queue:x': { seq: 0 } }, {}]) {
