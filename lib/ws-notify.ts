@@ -12,7 +12,7 @@ import { Architecture, type IFunction, LoggingFormat, Runtime } from 'aws-cdk-li
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 // cdk-nag's own rendering of a policy resource, so that an acknowledgement names it exactly as a finding does.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { Construct } from 'constructs';
@@ -418,9 +418,13 @@ export class WsNotify extends Construct {
     if (ackTimeout !== undefined) {
       this.ackCheckDeadLetterQueue = deadLetterQueue('AckCheckDeadLetterQueue');
       this.ackCheckQueue = this.queue('AckCheckQueue', { ...this.consumedQueue(this.ackCheckDeadLetterQueue), deliveryDelay: ackTimeout });
-      this.undeliveredDeadLetterQueue = deadLetterQueue('UndeliveredDeadLetterQueue');
+      // FIFO: a check retried after its holder died sends again, and the deduplication id drops the
+      // repeat; a user's messages keep their order (grouped per user, high throughput per group).
+      const fifo = { fifo: true, deduplicationScope: DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID };
+      this.undeliveredDeadLetterQueue = this.queue('UndeliveredDeadLetterQueue', { ...fifo, retentionPeriod: Duration.days(14), removalPolicy });
       // Consumed by the backend: a message it fails 5 times is kept aside, like ours.
       this.undeliveredQueue = this.queue('UndeliveredQueue', {
+        ...fifo,
         retentionPeriod: Duration.days(14),
         removalPolicy,
         deadLetterQueue: { queue: this.undeliveredDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },

@@ -3,6 +3,12 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 /** SendMessageBatch takes at most 10 entries. */
 const MAX_BATCH_ENTRIES = 10;
 
+/** A FIFO queue's message group (its order) and deduplication id (a resend within 5 minutes is dropped). */
+export interface FifoIds {
+  groupId: string;
+  deduplicationId: string;
+}
+
 /** An entry SendMessageBatch refused; the record that sent it fails and is retried. */
 export class BatchEntryFailedError extends Error {
   override readonly name = 'BatchEntryFailedError';
@@ -15,7 +21,7 @@ export class BatchEntryFailedError extends Error {
  * message costs one SQS call, and a refused entry fails its own record only.
  */
 export class BatchingSender {
-  private pending: { body: string; resolve: () => void; reject: (error: Error) => void }[] = [];
+  private pending: { body: string; fifo: FifoIds | undefined; resolve: () => void; reject: (error: Error) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -24,9 +30,9 @@ export class BatchingSender {
     private readonly lingerMs = 10,
   ) {}
 
-  send(body: string): Promise<void> {
+  send(body: string, fifo?: FifoIds): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ body, resolve, reject });
+      this.pending.push({ body, fifo, resolve, reject });
       if (this.pending.length >= MAX_BATCH_ENTRIES) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
     });
@@ -38,7 +44,16 @@ export class BatchingSender {
     const batch = this.pending.splice(0, MAX_BATCH_ENTRIES);
     if (this.pending.length > 0) this.timer = setTimeout(() => this.flush(), this.lingerMs);
     this.sqs
-      .send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: batch.map(({ body }, index) => ({ Id: String(index), MessageBody: body })) }))
+      .send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: batch.map(({ body, fifo }, index) => ({
+            Id: String(index),
+            MessageBody: body,
+            ...(fifo && { MessageGroupId: fifo.groupId, MessageDeduplicationId: fifo.deduplicationId }),
+          })),
+        }),
+      )
       .then(({ Failed = [] }) => {
         const failed = new Map(Failed.map((entry) => [entry.Id, entry]));
         batch.forEach(({ resolve, reject }, index) => {

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import { type AckTable, acks } from './acks';
+import type { FifoIds } from './batching-sender';
 import { USER_STREAM } from './frames';
 import { InvalidMessageError } from './messages';
 import { STREAM_KEY, STREAM_SEQ, type StreamEntry, userStreamKey } from './streams';
@@ -17,8 +19,10 @@ import { STREAM_KEY, STREAM_SEQ, type StreamEntry, userStreamKey } from './strea
  * update: not sent, not claimed within `CLAIM_LEASE_MS`), sends, then marks the entry sent. A
  * check that finds the entry sent does nothing; one that finds a live claim fails and is retried
  * after the queue's visibility timeout, when the claim has either turned into `sent` or lapsed (its
- * holder died): then it sends. So a message is never lost; it is sent twice only when a consumer
- * dies between the send and the mark.
+ * holder died): then it sends. So a message is never lost. A holder that died between its send and
+ * its mark leaves the retry to send again: the Undelivered queue is FIFO, and the notification's
+ * deduplication id makes SQS drop that second send (within its 5-minute window, which the
+ * 3-minute visibility timeout keeps the retry inside). Messages of one user keep their order.
  */
 
 /** Body of an AckCheck message (the notification is read from its entry, only if it goes out). */
@@ -55,7 +59,7 @@ export interface AckCheckDeps {
   db: DynamoDBDocumentClient;
   streamsTableName: string;
   acks: AckTable;
-  undelivered: { send(body: string): Promise<void> };
+  undelivered: { send(body: string, fifo: FifoIds): Promise<void> };
   now?: () => number;
 }
 
@@ -74,9 +78,18 @@ export async function checkAck(check: AckCheckMessage, deps: AckCheckDeps): Prom
     epoch: check.epoch,
     notification: JSON.parse(entry.content) as UndeliveredMessage['notification'],
   };
-  await deps.undelivered.send(JSON.stringify(message));
+  await deps.undelivered.send(JSON.stringify(message), undeliveredIds(stream, check));
   await mark(stream, check.seq, deps);
   return 'undelivered';
+}
+
+/**
+ * The Undelivered message's FIFO ids: grouped by user stream (a user's notifications in order),
+ * deduplicated per notification. Hashed, since SQS takes at most 128 characters for either.
+ */
+export function undeliveredIds(stream: string, { seq, epoch }: Pick<AckCheckMessage, 'seq' | 'epoch'>): FifoIds {
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  return { groupId: sha256(stream), deduplicationId: sha256(`${stream}\n${epoch}\n${seq}`) };
 }
 
 async function claim(stream: string, check: AckCheckMessage, deps: AckCheckDeps): Promise<StreamEntry | 'sent'> {

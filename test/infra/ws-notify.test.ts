@@ -247,15 +247,19 @@ describe('acks and the offline fallback (ackTimeout)', () => {
     expect(actionsOn(withTimeout, 'NotifyUser', /WsNotifyAckCheckQueue/)).toEqual(['sqs:SendMessage']);
   });
 
-  it('sends unacked notifications to an encrypted Undelivered queue with its own dead-letter queue, kept 14 days', () => {
+  it('sends unacked notifications to an encrypted FIFO Undelivered queue (deduplicated, ordered per user) with its own FIFO dead-letter queue, kept 14 days', () => {
     withTimeout.hasResource('AWS::SQS::Queue', {
       Properties: {
+        FifoQueue: true,
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
         MessageRetentionPeriod: 14 * 24 * 3600,
         SqsManagedSseEnabled: true,
         RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WsNotifyUndeliveredDeadLetterQueue'), 'Arn'] }, maxReceiveCount: 5 },
       },
       DeletionPolicy: 'Retain',
     });
+    withTimeout.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600, RedrivePolicy: Match.absent() });
     expect(wsNotify.undeliveredQueue).toBeDefined();
     expect(actionsOn(withTimeout, 'AckCheck', /WsNotifyUndeliveredQueue/)).toEqual(['sqs:SendMessage']);
     expect(actionsOn(withTimeout, 'AckCheck', /WsNotifyAcks/)).toEqual(['dynamodb:GetItem']);

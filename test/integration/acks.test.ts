@@ -3,7 +3,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { AckTable } from '../../lambdas/core/acks';
 import { StreamTable, userStreamKey } from '../../lambdas/core/streams';
-import type { UndeliveredMessage } from '../../lambdas/core/undelivered';
+import { type UndeliveredMessage, undeliveredIds } from '../../lambdas/core/undelivered';
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
 import { messageEventWith } from '../support/events';
 import { loadHandler } from '../support/load-handler';
@@ -40,7 +40,10 @@ beforeAll(async () => {
   await createAcksTable(stack.db, ACKS_TABLE);
   // No delivery delay here: the tests decide when a check comes out by draining the queue.
   ackChecks = await createQueuePair(stack.sqs, 'AckCheck');
-  undeliveredUrl = (await stack.sqs.send(new CreateQueueCommand({ QueueName: 'Undelivered' }))).QueueUrl as string;
+  // FIFO with per-group deduplication, as the stack makes it.
+  undeliveredUrl = (
+    await stack.sqs.send(new CreateQueueCommand({ QueueName: 'Undelivered.fifo', Attributes: { FifoQueue: 'true', DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' } }))
+  ).QueueUrl as string;
   streams = new StreamTable(stack.db, stack.streamsTableName, { ttlSeconds: 86_400, maxEntries: 1000 });
   const acks = { ...streamsEnvironment(stack), ACKS_TABLE_NAME: ACKS_TABLE };
   ack = loadHandler('ack', acks);
@@ -139,7 +142,12 @@ describe('ack', () => {
 
 describe('the ack check (ackTimeout)', () => {
   const notify = (userId: string, n: number) => enqueue(stack.sqs, stack.notifyUser.url, ...Array.from({ length: n }, (_, i) => JSON.stringify({ userId, id: `${userId}-n${i}`, data: { n: i } })));
-  const undelivered = async () => (await takeAll(stack.sqs, undeliveredUrl)).map((message) => JSON.parse(message.Body as string) as UndeliveredMessage);
+  /** Every Undelivered message: a FIFO queue hands out a group's next message only once the one before is deleted. */
+  const undelivered = async () => {
+    const messages = [];
+    for (let taken = await takeAll(stack.sqs, undeliveredUrl); taken.length > 0; taken = await takeAll(stack.sqs, undeliveredUrl)) messages.push(...taken);
+    return messages.map((message) => JSON.parse(message.Body as string) as UndeliveredMessage);
+  };
 
   it('sends each notification that no connection acked to Undelivered exactly once, with user, seq, epoch and the notification; none for acked ones', async () => {
     await notify('eve', 3);
@@ -191,6 +199,24 @@ describe('the ack check (ackTimeout)', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_100)); // the failed check's visibility timeout lapses
     expect(await drain(stack, ackChecks, ackCheck)).toMatchObject({ processed: 1, failedMessageIds: [] });
     expect(await undelivered()).toEqual([expect.objectContaining({ userId: 'gus', seq: 1 })]);
+  });
+
+  it("sends once when a check's holder died between its send and its mark: the retry sends again, and the FIFO queue drops the repeat", async () => {
+    const [position] = await appendTo('ida', 1);
+    const stream = userStreamKey('ida', undefined);
+    const entry = (await streams.oldestAfter(stream, 0, 1))[0]!;
+    // What the holder sent before it died (its claim then lapses, with no mark).
+    const message: UndeliveredMessage = { userId: 'ida', stream: 'user', seq: entry.seq, epoch: entry.epoch, notification: JSON.parse(entry.content) };
+    const { groupId, deduplicationId } = undeliveredIds(stream, position!);
+    await stack.sqs.send(new SendMessageCommand({ QueueUrl: undeliveredUrl, MessageBody: JSON.stringify(message), MessageGroupId: groupId, MessageDeduplicationId: deduplicationId }));
+    await stack.db.send(
+      new UpdateCommand({ TableName: stack.streamsTableName, Key: { stream, seq: entry.seq }, UpdateExpression: 'SET undeliveredClaimedAt = :at', ExpressionAttributeValues: { ':at': Date.now() - 61_000 } }),
+    );
+    await enqueue(stack.sqs, ackChecks.url, JSON.stringify({ userId: 'ida', ...position }));
+
+    expect(await drain(stack, ackChecks, ackCheck)).toMatchObject({ processed: 1, failedMessageIds: [] });
+
+    expect(await undelivered()).toEqual([message]);
   });
 
   it('dead-letters, as entry_gone, a check whose entry is no longer in its stream', async () => {
