@@ -264,7 +264,7 @@ describe('ws-notify stream', () => {
     );
 
     const line = await stream.until((cli) => jsonLines(cli.stdout).find((frame) => frame.type === 'notification'), 'a notification line');
-    expect(line).toEqual({ type: 'notification', id: 'st-1', time: expect.any(String), data: 'after' });
+    expect(line).toEqual({ type: 'notification', id: 'st-1', time: expect.any(String), data: 'after', stream: 'user', seq: expect.any(Number) });
     stream.signal('SIGINT');
     expect((await stream.exited()).code).toBe(0);
   });
@@ -556,7 +556,7 @@ describe('the ws-notify command line', () => {
       'Usage: ws-notify stream [<topic>] (--user <id> | --token <jwt> | --apikey <key> | --anonymous) [--topic <t>] [--events <a,b>] [--group <g>] [--resume <file>] [target]',
       'Usage: ws-notify connections --user <id> [target]',
       'Usage: ws-notify publish --topic <t> --type <type> [--data <json>] [--subject <s>] [--source <uri>] [--tenant <t>] [target]',
-      'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [--groups <patterns>] [target]',
+      'Usage: ws-notify apikey create --user <id> [--tenant <t>] [--expires <when>] [--scope <scope>] [--topics <patterns>] [--publish-topics <patterns>] [--groups <patterns>] [--auto-subscribe <topics>] [--keepalive] [target]',
       'Usage: ws-notify dlq list [--queue <q>] [--max <n>] [target]',
     ]);
   }, 8 * CLI_TIMEOUT_MS);
