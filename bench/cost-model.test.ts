@@ -135,7 +135,7 @@ describe('streams on and off, at 2 connections per user', () => {
 
   it('models streams on from a path measured with them off, and a contended path as one append per notification', () => {
     expect(streamsOffAndOn(wsNotify).on).toEqual(streamsOffAndOn(streamsOn).on);
-    // A burst to one user: 4.25 appends per notification (lost races), each a consistent Query and a PutItem.
+    // Appends racing from several instances: 4.25 per notification (lost races), each a consistent Query and a PutItem.
     const burst = { ...streamsOn, functionCommands: { ...streamsOn.functionCommands, 'DynamoDB.Query': 5250, 'DynamoDB.PutItem': 4250 }, consistentQueries: 4250 };
     expect(costPerMillionNotifications(burst, lookup, scenario, prices).perNotification.writeRequestUnits).toBe(4.25);
     expect(streamsOffAndOn(burst).on).toEqual(streamsOffAndOn(streamsOn).on);
