@@ -20,7 +20,7 @@ let idleClient: { client: TestClient; openedAt: number };
 
 beforeAll(async () => {
   projectCopy = mkdtempSync(path.join(tmpdir(), 'ws-notify-project-'));
-  for (const entry of ['bin', 'lib', 'lambdas', 'local', 'cdk.json', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+  for (const entry of ['bin', 'lib', 'lambdas', 'local', 'client', 'cdk.json', 'package.json', 'package-lock.json', 'tsconfig.json']) {
     cpSync(path.join(PROJECT_DIR, entry), path.join(projectCopy, entry), { recursive: true });
   }
   symlinkSync(path.join(PROJECT_DIR, 'node_modules'), path.join(projectCopy, 'node_modules'));
