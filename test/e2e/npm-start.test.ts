@@ -95,6 +95,7 @@ describe('npm start', () => {
   it('writes outputs.json in the shape `cdk deploy --outputs-file` writes, with the local endpoints', () => {
     expect(Object.keys(outputs()).sort()).toEqual(
       [
+        'AcksTableName',
         'ApiKeysTableName',
         'ConnectionsTableName',
         'DynamoDbEndpoint',
@@ -108,6 +109,7 @@ describe('npm start', () => {
         'PublishQueueUrl',
         'Region',
         'SqsEndpoint',
+        'StreamsTableName',
         'SubscriptionsTableName',
         'WebSocketUrl',
       ].sort(),
