@@ -79,7 +79,7 @@ describe('the local model of a synthesized app', () => {
   });
 
   it('keeps the core routes, $connect behind its REQUEST authorizer', () => {
-    expect([...app.webSocketApi.routes.keys()].sort()).toEqual(['$connect', '$default', '$disconnect', 'authenticate', 'echo', 'ping', 'publish', 'subscribe', 'unsubscribe']);
+    expect([...app.webSocketApi.routes.keys()].sort()).toEqual(['$connect', '$default', '$disconnect', 'ack', 'authenticate', 'echo', 'history', 'ping', 'publish', 'resume', 'subscribe', 'unsubscribe']);
     expect(app.webSocketApi.routes.get('$connect')?.authorizer).toEqual({ functionName: functionNamed('Authorize').name, identitySources: [] });
     expect(app.webSocketApi).toMatchObject({ stageName: 'live', routeSelectionExpression: '$request.body.action' });
   });
