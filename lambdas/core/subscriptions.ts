@@ -151,6 +151,24 @@ export class SubscriptionTable {
    */
   async subscriptionsOf(connectionId: string): Promise<{ topic: string; group?: string }[]> {
     const found: { topic: string; group?: string }[] = [];
+    for await (const key of this.topicKeysOf(connectionId)) {
+      // `<kind><tenant>#<topic>`: a topic holds no `#`, so it is what follows the last one.
+      const topic = key.slice(key.lastIndexOf('#') + 1);
+      if (!key.startsWith(GROUPED)) {
+        found.push({ topic });
+        continue;
+      }
+      const { Item } = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: { topicKey: key, connectionId }, ProjectionExpression: '#group', ExpressionAttributeNames: { '#group': 'group' } }),
+      );
+      // Gone meanwhile (unsubscribed, or the connection closed): nothing to end.
+      if (Item !== undefined) found.push({ topic, group: Item['group'] as string });
+    }
+    return found;
+  }
+
+  /** The keys of the connection's subscriptions, from the connection index (which holds keys only). */
+  private async *topicKeysOf(connectionId: string): AsyncGenerator<string> {
     const pages = paginateQuery(
       { client: this.db },
       {
@@ -161,22 +179,8 @@ export class SubscriptionTable {
       },
     );
     for await (const page of pages) {
-      for (const item of page.Items ?? []) {
-        const key = item['topicKey'] as string;
-        // `<kind><tenant>#<topic>`: a topic holds no `#`, so it is what follows the last one.
-        const topic = key.slice(key.lastIndexOf('#') + 1);
-        if (!key.startsWith(GROUPED)) {
-          found.push({ topic });
-          continue;
-        }
-        const { Item } = await this.db.send(
-          new GetCommand({ TableName: this.tableName, Key: { topicKey: key, connectionId }, ProjectionExpression: '#group', ExpressionAttributeNames: { '#group': 'group' } }),
-        );
-        // Gone meanwhile (unsubscribed, or the connection closed): nothing to end.
-        if (Item !== undefined) found.push({ topic, group: Item['group'] as string });
-      }
+      for (const item of page.Items ?? []) yield item['topicKey'] as string;
     }
-    return found;
   }
 
   /** The connection's subscription to the topic (in `tenant`), plain or grouped, if it holds one: its filters and group. */
@@ -207,18 +211,7 @@ export class SubscriptionTable {
     for (const topic of removed?.subscribedTopics ?? []) {
       for (const kind of [PLAIN, GROUPED]) keys.set(kind + topicKey(topic, removed?.tenant), { topicKey: kind + topicKey(topic, removed?.tenant), connectionId });
     }
-    const pages = paginateQuery(
-      { client: this.db },
-      {
-        TableName: this.tableName,
-        IndexName: CONNECTION_INDEX,
-        KeyConditionExpression: 'connectionId = :connectionId',
-        ExpressionAttributeValues: { ':connectionId': connectionId },
-      },
-    );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) keys.set(item['topicKey'] as string, { topicKey: item['topicKey'] as string, connectionId });
-    }
+    for await (const key of this.topicKeysOf(connectionId)) keys.set(key, { topicKey: key, connectionId });
     const all = [...keys.values()];
     for (let start = 0; start < all.length; start += 25) {
       let requests = all.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
