@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
@@ -10,22 +10,33 @@ import { buildApp } from '../../bin/app';
 import { buildApp as buildOrderEnrichmentApp } from '../../examples/order-enrichment/bin/app';
 import { wsNotifyPropsFromContext } from '../../lib/app-context';
 import { WsNotifyStack } from '../../lib/ws-notify-stack';
+import { ACCOUNT, DEPLOY_VARIANTS, type DeployVariant, dispose, JWT, newApp as newAppIn, ORDER_ENRICHMENT } from './deploy-variants';
+import { breakingChanges, type LogicalIds, logicalIdsOf, unrecordedOf } from './logical-ids';
+import { readFixture, RECORDED_REGION } from './record-logical-ids';
 
 // Every documented way to deploy, synthesized as `cdk deploy` synthesizes it: through bin/app.ts,
 // with the account and region the CDK CLI hands the app, and cdk-nag's checks on.
 
-const ACCOUNT = '123456789012';
 const REGIONS = ['eu-west-1', 'ap-southeast-2'];
-const JWT = { jwtIssuer: 'https://issuer.example.com', jwtAudience: 'my-app' };
 
 const outdirs: string[] = [];
-afterAll(() => outdirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => dispose(outdirs));
 
 /** A fresh app as the CLI starts it: context as `-c` passes it (strings), bundling skipped to keep the tests fast. */
-function newApp(context: Record<string, string>): App {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'ws-notify-deploy-synth-'));
-  outdirs.push(outdir);
-  return new App({ outdir, context: { 'aws:cdk:bundling-stacks': [], ...context } });
+const newApp = (context: Record<string, string>): App => newAppIn(context, outdirs);
+
+const recordedLogicalIds = readFixture();
+
+/**
+ * The template updates a stack deployed from the recorded one in place: no logical ID gone or
+ * retyped, no index changed, at most one new index per table, and every new resource recorded.
+ */
+function expectToUpdateInPlace(variant: string, template: Template): void {
+  const recorded: LogicalIds | undefined = recordedLogicalIds[variant];
+  const synthesized = logicalIdsOf(template);
+  expect({ variant, breaking: recorded ? breakingChanges(recorded, synthesized) : ['not recorded'] }).toEqual({ variant, breaking: [] });
+  const unrecorded = unrecordedOf(recorded!, synthesized);
+  expect({ variant, unrecorded, fix: 'npm run record:logical-ids' }).toEqual({ variant, unrecorded: [], fix: 'npm run record:logical-ids' });
 }
 
 /** Synthesizes the app; cdk-nag's errors, one line each, from the validation report synth writes when it fails. */
@@ -52,54 +63,56 @@ function environmentOf(template: Template, functionId: string): Record<string, u
   return fn['Properties']['Environment']['Variables'];
 }
 
-const VARIANTS: [string, Record<string, string>, (template: Template) => void][] = [
-  ['default (JWT)', JWT, (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ JWT_ISSUER: JWT.jwtIssuer, ACCEPT_API_KEYS: 'true' })],
-  ['tenants', { ...JWT, tenantClaim: 'org' }, (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ TENANT_CLAIM: 'org' })],
-  ['anonymous', { ...JWT, allowAnonymous: 'true' }, (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ ALLOW_ANONYMOUS: 'true' })],
-  ['public topics', { ...JWT, publicTopics: 'news,status.*' }, (template) => expect(environmentOf(template, 'Subscribe')).toMatchObject({ PUBLIC_TOPICS: '["news","status.*"]' })],
-  ['public groups', { ...JWT, publicGroups: 'lobby#viewers,status.*' }, (template) => expect(environmentOf(template, 'Subscribe')).toMatchObject({ PUBLIC_GROUPS: '["lobby#viewers","status.*"]' })],
-  ['maxSubscriptionsPerConnection', { ...JWT, maxSubscriptionsPerConnection: '250' }, (template) =>
+const ASSERTIONS: [DeployVariant, (template: Template) => void][] = [
+  ['default (JWT)', (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ JWT_ISSUER: JWT.jwtIssuer, ACCEPT_API_KEYS: 'true' })],
+  ['tenants', (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ TENANT_CLAIM: 'org' })],
+  ['anonymous', (template) => expect(environmentOf(template, 'Authorize')).toMatchObject({ ALLOW_ANONYMOUS: 'true' })],
+  ['public topics', (template) => expect(environmentOf(template, 'Subscribe')).toMatchObject({ PUBLIC_TOPICS: '["news","status.*"]' })],
+  ['public groups', (template) => expect(environmentOf(template, 'Subscribe')).toMatchObject({ PUBLIC_GROUPS: '["lobby#viewers","status.*"]' })],
+  ['maxSubscriptionsPerConnection', (template) =>
     expect(environmentOf(template, 'Subscribe')).toMatchObject({ MAX_SUBSCRIPTIONS_PER_CONNECTION: '250' })],
-  ['connection limits', { ...JWT, maxConnectionsPerUser: '10', maxConnectionsPerApiKey: '100' }, (template) =>
+  ['connection limits', (template) =>
     expect(environmentOf(template, 'Connect')).toMatchObject({ MAX_CONNECTIONS_PER_USER: '10', MAX_CONNECTIONS_PER_API_KEY: '100' })],
-  ['key-only (no JWT)', {}, (template) => {
+  ['key-only (no JWT)', (template) => {
     expect(environmentOf(template, 'Authorize')).toMatchObject({ ACCEPT_API_KEYS: 'true', ALLOW_ANONYMOUS: 'false' });
     expect(environmentOf(template, 'Authorize')).not.toHaveProperty('JWT_ISSUER');
   }],
-  ['anonymous-only', { apiKeys: 'false', allowAnonymous: 'true' }, (template) =>
+  ['anonymous-only', (template) =>
     expect(environmentOf(template, 'Authorize')).toMatchObject({ ACCEPT_API_KEYS: 'false', ALLOW_ANONYMOUS: 'true' })],
-  ['JWT without API keys', { ...JWT, apiKeys: 'false' }, (template) =>
+  ['JWT without API keys', (template) =>
     expect(environmentOf(template, 'Authorize')).toMatchObject({ JWT_ISSUER: JWT.jwtIssuer, ACCEPT_API_KEYS: 'false' })],
-  ['configureApiGatewayAccountLogging=false', { ...JWT, configureApiGatewayAccountLogging: 'false' }, (template) =>
+  ['configureApiGatewayAccountLogging=false', (template) =>
     template.resourceCountIs('AWS::ApiGateway::Account', 0)],
-  ['consumer concurrency', { ...JWT, notifyUserConcurrency: '5', notifyConnectionConcurrency: '100', publishConcurrency: '2' }, (template) => {
+  ['consumer concurrency', (template) => {
     const concurrencies = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).map(
       (mapping) => mapping['Properties']['ScalingConfig']['MaximumConcurrency'],
     );
     // publishConcurrency bounds both of the topic fan-out's queues: Publish and its page queue.
     expect(concurrencies.sort((a, b) => a - b)).toEqual([2, 2, 5, 100]);
   }],
-  ['keepalive', { ...JWT, keepalive: 'requested' }, (template) => {
+  ['keepalive', (template) => {
     expect(environmentOf(template, 'Connect')).toMatchObject({ KEEPALIVE: 'requested' });
     template.resourceCountIs('AWS::Events::Rule', 2);
   }],
-  ['history settings', { ...JWT, historyTtl: '600', historyMaxEntries: '100', replayLimit: '50' }, (template) =>
+  ['history settings', (template) =>
     expect(environmentOf(template, 'NotifyUser')).toMatchObject({ HISTORY_TTL_SECONDS: '600', HISTORY_MAX_ENTRIES: '100', REPLAY_LIMIT: '50' })],
-  ['history=false', { ...JWT, history: 'false' }, (template) => {
+  ['history=false', (template) => {
     expect(environmentOf(template, 'NotifyUser')).not.toHaveProperty('STREAMS_TABLE_NAME');
     expect(Object.keys(template.findResources('AWS::DynamoDB::Table')).filter((id) => id.includes('Streams'))).toEqual([]);
   }],
-  ['ackTimeout', { ...JWT, ackTimeout: '120' }, (template) => {
+  ['ackTimeout', (template) => {
     template.hasResourceProperties('AWS::SQS::Queue', { DelaySeconds: 120 });
     expect(environmentOf(template, 'NotifyUser')).toHaveProperty('ACK_CHECK_QUEUE_URL');
     expect(Object.keys(template.toJSON().Outputs)).toContain('UndeliveredQueueUrl');
   }],
-  ['stackName', { ...JWT, stackName: 'WsNotifyStaging' }, (template) =>
+  ['stackName', (template) =>
     expect(environmentOf(template, 'Connect')).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'WsNotifyStaging' })],
 ];
 
+const VARIANTS = ASSERTIONS.map(([name, assertVariant]) => [name, DEPLOY_VARIANTS[name], assertVariant] as const);
+
 describe.each(REGIONS)('bin/app.ts in %s, as `cdk deploy` synthesizes it', (region) => {
-  it.each(VARIANTS)('synthesizes %s with no cdk-nag error, in the account and region the CLI gave it', (_, context, assertVariant) => {
+  it.each(VARIANTS)('synthesizes %s with no cdk-nag error, in the account and region the CLI gave it, keeping every recorded logical ID', (variant, context, assertVariant) => {
     const app = newApp(context);
     const stack = buildApp(app, { CDK_DEFAULT_ACCOUNT: ACCOUNT, CDK_DEFAULT_REGION: region });
 
@@ -109,6 +122,7 @@ describe.each(REGIONS)('bin/app.ts in %s, as `cdk deploy` synthesizes it', (regi
     // The statement cdk-nag's IAM5 acknowledgement names, with this account and region in it.
     expect(JSON.stringify(template.toJSON())).toContain(`:execute-api:${region}:${ACCOUNT}:`);
     assertVariant(template);
+    if (region === RECORDED_REGION) expectToUpdateInPlace(variant, template);
   });
 });
 
@@ -178,13 +192,15 @@ describe('two instances in one account and region (production and staging)', () 
 });
 
 describe('examples/order-enrichment', () => {
-  it.each(REGIONS)('synthesizes in %s with its enricher and no cdk-nag error', (region) => {
+  it.each(REGIONS)('synthesizes in %s with its enricher and no cdk-nag error, keeping every recorded logical ID', (region) => {
     const app = newApp(JWT);
     const stack: Stack = buildOrderEnrichmentApp(app, { CDK_DEFAULT_ACCOUNT: ACCOUNT, CDK_DEFAULT_REGION: region });
 
     expect(nagErrorsOf(app)).toEqual([]);
     expect(stack.environment).toBe(`aws://${ACCOUNT}/${region}`);
-    expect(environmentOf(Template.fromStack(stack), 'TopicFanOut')).toHaveProperty('ENRICHERS');
+    const template = Template.fromStack(stack);
+    expect(environmentOf(template, 'TopicFanOut')).toHaveProperty('ENRICHERS');
+    if (region === RECORDED_REGION) expectToUpdateInPlace(ORDER_ENRICHMENT, template);
   });
 });
 
