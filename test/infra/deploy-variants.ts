@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
@@ -36,11 +36,14 @@ export type DeployVariant = keyof typeof DEPLOY_VARIANTS;
 /** The example app that passes enrichers (the enriching topic fan-out), synthesized like the others. */
 export const ORDER_ENRICHMENT = 'examples/order-enrichment';
 
-/** A fresh app as the CLI starts it, bundling skipped (these read the template); its outdir goes with `dispose`. */
+/** cdk.json's context (feature flags such as minimizePolicies), which the CLI hands every synth. */
+const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+
+/** A fresh app as the CLI starts it, with cdk.json's context, bundling skipped (these read the template); its outdir goes with `dispose`. */
 export function newApp(context: Record<string, string>, outdirs: string[]): App {
   const outdir = mkdtempSync(path.join(tmpdir(), 'ws-notify-deploy-synth-'));
   outdirs.push(outdir);
-  return new App({ outdir, context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  return new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
 }
 
 export function dispose(outdirs: string[]): void {
