@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { build, type BuildOptions, stop as stopEsbuild } from 'esbuild';
 import { BUNDLING_ALIASES } from '../lib/ws-notify';
-import { readSynthesizedStack, resourcesOfType, type TemplateResource } from '../local/cloud-assembly';
+import { readSynthesizedStack, resourcesOfType, type TemplateResource } from '../local/cloudformation/cloud-assembly';
 import { median, round } from './stats';
 
 const run = promisify(execFile);

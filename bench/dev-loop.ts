@@ -1,7 +1,7 @@
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
-import { freePort } from '../local/engines';
+import { freePort } from '../local/engines/engine-processes';
 import { type LocalRuntime, type StartupReport, startLocalRuntime } from '../local/runtime';
 import type { Progress } from './progress';
 

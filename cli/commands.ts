@@ -6,7 +6,7 @@ import { ConnectionTable } from '../lambdas/core/connections';
 import { topicStream, USER_STREAM } from '../lambdas/core/frames';
 import { type StreamEntry, StreamTable, topicStreamKey, userStreamKey } from '../lambdas/core/streams';
 import type { PublishMessage } from '../lambdas/core/topics';
-import { LocalIssuer, type TokenRequest } from '../local/issuer';
+import { LocalIssuer, type TokenRequest } from '../local/dev-endpoints/issuer';
 import { documentClientFor, managementApiClientFor, sqsClientFor } from './clients';
 import type { Notification, StreamName } from './command-line';
 import type { LocalTarget, StreamOutputKey, Target } from './target';

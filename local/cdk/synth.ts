@@ -33,7 +33,7 @@ export interface OpaqueBundle {
   scope: string;
 }
 
-/** What the CDK app's process read during a synth, as local/synth-recorder.cjs reports it. */
+/** What the CDK app's process read during a synth, as local/cdk/synth-recorder.cjs reports it. */
 export interface SynthRecording {
   /** Every module the app loaded (its own sources, aws-cdk-lib, the TypeScript loader). */
   modules: string[];

@@ -2,8 +2,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { FunctionDefinition } from './app-model';
-import { nodeExecutableFor, UnsupportedRuntimeError } from './lambda-node';
+import type { FunctionDefinition } from '../cloudformation/app-model';
+import { nodeExecutableFor, UnsupportedRuntimeError } from './node-runtimes';
 
 /** A function invocation that failed, shaped like Lambda's error payload. */
 export class FunctionError extends Error {
@@ -58,7 +58,7 @@ interface Instance {
   pending?: { invocationId: string; settle: (outcome: { result?: unknown; error?: Error }) => void };
 }
 
-const ENVIRONMENT_FILE = path.join(__dirname, 'lambda-environment.mjs');
+const ENVIRONMENT_FILE = path.join(__dirname, 'execution-environment.mjs');
 
 /** Lambda's limit on an environment's init, after which the invocation fails. */
 const INIT_TIMEOUT_MS = 10_000;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { PayloadFormatVersion } from './app-model';
+import type { PayloadFormatVersion } from '../cloudformation/app-model';
 import type { SelectedRoute } from './http-api-routing';
 import { apacheTime } from './websocket-events';
 

@@ -1,11 +1,11 @@
 import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import type { RouteDefinition, WebSocketApiDefinition } from './app-model';
+import type { RouteDefinition, WebSocketApiDefinition } from '../cloudformation/app-model';
 import { authorizerResultBytes, integrationContext, policyDecision, WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES } from './authorizer-policy';
-import { FunctionError } from './functions';
+import { FunctionError } from '../lambda/functions';
 import type { ConnectionInfo, ConnectionRegistry, PostOutcome } from './management-api';
-import { LOCAL_ACCOUNT_ID } from './provision';
+import { LOCAL_ACCOUNT_ID } from '../cloudformation/provision';
 import {
   type AuthorizerContext,
   authorizerEvent,

@@ -31,7 +31,7 @@ export function foreignHostOf(request: IncomingMessage): string | undefined {
  */
 export function foreignOriginOf(request: IncomingMessage): string | undefined {
   const origin = request.headers.origin;
-  // The port speaks TLS too (tls.ts): its pages may be loaded over https.
+  // The port speaks TLS too (http/tls.ts): its pages may be loaded over https.
   const origins = loopbackHosts(request.socket.localPort).flatMap((host) => [`http://${host}`, `https://${host}`]);
   if (origin === undefined || origins.includes(origin.toLowerCase())) return undefined;
   return `Origin ${origin} is refused: the local runtime serves pages of its own origin only (${origins.join(', ')})`;

@@ -1,4 +1,4 @@
-import type { HttpApiDefinition, HttpRouteDefinition, HttpStageDefinition } from './app-model';
+import type { HttpApiDefinition, HttpRouteDefinition, HttpStageDefinition } from '../cloudformation/app-model';
 
 /** Where API Gateway sends a request: the stage, the route, and what the route's path variables captured. */
 export interface SelectedRoute {

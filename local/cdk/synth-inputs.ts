@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Dirent, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
-import { readSynthesizedStack, resourcesOfType } from './cloud-assembly';
+import { readSynthesizedStack, resourcesOfType } from '../cloudformation/cloud-assembly';
 import { type EsbuildBundle, type SynthRecording, watchedDirectories } from './synth';
 
 /** A NodejsFunction bundle of the running app: how to build it again, and which functions run it. */

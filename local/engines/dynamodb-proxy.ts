@@ -1,6 +1,6 @@
 import { Agent, createServer, type IncomingMessage, request as forward, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Faults } from './faults';
+import type { Faults } from '../dev-endpoints/faults';
 
 /**
  * The tables a DynamoDB (JSON protocol) request names: `TableName`, the keys of a batch's

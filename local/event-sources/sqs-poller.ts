@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { EventSourceMappingDefinition } from './app-model';
+import type { EventSourceMappingDefinition } from '../cloudformation/app-model';
 import { toSqsRecord } from './sqs-records';
 
 /** Lambda polls a standard queue with five batches at once to begin with. */
@@ -47,7 +47,7 @@ export class SqsEventSourcePoller {
     private readonly invoke: Invoke,
     private readonly region: string,
     private readonly onError: (error: Error) => void,
-    /** How long a received batch waits before the function gets it (an injected fault; see local/faults.ts). */
+    /** How long a received batch waits before the function gets it (an injected fault; see local/dev-endpoints/faults.ts). */
     private readonly delayMs: () => number = () => 0,
   ) {}
 

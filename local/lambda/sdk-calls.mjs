@@ -1,5 +1,5 @@
 // Counts the AWS SDK commands an execution environment sends, for measurements (opt-in: see
-// `onInvocation` in runtime.ts). A bundled SDK's clients cannot be reached from outside the bundle to
+// `onInvocation` in local/runtime.ts). A bundled SDK's clients cannot be reached from outside the bundle to
 // add a middleware, so this reads what the SDK itself puts on each request, through Node's
 // `http.client.request.start` diagnostics channel: `amz-sdk-invocation-id` is set once per command
 // and kept across its retries (so a command is counted once, its HTTP attempts separately), and the

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sigV4AccessKeyOf } from './browser-guard';
+import { sigV4AccessKeyOf } from '../http/browser-guard';
 import { FunctionError } from './functions';
-import { LOCAL_ACCOUNT_ID } from './provision';
-import { readBodyWithin } from './request-body';
+import { LOCAL_ACCOUNT_ID } from '../cloudformation/provision';
+import { readBodyWithin } from '../http/request-body';
 
 /** The functions the Invoke API reaches: the running app's. */
 export interface InvokableFunctions {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { resourcesOfType, type SynthesizedStack, type TemplateResource } from './cloud-assembly';
 import { resolve, type ResolveContext, resolveString, UnsupportedTemplateError } from './intrinsics';
-import { nodeExecutableFor, UnsupportedRuntimeError } from './lambda-node';
+import { nodeExecutableFor, UnsupportedRuntimeError } from '../lambda/node-runtimes';
 
 /** A Lambda function as the template defines it, its environment resolved to local resources. */
 export interface FunctionDefinition {
@@ -66,7 +66,7 @@ export interface HttpAuthorizerDefinition {
 
 export type HttpRouteAuthorization =
   | { type: 'NONE' }
-  /** Signature Version 4, which the runtime cannot verify: see http-api.ts. */
+  /** Signature Version 4, which the runtime cannot verify: see apigateway/http-api.ts. */
   | { type: 'AWS_IAM' }
   | { type: 'CUSTOM'; authorizer: HttpAuthorizerDefinition };
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { ScheduledRuleDefinition } from './app-model';
-import { LOCAL_ACCOUNT_ID } from './provision';
+import type { ScheduledRuleDefinition } from '../cloudformation/app-model';
+import { LOCAL_ACCOUNT_ID } from '../cloudformation/provision';
 
 /** The event EventBridge sends a rule's targets on each scheduled run, unless the target sets an Input. */
 export function scheduledEvent(rule: ScheduledRuleDefinition, region: string, time: Date): Record<string, unknown> {
