@@ -213,7 +213,7 @@ export class LocalFunction {
     const child = fork(ENVIRONMENT_FILE, options.onInvocation ? ['--measure'] : [], {
       execPath: node,
       // Not this process's flags (a TypeScript loader, say): Lambda's Node runs with none. Only a CPU
-      // profile asked of the runtime extends to its functions (bench/profile-summary.ts reads them).
+      // profile asked of the runtime extends to its functions (bench/measurements/profile-summary.ts reads them).
       execArgv: process.execArgv.filter((flag) => flag.startsWith('--cpu-prof')),
       cwd: definition.codeDir,
       env: {

@@ -4,11 +4,11 @@ import * as path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { readSynthesizedStack, resourcesOfType } from '../local/cloudformation/cloud-assembly';
-import type { InvocationReport } from '../local/lambda/functions';
-import { type LocalOutputs, type LocalRuntime, startLocalRuntime } from '../local/runtime';
-import { handlerName } from './bundles';
-import { dynamoDbItemBytes } from './cost-model';
+import { readSynthesizedStack, resourcesOfType } from '../../local/cloudformation/cloud-assembly';
+import type { InvocationReport } from '../../local/lambda/functions';
+import { type LocalOutputs, type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { handlerName } from '../measurements/bundles';
+import { dynamoDbItemBytes } from '../cost/cost-model';
 
 /** A local runtime started for the benchmark, with clients for its queues and table. */
 export interface RuntimeUnderBench {

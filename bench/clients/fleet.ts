@@ -5,7 +5,7 @@ import type { FleetReply, FleetRequest, RunRecord, SocketSpec } from './fleet-pr
 type Request = FleetRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 const FLEET_FILE = path.join(__dirname, 'client-fleet.ts');
-const PROJECT_DIR = path.join(__dirname, '..');
+const PROJECT_DIR = path.join(__dirname, '..', '..');
 
 /** What one run delivered, with latencies in this process's clock. */
 export interface Deliveries extends Omit<RunRecord, 'latencies'> {
@@ -13,7 +13,7 @@ export interface Deliveries extends Omit<RunRecord, 'latencies'> {
 }
 
 /**
- * The WebSocket clients, in a child process (bench/client-fleet.ts), and how to drive them: open
+ * The WebSocket clients, in a child process (bench/clients/client-fleet.ts), and how to drive them: open
  * connections, then count and time the notification frames of each run.
  */
 export class ClientFleet {

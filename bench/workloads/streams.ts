@@ -2,13 +2,13 @@ import { loadavg } from 'node:os';
 import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import WebSocket from 'ws';
-import { createClient } from '../client/src';
-import { ConnectionTable } from '../lambdas/core/connections';
-import { StreamTable, userStreamKey } from '../lambdas/core/streams';
-import type { AwsCallMeter } from './aws-calls';
-import type { Progress } from './progress';
-import type { RuntimeUnderBench } from './runtime-under-bench';
-import { median, round } from './stats';
+import { createClient } from '../../client/src';
+import { ConnectionTable } from '../../lambdas/core/connections';
+import { StreamTable, userStreamKey } from '../../lambdas/core/streams';
+import type { AwsCallMeter } from '../measurements/aws-calls';
+import type { Progress } from '../runner/progress';
+import type { RuntimeUnderBench } from '../runner/runtime-under-bench';
+import { median, round } from '../runner/stats';
 
 export interface StreamsResult {
   /** When it ran and how loaded the machine was (it may be merged into a report of another run). */

@@ -1,6 +1,6 @@
 // The benchmark's WebSocket clients, in a process of their own: the runtime under test keeps its
 // event loop (and its memory figure) to itself, as it would with remote clients. Driven over IPC by
-// bench/fleet.ts; records, per run, the latency of every notification frame it receives.
+// bench/clients/fleet.ts; records, per run, the latency of every notification frame it receives.
 import WebSocket from 'ws';
 import type { FleetReply, FleetRequest, RunRecord, SocketSpec } from './fleet-protocol';
 

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { ClientFleet } from './fleet';
-import type { SocketSpec } from './fleet-protocol';
-import type { Matrix } from './matrix';
-import { rssMbByRole, sampleProcesses } from './processes';
-import type { Progress } from './progress';
-import { round } from './stats';
+import type { ClientFleet } from '../clients/fleet';
+import type { SocketSpec } from '../clients/fleet-protocol';
+import type { Matrix } from '../runner/matrix';
+import { rssMbByRole, sampleProcesses } from '../runner/processes';
+import type { Progress } from '../runner/progress';
+import { round } from '../runner/stats';
 
 export interface ScaleResult {
   /** Connections the phase aimed at (the cap: the run is bounded). */

@@ -3,13 +3,13 @@ import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { build, type BuildOptions, stop as stopEsbuild } from 'esbuild';
-import { BUNDLING_ALIASES } from '../lib/ws-notify';
-import { readSynthesizedStack, resourcesOfType, type TemplateResource } from '../local/cloudformation/cloud-assembly';
-import { median, round } from './stats';
+import { BUNDLING_ALIASES } from '../../lib/ws-notify';
+import { readSynthesizedStack, resourcesOfType, type TemplateResource } from '../../local/cloudformation/cloud-assembly';
+import { median, round } from '../runner/stats';
 
 const run = promisify(execFile);
 const PROBE = path.join(__dirname, 'import-probe.mjs');
-const PROJECT_DIR = path.join(__dirname, '..');
+const PROJECT_DIR = path.join(__dirname, '..', '..');
 
 /** One synthesized function bundle: the file `cdk deploy` uploads. */
 export interface FunctionBundle {

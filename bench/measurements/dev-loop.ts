@@ -1,9 +1,9 @@
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
-import { freePort } from '../local/engines/engine-processes';
-import { type LocalRuntime, type StartupReport, startLocalRuntime } from '../local/runtime';
-import type { Progress } from './progress';
+import { freePort } from '../../local/engines/engine-processes';
+import { type LocalRuntime, type StartupReport, startLocalRuntime } from '../../local/runtime';
+import type { Progress } from '../runner/progress';
 
 /** One start of the runtime: to ready, as `npm start` reports it, and when each part was done. */
 export interface StartMeasurement extends StartupReport {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { PurgeQueueCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { ClientFleet } from './fleet';
-import type { Progress } from './progress';
-import type { RawFanOutServer } from './raw-ws';
-import { type LatencySummary, round, summarizeLatencies } from './stats';
+import type { ClientFleet } from '../clients/fleet';
+import type { Progress } from '../runner/progress';
+import type { RawFanOutServer } from '../runner/raw-ws';
+import { type LatencySummary, round, summarizeLatencies } from '../runner/stats';
 
 /** The `data` of every benchmark notification: which run and message it is, and when it was handed over. */
 export interface BenchData {

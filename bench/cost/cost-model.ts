@@ -1,7 +1,7 @@
 /**
  * What a million notifications cost on AWS, from what one design's delivery path was measured to do
  * per notification. The formulas are written out in docs/performance.md; every price comes from
- * bench/prices.json.
+ * bench/cost/prices.json.
  */
 
 export interface Prices {

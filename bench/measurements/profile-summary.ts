@@ -1,7 +1,7 @@
 // Where the CPU went in a profiled benchmark run, by thread and by package:
 //
 //   node --cpu-prof --cpu-prof-dir=/tmp/bench-profile --import tsx bench/run.ts --quick --only e2e
-//   npx tsx bench/profile-summary.ts /tmp/bench-profile
+//   npx tsx bench/measurements/profile-summary.ts /tmp/bench-profile
 //
 // Node writes one .cpuprofile per thread and process: the main thread (gateway, management API,
 // pollers, the benchmark's own sends) and each function's execution environments (a process each,
@@ -32,7 +32,7 @@ interface BuiltHandler {
   map: SourceMap;
 }
 
-const HANDLERS_DIR = path.join(__dirname, '..', 'lambdas', 'handlers');
+const HANDLERS_DIR = path.join(__dirname, '..', '..', 'lambdas', 'handlers');
 
 async function buildHandlers(): Promise<BuiltHandler[]> {
   const handlers: BuiltHandler[] = [];
@@ -72,7 +72,7 @@ function packageOf(source: string): string {
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
-  if (!dir) throw new Error('usage: npx tsx bench/profile-summary.ts <directory of .cpuprofile files>');
+  if (!dir) throw new Error('usage: npx tsx bench/measurements/profile-summary.ts <directory of .cpuprofile files>');
   const handlers = await buildHandlers();
   const groups = new Map<string, { threads: number; busyMs: number; byPackage: Map<string, number> }>();
   for (const file of readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'))) {

@@ -2,7 +2,7 @@
 // then resolves a command's middleware stack once per client and command class, instead of on every
 // send; lambdas/clients.ts sets it on the SQS and management API clients):
 //
-//   npx tsx bench/sdk-call-cost.ts
+//   npx tsx bench/measurements/sdk-call-cost.ts
 //
 // The calls go to a stub on 127.0.0.1 that answers at once, so what is timed is the SDK's own work
 // (middleware, serialization, signing, the HTTP client) plus the stub's, which is the same for both.

@@ -1,6 +1,6 @@
-import type { BrowserBundleSize } from '../client/bundle';
-import type { BundleMeasurement } from './bundles';
-import type { DevLoopResult } from './dev-loop';
+import type { BrowserBundleSize } from '../../client/bundle';
+import type { BundleMeasurement } from '../measurements/bundles';
+import type { DevLoopResult } from '../measurements/dev-loop';
 import {
   backendEnqueuePerMillionUsd,
   type ConnectionLookup,
@@ -15,12 +15,12 @@ import {
   type Prices,
   STREAM_APPEND_PER_NOTIFICATION,
   streamsOffAndOn,
-} from './cost-model';
-import { KEEPALIVE_PERIOD_MINUTES, KEEPALIVE_SHARDS } from '../lambdas/core/keepalive';
-import type { AwsCallSummary, ConfigResult, MatrixResult, MeasuredPhase } from './matrix';
-import type { BenchSettings } from './options';
-import type { ScaleResult } from './scale';
-import type { StreamsResult } from './streams';
+} from '../cost/cost-model';
+import { KEEPALIVE_PERIOD_MINUTES, KEEPALIVE_SHARDS } from '../../lambdas/core/keepalive';
+import type { AwsCallSummary, ConfigResult, MatrixResult, MeasuredPhase } from '../runner/matrix';
+import type { BenchSettings } from '../runner/options';
+import type { ScaleResult } from '../workloads/scale';
+import type { StreamsResult } from '../workloads/streams';
 
 /** One design's section of latest.json: the reference configuration's numbers, then every configuration. */
 export interface DesignSection {
@@ -371,7 +371,7 @@ export interface BenchResults {
 
 /**
  * Derives everything that is computed rather than measured (calls per delivery, the cost model, the
- * targets) from the measurements in `results`; bench/render.ts runs it again on a saved latest.json.
+ * targets) from the measurements in `results`; bench/report/render.ts runs it again on a saved latest.json.
  */
 export function analyse(results: BenchResults, prices: Prices & { lookedUp: string }): void {
   const { settings } = results;
@@ -397,7 +397,7 @@ export function analyse(results: BenchResults, prices: Prices & { lookedUp: stri
   }
   const costs: NonNullable<BenchResults['costPerMillionUsd']> = {
     ...sharedCosts(prices),
-    prices: { lookedUp: prices.lookedUp, file: 'bench/prices.json' },
+    prices: { lookedUp: prices.lookedUp, file: 'bench/cost/prices.json' },
   };
   const indexEntryBytes = results.e2e?.tables?.indexEntryBytes;
   if (wsCalls && wsReference && indexEntryBytes !== undefined) {

@@ -1,6 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
-import type { InvocationReport } from '../local/lambda/functions';
+import type { InvocationReport } from '../../local/lambda/functions';
 
 /** What the functions of one design did in a measured window, per function. */
 export interface FunctionUsage {
