@@ -11,11 +11,93 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { sqsClientFor } from './clients';
-import type { DeadLetterQueueName } from './command-line';
-import { CommandError } from './commands';
-import { describeDeadLetter, isYes, purgeConsent } from './dead-letter-report';
-import type { DeadLetterOutputKey, StackOutputs, Target } from './target';
+import { sqsClientFor } from '../clients';
+import { describeDeadLetter, isYes, purgeConsent } from '../dead-letter-report';
+import { type HelpCommandLine, parseOptions, type TargetOptions, targetOf, UsageError } from '../options';
+import { CommandError, type DeadLetterOutputKey, type StackOutputs, type Target } from '../target';
+import { TARGET_HELP } from '../usage';
+
+/** The queues that have a dead-letter queue, as `dlq --queue` names them. */
+export const DEAD_LETTER_QUEUE_NAMES = ['notify-user', 'notify-connection', 'publish'] as const;
+export type DeadLetterQueueName = (typeof DEAD_LETTER_QUEUE_NAMES)[number];
+
+/** `dlq list` shows at most this many messages per queue unless `--max` says otherwise. */
+export const DEFAULT_DLQ_LIST_MAX = 100;
+const MAX_DLQ_LIST_MAX = 10_000;
+
+const DLQ_USAGE = `Usage: ws-notify dlq list [--queue <q>] [--max <n>] [target]
+       ws-notify dlq redrive [--queue <q>] [--no-wait] [target]
+       ws-notify dlq purge [--queue <q>] [--yes] [target]
+
+The dead-letter queues hold what the stack could not deliver: messages a function refused for
+good, with an ErrorCode and ErrorMessage saying why, and messages that failed every receive
+their queue allows (a cause that lasted: a missing table, an API that kept failing). Fix the
+cause, then redrive them.
+
+  list      the dead-lettered messages, one JSON line each: the queue, the message id, when it
+            was sent and its age, its receive count, why it is there, and a summary of its body.
+            Listing hides each message from other readers until the list is done
+  redrive   moves them back to their queue with an SQS message move task, and waits for it.
+            A redriven message is a new SQS message (a new message id and sent time) with the
+            same body and attributes
+  purge     deletes them for good, once you confirm (SQS purges a queue at most once a minute)
+
+Options:
+  --queue <q>   notify-user, notify-connection or publish (default: all three)
+  --max <n>     list at most this many messages per queue (default ${DEFAULT_DLQ_LIST_MAX})
+  --no-wait     start the redrive and print its task, without waiting for it to finish
+  --yes         purge without asking; required where there is no terminal to ask at
+
+${TARGET_HELP}`;
+
+export type DlqCommandLine =
+  | { command: 'dlq list'; target: TargetOptions; queues: DeadLetterQueueName[]; max: number }
+  | { command: 'dlq redrive'; target: TargetOptions; queues: DeadLetterQueueName[]; wait: boolean }
+  | { command: 'dlq purge'; target: TargetOptions; queues: DeadLetterQueueName[]; yes: boolean };
+
+export function parseDlq(args: string[]): DlqCommandLine | HelpCommandLine {
+  const [subcommand, ...rest] = args;
+  switch (subcommand) {
+    case 'list': {
+      const values = parseOptions(rest, DLQ_USAGE, ['queue', 'max']);
+      if (values.help) return { command: 'help', text: DLQ_USAGE };
+      return { command: 'dlq list', target: targetOf(values), queues: deadLetterQueues(values.queue), max: listMax(values.max) };
+    }
+    case 'redrive': {
+      const values = parseOptions(rest, DLQ_USAGE, ['queue'], { flags: ['no-wait'] });
+      if (values.help) return { command: 'help', text: DLQ_USAGE };
+      return { command: 'dlq redrive', target: targetOf(values), queues: deadLetterQueues(values.queue), wait: !values['no-wait'] };
+    }
+    case 'purge': {
+      const values = parseOptions(rest, DLQ_USAGE, ['queue'], { flags: ['yes'] });
+      if (values.help) return { command: 'help', text: DLQ_USAGE };
+      return { command: 'dlq purge', target: targetOf(values), queues: deadLetterQueues(values.queue), yes: values.yes === true };
+    }
+    case '-h':
+    case '--help':
+      return { command: 'help', text: DLQ_USAGE };
+    case undefined:
+      throw new UsageError('dlq needs a subcommand: list, redrive or purge', DLQ_USAGE);
+    default:
+      throw new UsageError(`unknown dlq subcommand "${subcommand}"`, DLQ_USAGE);
+  }
+}
+
+function deadLetterQueues(queue: string | undefined): DeadLetterQueueName[] {
+  if (queue === undefined) return [...DEAD_LETTER_QUEUE_NAMES];
+  if (!(DEAD_LETTER_QUEUE_NAMES as readonly string[]).includes(queue)) {
+    throw new UsageError(`--queue takes ${DEAD_LETTER_QUEUE_NAMES.join(', ')}, got "${queue}"`, DLQ_USAGE);
+  }
+  return [queue as DeadLetterQueueName];
+}
+
+function listMax(max: string | undefined): number {
+  if (max === undefined) return DEFAULT_DLQ_LIST_MAX;
+  if (!/^\d+$/.test(max) || Number(max) < 1 || Number(max) > MAX_DLQ_LIST_MAX) {
+    throw new UsageError(`--max takes a whole number from 1 to ${MAX_DLQ_LIST_MAX}, got "${max}"`, DLQ_USAGE);
+  }
+  return Number(max);
+}
 
 /** `dlq purge` without `--yes` where no one can be asked; the CLI exits 2, as for a wrong command line. */
 export class ConfirmationRequiredError extends Error {

@@ -2,9 +2,80 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { decodeJwt } from 'jose';
 import WebSocket from 'ws';
-import { type ClientOptions, createClient, type ResumePosition, type WsNotifyError } from '../client/src';
-import { CommandError, localIssuer } from './commands';
-import type { Target } from './target';
+import { type ClientOptions, createClient, type ResumePosition, type WsNotifyError } from '../../client/src';
+import { type HelpCommandLine, parseOptions, required, type TargetOptions, targetOf, UsageError } from '../options';
+import { CommandError, localIssuer, type Target } from '../target';
+import { TARGET_HELP } from '../usage';
+
+const STREAM_USAGE = `Usage: ws-notify stream [<topic>] (--user <id> | --token <jwt> | --apikey <key> | --anonymous) [--topic <t>] [--events <a,b>] [--group <g>] [--resume <file>] [target]
+
+Connects with the client SDK (@ws-notify/client) and prints, one JSON line each, every
+notification and topic event received, the subscription's reply, and where streams are kept,
+what a resume recovered ({"type":"recovered"}) or could not ({"type":"gap"}). Like any SDK
+client it reconnects (saying so on stderr), subscribes again, resumes, refreshes a locally
+minted token, and pings when idle. It runs until interrupted (Ctrl-C, exit code 0) or until
+the server refuses it in a way no reconnect fixes (a revoked key, a token that does not
+verify: exit code 1, with the reason on stderr).
+
+Options:
+  <topic>, --topic <t>  also subscribe to the topic (the local issuer's token grants it; a real
+                        credential needs it in its topics grant, unless the topic is public)
+  --user <id>           the user to connect as; on the local runtime, a token is minted for it
+  --token <jwt>         the token to connect with (a deployed stack needs it, or --apikey)
+  --apikey <key>        connect with an API key (\`ws-notify apikey create\`), as its user
+  --anonymous           connect with no credential (stacks that allow anonymous connections)
+  --events <a,b>        only these event types (order.* for a prefix)
+  --group <g>           share the topic's events with the group's other members
+  --resume <file>       keep the last position of each stream in this JSON file, and resume
+                        from it on the next run: what was sent meanwhile is printed first
+                        (stacks that keep streams; the file belongs to one user)
+
+${TARGET_HELP}`;
+
+export type StreamCommandLine = {
+  command: 'stream';
+  target: TargetOptions;
+  userId?: string;
+  token?: string;
+  apiKey?: string;
+  anonymous?: true;
+  subscription?: { topic: string; events?: string[]; group?: string };
+  resumeFile?: string;
+};
+
+export function parseStream(args: string[]): StreamCommandLine | HelpCommandLine {
+  const values = parseOptions(args, STREAM_USAGE, ['user', 'token', 'apikey', 'topic', 'events', 'group', 'resume'], { positionals: 1, flags: ['anonymous'] });
+  if (values.help) return { command: 'help', text: STREAM_USAGE };
+  const [positionalTopic] = values.positionals;
+  if (positionalTopic !== undefined && values.topic !== undefined) throw new UsageError('name the topic once: as <topic> or with --topic', STREAM_USAGE);
+  const topic = positionalTopic ?? values.topic;
+  const byUser = values.user !== undefined || values.token !== undefined;
+  const credentials = [byUser, values.apikey !== undefined, values.anonymous === true].filter(Boolean).length;
+  if (credentials === 0) {
+    throw new UsageError('stream needs --user (a token is minted for it locally), --token, --apikey or --anonymous', STREAM_USAGE);
+  }
+  if (credentials > 1) throw new UsageError('stream connects with one credential: --user/--token, --apikey or --anonymous', STREAM_USAGE);
+  if (topic === undefined && (values.events !== undefined || values.group !== undefined)) {
+    throw new UsageError('--events and --group go with a topic', STREAM_USAGE);
+  }
+  const events = values.events?.split(',').map((type) => type.trim()).filter((type) => type.length > 0);
+  return {
+    command: 'stream',
+    target: targetOf(values),
+    ...(values.user !== undefined && { userId: required(values.user, '--user', STREAM_USAGE) }),
+    ...(values.token !== undefined && { token: required(values.token, '--token', STREAM_USAGE) }),
+    ...(values.apikey !== undefined && { apiKey: required(values.apikey, '--apikey', STREAM_USAGE) }),
+    ...(values.anonymous === true && { anonymous: true }),
+    ...(values.resume !== undefined && { resumeFile: required(values.resume, '--resume', STREAM_USAGE) }),
+    ...(topic !== undefined && {
+      subscription: {
+        topic: required(topic, 'the topic', STREAM_USAGE),
+        ...(events !== undefined && events.length > 0 && { events }),
+        ...(values.group !== undefined && { group: required(values.group, '--group', STREAM_USAGE) }),
+      },
+    }),
+  };
+}
 
 /** How often `--resume` writes the positions received since the last write. */
 const SAVE_POSITIONS_EVERY_MS = 1_000;
