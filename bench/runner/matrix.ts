@@ -1,12 +1,12 @@
 import { loadavg } from 'node:os';
-import { type AwsCallMeter, combinedUsage, type FunctionUsage, type WindowUsage } from '../measurements/aws-calls';
 import type { ClientFleet } from '../clients/fleet';
 import type { SocketSpec } from '../clients/fleet-protocol';
+import { type AwsCallMeter, combinedUsage, type FunctionUsage, type WindowUsage } from '../measurements/aws-calls';
+import { type NotificationTarget, type PhaseResult, type RunContext, runFixedRate, runSaturation, warmUp } from '../workloads/workload';
 import type { BenchSettings } from './options';
 import { cpuSecondsBetween, sampleProcesses } from './processes';
 import type { Progress } from './progress';
 import { round } from './stats';
-import { type NotificationTarget, type PhaseResult, type RunContext, runFixedRate, runSaturation, warmUp } from '../workloads/workload';
 
 /** One design, as the matrix drives it. */
 export interface DesignUnderTest {

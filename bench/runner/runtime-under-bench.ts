@@ -7,8 +7,8 @@ import { DynamoDBDocumentClient, QueryCommand, ScanCommand, type ScanCommandOutp
 import { readSynthesizedStack, resourcesOfType } from '../../local/cloudformation/cloud-assembly';
 import type { InvocationReport } from '../../local/lambda/functions';
 import { type LocalOutputs, type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { handlerName } from '../measurements/bundles';
 import { dynamoDbItemBytes } from '../cost/cost-model';
+import { handlerName } from '../measurements/bundles';
 
 /** A local runtime started for the benchmark, with clients for its queues and table. */
 export interface RuntimeUnderBench {

@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HttpApiDefinition, HttpAuthorizerDefinition } from '../cloudformation/app-model';
-import { policyDecision } from './authorizer-policy';
+import { LOCAL_ACCOUNT_ID } from '../cloudformation/provision';
 import { foreignHostOf, sigV4AccessKeyOf } from '../http/browser-guard';
+import { readBodyWithin } from '../http/request-body';
 import { FunctionError } from '../lambda/functions';
+import { policyDecision } from './authorizer-policy';
 import {
   authorizerEvent,
   type CallerIdentity,
@@ -15,8 +17,6 @@ import {
   type RequestScope,
 } from './http-api-events';
 import { selectRoute } from './http-api-routing';
-import { LOCAL_ACCOUNT_ID } from '../cloudformation/provision';
-import { readBodyWithin } from '../http/request-body';
 import { newApiGatewayId } from './websocket-events';
 
 /** API Gateway's limit on an HTTP API request's payload. */

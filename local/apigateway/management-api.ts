@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sigV4AccessKeyOf } from '../http/browser-guard';
 import { MANAGEMENT_API_ERRORS, type ManagementApiFaultStatus } from '../dev-endpoints/faults';
+import { sigV4AccessKeyOf } from '../http/browser-guard';
 
 /** What the management API knows of a connection (GetConnection). */
 export interface ConnectionInfo {

@@ -2,10 +2,10 @@ import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RouteDefinition, WebSocketApiDefinition } from '../cloudformation/app-model';
-import { authorizerResultBytes, integrationContext, policyDecision, WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES } from './authorizer-policy';
-import { FunctionError } from '../lambda/functions';
-import type { ConnectionInfo, ConnectionRegistry, PostOutcome } from './management-api';
 import { LOCAL_ACCOUNT_ID } from '../cloudformation/provision';
+import { FunctionError } from '../lambda/functions';
+import { authorizerResultBytes, integrationContext, policyDecision, WEBSOCKET_AUTHORIZER_RESULT_QUOTA_BYTES } from './authorizer-policy';
+import type { ConnectionInfo, ConnectionRegistry, PostOutcome } from './management-api';
 import {
   type AuthorizerContext,
   authorizerEvent,

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { nodeExecutableFor, UnsupportedRuntimeError } from '../lambda/node-runtimes';
 import { resourcesOfType, type SynthesizedStack, type TemplateResource } from './cloud-assembly';
 import { resolve, type ResolveContext, resolveString, UnsupportedTemplateError } from './intrinsics';
-import { nodeExecutableFor, UnsupportedRuntimeError } from '../lambda/node-runtimes';
 
 /** A Lambda function as the template defines it, its environment resolved to local resources. */
 export interface FunctionDefinition {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sigV4AccessKeyOf } from '../http/browser-guard';
-import { FunctionError } from './functions';
 import { LOCAL_ACCOUNT_ID } from '../cloudformation/provision';
+import { sigV4AccessKeyOf } from '../http/browser-guard';
 import { readBodyWithin } from '../http/request-body';
+import { FunctionError } from './functions';
 
 /** The functions the Invoke API reaches: the running app's. */
 export interface InvokableFunctions {
