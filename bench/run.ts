@@ -6,7 +6,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { browserBundle } from '../client/bundle';
 import { USER_INDEX, USER_INDEX_ATTRIBUTES } from '../lambdas/core/connections';
-import { AwsCallMeter } from './aws-calls';
+import { AwsCallMeter } from './measurements/aws-calls';
 import {
   BundleInitError,
   type BundleMeasurement,
@@ -15,22 +15,22 @@ import {
   handlerEntry,
   measureBundle,
   stopBuilding,
-} from './bundles';
-import { dynamoDbItemBytes, type Prices } from './cost-model';
-import { measureDevLoop } from './dev-loop';
-import { ClientFleet } from './fleet';
-import { Matrix } from './matrix';
-import { type BenchSettings, HELP, parseBenchOptions, UsageError } from './options';
-import { Progress } from './progress';
-import { addBackgroundConnections } from './population';
-import { RawFanOutServer } from './raw-ws';
-import { renderHtml } from './report-html';
-import { renderMarkdown } from './report-markdown';
-import { analyse, type BenchResults, type DesignTableFacts, designSection } from './results';
-import { connectionTableStats, reportedReadCapacity, type RuntimeUnderBench, startRuntimeUnderBench } from './runtime-under-bench';
-import { runScale } from './scale';
-import { measureStreams } from './streams';
-import { QueueTarget, RawTarget } from './workload';
+} from './measurements/bundles';
+import { dynamoDbItemBytes, type Prices } from './cost/cost-model';
+import { measureDevLoop } from './measurements/dev-loop';
+import { ClientFleet } from './clients/fleet';
+import { Matrix } from './runner/matrix';
+import { type BenchSettings, HELP, parseBenchOptions, UsageError } from './runner/options';
+import { Progress } from './runner/progress';
+import { addBackgroundConnections } from './workloads/population';
+import { RawFanOutServer } from './runner/raw-ws';
+import { renderHtml } from './report/report-html';
+import { renderMarkdown } from './report/report-markdown';
+import { analyse, type BenchResults, type DesignTableFacts, designSection } from './report/results';
+import { connectionTableStats, reportedReadCapacity, type RuntimeUnderBench, startRuntimeUnderBench } from './runner/runtime-under-bench';
+import { runScale } from './workloads/scale';
+import { measureStreams } from './workloads/streams';
+import { QueueTarget, RawTarget } from './workloads/workload';
 
 const PROJECT_DIR = path.join(__dirname, '..');
 const NAIVE_DIR = path.join(__dirname, 'naive');
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const started = Date.now();
   const progress = new Progress();
-  const prices = JSON.parse(readFileSync(path.join(__dirname, 'prices.json'), 'utf8')) as Prices & { lookedUp: string };
+  const prices = JSON.parse(readFileSync(path.join(__dirname, 'cost', 'prices.json'), 'utf8')) as Prices & { lookedUp: string };
   const results: BenchResults = {
     schema: 1,
     mode: settings.mode,

@@ -1,5 +1,5 @@
 import type { Message } from '@aws-sdk/client-sqs';
-import type { DeadLetterQueueName } from './command-line';
+import type { DeadLetterQueueName } from './commands/dlq';
 
 /** One dead-lettered message as `ws-notify dlq list` prints it. */
 export interface DeadLetterLine {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import type { TargetOptions } from './command-line';
+import { LocalIssuer } from '../local/dev-endpoints/issuer';
+import type { TargetOptions } from './options';
 
 /** The outputs WsNotifyStack declares: what every target has. */
 export const STACK_OUTPUT_KEYS = [
@@ -194,4 +195,26 @@ async function describeStackOutputs(stackName: string): Promise<Record<string, s
 
 function listOrNone(names: string[]): string {
   return names.length > 0 ? names.join(', ') : 'none';
+}
+
+/** The command cannot run against this target; the message says what to do instead. */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+}
+
+/** The issuer of the runtime whose state directory holds the outputs file. */
+export async function localIssuer(target: LocalTarget): Promise<LocalIssuer> {
+  try {
+    return await LocalIssuer.load(target.stateDir);
+  } catch (error) {
+    // An outputs.json copied away from its state directory has no issuer key beside it.
+    throw new CommandError(`cannot load the local issuer from ${target.stateDir}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The stream table output a command needs, or a CommandError saying that the stack has no history. */
+export function streamOutput(target: Target, key: StreamOutputKey, command: string): string {
+  const value = target.outputs[key];
+  if (value === undefined) throw new CommandError(`${command} needs a stack with history: ${target.stackName} has no ${key} output (deployed with history: false, or before streams)`);
+  return value;
 }

@@ -1,9 +1,16 @@
-import { checkTenancy, type CommandLine, parseCommandLine, UsageError } from './command-line';
-import { CommandError, createApiKey, listApiKeys, listConnections, printHistory, printStreams, printToken, publishEvent, revokeApiKey, sendNotification } from './commands';
-import { ConfirmationRequiredError, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './dead-letters';
-import { streamFrames, UpgradeRefusedError } from './stream';
-import { resolveTarget, TargetError } from './target';
-import { runLocal } from '../local/start';
+import { checkTenancy, type CommandLine, parseCommandLine } from './command-line';
+import { createApiKey, listApiKeys, revokeApiKey } from './commands/apikey';
+import { listConnections } from './commands/connections';
+import { ConfirmationRequiredError, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './commands/dlq';
+import { printHistory } from './commands/history';
+import { runLocalCommand } from './commands/local';
+import { publishEvent } from './commands/publish';
+import { sendNotification } from './commands/send';
+import { streamFrames, UpgradeRefusedError } from './commands/stream';
+import { printStreams } from './commands/streams';
+import { printToken } from './commands/token';
+import { UsageError } from './options';
+import { CommandError, resolveTarget, TargetError } from './target';
 
 /** Exit codes: 0 done, 1 the command failed, 2 the command line is wrong (or lacks the --yes it needs). */
 async function main(argv: readonly string[]): Promise<number> {
@@ -12,13 +19,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(commandLine.text);
     return 0;
   }
-  if (commandLine.command === 'local') {
-    // It runs on after this resolves, until Ctrl-C or SIGTERM; failing to start is the command's failure.
-    await runLocal(commandLine.options).catch((error: unknown) => {
-      throw new CommandError((error as Error).message, { cause: error });
-    });
-    return 0;
-  }
+  if (commandLine.command === 'local') return runLocalCommand(commandLine.options);
   return run(commandLine);
 }
 

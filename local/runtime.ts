@@ -7,27 +7,27 @@ import type { Duplex } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { browserBundle } from '../client/bundle';
-import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './app-model';
-import { linkAwsSdk } from './aws-sdk-modules';
-import { declaresJson, foreignHostOf, foreignOriginOf } from './browser-guard';
-import { readSynthesizedStack } from './cloud-assembly';
-import { DynamoDbProxy } from './dynamodb-proxy';
-import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines';
-import { SqsEventSourcePoller } from './event-source-poller';
-import { type FaultSpec, Faults, parseFaultSpec } from './faults';
-import { type InvocationReport, LocalFunction } from './functions';
-import { WebSocketGateway } from './gateway';
-import { planChange, rebuildBundle, recordRebuild } from './handler-bundles';
-import { HttpApiGateway } from './http-api';
-import { LOCAL_AUDIENCE, LocalIssuer } from './issuer';
-import { handleLambdaInvokeRequest } from './lambda-invoke-api';
-import { handleManagementApiRequest } from './management-api';
-import { LocalMetrics, type LocalMetricsSnapshot } from './metrics';
-import { provision } from './provision';
-import { Scheduler } from './scheduler';
-import { synthesize, watchedDirectories } from './synth';
-import { forgetSynthInputs, recordSynthInputs, reusableSynth, type SynthInputs } from './synth-inputs';
-import { CA_FILE, openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from './tls';
+import { HttpApiGateway } from './apigateway/http-api';
+import { handleManagementApiRequest } from './apigateway/management-api';
+import { WebSocketGateway } from './apigateway/websocket-api';
+import { planChange, rebuildBundle, recordRebuild } from './cdk/handler-bundles';
+import { synthesize, watchedDirectories } from './cdk/synth';
+import { forgetSynthInputs, recordSynthInputs, reusableSynth, type SynthInputs } from './cdk/synth-inputs';
+import { describeLocalApp, httpApiLogicalIds, type LocalApp } from './cloudformation/app-model';
+import { readSynthesizedStack } from './cloudformation/cloud-assembly';
+import { provision } from './cloudformation/provision';
+import { type FaultSpec, Faults, parseFaultSpec } from './dev-endpoints/faults';
+import { LOCAL_AUDIENCE, LocalIssuer } from './dev-endpoints/issuer';
+import { LocalMetrics, type LocalMetricsSnapshot } from './dev-endpoints/metrics';
+import { DynamoDbProxy } from './engines/dynamodb-proxy';
+import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines/engine-processes';
+import { Scheduler } from './event-sources/scheduler';
+import { SqsEventSourcePoller } from './event-sources/sqs-poller';
+import { declaresJson, foreignHostOf, foreignOriginOf } from './http/browser-guard';
+import { CA_FILE, openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from './http/tls';
+import { linkAwsSdk } from './lambda/aws-sdk-modules';
+import { type InvocationReport, LocalFunction } from './lambda/functions';
+import { handleLambdaInvokeRequest } from './lambda/invoke-api';
 
 export interface LocalRuntimeOptions {
   /** @default 3001; 0 picks a free port */
@@ -108,7 +108,7 @@ interface Loaded {
   scheduler: Scheduler;
 }
 
-const TEST_PAGE = path.join(__dirname, 'test-page.html');
+const TEST_PAGE = path.join(__dirname, 'dev-endpoints', 'test-page.html');
 
 /** The answer to a development endpoint's body sent as anything but JSON (a form, text/plain). */
 const NOT_JSON = { message: 'send the body as JSON, with Content-Type: application/json' };

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { faultSpecFromArgument } from './faults';
+import { faultSpecFromArgument } from './dev-endpoints/faults';
 import type { LocalRuntimeOptions } from './runtime';
 
 export const HELP = `Usage: ws-notify local [options]     (in ws-notify's repository: npm start -- [options])

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { embeddedMetricsOf, summaryLine } from './metrics';
+import { embeddedMetricsOf, summaryLine } from './dev-endpoints/metrics';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import { HELP, type StartOptions, startOptionsFrom } from './start-options';
 
@@ -43,7 +43,7 @@ export async function runLocal(options: StartOptions): Promise<void> {
     );
   };
   const exitAtOnce = () => {
-    // The engines end with this process (local/engines.ts); outputs.json would name dead endpoints.
+    // The engines end with this process (local/engines/engine-processes.ts); outputs.json would name dead endpoints.
     rmSync(path.join(options.runtime.stateDir ?? '.local', 'outputs.json'), { force: true });
     process.exit(130);
   };

@@ -9,8 +9,8 @@ import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBC
 import { GetQueueAttributesCommand, SendMessageCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { decodeJwt } from 'jose';
-import { freePort } from '../../local/engines';
-import { LOCAL_AUDIENCE } from '../../local/issuer';
+import { freePort } from '../../local/engines/engine-processes';
+import { LOCAL_AUDIENCE } from '../../local/dev-endpoints/issuer';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient } from '../support/local-runtime';
 
 /** The bin package.json declares: the file `npx ws-notify` runs. */

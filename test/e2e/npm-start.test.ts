@@ -6,7 +6,7 @@ import { eventually, PROJECT_DIR, TestClient } from '../support/local-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConnectionTable } from '../../lambdas/core/connections';
-import { LocalIssuer } from '../../local/issuer';
+import { LocalIssuer } from '../../local/dev-endpoints/issuer';
 
 /** `npm start` as a user runs it, in a copy of the project this test may edit. */
 let projectCopy: string;

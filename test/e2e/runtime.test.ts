@@ -14,7 +14,7 @@ import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { StreamTable, userStreamKey } from '../../lambdas/core/streams';
 import { withFlippedSignatureByte } from '../support/attacks';
 import { receiveAll, takeAll } from '../support/stack-under-test';
-import type { LocalMetricsSnapshot } from '../../local/metrics';
+import type { LocalMetricsSnapshot } from '../../local/dev-endpoints/metrics';
 import { startLocalRuntime } from '../../local/runtime';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 

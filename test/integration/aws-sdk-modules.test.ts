@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { linkAwsSdk } from '../../local/aws-sdk-modules';
-import { FunctionError, LocalFunction } from '../../local/functions';
+import { linkAwsSdk } from '../../local/lambda/aws-sdk-modules';
+import { FunctionError, LocalFunction } from '../../local/lambda/functions';
 
 /**
  * A bundle that leaves the AWS SDK to the runtime (NodejsFunction's default) finds it, as on Lambda;

@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { SqsEventSourcePoller } from '../../local/event-source-poller';
+import { SqsEventSourcePoller } from '../../local/event-sources/sqs-poller';
 import { enqueue, type QueuePair, receiveAll, REGION, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 import { eventually } from '../support/local-runtime';
 

@@ -7,10 +7,10 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { RouteDefinition, WebSocketApiDefinition } from '../../local/app-model';
-import { FunctionError } from '../../local/functions';
-import { type GatewayLimits, WebSocketGateway } from '../../local/gateway';
-import { handleManagementApiRequest } from '../../local/management-api';
+import type { RouteDefinition, WebSocketApiDefinition } from '../../local/cloudformation/app-model';
+import { FunctionError } from '../../local/lambda/functions';
+import { type GatewayLimits, WebSocketGateway } from '../../local/apigateway/websocket-api';
+import { handleManagementApiRequest } from '../../local/apigateway/management-api';
 import { eventually, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
 /**

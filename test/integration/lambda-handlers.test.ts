@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { FunctionDefinition } from '../../local/app-model';
-import { FunctionError, LocalFunction } from '../../local/functions';
+import type { FunctionDefinition } from '../../local/cloudformation/app-model';
+import { FunctionError, LocalFunction } from '../../local/lambda/functions';
 
 /**
  * Handlers as they are written for Lambda's Node.js runtimes (up to nodejs22.x), run in the local

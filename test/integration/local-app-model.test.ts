@@ -11,11 +11,11 @@ import { Code, Function as LambdaFunctionConstruct, Runtime } from 'aws-cdk-lib/
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
-import { describeLocalApp, type LocalApp } from '../../local/app-model';
-import { LocalFunction } from '../../local/functions';
-import { readSynthesizedStack } from '../../local/cloud-assembly';
-import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
-import { provision } from '../../local/provision';
+import { describeLocalApp, type LocalApp } from '../../local/cloudformation/app-model';
+import { LocalFunction } from '../../local/lambda/functions';
+import { readSynthesizedStack } from '../../local/cloudformation/cloud-assembly';
+import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines/engine-processes';
+import { provision } from '../../local/cloudformation/provision';
 import { WsNotifyStack } from '../../lib/ws-notify-stack';
 
 const GATEWAY = new URL('http://127.0.0.1:3001');

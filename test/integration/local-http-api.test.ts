@@ -14,9 +14,9 @@ import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambd
 import WebSocket from 'ws';
 import { enrich } from '../../lambdas/core/enrichment';
 import { InvalidMessageError } from '../../lambdas/core/messages';
-import { describeLocalApp } from '../../local/app-model';
-import { readSynthesizedStack } from '../../local/cloud-assembly';
-import { provision } from '../../local/provision';
+import { describeLocalApp } from '../../local/cloudformation/app-model';
+import { readSynthesizedStack } from '../../local/cloudformation/cloud-assembly';
+import { provision } from '../../local/cloudformation/provision';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { eventually, PROJECT_DIR } from '../support/local-runtime';
 

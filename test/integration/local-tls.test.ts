@@ -6,7 +6,7 @@ import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from '../../local/tls';
+import { openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from '../../local/http/tls';
 
 /** The runtime's port as runtime.ts builds it: one HTTP and one HTTPS server behind one listener, on 127.0.0.1 port 0. */
 let stateDir: string;

@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Faults } from '../../local/faults';
-import { handleManagementApiRequest } from '../../local/management-api';
+import { Faults } from '../../local/dev-endpoints/faults';
+import { handleManagementApiRequest } from '../../local/apigateway/management-api';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 
 const connections = new RecordingConnections();

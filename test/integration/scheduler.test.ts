@@ -1,5 +1,5 @@
-import type { ScheduledRuleDefinition } from '../../local/app-model';
-import { Scheduler } from '../../local/scheduler';
+import type { ScheduledRuleDefinition } from '../../local/cloudformation/app-model';
+import { Scheduler } from '../../local/event-sources/scheduler';
 import { eventually } from '../support/local-runtime';
 
 const rule = (targets: ScheduledRuleDefinition['targets']): ScheduledRuleDefinition => ({

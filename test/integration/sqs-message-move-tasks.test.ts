@@ -11,7 +11,7 @@ import {
   SQSServiceException,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { type Engine, startSqsEmulator } from '../../local/engines';
+import { type Engine, startSqsEmulator } from '../../local/engines/engine-processes';
 import { eventually } from '../support/local-runtime';
 
 let engine: Engine;

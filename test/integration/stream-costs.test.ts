@@ -1,6 +1,6 @@
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { AwsCallMeter } from '../../bench/aws-calls';
+import { AwsCallMeter } from '../../bench/measurements/aws-calls';
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
 import { connectEventFor, messageEventWith } from '../support/events';
 import { loadHandler } from '../support/load-handler';

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import type { RouteDefinition } from '../../local/app-model';
-import { FunctionError } from '../../local/functions';
-import { WebSocketGateway } from '../../local/gateway';
+import type { RouteDefinition } from '../../local/cloudformation/app-model';
+import { FunctionError } from '../../local/lambda/functions';
+import { WebSocketGateway } from '../../local/apigateway/websocket-api';
 // API Gateway's events as AWS delivers them: the sources of each are in test/fixtures/README.md.
 import awsAuthorizerEvent from '../fixtures/authorizer-event.json';
 import awsConnectEvent from '../fixtures/connect-event.json';

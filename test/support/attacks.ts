@@ -20,7 +20,7 @@ import {
   type JWTPayload,
 } from 'jose';
 import type { ApiKeyTable, NewApiKey } from '../../lambdas/core/api-keys';
-import type { LocalIssuer } from '../../local/issuer';
+import type { LocalIssuer } from '../../local/dev-endpoints/issuer';
 
 /** How a client presents (or fails to present) a credential on the upgrade. */
 export interface Credential {

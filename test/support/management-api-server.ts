@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ConnectionInfo, type ConnectionRegistry, handleManagementApiRequest, type PostOutcome } from '../../local/management-api';
+import { type ConnectionInfo, type ConnectionRegistry, handleManagementApiRequest, type PostOutcome } from '../../local/apigateway/management-api';
 
 /** A management API on loopback whose connections are a test's: it records frames and can be told to throttle. */
 export class RecordingConnections implements ConnectionRegistry {

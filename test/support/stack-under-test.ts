@@ -15,8 +15,8 @@ import { KEY_USER_INDEX, KEY_USER_INDEX_ATTRIBUTES, REVOCATION_INDEX } from '../
 import { API_KEY_INDEX, EXPIRY_INDEX, KEEPALIVE_INDEX, KEEPALIVE_INDEX_ATTRIBUTES, USER_INDEX, USER_INDEX_ATTRIBUTES } from '../../lambdas/core/connections';
 import { STREAM_KEY, STREAM_SEQ } from '../../lambdas/core/streams';
 import { CONNECTION_INDEX } from '../../lambdas/core/subscriptions';
-import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines';
-import { toSqsRecord } from '../../local/sqs-records';
+import { type Engine, startDynamoDbLocal, startSqsEmulator } from '../../local/engines/engine-processes';
+import { toSqsRecord } from '../../local/event-sources/sqs-records';
 
 export const REGION = 'us-east-1';
 

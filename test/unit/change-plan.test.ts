@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { planChange } from '../../local/handler-bundles';
-import { digestOf, type FunctionBundle, type SynthInputs } from '../../local/synth-inputs';
+import { planChange } from '../../local/cdk/handler-bundles';
+import { digestOf, type FunctionBundle, type SynthInputs } from '../../local/cdk/synth-inputs';
 
 let dir: string;
 const file = (name: string) => path.join(dir, name);

@@ -1,4 +1,7 @@
-import { checkTenancy, DEFAULT_DLQ_LIST_MAX, parseCommandLine, USAGE, UsageError } from '../../cli/command-line';
+import { checkTenancy, parseCommandLine } from '../../cli/command-line';
+import { DEFAULT_DLQ_LIST_MAX } from '../../cli/commands/dlq';
+import { UsageError } from '../../cli/options';
+import { USAGE } from '../../cli/usage';
 
 const usageErrorOf = (argv: string[]): UsageError => {
   try {

@@ -1,4 +1,4 @@
-import { failedMessageIds } from '../../local/event-source-poller';
+import { failedMessageIds } from '../../local/event-sources/sqs-poller';
 
 const batch = ['m1', 'm2', 'm3'];
 const failed = (result: unknown, report = true) => [...failedMessageIds({ result }, batch, report)].sort();

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { tableNamesOf } from '../../local/dynamodb-proxy';
-import { faultSpecFromArgument, Faults, parseFaultSpec } from '../../local/faults';
+import { tableNamesOf } from '../../local/engines/dynamodb-proxy';
+import { faultSpecFromArgument, Faults, parseFaultSpec } from '../../local/dev-endpoints/faults';
 
 describe('fault specs (--faults, /_local/faults)', () => {
   it('reads every kind of fault', () => {

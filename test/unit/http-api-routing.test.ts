@@ -1,5 +1,5 @@
-import type { HttpApiDefinition, HttpRouteDefinition } from '../../local/app-model';
-import { selectRoute } from '../../local/http-api-routing';
+import type { HttpApiDefinition, HttpRouteDefinition } from '../../local/cloudformation/app-model';
+import { selectRoute } from '../../local/apigateway/http-api-routing';
 
 const route = (routeKey: string): HttpRouteDefinition => ({
   routeKey,

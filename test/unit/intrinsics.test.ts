@@ -1,4 +1,4 @@
-import { resolve, type ResolveContext, type ResourceValues, UnsupportedTemplateError } from '../../local/intrinsics';
+import { resolve, type ResolveContext, type ResourceValues, UnsupportedTemplateError } from '../../local/cloudformation/intrinsics';
 
 const context: ResolveContext = {
   region: 'eu-west-1',

@@ -1,7 +1,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/metric-names';
 import { EmbeddedMetrics } from '../../lambdas/metrics';
-import { embeddedMetricsOf, LocalMetrics, summaryLine } from '../../local/metrics';
+import { embeddedMetricsOf, LocalMetrics, summaryLine } from '../../local/dev-endpoints/metrics';
 import { EmfCapture } from '../support/emf';
 
 /** The lines the functions would write for what `record` records, as Powertools writes them. */

@@ -1,5 +1,5 @@
-import { executeApiLocalizer } from '../../local/app-model';
-import { selectRouteKey } from '../../local/websocket-events';
+import { executeApiLocalizer } from '../../local/cloudformation/app-model';
+import { selectRouteKey } from '../../local/apigateway/websocket-events';
 
 const routes = new Set(['$connect', '$disconnect', '$default', 'ping', 'nested']);
 

@@ -1,5 +1,5 @@
-import { rateSeconds } from '../../local/app-model';
-import { scheduledEvent } from '../../local/scheduler';
+import { rateSeconds } from '../../local/cloudformation/app-model';
+import { scheduledEvent } from '../../local/event-sources/scheduler';
 
 describe('rate() schedule expressions', () => {
   it.each([

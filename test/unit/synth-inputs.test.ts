@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { inputsFileOf, recordSynthInputs, reusableSynth, type SynthSettings } from '../../local/synth-inputs';
+import { inputsFileOf, recordSynthInputs, reusableSynth, type SynthSettings } from '../../local/cdk/synth-inputs';
 
 // A project with one watched folder and the assembly a synth of it wrote (a stack with no
 // functions), so that what decides reuse is what the synth read.
