@@ -349,9 +349,10 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     } catch {
       return this.emit('error', new WsNotifyError('invalid_json', `a frame that is not JSON: ${text.slice(0, 100)}`));
     }
-    const request = 'id' in frame && frame.id !== undefined ? this.#pending.get(String(frame.id)) : undefined;
+    const id = 'id' in frame && frame.id !== undefined ? String(frame.id) : '';
+    const request = this.#pending.get(id);
     if (request !== undefined && request.connection === connection) {
-      this.#pending.delete(String((frame as { id: unknown }).id));
+      this.#pending.delete(id);
       this.#clock.clearTimeout(request.timer);
       if (frame.type === 'error') request.reject(new WsNotifyError(frame.code, frame.message));
       else request.resolve(frame);

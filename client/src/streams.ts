@@ -67,9 +67,9 @@ export class StreamTracker<Item> {
   /** Where the application is in each stream: what a `resume` sends. */
   positions(): Record<string, ResumePosition> {
     const positions: Record<string, ResumePosition> = {};
-    for (const [stream, state] of this.#streams) {
+    for (const stream of this.#streams.keys()) {
       const position = this.position(stream);
-      if (position !== undefined && state.last !== undefined) positions[stream] = position;
+      if (position !== undefined) positions[stream] = position;
     }
     return positions;
   }
