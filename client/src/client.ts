@@ -1,144 +1,14 @@
 import { backoffDelay, type Clock, systemClock, Timer } from './clock';
+import { Connection } from './connection';
 import { type Credential, expiryOf, refreshTime } from './credentials';
 import { Emitter } from './emitter';
 import { WsNotifyError } from './errors';
-import type {
-  ClientEvent,
-  ClientFrame,
-  CloudEvent,
-  EventFrame,
-  JsonValue,
-  NotificationFrame,
-  PublishedFrame,
-  ResumedFrame,
-  ResumePosition,
-  ServerFrame,
-  SubscribedFrame,
-} from './protocol';
-import { openSocket, type Socket, type WebSocketConstructor } from './socket';
-import { type Gap, StreamTracker } from './streams';
-
-export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-/** A notification as the application receives it: once, and in seq order where the stack keeps streams. */
-export interface Notification {
-  id: string;
-  time: string;
-  data: JsonValue;
-  /** `user`; absent (with `seq`) where the stack keeps no history, or for a NotifyConnection send. */
-  stream?: string;
-  seq?: number;
-  /** Missed while disconnected, and sent again by a resume. */
-  replay?: boolean;
-}
-
-export interface TopicEvent {
-  topic: string;
-  event: CloudEvent;
-  /** `topic:<name>`; absent (with `seq`) where the stack keeps no history. */
-  stream?: string;
-  seq?: number;
-  replay?: boolean;
-}
-
-/** A resume replayed everything missed: seqs `from`..`to` (`from` = `to` + 1 when nothing was missed). */
-export interface Recovered {
-  stream: string;
-  from?: number;
-  to?: number;
-}
-
-export interface ClientEvents {
-  notification: Notification;
-  /** Every topic event, also those a backend's enrichment sent to this user without a subscription. */
-  event: TopicEvent;
-  state: ClientState;
-  recovered: Recovered;
-  gap: Gap;
-  /** Errors no request of the application's own carries; `fatal` ones stopped the client. */
-  error: WsNotifyError;
-}
-
-export interface SubscriptionEvents {
-  event: TopicEvent;
-  /** The server's reply to each (re)subscribe. */
-  subscribed: SubscribedFrame;
-  /** The subscription ended: the server refused it (`forbidden_topic`, …) or ended it (`grant_revoked`). */
-  error: WsNotifyError;
-}
-
-export interface SubscribeOptions {
-  /** Event types to receive (`order.*` matches by prefix); all when absent. */
-  events?: string[];
-  /** Share the topic's events with the group's other members. */
-  group?: string;
-}
-
-export interface Subscription {
-  readonly topic: string;
-  on<Name extends keyof SubscriptionEvents>(name: Name, listener: (value: SubscriptionEvents[Name]) => void): () => void;
-  off<Name extends keyof SubscriptionEvents>(name: Name, listener: (value: SubscriptionEvents[Name]) => void): void;
-  /** Ends the subscription; resolves once the server confirmed (at once when disconnected). */
-  unsubscribe(): Promise<void>;
-}
-
-export interface ClientOptions {
-  /** The stack's `WebSocketUrl`. */
-  url: string;
-  /** A JWT, or a function the client calls for a fresh one: at connect, before `exp` (to refresh), and after an expiry. */
-  token?: string | (() => string | Promise<string>);
-  apiKey?: string;
-  /** Connect with no credential, where the stack allows anonymous connections. */
-  anonymous?: boolean;
-  /** The WebSocket class: `globalThis.WebSocket` unless given (pass `ws`'s in Node 20, which also sends the credential in headers). */
-  WebSocket?: WebSocketConstructor;
-  /** Positions to resume from (kept from `positions()` of an earlier run). */
-  positions?: Record<string, ResumePosition>;
-  reconnect?: {
-    /** @default 500 */
-    baseDelayMs?: number;
-    /** @default 30_000 */
-    maxDelayMs?: number;
-    /** A connection open this long resets the backoff. @default 30_000 */
-    stableAfterMs?: number;
-  };
-  heartbeat?: {
-    /** Ping after this long without a frame sent, or received: under API Gateway's 10-minute idle close. @default 240_000 */
-    idleMs?: number;
-    /** No frame within this long of a ping: the socket is dead, connect again. @default 10_000 */
-    timeoutMs?: number;
-  };
-  /** The server's connection lifetime: the client moves to a new connection before it. @default 7_200_000 (API Gateway's 2 hours) */
-  maxConnectionMs?: number;
-  /** How long a hole in a stream may wait for its frame before the client resumes it. @default 1_000 */
-  reorderWindowMs?: number;
-  ack?: {
-    /** @default 50 */
-    every?: number;
-    /** @default 1_000 */
-    afterMs?: number;
-  };
-  /** Publishes kept while disconnected. @default 100 */
-  outboxSize?: number;
-  /** How long the server has to answer a request (and to complete an upgrade). @default 10_000 */
-  requestTimeoutMs?: number;
-  clock?: Clock;
-  random?: () => number;
-}
-
-export interface WsNotifyClient {
-  readonly state: ClientState;
-  on<Name extends keyof ClientEvents>(name: Name, listener: (value: ClientEvents[Name]) => void): () => void;
-  off<Name extends keyof ClientEvents>(name: Name, listener: (value: ClientEvents[Name]) => void): void;
-  /** Subscribes now and after every reconnect; subscribing to a topic again replaces its options. */
-  subscribe(topic: string, options?: SubscribeOptions): Subscription;
-  /** Publishes now, or after the next connect (kept in the outbox meanwhile); resolves with the server's reply. */
-  publish(topic: string, event: ClientEvent): Promise<PublishedFrame>;
-  /** The last position the application received in each stream: keep it to resume a later run with `positions`. */
-  positions(): Record<string, ResumePosition>;
-  /** Acks what was received, closes the connection; resolves when every socket and timer is gone. */
-  close(): Promise<void>;
-}
+import { connectionsOf, leave, type Phase } from './phase';
+import type { ClientEvent, ClientFrame, EventFrame, NotificationFrame, PublishedFrame, ResumedFrame, ResumePosition, ServerFrame, SubscribedFrame } from './protocol';
+import { openSocket, type WebSocketConstructor } from './socket';
+import { StreamTracker } from './streams';
+import { TopicSubscription } from './subscription';
+import type { ClientEvents, ClientOptions, ClientState, SubscribeOptions, Subscription, TopicEvent, WsNotifyClient } from './types';
 
 export function createClient(options: ClientOptions): WsNotifyClient {
   return new Client(options);
@@ -168,7 +38,10 @@ function settingsOf({ reconnect = {}, heartbeat = {}, ack = {}, ...options }: Cl
   };
 }
 
-type Delivery = { kind: 'notification'; frame: NotificationFrame } | { kind: 'event'; frame: EventFrame };
+/** A frame the application is handed. */
+type Delivery = NotificationFrame | EventFrame;
+
+type HandingOver = Extract<Phase, { name: 'handing over' }>;
 
 interface PendingRequest {
   connection: Connection;
@@ -186,61 +59,14 @@ interface OutboxEntry {
   reject(error: WsNotifyError): void;
 }
 
-/** One WebSocket and what the client tracks about it. During a handover there are two. */
-class Connection {
-  socket?: Socket;
-  open = false;
-  openedAt = 0;
-  lastSent = 0;
-  lastReceived = 0;
-  /** Frames received: a ping is answered when this moves. */
-  received = 0;
-  /** The token it connected with was fetched for it, not reused from the cache. */
-  freshToken = false;
-  /** The server said `credential_expired`: the close that follows is answered with a fresh token, at once. */
-  expired = false;
-  readonly resumeWaiters = new Map<string, () => void>();
-  readonly heartbeat: Timer;
-  readonly pong: Timer;
-  readonly upgrade: Timer;
-  readonly closed: Promise<void>;
-  markClosed!: () => void;
-
-  constructor(clock: Clock) {
-    this.heartbeat = new Timer(clock);
-    this.pong = new Timer(clock);
-    this.upgrade = new Timer(clock);
-    this.closed = new Promise((resolve) => (this.markClosed = resolve));
-  }
-
-  clearTimers(): void {
-    this.heartbeat.clear();
-    this.pong.clear();
-    this.upgrade.clear();
-  }
-}
-
-class TopicSubscription extends Emitter<SubscriptionEvents> implements Subscription {
-  constructor(
-    readonly topic: string,
-    public options: SubscribeOptions,
-    private readonly end: (subscription: TopicSubscription) => Promise<void>,
-  ) {
-    super();
-  }
-
-  unsubscribe(): Promise<void> {
-    return this.end(this);
-  }
-
-}
-
 /**
- * The client's state machine: connecting → open ⇄ reconnecting → closed (see docs/client.md). Every
- * transition goes through `setState`; every timer is a `Timer` on the injected clock, cleared by `close()`.
+ * The client's state machine (phase.ts, drawn in docs/client.md): every phase change goes through
+ * `#transition`, which ends what the phase left behind (its timer, the sockets the next phase does
+ * not hold). The other timers are the client's (the ack batch) or its stream tracker's, on the
+ * injected clock; `close()` clears them all.
  */
 class Client extends Emitter<ClientEvents> implements WsNotifyClient {
-  #currentState: ClientState = 'connecting';
+  #phase: Phase = { name: 'connecting' };
   readonly #url: string;
   readonly #credential: Credential;
   readonly #WebSocketClass: WebSocketConstructor;
@@ -255,18 +81,12 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   readonly #resuming = new Set<string>();
   /** Keys of recent frames that carry no seq, to drop the copy a handover's overlap (or a retry) brings. */
   readonly #recentKeys = new Set<string>();
-  readonly #reconnectTimer: Timer;
-  readonly #refreshTimer: Timer;
-  readonly #handoverTimer: Timer;
   readonly #ackTimer: Timer;
-  #active?: Connection;
-  /** The connection a handover is opening to replace the active one. */
-  #candidate?: Connection;
+  /** Connection attempts since the last stable connection: the backoff's exponent. */
   #attempts = 0;
   #nextId = 0;
   #token?: { value: string; obtainedAt: number; expiresAt?: number };
   #refreshUnsupported = false;
-  #closing?: Promise<void>;
 
   constructor(options: ClientOptions) {
     super();
@@ -279,9 +99,6 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#settings = settingsOf(options);
-    this.#reconnectTimer = new Timer(this.#clock);
-    this.#refreshTimer = new Timer(this.#clock);
-    this.#handoverTimer = new Timer(this.#clock);
     this.#ackTimer = new Timer(this.#clock);
     this.#tracker = new StreamTracker<Delivery>(
       {
@@ -295,16 +112,16 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     );
     if (options.positions !== undefined) this.#tracker.restore(options.positions);
     this.#url = options.url;
-    void this.#connect(false);
+    this.#attempt('connecting');
   }
 
+  /** The phase as the application sees it: a handover is `open`, since the session carries on throughout. */
   get state(): ClientState {
-    return this.#currentState;
+    const { name } = this.#phase;
+    return name === 'handing over' ? 'open' : name;
   }
 
   subscribe(topic: string, options: SubscribeOptions = {}): Subscription {
-    // A filter or a group receives part of the topic's stream: its seqs have holes by design.
-    this.#tracker.setSparse(`topic:${topic}`, options.events !== undefined || options.group !== undefined);
     let subscription = this.#subscriptions.get(topic);
     if (subscription === undefined) {
       subscription = new TopicSubscription(topic, options, (ended) => this.#unsubscribe(ended));
@@ -312,8 +129,10 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     } else {
       subscription.options = options;
     }
-    // Also on a handover's new connection, whose session began before this subscription.
-    for (const connection of [this.#active, this.#candidate]) if (connection?.open) void this.#sendSubscribe(connection, subscription);
+    // A filter or a group receives part of the topic's stream: its seqs have holes by design.
+    this.#tracker.setSparse(`topic:${topic}`, options.events !== undefined || options.group !== undefined);
+    // Also on a handover's successor, whose session began before this subscription.
+    for (const connection of connectionsOf(this.#phase)) if (connection.open) void this.#sendSubscribe(connection, subscription);
     return subscription;
   }
 
@@ -321,9 +140,10 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     // An id of the client's own, so that a publish sent again after a lost connection is recognisable as a repeat.
     const entry = { topic, event: { ...event, id: event.id ?? randomId() } };
     return new Promise<PublishedFrame>((resolve, reject) => {
-      if (this.#currentState === 'closed') return reject(closedError());
+      if (this.#phase.name === 'closed') return reject(closedError());
       const queued: OutboxEntry = { ...entry, resolve, reject };
-      if (this.#active?.open) return this.#sendPublish(this.#active, queued);
+      const session = this.#session();
+      if (session !== undefined) return this.#sendPublish(session, queued);
       if (this.#outbox.length >= this.#settings.outboxSize) {
         return reject(new WsNotifyError('outbox_full', `the outbox holds ${this.#outbox.length} publishes`));
       }
@@ -336,37 +156,72 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   }
 
   close(): Promise<void> {
-    if (this.#closing === undefined) {
-      this.#flushAcks();
-      this.#stop(closedError());
-    }
-    return this.#closing as Promise<void>;
+    const phase = this.#phase;
+    if (phase.name === 'closed') return phase.closing;
+    this.#flushAcks();
+    return this.#stop(closedError());
   }
 
-  // ---- transitions ----
+  // ---- the machine ----
 
-  #setState(next: ClientState): void {
-    if (this.#currentState === next || this.#currentState === 'closed') return;
-    this.#currentState = next;
-    this.emit('state', next);
+  /** The one transition: `next` replaces the phase, what the phase held and `next` does not ends, and the application hears of a new state. */
+  #transition(next: Phase): void {
+    const before = this.state;
+    const left = leave(this.#phase, next);
+    this.#phase = next;
+    for (const connection of left) this.#end(connection);
+    if (this.state !== before) this.emit('state', this.state);
   }
 
-  /** Opens a connection: the active one, or (`handover`) its successor. */
-  async #connect(handover: boolean): Promise<void> {
+  /** The open connection that carries the session: the active one, also while a successor opens. */
+  #session(): Connection | undefined {
+    const phase = this.#phase;
+    return (phase.name === 'open' || phase.name === 'handing over') && phase.connection.open ? phase.connection : undefined;
+  }
+
+  /** Waits `delay` in `name`, then tries a new connection. */
+  #retry(name: 'connecting' | 'reconnecting', delay: number): void {
+    const retry = new Timer(this.#clock);
+    // Set before the transition, whose listeners may close the client: then the transition to closed clears it.
+    retry.set(() => this.#attempt(name), delay);
+    this.#transition({ name, timer: retry });
+  }
+
+  #backoff(): number {
+    return backoffDelay(this.#attempts++, this.#settings.baseDelayMs, this.#settings.maxDelayMs, this.#random);
+  }
+
+  #attempt(name: 'connecting' | 'reconnecting'): void {
+    const connection = new Connection(this.#clock);
+    this.#transition({ name, connection });
+    void this.#connect(connection);
+  }
+
+  /** Before the server's lifetime cap: a successor opens, subscribes and resumes, then the connection closes. No gap, and duplicates are dropped. */
+  #handover(): void {
+    const phase = this.#phase;
+    if (phase.name !== 'open') return;
+    const successor = new Connection(this.#clock);
+    this.#transition({ name: 'handing over', connection: phase.connection, successor, timer: new Timer(this.#clock) });
+    void this.#connect(successor);
+  }
+
+  /** Fetches the token of a connection its phase holds, then opens its socket. */
+  async #connect(connection: Connection): Promise<void> {
     let token: { value: string; fresh: boolean } | undefined;
     try {
       token = await this.#tokenForConnect();
     } catch (error) {
-      if (this.#currentState === 'closed') return;
+      if (!connectionsOf(this.#phase).includes(connection)) return;
       this.#tokenFailed(error);
-      if (!handover) this.#scheduleReconnect(false);
+      const phase = this.#phase;
+      // A handover that cannot start leaves the connection to the server's close; any other phase tries again later.
+      if (phase.name === 'handing over' && phase.successor === connection) this.#carryOn(phase);
+      else if (phase.name === 'connecting' || phase.name === 'reconnecting') this.#retry(phase.name, this.#backoff());
       return;
     }
-    if (this.#currentState === 'closed' || (handover && (this.#currentState !== 'open' || this.#candidate !== undefined))) return;
-    const connection = new Connection(this.#clock);
+    if (!connectionsOf(this.#phase).includes(connection)) return;
     connection.freshToken = token?.fresh ?? false;
-    if (handover) this.#candidate = connection;
-    else this.#active = connection;
     try {
       connection.socket = openSocket(this.#WebSocketClass, this.#url, this.#credential, token?.value, {
         open: () => this.#onOpen(connection),
@@ -375,85 +230,75 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
       });
     } catch (error) {
       // A URL the WebSocket class refuses: no retry fixes it.
-      connection.markClosed();
       this.#stop(new WsNotifyError('upgrade_refused', `cannot open ${this.#url}: ${String(error)}`, true, { cause: error }), true);
       return;
     }
-    connection.upgrade.set(() => this.#drop(connection), this.#settings.requestTimeoutMs);
+    connection.deadline.set(() => this.#drop(connection), this.#settings.requestTimeoutMs);
   }
 
   #onOpen(connection: Connection): void {
-    connection.upgrade.clear();
+    const phase = this.#phase;
+    if (!connectionsOf(phase).includes(connection)) return;
+    connection.deadline.clear();
     connection.open = true;
     connection.openedAt = connection.lastSent = connection.lastReceived = this.#clock.now();
-    if (connection === this.#candidate) {
-      void this.#completeHandover(connection);
-      return;
-    }
-    this.#setState('open');
-    void this.#startSession(connection);
-    this.#armConnection(connection);
+    if (phase.name === 'handing over') void this.#completeHandover(phase);
+    else this.#opened(connection, true);
   }
 
-  #armConnection(connection: Connection): void {
+  /** `connection` carries the session from now on: `session`, unless a handover's successor already began it. */
+  #opened(connection: Connection, session: boolean): void {
+    const handover = new Timer(this.#clock);
+    const phase: Phase = { name: 'open', connection, timer: handover };
+    this.#transition(phase);
+    // A listener of 'state' may have closed the client.
+    if (this.#phase !== phase) return;
+    if (session) void this.#startSession(connection);
     this.#heartbeat(connection);
     const lead = Math.min(60_000, this.#settings.maxConnectionMs / 10);
-    this.#handoverTimer.set(() => void this.#connect(true), connection.openedAt + this.#settings.maxConnectionMs - lead - this.#clock.now());
-    this.#scheduleRefresh();
+    handover.set(() => this.#handover(), connection.openedAt + this.#settings.maxConnectionMs - lead - this.#clock.now());
+    this.#scheduleRefresh(connection);
     this.#flushOutbox(connection);
     this.#flushAcks();
   }
 
-  /** Before the server's lifetime cap: the successor subscribes and resumes, then the old connection closes. No gap, and duplicates are dropped. */
-  async #completeHandover(connection: Connection): Promise<void> {
-    const timeout = new Timer(this.#clock);
-    await Promise.race([this.#startSession(connection), new Promise<void>((resolve) => timeout.set(resolve, this.#settings.requestTimeoutMs)), connection.closed]);
-    timeout.clear();
-    if (connection !== this.#candidate || !connection.open) return;
-    const previous = this.#active;
-    this.#candidate = undefined;
-    this.#active = connection;
-    if (previous !== undefined) {
-      previous.clearTimers();
-      previous.socket?.close(1000);
-    }
-    this.#armConnection(connection);
+  /** The successor takes over once the server answered its session (or within the deadline), and the connection closes. */
+  async #completeHandover(phase: HandingOver): Promise<void> {
+    const { successor, timer: deadline } = phase;
+    await Promise.race([this.#startSession(successor), new Promise<void>((resolve) => deadline.set(resolve, this.#settings.requestTimeoutMs)), successor.closed]);
+    if (this.#phase === phase) this.#opened(successor, false);
+  }
+
+  /** The handover failed: the connection carries on, and is replaced when the server closes it. */
+  #carryOn(phase: HandingOver): void {
+    this.#transition({ name: 'open', connection: phase.connection });
   }
 
   #onClose(connection: Connection, refusedStatus?: number): void {
     connection.open = false;
+    delete connection.socket;
     connection.clearTimers();
     connection.markClosed();
     for (const resolve of connection.resumeWaiters.values()) resolve();
     this.#settlePending(connection);
-    if (connection === this.#candidate) {
-      // The handover failed: the active connection carries on, and is replaced when the server closes it.
-      this.#candidate = undefined;
-      return;
+    const phase = this.#phase;
+    if (phase.name === 'handing over') {
+      if (connection === phase.successor) return this.#carryOn(phase);
+      if (connection !== phase.connection) return;
+      // The server closed the connection while its successor was opening: the successor takes over, with no backoff.
+      this.#resuming.clear();
+      if (phase.successor.open) return this.#opened(phase.successor, false);
+      return this.#transition({ name: 'reconnecting', connection: phase.successor });
     }
-    if (connection !== this.#active || this.#currentState === 'closed') return;
-    if (this.#candidate !== undefined) return this.#promoteCandidate(this.#candidate);
-    this.#active = undefined;
+    if (phase.name === 'closed' || phase.connection !== connection) return;
     this.#resuming.clear();
-    this.#refreshTimer.clear();
-    this.#handoverTimer.clear();
     const refusal = this.#refusal(connection, refusedStatus);
-    if (refusal !== undefined) return this.#stop(refusal, true);
+    if (refusal !== undefined) return void this.#stop(refusal, true);
     if (connection.openedAt > 0 && this.#clock.now() - connection.openedAt >= this.#settings.stableAfterMs) this.#attempts = 0;
-    this.#setState('reconnecting');
     // After an expiry, or a refusal of a token the cache held, a fresh token is tried at once.
     const fresh = connection.expired || (refusedStatus === 403 && this.#credential.kind === 'token');
     if (fresh) this.#token = undefined;
-    this.#scheduleReconnect(fresh);
-  }
-
-  /** The server closed the active connection while its successor was opening: the successor takes over, with no reconnect. */
-  #promoteCandidate(successor: Connection): void {
-    this.#candidate = undefined;
-    this.#active = successor;
-    this.#resuming.clear();
-    // Once open, its session is under way (completeHandover); before that, onOpen treats it as the active connection.
-    if (successor.open) this.#armConnection(successor);
+    this.#retry('reconnecting', fresh ? 0 : this.#backoff());
   }
 
   /** The refusals a retry cannot fix. */
@@ -465,43 +310,29 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     return new WsNotifyError('upgrade_refused', `HTTP 403: ${what}`, true, { status });
   }
 
-  #scheduleReconnect(immediately: boolean): void {
-    const delay = immediately ? 0 : backoffDelay(this.#attempts, this.#settings.baseDelayMs, this.#settings.maxDelayMs, this.#random);
-    if (!immediately) this.#attempts += 1;
-    this.#reconnectTimer.set(() => void this.#connect(false), delay);
-  }
-
   /** Ends the client: no reconnect, every request and publish fails with `error`, every socket closes. */
-  #stop(error: WsNotifyError, report = false): void {
-    if (this.#closing !== undefined) return;
-    this.#setState('closed');
-    for (const timer of [this.#reconnectTimer, this.#refreshTimer, this.#handoverTimer, this.#ackTimer]) timer.clear();
+  #stop(error: WsNotifyError, report = false): Promise<void> {
+    const phase = this.#phase;
+    if (phase.name === 'closed') return phase.closing;
+    const closing = Promise.all(connectionsOf(phase).map((connection) => connection.closed)).then(() => undefined);
+    this.#transition({ name: 'closed', closing });
+    this.#ackTimer.clear();
     this.#tracker.dispose();
     for (const entry of this.#outbox.splice(0)) entry.reject(error);
-    for (const [id, request] of this.#pending) {
-      this.#clock.clearTimeout(request.timer);
-      this.#pending.delete(id);
-      request.reject(error);
-    }
-    const connections = [this.#active, this.#candidate].filter((connection): connection is Connection => connection !== undefined);
-    this.#active = this.#candidate = undefined;
-    this.#closing = Promise.all(connections.map((connection) => this.#closeSocket(connection))).then(() => undefined);
+    this.#settlePending(undefined, error);
     if (report) this.emit('error', error);
+    return closing;
   }
 
-  #closeSocket(connection: Connection): Promise<void> {
+  /** Closes a connection no phase holds any more; a server that does not answer the close handshake is cut off. */
+  #end(connection: Connection): void {
     connection.clearTimers();
-    connection.socket?.close(1000);
-    // A server that does not answer the close handshake is cut off.
-    const giveUp = new Timer(this.#clock);
-    giveUp.set(() => {
-      connection.socket?.drop();
-      connection.markClosed();
-    }, CLOSE_TIMEOUT_MS);
-    return connection.closed.then(() => giveUp.clear());
+    if (connection.socket === undefined) return connection.markClosed();
+    connection.socket.close(1000);
+    connection.deadline.set(() => this.#drop(connection), CLOSE_TIMEOUT_MS);
   }
 
-  /** A socket that stopped answering (or never completed its upgrade): cut off, and handled as closed. */
+  /** A socket that stopped answering (or never completed its upgrade, or its close): cut off, and handled as closed. */
   #drop(connection: Connection): void {
     connection.socket?.drop();
     this.#onClose(connection);
@@ -518,9 +349,10 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     } catch {
       return this.emit('error', new WsNotifyError('invalid_json', `a frame that is not JSON: ${text.slice(0, 100)}`));
     }
-    const request = 'id' in frame && frame.id !== undefined ? this.#pending.get(String(frame.id)) : undefined;
+    const id = 'id' in frame && frame.id !== undefined ? String(frame.id) : '';
+    const request = this.#pending.get(id);
     if (request !== undefined && request.connection === connection) {
-      this.#pending.delete(String((frame as { id: unknown }).id));
+      this.#pending.delete(id);
       this.#clock.clearTimeout(request.timer);
       if (frame.type === 'error') request.reject(new WsNotifyError(frame.code, frame.message));
       else request.resolve(frame);
@@ -528,12 +360,12 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     switch (frame.type) {
       case 'notification':
       case 'event':
-        return this.#receive(frame.type === 'notification' ? { kind: 'notification', frame } : { kind: 'event', frame });
+        return this.#receive(frame);
       case 'resumed':
         return this.#onResumed(connection, frame);
       case 'unsubscribed':
-        if (frame.reason !== undefined) this.#endSubscription(frame.topic, new WsNotifyError('grant_revoked', `the refreshed credential no longer covers "${frame.topic}"`));
-        return;
+        if (frame.reason === undefined) return;
+        return this.#ended(this.#subscriptions.get(frame.topic), new WsNotifyError('grant_revoked', `the refreshed credential no longer covers "${frame.topic}"`));
       case 'error':
         if (request === undefined) this.#onServerError(connection, new WsNotifyError(frame.code, frame.message));
         return;
@@ -544,7 +376,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
 
   #onServerError(connection: Connection, error: WsNotifyError): void {
     if (error.code === 'credential_revoked') {
-      return this.#stop(new WsNotifyError('credential_revoked', `${error.message}: connect with another credential`, true), true);
+      return void this.#stop(new WsNotifyError('credential_revoked', `${error.message}: connect with another credential`, true), true);
     }
     if (error.code === 'credential_expired') {
       connection.expired = true;
@@ -554,26 +386,26 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     this.emit('error', error);
   }
 
-  #receive(delivery: Delivery): void {
-    const { stream, seq, epoch } = delivery.frame;
-    if (stream !== undefined && seq !== undefined && epoch !== undefined) return this.#tracker.accept(stream, epoch, seq, delivery);
+  #receive(frame: Delivery): void {
+    const { stream, seq, epoch } = frame;
+    if (stream !== undefined && seq !== undefined && epoch !== undefined) return this.#tracker.accept(stream, epoch, seq, frame);
     // No position (a stack without history, a NotifyConnection send): drop only an exact repeat.
-    const key = delivery.kind === 'notification' ? `n:${delivery.frame.id}` : `e:${delivery.frame.topic}:${String(delivery.frame.event['wsnpublisher'])}:${delivery.frame.event.source}:${delivery.frame.event.id}`;
+    const key = frame.type === 'notification' ? `n:${frame.id}` : `e:${frame.topic}:${String(frame.event['wsnpublisher'])}:${frame.event.source}:${frame.event.id}`;
     if (this.#recentKeys.has(key)) return;
     this.#recentKeys.add(key);
     if (this.#recentKeys.size > RECENT_KEYS) this.#recentKeys.delete(this.#recentKeys.values().next().value as string);
-    this.#deliver(delivery);
+    this.#deliver(frame);
   }
 
-  #deliver(delivery: Delivery, stream?: string, seq?: number): void {
+  #deliver(frame: Delivery, stream?: string, seq?: number): void {
     // Only the user stream is acked: a topic's is shared by every subscriber, and the server keeps no per-user ack of it.
     if (stream === 'user' && seq !== undefined) this.#countAck(stream, seq);
-    const position = { ...(stream !== undefined && { stream }), ...(seq !== undefined && { seq }), ...(delivery.frame.replay === true && { replay: true }) };
-    if (delivery.kind === 'notification') {
-      const { id, time, data } = delivery.frame;
+    const position = { ...(stream !== undefined && { stream }), ...(seq !== undefined && { seq }), ...(frame.replay === true && { replay: true }) };
+    if (frame.type === 'notification') {
+      const { id, time, data } = frame;
       return this.emit('notification', { id, time, data, ...position });
     }
-    const event: TopicEvent = { topic: delivery.frame.topic, event: delivery.frame.event, ...position };
+    const event: TopicEvent = { topic: frame.topic, event: frame.event, ...position };
     this.#subscriptions.get(event.topic)?.emit('event', event);
     this.emit('event', event);
   }
@@ -609,13 +441,15 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
       ...(group !== undefined && { group }),
       ...(since !== undefined && { since }),
     };
+    subscription.to('subscribing');
     return this.#request<SubscribedFrame>(connection, frame).then(
       (reply) => {
-        if (this.#subscriptions.get(subscription.topic) === subscription) subscription.emit('subscribed', reply);
+        // Unless it ended meanwhile.
+        if (subscription.to('subscribed')) subscription.emit('subscribed', reply);
         return resumed;
       },
       (error: WsNotifyError) => {
-        if (error.code !== 'connection_lost' && error.code !== 'client_closed' && error.code !== 'timeout') this.#endSubscription(subscription.topic, error, subscription);
+        if (!lostWithConnection(error) && error.code !== 'timeout') this.#ended(subscription, error);
       },
     );
   }
@@ -624,7 +458,7 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     const resumed = this.#awaitResumed(connection, stream);
     this.#resuming.add(stream);
     this.#request(connection, { action: 'resume', streams: { [stream]: position } }).catch((error: WsNotifyError) => {
-      if (error.code === 'connection_lost' || error.code === 'client_closed') return;
+      if (lostWithConnection(error)) return;
       // The server cannot resume (no streams, or not this one): what is buffered is delivered across the hole.
       this.#resuming.delete(stream);
       connection.resumeWaiters.get(stream)?.();
@@ -641,37 +475,40 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   /** A hole that did not fill within the reorder window. */
   #resumeStalled(stream: string): void {
     const position = this.#tracker.position(stream);
-    if (this.#resuming.has(stream) || position === undefined || !this.#active?.open) return;
-    void this.#resume(this.#active, stream, position);
+    const session = this.#session();
+    if (this.#resuming.has(stream) || position === undefined || session === undefined) return;
+    void this.#resume(session, stream, position);
   }
 
   #unsubscribe(subscription: TopicSubscription): Promise<void> {
-    if (this.#subscriptions.get(subscription.topic) !== subscription) return Promise.resolve();
-    this.#forgetTopic(subscription.topic);
-    if (!this.#active?.open) return Promise.resolve();
-    return this.#request(this.#active, { action: 'unsubscribe', topic: subscription.topic }).then(
+    const session = this.#session();
+    if (!this.#forget(subscription) || session === undefined) return Promise.resolve();
+    return this.#request(session, { action: 'unsubscribe', topic: subscription.topic }).then(
       () => undefined,
       (error: WsNotifyError) => {
         // Disconnected meanwhile: the subscription ended with the connection.
-        if (error.code !== 'connection_lost' && error.code !== 'client_closed') throw error;
+        if (!lostWithConnection(error)) throw error;
       },
     );
   }
 
-  #endSubscription(topic: string, error: WsNotifyError, only?: TopicSubscription): void {
-    const subscription = this.#subscriptions.get(topic);
-    if (subscription === undefined || (only !== undefined && subscription !== only)) return;
-    this.#forgetTopic(topic);
+  /** The server refused or ended a subscription. */
+  #ended(subscription: TopicSubscription | undefined, error: WsNotifyError): void {
+    if (subscription === undefined || !this.#forget(subscription)) return;
     // Told on the subscription and on the client, so that an application listening on either learns it.
     subscription.emit('error', error);
     this.emit('error', error);
   }
 
-  #forgetTopic(topic: string): void {
-    this.#subscriptions.delete(topic);
-    this.#tracker.forget(`topic:${topic}`);
-    this.#tracker.setSparse(`topic:${topic}`, false);
-    this.#unacked.delete(`topic:${topic}`);
+  /** Ends a subscription and forgets its topic's stream; false if it had ended already. */
+  #forget(subscription: TopicSubscription): boolean {
+    if (!subscription.to('unsubscribed')) return false;
+    const stream = `topic:${subscription.topic}`;
+    this.#subscriptions.delete(subscription.topic);
+    this.#tracker.forget(stream);
+    this.#tracker.setSparse(stream, false);
+    this.#unacked.delete(stream);
+    return true;
   }
 
   // ---- requests, publishes, acks ----
@@ -694,18 +531,19 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
   }
 
   /** Fails (or, for a publish, requeues) the requests a closed connection will never answer. */
-  #settlePending(connection: Connection): void {
+  #settlePending(connection?: Connection, error = new WsNotifyError('connection_lost', 'the connection closed before the reply')): void {
     const requeued: (() => void)[] = [];
     for (const [id, request] of this.#pending) {
-      if (request.connection !== connection) continue;
+      if (connection !== undefined && request.connection !== connection) continue;
       this.#pending.delete(id);
       this.#clock.clearTimeout(request.timer);
-      if (request.lost !== undefined && this.#currentState !== 'closed') requeued.push(request.lost);
-      else request.reject(new WsNotifyError('connection_lost', 'the connection closed before the reply'));
+      if (request.lost !== undefined && this.#phase.name !== 'closed') requeued.push(request.lost);
+      else request.reject(error);
     }
     // In their original order, ahead of publishes made since.
     for (const requeue of requeued.reverse()) requeue();
-    if (requeued.length > 0 && this.#active?.open) this.#flushOutbox(this.#active);
+    const session = this.#session();
+    if (requeued.length > 0 && session !== undefined) this.#flushOutbox(session);
   }
 
   #sendPublish(connection: Connection, entry: OutboxEntry): void {
@@ -725,8 +563,8 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
 
   /** Cumulative acks, one frame per stream; kept for the next connection when there is none. */
   #flushAcks(): void {
-    const connection = this.#active;
-    if (!connection?.open) return;
+    const connection = this.#session();
+    if (connection === undefined) return;
     this.#ackTimer.clear();
     for (const [stream, { seq }] of this.#unacked) this.#send(connection, { action: 'ack', stream, seq });
     this.#unacked.clear();
@@ -772,44 +610,44 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
     this.emit('error', new WsNotifyError('token_unavailable', `the token function failed: ${String(error)}`, false, { cause: error }));
   }
 
-  #scheduleRefresh(): void {
+  /** Before the token expires (`retry`: a little later, while it still holds), a fresh one goes over the connection that carries the session. */
+  #scheduleRefresh(connection: Connection, retry = false): void {
     const token = this.#token;
-    if (this.#refreshUnsupported || token?.expiresAt === undefined) return;
-    this.#refreshTimer.set(() => void this.#refresh(), refreshTime(token.obtainedAt, token.expiresAt) - this.#clock.now());
+    const now = this.#clock.now();
+    if (this.#refreshUnsupported || token?.expiresAt === undefined || this.#session() !== connection || (retry && token.expiresAt <= now)) return;
+    const delay = retry ? Math.min(RETRY_REFRESH_MS, (token.expiresAt - now) / 2) : refreshTime(token.obtainedAt, token.expiresAt) - now;
+    connection.refresh.set(() => void this.#refresh(connection), delay);
   }
 
-  /** Sends a fresh token over the open connection, so that it is never closed for expiry. */
-  async #refresh(): Promise<void> {
-    const connection = this.#active;
+  /** Sends a fresh token over the connection that carries the session, so that it is never closed for expiry. */
+  async #refresh(connection: Connection): Promise<void> {
     const credential = this.#credential;
-    if (!connection?.open || credential.kind !== 'token') return;
-    const retry = () => {
-      if (this.#active === connection && this.#token?.expiresAt !== undefined && this.#token.expiresAt > this.#clock.now()) {
-        this.#refreshTimer.set(() => void this.#refresh(), Math.min(RETRY_REFRESH_MS, (this.#token.expiresAt - this.#clock.now()) / 2));
-      }
-    };
+    if (this.#session() !== connection || credential.kind !== 'token') return;
     let token: string;
     try {
       token = await this.#fetchToken(credential.token);
     } catch (error) {
       this.#tokenFailed(error);
-      return retry();
+      return this.#scheduleRefresh(connection, true);
     }
-    if (this.#active !== connection || !connection.open) return;
+    if (this.#session() !== connection) return;
     try {
       await this.#request(connection, { action: 'authenticate', token });
-      this.#scheduleRefresh();
+      this.#scheduleRefresh(connection);
     } catch (error) {
       const failure = error as WsNotifyError;
-      if (failure.code === 'connection_lost' || failure.code === 'client_closed') return;
+      if (lostWithConnection(failure)) return;
       if (failure.code === 'jwt_not_enabled') this.#refreshUnsupported = true;
       this.emit('error', failure);
-      if (failure.code !== 'jwt_not_enabled') retry();
+      this.#scheduleRefresh(connection, true);
     }
   }
 }
 
 const closedError = () => new WsNotifyError('client_closed', 'the client is closed');
+
+/** A request that failed only because its connection (or the client) closed: nothing the application has to hear of. */
+const lostWithConnection = (error: WsNotifyError) => error.code === 'connection_lost' || error.code === 'client_closed';
 
 function credentialOf({ token, apiKey, anonymous }: ClientOptions): Credential {
   const given = [token !== undefined, apiKey !== undefined, anonymous === true].filter(Boolean).length;

@@ -10,7 +10,7 @@ export type {
   SubscriptionEvents,
   TopicEvent,
   WsNotifyClient,
-} from './client';
+} from './types';
 export type { Clock } from './clock';
 export { WsNotifyError, type ClientErrorCode } from './errors';
 export type * from './protocol';

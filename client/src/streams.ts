@@ -67,9 +67,9 @@ export class StreamTracker<Item> {
   /** Where the application is in each stream: what a `resume` sends. */
   positions(): Record<string, ResumePosition> {
     const positions: Record<string, ResumePosition> = {};
-    for (const [stream, state] of this.#streams) {
+    for (const stream of this.#streams.keys()) {
       const position = this.position(stream);
-      if (position !== undefined && state.last !== undefined) positions[stream] = position;
+      if (position !== undefined) positions[stream] = position;
     }
     return positions;
   }
@@ -125,11 +125,8 @@ export class StreamTracker<Item> {
     if (frame.recovered) {
       if (frame.to !== undefined && state.last !== undefined && frame.to > state.last && !this.#sparse.has(frame.stream)) {
         // The replay up to `to` came before this reply: a hole still open below it is nothing this connection gets.
-        for (const seq of [...state.buffer.keys()].filter((seq) => seq <= (frame.to as number)).sort((a, b) => a - b)) {
-          this.#hand(frame.stream, state, seq, state.buffer.get(seq) as Item);
-          state.buffer.delete(seq);
-        }
-        state.last = Math.max(state.last, frame.to);
+        this.#flush(frame.stream, state, frame.to);
+        state.last = Math.max(state.last as number, frame.to);
         this.#drain(frame.stream, state);
       }
       if (state.buffer.size > 0 && !state.window.pending) state.window.set(() => this.#events.stalled(frame.stream), this.#windowMs);
@@ -174,6 +171,7 @@ export class StreamTracker<Item> {
     const lastSeq = state.last ?? 0;
     const firstBuffered = Math.min(...state.buffer.keys());
     this.#events.gap({ stream, reason, lastSeq, from: lastSeq + 1, ...(Number.isFinite(firstBuffered) && { to: firstBuffered - 1 }) });
+    state.window.clear();
     this.#flush(stream, state);
     state.rebase = true;
   }
@@ -203,10 +201,9 @@ export class StreamTracker<Item> {
     if (state.buffer.size === 0) state.window.clear();
   }
 
-  /** Delivers everything buffered, in seq order, across its holes. */
-  #flush(stream: string, state: StreamState<Item>): void {
-    state.window.clear();
-    for (const seq of [...state.buffer.keys()].sort((a, b) => a - b)) {
+  /** Delivers what is buffered (up to `upTo`, all by default), in seq order, across its holes. */
+  #flush(stream: string, state: StreamState<Item>, upTo = Infinity): void {
+    for (const seq of [...state.buffer.keys()].filter((seq) => seq <= upTo).sort((a, b) => a - b)) {
       const item = state.buffer.get(seq) as Item;
       state.buffer.delete(seq);
       this.#hand(stream, state, seq, item);
