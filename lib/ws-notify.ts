@@ -40,7 +40,7 @@ import {
 } from '../lambdas/core/streams';
 import { CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom, groupGrantFrom } from '../lambdas/core/topics';
-import { METRICS_NAMESPACE } from '../lambdas/metric-names';
+import { METRICS_NAMESPACE } from '../lambdas/contract/metric-names';
 import { type WsNotifyAlarmOptions, WsNotifyObservability } from './observability';
 
 export interface WsNotifyProps extends WsNotifyAlarmOptions {
@@ -234,7 +234,7 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
 const CONSUMER_TIMEOUT = Duration.seconds(30);
 /** Credentials come from the environment in Lambda: the rest of the SDK's default chain is dead weight in a bundle. */
 export const BUNDLING_ALIASES: Readonly<Record<string, string>> = {
-  '@aws-sdk/credential-provider-node': path.join(__dirname, '..', 'lambdas', 'credentials-from-environment.ts'),
+  '@aws-sdk/credential-provider-node': path.join(__dirname, '..', 'lambdas', 'wiring', 'credentials-from-environment.ts'),
 };
 /** Lambda's SQS event source takes at most 10 records per batch without a batching window. */
 const SQS_BATCH_SIZE = 10;

@@ -1,13 +1,13 @@
-import { createDocumentClient, createSqsClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient, createSqsClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { AckTable } from '../core/acks';
 import { BatchingSender } from '../core/batching-sender';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { parseMessage } from '../core/messages';
 import { AckCheckMessage, checkAck } from '../core/undelivered';
-import { logger } from '../logger';
-import { metrics } from '../metrics';
-import { sqsBatchHandler } from '../sqs-batch';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
+import { sqsBatchHandler } from '../transport/sqs-batch';
 
 const config = readConfig('STREAMS_TABLE_NAME', 'ACKS_TABLE_NAME', 'HISTORY_TTL_SECONDS', 'UNDELIVERED_QUEUE_URL', 'DEAD_LETTER_QUEUE_URL');
 const db = createDocumentClient();

@@ -1,8 +1,8 @@
 /** `{"action":"ack","stream":"user","seq"}`: answered `acked`, or an error frame. */
-import { createDocumentClient } from '../clients';
+import { createDocumentClient } from '../wiring/clients';
 import { acknowledge } from '../core/acks';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { ackTableFromEnvironment, streamTableFromEnvironment } from '../streams-config';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { ackTableFromEnvironment, streamTableFromEnvironment } from '../wiring/streams-config';
 
 const db = createDocumentClient();
 const streams = streamTableFromEnvironment(db);

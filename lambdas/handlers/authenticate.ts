@@ -1,12 +1,12 @@
-import { createDocumentClient, createManagementApiClient } from '../clients';
+import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
 import { SubscriptionTable } from '../core/subscriptions';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment } from '../topic-caller';
-import { readConfig } from '../config';
+import { publicGroupsFromEnvironment, publicTopicsFromEnvironment } from '../transport/topic-caller';
+import { readConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { refreshCredential } from '../core/credentials';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { tokenVerifierFromEnvironment } from '../credential-verifiers';
-import { logger } from '../logger';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { tokenVerifierFromEnvironment } from '../wiring/credential-verifiers';
+import { logger } from '../wiring/logger';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
 const db = createDocumentClient();

@@ -1,4 +1,4 @@
-import { ConfigurationError, readFlags } from '../config';
+import { ConfigurationError, readFlags } from '../wiring/config';
 import type { ApiKeyIdentity } from '../core/api-keys';
 import {
   anonymousUserId,
@@ -15,9 +15,9 @@ import {
   authorizerResultBytes,
   MAX_AUTHORIZER_RESULT_BYTES,
 } from '../core/authorizer-result';
-import { connectKeyVerifierFromEnvironment, tokenVerifierFromEnvironment } from '../credential-verifiers';
-import type { WebSocketAuthorizerEvent } from '../events';
-import { logger } from '../logger';
+import { connectKeyVerifierFromEnvironment, tokenVerifierFromEnvironment } from '../wiring/credential-verifiers';
+import type { WebSocketAuthorizerEvent } from '../transport/events';
+import { logger } from '../wiring/logger';
 
 const { ALLOW_ANONYMOUS: allowAnonymous, ACCEPT_API_KEYS: acceptApiKeys } = readFlags('ALLOW_ANONYMOUS', 'ACCEPT_API_KEYS');
 const verifyToken = tokenVerifierFromEnvironment();

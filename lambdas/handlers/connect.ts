@@ -1,14 +1,14 @@
-import { createDocumentClient } from '../clients';
-import { ConfigurationError, readConfig, readOptionalConfig } from '../config';
+import { createDocumentClient } from '../wiring/clients';
+import { ConfigurationError, readConfig, readOptionalConfig } from '../wiring/config';
 import { header } from '../core/auth';
 import { ConnectRefusedError, connectSubscriptions, type KeepaliveMode, wantsKeepalive } from '../core/connect-options';
 import { ConnectionLimitError, ConnectionTable } from '../core/connections';
 import { keepaliveSlot } from '../core/keepalive';
 import { offeredSubprotocols, selectedSubprotocol } from '../core/subprotocol';
 import { SubscriptionTable } from '../core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { logger } from '../logger';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { logger } from '../wiring/logger';
+import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../transport/topic-caller';
 
 const config = readConfig(
   'CONNECTIONS_TABLE_NAME',

@@ -1,11 +1,11 @@
 import type { Context } from 'aws-lambda';
-import { createDocumentClient, createManagementApiClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { ApiKeyTable } from '../core/api-keys';
 import { ConnectionTable } from '../core/connections';
 import { closeRevokedKeyConnections, expireCredentials, type SweepReport } from '../core/credentials';
 import { SubscriptionTable } from '../core/subscriptions';
-import { logger } from '../logger';
+import { logger } from '../wiring/logger';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'API_KEYS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
 const db = createDocumentClient();

@@ -1,9 +1,9 @@
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { ConnectionTable, removeConnection } from '../core/connections';
 import { SubscriptionTable } from '../core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { logger } from '../logger';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { logger } from '../wiring/logger';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME');
 const db = createDocumentClient();

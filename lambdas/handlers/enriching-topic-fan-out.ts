@@ -1,9 +1,9 @@
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { ENRICHMENT_TIMEOUTS } from '../clients';
-import { readConfig } from '../config';
+import { ENRICHMENT_TIMEOUTS } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { enrich, enricherOf, type Enrichers } from '../core/enrichment';
-import { topicFanOutHandler } from '../topic-fan-out-handler';
+import { topicFanOutHandler } from '../wiring/topic-fan-out';
 
 /** The Publish queue, in a stack with enrichment functions (construct prop `enrichers`): they may name a user, reached through the connection table. */
 export const handler = topicFanOutHandler((db) => {

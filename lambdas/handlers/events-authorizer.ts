@@ -1,9 +1,9 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
-import { createDocumentClient } from '../clients';
-import { readConfig, readOptionalConfig } from '../config';
+import { createDocumentClient } from '../wiring/clients';
+import { readConfig, readOptionalConfig } from '../wiring/config';
 import { ApiKeyTable, createApiKeyVerifier } from '../core/api-keys';
 import { credentialFrom } from '../core/auth';
-import { logger } from '../logger';
+import { logger } from '../wiring/logger';
 
 const config = readConfig('API_KEYS_TABLE_NAME');
 const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');

@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEventV2WithRequestContext, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { createSqsClient } from '../clients';
-import { readConfig, readOptionalConfig } from '../config';
+import { createSqsClient } from '../wiring/clients';
+import { readConfig, readOptionalConfig } from '../wiring/config';
 import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
-import { logger } from '../logger';
-import { publicTopicsFromEnvironment } from '../topic-caller';
+import { logger } from '../wiring/logger';
+import { publicTopicsFromEnvironment } from '../transport/topic-caller';
 
 const config = readConfig('TOPIC_PAGES_QUEUE_URL');
 const { TENANT_CLAIM, IAM_PRINCIPALS } = readOptionalConfig('TENANT_CLAIM', 'IAM_PRINCIPALS');

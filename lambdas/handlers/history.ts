@@ -1,12 +1,12 @@
 /** `{"action":"history","stream","after"?,"before"?,"limit"?}`: a page of the stream's retained entries, in one reply. */
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { history } from '../core/stream-frames';
 import { SubscriptionTable } from '../core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { streamTableFromEnvironment } from '../streams-config';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { streamTableFromEnvironment } from '../wiring/streams-config';
+import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../transport/topic-caller';
 
 const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME', 'STREAMS_TABLE_NAME');
 const db = createDocumentClient();

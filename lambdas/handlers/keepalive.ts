@@ -1,10 +1,10 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { createDocumentClient, createManagementApiClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { sendKeepalives } from '../core/keepalive';
 import { SubscriptionTable } from '../core/subscriptions';
-import { logger } from '../logger';
+import { logger } from '../wiring/logger';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
 const db = createDocumentClient();

@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
-import { createDocumentClient, createManagementApiClient, createSqsClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient, createManagementApiClient, createSqsClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { deliverToConnection } from '../core/deliver';
@@ -8,9 +8,9 @@ import { eventFrame, notificationFrame, topicStream, USER_STREAM } from '../core
 import { NotifyConnectionMessage, parseJsonBody, validMessage } from '../core/messages';
 import { SubscriptionTable } from '../core/subscriptions';
 import { EventDelivery } from '../core/topics';
-import { logger } from '../logger';
-import { metrics } from '../metrics';
-import { sentAt, sentTime, sqsBatchHandler } from '../sqs-batch';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
+import { sentAt, sentTime, sqsBatchHandler } from '../transport/sqs-batch';
 
 const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT', 'DEAD_LETTER_QUEUE_URL');
 const db = createDocumentClient();

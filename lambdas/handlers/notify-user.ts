@@ -1,14 +1,14 @@
-import { createDocumentClient, createManagementApiClient, createSqsClient } from '../clients';
-import { readConfig, readOptionalConfig } from '../config';
+import { createDocumentClient, createManagementApiClient, createSqsClient } from '../wiring/clients';
+import { readConfig, readOptionalConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { fanOutToUser } from '../core/fan-out';
 import { NotifyUserMessage, parseMessage } from '../core/messages';
 import { SubscriptionTable } from '../core/subscriptions';
-import { logger } from '../logger';
-import { metrics } from '../metrics';
-import { appendOrigin, sentTime, sqsBatchHandler } from '../sqs-batch';
-import { streamTableFromEnvironment } from '../streams-config';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
+import { appendOrigin, sentTime, sqsBatchHandler } from '../transport/sqs-batch';
+import { streamTableFromEnvironment } from '../wiring/streams-config';
 
 const config = readConfig(
   'CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME',

@@ -1,9 +1,9 @@
-import { createDocumentClient, createSqsClient } from '../clients';
+import { createDocumentClient, createSqsClient } from '../wiring/clients';
 import { ConnectionTable } from '../core/connections';
-import { readConfig } from '../config';
+import { readConfig } from '../wiring/config';
 import { publishFromClient } from '../core/topic-frames';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { topicCallerOf } from '../transport/topic-caller';
 
 const config = readConfig('TOPIC_PAGES_QUEUE_URL', 'CONNECTIONS_TABLE_NAME');
 const connections = new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME);

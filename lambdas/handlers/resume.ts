@@ -1,12 +1,12 @@
 /** `{"action":"resume","streams":{…}}`: the missed entries of each stream (posted), then `resumed` per stream (the last is the reply). */
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { resume } from '../core/stream-frames';
 import { SubscriptionTable } from '../core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { streamReadsFromEnvironment } from '../streams-config';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { streamReadsFromEnvironment } from '../wiring/streams-config';
+import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../transport/topic-caller';
 
 const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME', 'STREAMS_TABLE_NAME');
 const db = createDocumentClient();

@@ -1,12 +1,12 @@
 /** `{"action":"subscribe","topic","events"?,"group"?,"since"?,"rewind"?}`: answered `subscribed` (then, from a position, the replay and `resumed`), or `forbidden_topic` / `forbidden_group` / `invalid_subscription` / `too_many_subscriptions` / `connection_closed`. */
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { SubscriptionTable } from '../core/subscriptions';
 import { subscribe } from '../core/topic-frames';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { streamReadsFromEnvironment } from '../streams-config';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { streamReadsFromEnvironment } from '../wiring/streams-config';
+import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../transport/topic-caller';
 
 const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 'CONNECTIONS_TABLE_NAME');
 const db = createDocumentClient();

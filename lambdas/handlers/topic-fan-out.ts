@@ -1,4 +1,4 @@
-import { topicFanOutHandler } from '../topic-fan-out-handler';
+import { topicFanOutHandler } from '../wiring/topic-fan-out';
 
 /** The Publish queue, in a stack without enrichment functions. */
 export const handler = topicFanOutHandler();

@@ -1,10 +1,10 @@
 /** `{"action":"unsubscribe","topic"}`: answered `unsubscribed`. */
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
+import { createDocumentClient } from '../wiring/clients';
+import { readConfig } from '../wiring/config';
 import { SubscriptionTable } from '../core/subscriptions';
 import { unsubscribe } from '../core/topic-frames';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { publicTopicsFromEnvironment, topicCallerOf } from '../transport/topic-caller';
 
 const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME');
 const publicTopics = publicTopicsFromEnvironment();

@@ -1,6 +1,6 @@
 import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConnectionTable, removeConnection } from '../../lambdas/core/connections';
-import type { WebSocketEvent } from '../../lambdas/events';
+import type { WebSocketEvent } from '../../lambdas/transport/events';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from '../../lambdas/core/messages';
 import { StreamTable, topicStreamKey } from '../../lambdas/core/streams';

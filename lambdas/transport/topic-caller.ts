@@ -1,7 +1,7 @@
-import { readOptionalConfig } from './config';
-import type { StoredGrants } from './core/connections';
-import type { TopicCaller } from './core/topic-frames';
-import { grantFrom, groupGrantFrom } from './core/topics';
+import { readOptionalConfig } from '../wiring/config';
+import type { StoredGrants } from '../core/connections';
+import type { TopicCaller } from '../core/topic-frames';
+import { grantFrom, groupGrantFrom } from '../core/topics';
 import type { WebSocketEvent } from './events';
 
 /** The stack's public topics (prop `publicTopics`): anyone connected may subscribe to them. */

@@ -2,10 +2,10 @@ import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createManagementApiClient } from './clients';
 import { readConfig, readOptionalConfig } from './config';
-import type { StreamReadDeps } from './core/stream-frames';
-import { AckTable } from './core/acks';
-import { StreamTable } from './core/streams';
-import type { SubscriptionTable } from './core/subscriptions';
+import type { StreamReadDeps } from '../core/stream-frames';
+import { AckTable } from '../core/acks';
+import { StreamTable } from '../core/streams';
+import type { SubscriptionTable } from '../core/subscriptions';
 
 /**
  * The stack's streams, if it keeps history (prop `history`, on by default): the table and its

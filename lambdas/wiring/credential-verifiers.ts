@@ -1,7 +1,7 @@
 import { createDocumentClient } from './clients';
 import { ConfigurationError, readConfig, readOptionalConfig } from './config';
-import { ApiKeyTable, createApiKeyVerifier, type VerifyApiKey } from './core/api-keys';
-import { createJwtVerifier, type VerifyToken } from './core/auth';
+import { ApiKeyTable, createApiKeyVerifier, type VerifyApiKey } from '../core/api-keys';
+import { createJwtVerifier, type VerifyToken } from '../core/auth';
 
 const JWT_SETTINGS = ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWKS_URI'] as const;
 
