@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
+import type { TopicGrants } from './identity';
 import { readableError } from './messages';
-import { autoSubscriptionParts, EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, type TopicGrants, TopicName } from './topics';
+import { autoSubscriptionParts, EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, TopicName } from './topics';
 
 /**
  * Subscriptions one `$connect` may make: they are written in the connection's own transaction

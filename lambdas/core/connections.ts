@@ -8,6 +8,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type { TopicGrants } from './identity';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 import { type InitialSubscriptions, SUBSCRIBED_TOPICS, type SubscriptionTable } from './subscriptions';
 import { transactWrite } from './transactions';
@@ -119,11 +120,7 @@ export async function removeConnection(connectionId: string, deps: { connections
  * on its row by a refresh. API Gateway hands every route the `$connect` authorizer's context for the
  * connection's whole life, so a refresh cannot change that: subscribe and publish read the row.
  */
-export interface StoredGrants {
-  subscribe: string[];
-  publish: string[];
-  groups: string[];
-}
+export type StoredGrants = TopicGrants;
 
 /** Why a sweep closes a connection: the frame code the client is sent. */
 export type CloseReason = 'credential_expired' | 'credential_revoked';

@@ -6,7 +6,8 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import * as z from 'zod/mini';
-import type { VerifiedIdentity, VerifyToken } from './auth';
+import type { VerifyToken } from './auth';
+import type { VerifiedIdentity } from './identity';
 import type { ApiKeyTable } from './api-keys';
 import { type CloseClaim, type CloseReason, type ConnectionTable, removeConnection, type StoredGrants } from './connections';
 import { mayAccess, mayJoin } from './topics';

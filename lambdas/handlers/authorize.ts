@@ -1,12 +1,10 @@
 import { ConfigurationError, readFlags } from '../wiring/config';
-import type { ApiKeyIdentity } from '../core/api-keys';
 import {
   anonymousUserId,
   CredentialError,
   credentialFrom,
   credentialOffered,
   type PresentedCredential,
-  type VerifiedIdentity,
 } from '../core/auth';
 import {
   authorizerContext,
@@ -15,6 +13,7 @@ import {
   authorizerResultBytes,
   MAX_AUTHORIZER_RESULT_BYTES,
 } from '../core/authorizer-result';
+import type { ApiKeyIdentity, VerifiedIdentity } from '../core/identity';
 import { connectKeyVerifierFromEnvironment, tokenVerifierFromEnvironment } from '../wiring/credential-verifiers';
 import type { WebSocketAuthorizerEvent } from '../transport/events';
 import { logger } from '../wiring/logger';

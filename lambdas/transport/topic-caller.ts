@@ -1,6 +1,6 @@
 import { readOptionalConfig } from '../wiring/config';
 import type { StoredGrants } from '../core/connections';
-import type { TopicCaller } from '../core/topic-frames';
+import type { TopicCaller } from '../core/identity';
 import { grantFrom, groupGrantFrom } from '../core/topics';
 import type { WebSocketEvent } from './events';
 
