@@ -2,7 +2,7 @@
 import { createDocumentClient } from '../wiring/clients';
 import { acknowledge } from '../core/acks';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
-import { ackTableFromEnvironment, streamTableFromEnvironment } from '../wiring/streams-config';
+import { ackTableFromEnvironment, streamTableFromEnvironment } from '../wiring/streams';
 
 const db = createDocumentClient();
 const streams = streamTableFromEnvironment(db);

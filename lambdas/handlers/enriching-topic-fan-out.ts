@@ -3,7 +3,7 @@ import { ENRICHMENT_TIMEOUTS } from '../wiring/clients';
 import { readConfig } from '../wiring/config';
 import { ConnectionTable } from '../core/connections';
 import { enrich, enricherOf, type Enrichers } from '../core/enrichment';
-import { topicFanOutHandler } from '../wiring/topic-fan-out';
+import { topicFanOutHandler } from '../transport/topic-fan-out';
 
 /** The Publish queue, in a stack with enrichment functions (construct prop `enrichers`): they may name a user, reached through the connection table. */
 export const handler = topicFanOutHandler((db) => {

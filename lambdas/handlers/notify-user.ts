@@ -8,7 +8,7 @@ import { SubscriptionTable } from '../core/subscriptions';
 import { logger } from '../wiring/logger';
 import { metrics } from '../wiring/metrics';
 import { appendOrigin, sentTime, sqsBatchHandler } from '../transport/sqs-batch';
-import { streamTableFromEnvironment } from '../wiring/streams-config';
+import { streamTableFromEnvironment } from '../wiring/streams';
 
 const config = readConfig(
   'CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME',

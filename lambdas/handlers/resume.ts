@@ -5,7 +5,7 @@ import { ConnectionTable } from '../core/connections';
 import { resume } from '../core/stream-frames';
 import { SubscriptionTable } from '../core/subscriptions';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
-import { streamReadsFromEnvironment } from '../wiring/streams-config';
+import { streamReadsFromEnvironment } from '../wiring/streams';
 import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../transport/topic-caller';
 
 const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME', 'STREAMS_TABLE_NAME');

@@ -5,7 +5,7 @@ import { ConnectionTable } from '../core/connections';
 import { SubscriptionTable } from '../core/subscriptions';
 import { subscribe } from '../core/topic-frames';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
-import { streamReadsFromEnvironment } from '../wiring/streams-config';
+import { streamReadsFromEnvironment } from '../wiring/streams';
 import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../transport/topic-caller';
 
 const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 'CONNECTIONS_TABLE_NAME');

@@ -1,4 +1,4 @@
-import { topicFanOutHandler } from '../wiring/topic-fan-out';
+import { topicFanOutHandler } from '../transport/topic-fan-out';
 
 /** The Publish queue, in a stack without enrichment functions. */
 export const handler = topicFanOutHandler();

@@ -1,16 +1,16 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createDocumentClient, createSqsClient } from './clients';
-import { readConfig, readOptionalConfig } from './config';
+import { createDocumentClient, createSqsClient } from '../wiring/clients';
+import { readConfig, readOptionalConfig } from '../wiring/config';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { SubscriptionTable } from '../core/subscriptions';
 import { type Enrichment, fanOutToTopic } from '../core/topic-fan-out';
 import { InvalidMessageError, parseMessage } from '../core/messages';
 import { PublishMessage, reservedAttributeProblem, stampPublisher, TopicPage } from '../core/topics';
-import { logger } from './logger';
-import { metrics } from './metrics';
-import { appendOrigin, sqsBatchHandler } from '../transport/sqs-batch';
-import { streamTableFromEnvironment } from './streams-config';
-import { publicTopicsFromEnvironment } from '../transport/topic-caller';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
+import { appendOrigin, sqsBatchHandler } from './sqs-batch';
+import { streamTableFromEnvironment } from '../wiring/streams';
+import { publicTopicsFromEnvironment } from './topic-caller';
 
 /**
  * The consumer of the Publish queue and of the fan-out's own page queue: each event to its topic's
