@@ -53,6 +53,12 @@ export interface TopicGrants {
   groups: string[];
 }
 
+/** What the stack grants every connection, anonymous ones included: its public topics (to subscribe to) and groups. */
+export interface PublicGrants {
+  topics: readonly string[];
+  groups: readonly string[];
+}
+
 /** A connection as its `$connect` authorizer described it, with what it may do with topics. */
 export interface TopicCaller {
   connectionId: string;

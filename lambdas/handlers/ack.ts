@@ -1,15 +1,14 @@
 /** `{"action":"ack","stream":"user","seq"}`: answered `acked`, or an error frame. */
-import { createDocumentClient } from '../wiring/clients';
 import { acknowledge } from '../core/acks';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
-import { ackTableFromEnvironment, streamTableFromEnvironment } from '../wiring/streams';
+import { createDocumentClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { ackTable, streamTable } from '../wiring/streams';
 
+// The route exists only on a stack with history, whose streams and acks this function requires.
+const env = readEnvironment('ack');
 const db = createDocumentClient();
-const streams = streamTableFromEnvironment(db);
-const acks = ackTableFromEnvironment(db);
-// The route exists only on a stack with history, which sets both.
-if (streams === undefined || acks === undefined) throw new Error('the ack route needs STREAMS_TABLE_NAME and ACKS_TABLE_NAME');
-const deps = { streams, acks };
+const deps = { streams: streamTable(db, env), acks: ackTable(db, env) };
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { authorizer } = event.requestContext;

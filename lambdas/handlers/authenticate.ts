@@ -1,22 +1,21 @@
-import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
-import { SubscriptionTable } from '../core/subscriptions';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment } from '../transport/topic-caller';
-import { readConfig } from '../wiring/config';
-import { ConnectionTable } from '../core/connections';
 import { refreshCredential } from '../core/credentials';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
-import { tokenVerifierFromEnvironment } from '../wiring/credential-verifiers';
+import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
+import { tokenVerifier } from '../wiring/credential-verifiers';
+import { readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
+import { publicGrantsOf } from '../wiring/public-grants';
+import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
+const env = readEnvironment('authenticate');
 const db = createDocumentClient();
 const deps = {
-  verifyToken: tokenVerifierFromEnvironment(),
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  verifyToken: tokenVerifier(env),
+  connections: connectionRows(db, env),
   // The connection's row holds the set of its topics, which ending a subscription keeps in step.
-  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME),
-  publicGrants: { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() },
-  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
+  subscriptions: subscriptionTable(db, env),
+  publicGrants: publicGrantsOf(env),
+  managementApi: createManagementApiClient(env.MANAGEMENT_API_ENDPOINT),
 };
 
 /**

@@ -1,4 +1,4 @@
-import { ConfigurationError, readFlags } from '../wiring/config';
+import type { ApiKeyIdentity, VerifiedIdentity } from '../core/identity';
 import {
   anonymousUserId,
   CredentialError,
@@ -13,14 +13,16 @@ import {
   authorizerResultBytes,
   MAX_AUTHORIZER_RESULT_BYTES,
 } from '../core/authorizer-result';
-import type { ApiKeyIdentity, VerifiedIdentity } from '../core/identity';
-import { connectKeyVerifierFromEnvironment, tokenVerifierFromEnvironment } from '../wiring/credential-verifiers';
 import type { WebSocketAuthorizerEvent } from '../transport/events';
+import { createDocumentClient } from '../wiring/clients';
+import { apiKeyVerifier, tokenVerifier } from '../wiring/credential-verifiers';
+import { ConfigurationError, readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
 
-const { ALLOW_ANONYMOUS: allowAnonymous, ACCEPT_API_KEYS: acceptApiKeys } = readFlags('ALLOW_ANONYMOUS', 'ACCEPT_API_KEYS');
-const verifyToken = tokenVerifierFromEnvironment();
-const verifyApiKey = acceptApiKeys ? connectKeyVerifierFromEnvironment() : undefined;
+const env = readEnvironment('authorize');
+const { ALLOW_ANONYMOUS: allowAnonymous, ACCEPT_API_KEYS: acceptApiKeys } = env;
+const verifyToken = tokenVerifier(env);
+const verifyApiKey = acceptApiKeys ? apiKeyVerifier(createDocumentClient(), 'connect', { ...env, API_KEYS_TABLE_NAME: apiKeysTableName() }) : undefined;
 if (!verifyToken && !verifyApiKey && !allowAnonymous) {
   throw new ConfigurationError('no authentication mode is on: set JWT_ISSUER (JWT), ACCEPT_API_KEYS or ALLOW_ANONYMOUS');
 }
@@ -76,4 +78,10 @@ function verify(credential: PresentedCredential): Promise<VerifiedIdentity | Api
   }
   if (!verifyApiKey) throw new CredentialError('API keys are not accepted on this stack');
   return verifyApiKey(credential.apiKey, credential.user);
+}
+
+/** Required where the stack accepts API keys. */
+function apiKeysTableName(): string {
+  if (env.API_KEYS_TABLE_NAME === undefined) throw new ConfigurationError('missing environment variable(s): API_KEYS_TABLE_NAME (ACCEPT_API_KEYS is true)');
+  return env.API_KEYS_TABLE_NAME;
 }

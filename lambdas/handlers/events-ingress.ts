@@ -1,18 +1,17 @@
 import type { APIGatewayProxyEventV2WithRequestContext, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { createSqsClient } from '../wiring/clients';
-import { readConfig, readOptionalConfig } from '../wiring/config';
 import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
+import { createSqsClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
-import { publicTopicsFromEnvironment } from '../transport/topic-caller';
+import { publicTopicsOf } from '../wiring/public-grants';
 
-const config = readConfig('TOPIC_PAGES_QUEUE_URL');
-const { TENANT_CLAIM, IAM_PRINCIPALS } = readOptionalConfig('TENANT_CLAIM', 'IAM_PRINCIPALS');
+const env = readEnvironment('events-ingress');
 const deps = {
   sqs: createSqsClient(),
-  topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
-  ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
-  ...(IAM_PRINCIPALS && { iamPrincipals: JSON.parse(IAM_PRINCIPALS) as string[] }),
-  publicTopics: publicTopicsFromEnvironment(),
+  topicPagesQueueUrl: env.TOPIC_PAGES_QUEUE_URL,
+  ...(env.TENANT_CLAIM && { tenantClaim: env.TENANT_CLAIM }),
+  ...(env.IAM_PRINCIPALS !== undefined && { iamPrincipals: env.IAM_PRINCIPALS as string[] }),
+  publicTopics: publicTopicsOf(env),
 };
 
 /** What the two routes' authorizers leave in the request context. */

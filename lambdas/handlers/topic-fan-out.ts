@@ -1,4 +1,6 @@
-import { topicFanOutHandler } from '../transport/topic-fan-out';
+import { readEnvironment } from '../wiring/environment';
+import { topicFanOutWiring } from '../wiring/topic-fan-out';
+import { topicFanOutConsumer } from '../transport/topic-fan-out';
 
 /** The Publish queue, in a stack without enrichment functions. */
-export const handler = topicFanOutHandler();
+export const handler = topicFanOutConsumer(topicFanOutWiring(readEnvironment('topic-fan-out')));

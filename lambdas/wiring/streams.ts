@@ -1,33 +1,59 @@
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createManagementApiClient } from './clients';
-import { readConfig, readOptionalConfig } from './config';
-import type { StreamReadDeps } from '../core/stream-frames';
 import { AckTable } from '../core/acks';
+import type { StreamReadDeps } from '../core/stream-frames';
 import { StreamTable } from '../core/streams';
 import type { SubscriptionTable } from '../core/subscriptions';
+import { createManagementApiClient } from './clients';
+import { ConfigurationError } from './environment';
+
+interface StreamsEnvironment {
+  STREAMS_TABLE_NAME?: string;
+  HISTORY_TTL_SECONDS?: number;
+  HISTORY_MAX_ENTRIES?: number;
+}
 
 /**
  * The stack's streams, if it keeps history (prop `history`, on by default): the table and its
  * retention. Absent `STREAMS_TABLE_NAME` means a stack without history.
  */
-export function streamTableFromEnvironment(db: DynamoDBDocumentClient): StreamTable | undefined {
-  const { STREAMS_TABLE_NAME } = readOptionalConfig('STREAMS_TABLE_NAME');
+export function streamTable(db: DynamoDBDocumentClient, env: Required<StreamsEnvironment>): StreamTable;
+export function streamTable(db: DynamoDBDocumentClient, env: StreamsEnvironment): StreamTable | undefined;
+export function streamTable(db: DynamoDBDocumentClient, env: StreamsEnvironment): StreamTable | undefined {
+  const { STREAMS_TABLE_NAME, HISTORY_TTL_SECONDS, HISTORY_MAX_ENTRIES } = env;
   if (STREAMS_TABLE_NAME === undefined) return undefined;
-  const config = readConfig('HISTORY_TTL_SECONDS', 'HISTORY_MAX_ENTRIES');
-  return new StreamTable(db, STREAMS_TABLE_NAME, { ttlSeconds: Number(config.HISTORY_TTL_SECONDS), maxEntries: Number(config.HISTORY_MAX_ENTRIES) });
+  if (HISTORY_TTL_SECONDS === undefined || HISTORY_MAX_ENTRIES === undefined) {
+    throw new ConfigurationError('missing environment variable(s): STREAMS_TABLE_NAME is set without HISTORY_TTL_SECONDS and HISTORY_MAX_ENTRIES');
+  }
+  return new StreamTable(db, STREAMS_TABLE_NAME, { ttlSeconds: HISTORY_TTL_SECONDS, maxEntries: HISTORY_MAX_ENTRIES });
 }
 
 /**
  * What `resume`, `history` and `subscribe` from a position read with, for one calling connection:
  * undefined on a stack without history. Frames ahead of the reply are posted to the connection.
  */
-export function streamReadsFromEnvironment(db: DynamoDBDocumentClient, subscriptions: SubscriptionTable): ((connectionId: string) => StreamReadDeps) | undefined {
-  const streams = streamTableFromEnvironment(db);
+export function streamReadsOf(
+  db: DynamoDBDocumentClient,
+  subscriptions: SubscriptionTable,
+  env: Required<StreamsEnvironment> & { REPLAY_LIMIT: number; MANAGEMENT_API_ENDPOINT: string },
+): (connectionId: string) => StreamReadDeps;
+export function streamReadsOf(
+  db: DynamoDBDocumentClient,
+  subscriptions: SubscriptionTable,
+  env: StreamsEnvironment & { REPLAY_LIMIT?: number; MANAGEMENT_API_ENDPOINT?: string },
+): ((connectionId: string) => StreamReadDeps) | undefined;
+export function streamReadsOf(
+  db: DynamoDBDocumentClient,
+  subscriptions: SubscriptionTable,
+  env: StreamsEnvironment & { REPLAY_LIMIT?: number; MANAGEMENT_API_ENDPOINT?: string },
+): ((connectionId: string) => StreamReadDeps) | undefined {
+  const streams = streamTable(db, env);
   if (streams === undefined) return undefined;
-  const config = readConfig('REPLAY_LIMIT', 'MANAGEMENT_API_ENDPOINT');
-  const managementApi = createManagementApiClient(config.MANAGEMENT_API_ENDPOINT);
-  const replayLimit = Number(config.REPLAY_LIMIT);
+  const { REPLAY_LIMIT: replayLimit, MANAGEMENT_API_ENDPOINT } = env;
+  if (replayLimit === undefined || MANAGEMENT_API_ENDPOINT === undefined) {
+    throw new ConfigurationError('missing environment variable(s): reading streams needs REPLAY_LIMIT and MANAGEMENT_API_ENDPOINT');
+  }
+  const managementApi = createManagementApiClient(MANAGEMENT_API_ENDPOINT);
   return (connectionId) => ({
     streams,
     replayLimit,
@@ -38,9 +64,7 @@ export function streamReadsFromEnvironment(db: DynamoDBDocumentClient, subscript
   });
 }
 
-/** The users' acked positions (a stack with history has them); an ack is kept as long as the history. */
-export function ackTableFromEnvironment(db: DynamoDBDocumentClient): AckTable | undefined {
-  const { ACKS_TABLE_NAME } = readOptionalConfig('ACKS_TABLE_NAME');
-  if (ACKS_TABLE_NAME === undefined) return undefined;
-  return new AckTable(db, ACKS_TABLE_NAME, Number(readConfig('HISTORY_TTL_SECONDS').HISTORY_TTL_SECONDS));
+/** The users' acked positions; an ack is kept as long as the history. */
+export function ackTable(db: DynamoDBDocumentClient, env: { ACKS_TABLE_NAME: string; HISTORY_TTL_SECONDS: number }): AckTable {
+  return new AckTable(db, env.ACKS_TABLE_NAME, env.HISTORY_TTL_SECONDS);
 }
