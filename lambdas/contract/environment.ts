@@ -242,18 +242,35 @@ export type EnvironmentValues<F extends FunctionName> = { readonly [N in Require
   readonly [N in OptionalVariable<F> | UnreadVariable<F>]?: string;
 };
 
+/** The variables by name, for a construct that adds one at a time: `fn.addEnvironment(Variable.MANAGEMENT_API_ENDPOINT, url)`. */
+export const Variable = Object.fromEntries(Object.keys(VARIABLES).map((name) => [name, name])) as { readonly [N in VariableName]: N };
+
 /**
- * The construct's side: a function's environment record, in the order given, for `NodejsFunction`'s
- * `environment`. Refuses, at synth time, a variable the function's contract does not name (a spread
- * of a group escapes the type check) and a required one left out or empty.
+ * What is wrong with the environment a function was given, against its contract: a required
+ * variable missing or empty, a variable the contract does not name. Empty when nothing is. For a
+ * construct that builds an environment in steps (a part's `grant…` method adds its variables), as a
+ * validation at synth time: `fn.node.addValidation({ validate: () => environmentProblems(…) })`.
+ */
+export function environmentProblems(fn: FunctionName, given: Readonly<Record<string, string | undefined>>): string[] {
+  const contract: FunctionEnvironment = FUNCTION_ENVIRONMENTS[fn];
+  const named = new Set<string>([...contract.required, ...contract.optional, ...contract.unread, ...POWERTOOLS_VARIABLES]);
+  return [
+    ...Object.keys(given)
+      .filter((name) => given[name] !== undefined && !named.has(name))
+      .map((name) => `the ${fn} function's environment contract (lambdas/contract/environment.ts) does not name ${name}`),
+    ...contract.required.filter((name) => !given[name]).map((name) => `the ${fn} function needs ${name} (lambdas/contract/environment.ts)`),
+  ];
+}
+
+/**
+ * The construct's side, for an environment given at once: the function's environment record, in
+ * the order given (undefined values left out), for `NodejsFunction`'s `environment`. Required
+ * variables are required by the type; at synth time it throws on any of `environmentProblems`
+ * (a spread of a group escapes the type check).
  */
 export function environmentFor<F extends FunctionName>(fn: F, values: EnvironmentValues<F>): Record<string, string> {
-  const contract: FunctionEnvironment = FUNCTION_ENVIRONMENTS[fn];
-  const named = new Set<string>([...contract.required, ...contract.optional, ...contract.unread]);
   const given = Object.entries(values as Record<string, string | undefined>).filter((entry): entry is [string, string] => entry[1] !== undefined);
-  const unknown = given.filter(([name]) => !named.has(name)).map(([name]) => name);
-  if (unknown.length > 0) throw new Error(`the ${fn} function's environment contract (lambdas/contract/environment.ts) does not name ${unknown.join(', ')}`);
-  const missing = contract.required.filter((name) => !given.some(([givenName, value]) => givenName === name && value !== ''));
-  if (missing.length > 0) throw new Error(`the ${fn} function needs ${missing.join(', ')} (lambdas/contract/environment.ts)`);
+  const problems = environmentProblems(fn, Object.fromEntries(given));
+  if (problems.length > 0) throw new Error(problems.join('; '));
   return Object.fromEntries(given);
 }
