@@ -113,7 +113,7 @@ export async function fanOutToUser(
   const frame = notificationFrame(notification, position);
   const { sentAt } = origin;
   const messageFor = (connectionId: string) =>
-    ({ connectionId, ...notification, ...(position && { seq: position.seq, epoch: position.epoch }) }) satisfies NotifyConnectionMessage;
+    ({ connectionId, handOff: true, ...notification, ...(position && { seq: position.seq, epoch: position.epoch }) }) satisfies NotifyConnectionMessage;
 
   const pages = deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) });
   const few: string[] = [];

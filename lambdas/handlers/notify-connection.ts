@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { deliverToConnection } from '../core/deliver';
 import { eventFrame, notificationFrame, topicStream, USER_STREAM } from '../core/frames';
-import { NotifyConnectionMessage, parseJsonBody, validMessage } from '../core/messages';
+import { isHandOff, NotifyConnectionMessage, parseJsonBody, validMessage } from '../core/messages';
 import { EventDelivery } from '../core/topics';
 import { sentAt, sentTime, sqsBatchHandler } from '../transport/sqs-batch';
 import { createDocumentClient, createManagementApiClient, createSqsClient } from '../wiring/clients';
@@ -43,8 +43,7 @@ function deliveryOf(record: SQSRecord): {
     connectionId: message.connectionId,
     frame: notificationFrame(notification, position),
     kind: 'notification',
-    // A message with a time is a NotifyUser fan-out's hand-off.
-    receivedHere: message.time === undefined,
+    receivedHere: !isHandOff(message),
     about: { notificationId: notification.id },
   };
 }
