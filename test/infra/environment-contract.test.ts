@@ -12,9 +12,10 @@ const env = { account: '123456789012', region: 'eu-west-1' };
 /** Each function's environment variables, by its handler, as the synthesized template sets them. */
 function environments(id: string, props: (stack: Stack) => WsNotifyProps): Map<string, string[]> {
   const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), id, { env });
-  const wsNotify = new WsNotify(stack, 'WsNotify', props(stack));
+  const configured = props(stack);
+  const wsNotify = new WsNotify(stack, 'WsNotify', configured);
   const resources = Template.fromStack(stack).toJSON()['Resources'] as Record<string, { Properties: { Environment?: { Variables?: object } } }>;
-  const enriching = props(stack).enrichers !== undefined;
+  const enriching = configured.enrichers !== undefined;
   return new Map(
     Object.entries(wsNotify.functions).map(([functionId, fn]) => {
       const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnResource);
