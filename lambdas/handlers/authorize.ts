@@ -1,4 +1,3 @@
-import type { ApiKeyIdentity, VerifiedIdentity } from '../core/identity';
 import {
   anonymousUserId,
   CredentialError,
@@ -13,6 +12,7 @@ import {
   authorizerResultBytes,
   MAX_AUTHORIZER_RESULT_BYTES,
 } from '../core/authorizer-result';
+import type { ApiKeyIdentity, VerifiedIdentity } from '../core/identity';
 import type { WebSocketAuthorizerEvent } from '../transport/events';
 import { createDocumentClient } from '../wiring/clients';
 import { apiKeyVerifier, tokenVerifier } from '../wiring/credential-verifiers';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 
 /**
- * lambdas/ in layers (docs/architecture.md): handlers → transport → wiring → core → contract, each
+ * lambdas/ in layers (lambdas/README.md): handlers → transport → wiring → core → contract, each
  * importing only the layers after it. Read from the source files' import statements (type-only
  * imports included, as a bundler and a reader follow them), without running any of them.
  */
