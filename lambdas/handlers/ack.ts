@@ -1,6 +1,7 @@
 /** `{"action":"ack","stream":"user","seq"}`: answered `acked`, or an error frame. */
 import { acknowledge } from '../core/acks';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { callerOf } from '../transport/topic-caller';
 import { createDocumentClient } from '../wiring/clients';
 import { readEnvironment } from '../wiring/environment';
 import { ackTable, streamTable } from '../wiring/streams';
@@ -11,10 +12,6 @@ const db = createDocumentClient();
 const deps = { streams: streamTable(db, env), acks: ackTable(db, env) };
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
-  const { authorizer } = event.requestContext;
-  const tenant = authorizer?.['tenant'];
-  return {
-    statusCode: 200,
-    body: await acknowledge(event.body, { userId: String(authorizer?.['userId'] ?? ''), ...(typeof tenant === 'string' && { tenant }) }, deps),
-  };
+  const { userId, tenant } = callerOf(event);
+  return { statusCode: 200, body: await acknowledge(event.body, { userId, ...(tenant !== undefined && { tenant }) }, deps) };
 };

@@ -1,5 +1,6 @@
 import { refreshCredential } from '../core/credentials';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { callerOf } from '../transport/topic-caller';
 import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
 import { tokenVerifier } from '../wiring/credential-verifiers';
 import { readEnvironment } from '../wiring/environment';
@@ -23,13 +24,8 @@ const deps = {
  * expiry, and replaces its grants. On a stack with JWT off it answers `jwt_not_enabled`.
  */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
-  const { connectionId, authorizer } = event.requestContext;
-  const tenant = authorizer?.['tenant'];
-  const identity = {
-    connectionId,
-    userId: String(authorizer?.['userId'] ?? ''),
-    ...(typeof tenant === 'string' && { tenant }),
-  };
+  const identity = callerOf(event);
+  const { connectionId } = identity;
   const logRefusal = (reason: string) => logger.info('refresh refused', { connectionId, reason });
   return { statusCode: 200, body: await refreshCredential(event.body, identity, { ...deps, logRefusal }) };
 };
