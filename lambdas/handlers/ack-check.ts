@@ -1,3 +1,4 @@
+import { ackCheckEnvironment } from '../contract/environment';
 import { BatchingSender } from '../core/batching-sender';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { parseMessage } from '../core/messages';
@@ -9,7 +10,7 @@ import { logger } from '../wiring/logger';
 import { metrics } from '../wiring/metrics';
 import { ackTable } from '../wiring/streams';
 
-const env = readEnvironment('ack-check');
+const env = readEnvironment(ackCheckEnvironment);
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const deps = {

@@ -1,4 +1,5 @@
 /** `{"action":"ack","stream":"user","seq"}`: answered `acked`, or an error frame. */
+import { ackEnvironment } from '../contract/environment';
 import { acknowledge } from '../core/acks';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 import { callerOf } from '../transport/topic-caller';
@@ -7,7 +8,7 @@ import { readEnvironment } from '../wiring/environment';
 import { ackTable, streamTable } from '../wiring/streams';
 
 // The route exists only on a stack with history, whose streams and acks this function requires.
-const env = readEnvironment('ack');
+const env = readEnvironment(ackEnvironment);
 const db = createDocumentClient();
 const deps = { streams: streamTable(db, env), acks: ackTable(db, env) };
 

@@ -1,3 +1,4 @@
+import { authenticateEnvironment } from '../contract/environment';
 import { refreshCredential } from '../core/credentials';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 import { callerOf } from '../transport/topic-caller';
@@ -8,7 +9,7 @@ import { logger } from '../wiring/logger';
 import { publicGrantsOf } from '../wiring/public-grants';
 import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('authenticate');
+const env = readEnvironment(authenticateEnvironment);
 const db = createDocumentClient();
 const deps = {
   verifyToken: tokenVerifier(env),

@@ -1,3 +1,4 @@
+import { authorizeEnvironment } from '../contract/environment';
 import {
   anonymousUserId,
   CredentialError,
@@ -19,7 +20,7 @@ import { apiKeyVerifier, tokenVerifier } from '../wiring/credential-verifiers';
 import { ConfigurationError, readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
 
-const env = readEnvironment('authorize');
+const env = readEnvironment(authorizeEnvironment);
 const { ALLOW_ANONYMOUS: allowAnonymous, ACCEPT_API_KEYS: acceptApiKeys } = env;
 const verifyToken = tokenVerifier(env);
 const verifyApiKey = acceptApiKeys ? apiKeyVerifier(createDocumentClient(), 'connect', { ...env, API_KEYS_TABLE_NAME: apiKeysTableName() }) : undefined;

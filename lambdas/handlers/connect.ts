@@ -1,3 +1,4 @@
+import { connectEnvironment } from '../contract/environment';
 import { header } from '../core/auth';
 import { ConnectRefusedError, connectSubscriptions, wantsKeepalive } from '../core/connect-options';
 import { ConnectionLimitError } from '../core/connections';
@@ -11,7 +12,7 @@ import { logger } from '../wiring/logger';
 import { publicGrantsOf } from '../wiring/public-grants';
 import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('connect');
+const env = readEnvironment(connectEnvironment);
 const keepaliveMode = env.KEEPALIVE ?? 'off';
 const db = createDocumentClient();
 const connections = connectionTable(db, env);

@@ -1,11 +1,12 @@
 import type { Context } from 'aws-lambda';
+import { credentialSweepEnvironment } from '../contract/environment';
 import { closeRevokedKeyConnections, expireCredentials, type SweepReport } from '../core/credentials';
 import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
 import { readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
 import { apiKeyTable, connectionTable, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('credential-sweep');
+const env = readEnvironment(credentialSweepEnvironment);
 const db = createDocumentClient();
 const deps = {
   connections: connectionTable(db, env),

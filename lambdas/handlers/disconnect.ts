@@ -1,3 +1,4 @@
+import { disconnectEnvironment } from '../contract/environment';
 import { removeConnection } from '../core/connections';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 import { createDocumentClient } from '../wiring/clients';
@@ -5,7 +6,7 @@ import { readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
 import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('disconnect');
+const env = readEnvironment(disconnectEnvironment);
 const db = createDocumentClient();
 const connections = connectionTable(db, env);
 const subscriptions = subscriptionTable(db, env);

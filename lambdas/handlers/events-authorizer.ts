@@ -1,11 +1,12 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
+import { eventsAuthorizerEnvironment } from '../contract/environment';
 import { credentialFrom } from '../core/auth';
 import { createDocumentClient } from '../wiring/clients';
 import { apiKeyVerifier } from '../wiring/credential-verifiers';
 import { readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
 
-const verifyApiKey = apiKeyVerifier(createDocumentClient(), 'publish', readEnvironment('events-authorizer'));
+const verifyApiKey = apiKeyVerifier(createDocumentClient(), 'publish', readEnvironment(eventsAuthorizerEnvironment));
 
 type Result = APIGatewaySimpleAuthorizerWithContextResult<Record<string, string>>;
 

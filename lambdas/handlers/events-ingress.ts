@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEventV2WithRequestContext, APIGatewayProxyResultV2 } from 'aws-lambda';
+import { eventsIngressEnvironment } from '../contract/environment';
 import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
 import { createSqsClient } from '../wiring/clients';
 import { readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
 import { publicTopicsOf } from '../wiring/public-grants';
 
-const env = readEnvironment('events-ingress');
+const env = readEnvironment(eventsIngressEnvironment);
 const deps = {
   sqs: createSqsClient(),
   topicPagesQueueUrl: env.TOPIC_PAGES_QUEUE_URL,

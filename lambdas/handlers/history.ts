@@ -1,4 +1,5 @@
 /** `{"action":"history","stream","after"?,"before"?,"limit"?}`: a page of the stream's retained entries, in one reply. */
+import { historyEnvironment } from '../contract/environment';
 import { history } from '../core/stream-frames';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 import { topicCallerOf } from '../transport/topic-caller';
@@ -8,7 +9,7 @@ import { publicGrantsOf } from '../wiring/public-grants';
 import { streamTable } from '../wiring/streams';
 import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('history');
+const env = readEnvironment(historyEnvironment);
 const db = createDocumentClient();
 const connections = connectionRows(db, env);
 const publicGrants = publicGrantsOf(env);

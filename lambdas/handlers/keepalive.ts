@@ -1,11 +1,12 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { keepaliveEnvironment } from '../contract/environment';
 import { sendKeepalives } from '../core/keepalive';
 import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
 import { readEnvironment } from '../wiring/environment';
 import { logger } from '../wiring/logger';
 import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('keepalive');
+const env = readEnvironment(keepaliveEnvironment);
 const db = createDocumentClient();
 const deps = {
   connections: connectionTable(db, env),

@@ -1,4 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
+import { notifyConnectionEnvironment } from '../contract/environment';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { deliverToConnection } from '../core/deliver';
 import { eventFrame, notificationFrame, topicStream, USER_STREAM } from '../core/frames';
@@ -11,7 +12,7 @@ import { logger } from '../wiring/logger';
 import { metrics } from '../wiring/metrics';
 import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('notify-connection');
+const env = readEnvironment(notifyConnectionEnvironment);
 const db = createDocumentClient();
 const deps = {
   managementApi: createManagementApiClient(env.MANAGEMENT_API_ENDPOINT),

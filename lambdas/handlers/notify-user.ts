@@ -1,3 +1,4 @@
+import { notifyUserEnvironment } from '../contract/environment';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { fanOutToUser } from '../core/fan-out';
 import { NotifyUserMessage, parseMessage } from '../core/messages';
@@ -9,7 +10,7 @@ import { metrics } from '../wiring/metrics';
 import { streamTable } from '../wiring/streams';
 import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('notify-user');
+const env = readEnvironment(notifyUserEnvironment);
 const db = createDocumentClient();
 const streams = streamTable(db, env);
 const sqs = createSqsClient();

@@ -1,3 +1,4 @@
+import { publishEnvironment } from '../contract/environment';
 import { publishFromClient } from '../core/topic-frames';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 import { topicCallerOf } from '../transport/topic-caller';
@@ -5,7 +6,7 @@ import { createDocumentClient, createSqsClient } from '../wiring/clients';
 import { readEnvironment } from '../wiring/environment';
 import { connectionRows } from '../wiring/tables';
 
-const env = readEnvironment('publish');
+const env = readEnvironment(publishEnvironment);
 const connections = connectionRows(createDocumentClient(), env);
 const deps = { sqs: createSqsClient(), topicPagesQueueUrl: env.TOPIC_PAGES_QUEUE_URL };
 

@@ -1,4 +1,5 @@
 /** `{"action":"resume","streams":{…}}`: the missed entries of each stream (posted), then `resumed` per stream (the last is the reply). */
+import { resumeEnvironment } from '../contract/environment';
 import { resume } from '../core/stream-frames';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 import { topicCallerOf } from '../transport/topic-caller';
@@ -8,7 +9,7 @@ import { publicGrantsOf } from '../wiring/public-grants';
 import { streamReadsOf } from '../wiring/streams';
 import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('resume');
+const env = readEnvironment(resumeEnvironment);
 const db = createDocumentClient();
 const connections = connectionRows(db, env);
 const publicGrants = publicGrantsOf(env);

@@ -1,4 +1,5 @@
 /** `{"action":"subscribe","topic","events"?,"group"?,"since"?,"rewind"?}`: answered `subscribed` (then, from a position, the replay and `resumed`), or `forbidden_topic` / `forbidden_group` / `invalid_subscription` / `too_many_subscriptions` / `connection_closed`. */
+import { subscribeEnvironment } from '../contract/environment';
 import { subscribe } from '../core/topic-frames';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 import { topicCallerOf } from '../transport/topic-caller';
@@ -8,7 +9,7 @@ import { publicGrantsOf } from '../wiring/public-grants';
 import { streamReadsOf } from '../wiring/streams';
 import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('subscribe');
+const env = readEnvironment(subscribeEnvironment);
 const db = createDocumentClient();
 const connections = connectionRows(db, env);
 const publicGrants = publicGrantsOf(env);

@@ -1,4 +1,5 @@
 /** `{"action":"unsubscribe","topic"}`: answered `unsubscribed`. */
+import { unsubscribeEnvironment } from '../contract/environment';
 import { unsubscribe } from '../core/topic-frames';
 import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 import { topicCallerOf } from '../transport/topic-caller';
@@ -7,7 +8,7 @@ import { readEnvironment } from '../wiring/environment';
 import { publicTopicsOf } from '../wiring/public-grants';
 import { subscriptionTable } from '../wiring/tables';
 
-const env = readEnvironment('unsubscribe');
+const env = readEnvironment(unsubscribeEnvironment);
 const publicTopics = publicTopicsOf(env);
 const deps = { subscriptions: subscriptionTable(createDocumentClient(), env) };
 

@@ -1,11 +1,4 @@
-import {
-  type Environment,
-  FUNCTION_ENVIRONMENTS,
-  type FunctionName,
-  KEEPALIVE_MODES,
-  VARIABLES,
-  type VariableName,
-} from '../contract/environment';
+import { type Environment, type FunctionEnvironment, KEEPALIVE_MODES, VARIABLES, type VariableName } from '../contract/environment';
 
 export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
@@ -16,8 +9,8 @@ export class ConfigurationError extends Error {
  * once, at cold start: a required variable that is missing, or any variable that does not read as
  * its kind, fails the start loudly, naming it. Empty counts as absent.
  */
-export function readEnvironment<F extends FunctionName>(fn: F, env: NodeJS.ProcessEnv = process.env): Environment<F> {
-  const { required, optional } = FUNCTION_ENVIRONMENTS[fn] as { required: readonly VariableName[]; optional: readonly VariableName[] };
+export function readEnvironment<C extends FunctionEnvironment>(contract: C, env: NodeJS.ProcessEnv = process.env): Environment<C> {
+  const { required, optional } = contract;
   const missing = required.filter((name) => !env[name]);
   if (missing.length > 0) throw new ConfigurationError(`missing environment variable(s): ${missing.join(', ')}`);
   const values: Partial<Record<VariableName, unknown>> = {};
@@ -25,11 +18,11 @@ export function readEnvironment<F extends FunctionName>(fn: F, env: NodeJS.Proce
     const text = env[name];
     if (text) values[name] = valueOf(name, text);
   }
-  return values as Environment<F>;
+  return values as Environment<C>;
 }
 
 function valueOf(name: VariableName, text: string): unknown {
-  switch (VARIABLES[name].kind) {
+  switch (VARIABLES[name]) {
     case 'text':
       return text;
     case 'count': {

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Environment } from '../contract/environment';
+import type { Environment, topicFanOutEnvironment } from '../contract/environment';
 import { DeadLetterQueue } from '../core/dead-letter';
 import type { Enrichment, TopicFanOutDeps } from '../core/topic-fan-out';
 import { createDocumentClient, createSqsClient } from './clients';
@@ -18,7 +18,7 @@ export interface TopicFanOutWiring {
 
 /** For a stack with enrichment functions, `enrichmentFrom` brings them (and the Lambda client) along. */
 export function topicFanOutWiring(
-  env: Environment<'topic-fan-out'>,
+  env: Environment<typeof topicFanOutEnvironment>,
   enrichmentFrom?: (db: DynamoDBDocumentClient) => Enrichment,
 ): TopicFanOutWiring {
   const sqs = createSqsClient();

@@ -1,4 +1,4 @@
-import { environmentFor, environmentProblems, FUNCTION_ENVIRONMENTS, Variable } from '../../lambdas/contract/environment';
+import { authorizeEnvironment, connectEnvironment, environmentFor, environmentProblems, FUNCTION_ENVIRONMENTS, Variable } from '../../lambdas/contract/environment';
 import { ConfigurationError, readEnvironment } from '../../lambdas/wiring/environment';
 
 const CONNECT = {
@@ -12,7 +12,7 @@ const CONNECT = {
 
 describe("the handler's side: readEnvironment", () => {
   it('reads each variable as its kind: text, whole numbers, JSON, the keepalive mode', () => {
-    expect(readEnvironment('connect', { ...CONNECT, KEEPALIVE: 'requested', PUBLIC_TOPICS: '["news"]' })).toEqual({
+    expect(readEnvironment(connectEnvironment, { ...CONNECT, KEEPALIVE: 'requested', PUBLIC_TOPICS: '["news"]' })).toEqual({
       CONNECTIONS_TABLE_NAME: 'Connections',
       CONNECTION_COUNTS_TABLE_NAME: 'Counts',
       SUBSCRIPTIONS_TABLE_NAME: 'Subscriptions',
@@ -25,18 +25,18 @@ describe("the handler's side: readEnvironment", () => {
   });
 
   it('reads flags as booleans', () => {
-    expect(readEnvironment('authorize', { ALLOW_ANONYMOUS: 'true', ACCEPT_API_KEYS: 'false' })).toEqual({ ALLOW_ANONYMOUS: true, ACCEPT_API_KEYS: false });
+    expect(readEnvironment(authorizeEnvironment, { ALLOW_ANONYMOUS: 'true', ACCEPT_API_KEYS: 'false' })).toEqual({ ALLOW_ANONYMOUS: true, ACCEPT_API_KEYS: false });
   });
 
   it('leaves out an optional variable that is absent or empty, and reads none the contract does not name', () => {
-    const env = readEnvironment('connect', { ...CONNECT, KEEPALIVE: '', TOPIC_PAGES_QUEUE_URL: 'https://elsewhere' });
+    const env = readEnvironment(connectEnvironment, { ...CONNECT, KEEPALIVE: '', TOPIC_PAGES_QUEUE_URL: 'https://elsewhere' });
     expect(env).not.toHaveProperty('KEEPALIVE');
     expect(env).not.toHaveProperty('TOPIC_PAGES_QUEUE_URL');
   });
 
   it('fails the cold start naming every required variable that is missing or empty', () => {
     const { CONNECTION_COUNTS_TABLE_NAME: _counts, ...withoutCounts } = CONNECT;
-    expect(() => readEnvironment('connect', { ...withoutCounts, MAX_CONNECTIONS_PER_USER: '' })).toThrow(
+    expect(() => readEnvironment(connectEnvironment, { ...withoutCounts, MAX_CONNECTIONS_PER_USER: '' })).toThrow(
       new ConfigurationError('missing environment variable(s): CONNECTION_COUNTS_TABLE_NAME, MAX_CONNECTIONS_PER_USER'),
     );
   });
@@ -46,11 +46,11 @@ describe("the handler's side: readEnvironment", () => {
     ['a keepalive mode it does not know', { KEEPALIVE: 'sometimes' }, /KEEPALIVE must be off, requested or all, not "sometimes"/],
     ['JSON that does not parse', { PUBLIC_TOPICS: '[news' }, /PUBLIC_TOPICS must be JSON/],
   ])('fails the cold start on %s', (_, overrides, message) => {
-    expect(() => readEnvironment('connect', { ...CONNECT, ...overrides })).toThrow(message);
+    expect(() => readEnvironment(connectEnvironment, { ...CONNECT, ...overrides })).toThrow(message);
   });
 
   it('fails on a flag that is not true or false', () => {
-    expect(() => readEnvironment('authorize', { ALLOW_ANONYMOUS: 'yes', ACCEPT_API_KEYS: 'false' })).toThrow(/ALLOW_ANONYMOUS must be "true" or "false"/);
+    expect(() => readEnvironment(authorizeEnvironment, { ALLOW_ANONYMOUS: 'yes', ACCEPT_API_KEYS: 'false' })).toThrow(/ALLOW_ANONYMOUS must be "true" or "false"/);
   });
 });
 
