@@ -8,7 +8,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../lambdas/metric-names';
+import { METRICS_NAMESPACE } from '../lambdas/contract/metric-names';
 
 // The stack's resources, each with its secure defaults, created in the caller's scope under the id
 // it passes (as aws-solutions-constructs' core/lib/sqs-helper.ts builds): the parts call these, so a
@@ -22,7 +22,7 @@ const SQS_BATCH_SIZE = 10;
 export const MAX_RECEIVE_COUNT = 5;
 /** Credentials come from the environment in Lambda: the rest of the SDK's default chain is dead weight in a bundle. */
 export const BUNDLING_ALIASES: Readonly<Record<string, string>> = {
-  '@aws-sdk/credential-provider-node': path.join(__dirname, '..', 'lambdas', 'credentials-from-environment.ts'),
+  '@aws-sdk/credential-provider-node': path.join(__dirname, '..', 'lambdas', 'wiring', 'credentials-from-environment.ts'),
 };
 
 /** Every table: on demand, encrypted, point-in-time recoverable, kept on stack deletion by default. */

@@ -22,7 +22,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { InvalidMessageReason } from '../lambdas/core/messages';
-import { METRICS_NAMESPACE, MetricName } from '../lambdas/metric-names';
+import { METRICS_NAMESPACE, MetricName } from '../lambdas/contract/metric-names';
 
 /** The alarm settings a deployer chooses; `WsNotifyProps` takes them as they are. */
 export interface WsNotifyAlarmOptions {

@@ -37,7 +37,7 @@ export interface DevLoopResult {
 }
 
 const HANDLER_FILE = 'lambdas/handlers/ping.ts';
-const CORE_FILE = 'lambdas/clients.ts';
+const CORE_FILE = 'lambdas/wiring/clients.ts';
 const INFRA_FILE = 'lib/ws-notify.ts';
 
 /**

@@ -1,6 +1,6 @@
 // What one AWS SDK call costs the CPU on its own, with and without `cacheMiddleware: true` (the SDK
 // then resolves a command's middleware stack once per client and command class, instead of on every
-// send; lambdas/clients.ts sets it on the SQS and management API clients):
+// send; lambdas/wiring/clients.ts sets it on the SQS and management API clients):
 //
 //   npx tsx bench/measurements/sdk-call-cost.ts
 //

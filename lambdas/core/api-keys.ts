@@ -9,6 +9,7 @@ import {
   LONGEST_CONNECT_METHOD_ARN,
   MAX_AUTHORIZER_RESULT_BYTES,
 } from './authorizer-result';
+import { type ApiKeyIdentity, type CredentialGrants, credentialGrantsOf } from './identity';
 import { autoSubscribeFrom, grantFrom, groupGrantFrom } from './topics';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 
@@ -32,7 +33,8 @@ export const KEY_USER_INDEX_ATTRIBUTES = ['tenant', 'scope', 'expiresAt', 'revok
 /** The GSI that finds keys revoked in a given minute (`revocationBucket`), for the sweep that closes their connections. */
 export const REVOCATION_INDEX = 'byRevocation';
 
-export interface ApiKey {
+/** A key's row. Its grants are a token's claims of the same names. */
+export interface ApiKey extends CredentialGrants {
   keyId: string;
   userId: string;
   tenant?: string;
@@ -41,27 +43,13 @@ export interface ApiKey {
   createdAt: number;
   expiresAt?: number;
   revokedAt?: number;
-  /** Topic patterns it may subscribe to, and publish to, as a token's `topics` and `publishTopics` claims. */
-  topics?: string[];
-  publishTopics?: string[];
-  /** Groups it may join, as a token's `groups` claim. */
-  groups?: string[];
-  /** Topics (or `<topic>#<group>`) its connections are subscribed to at `$connect`, as a token's `autoSubscribe` claim. */
-  autoSubscribe?: string[];
-  /** Its connections ask for server keepalives, as a token's `keepalive` claim. */
-  keepalive?: boolean;
 }
 
-export interface NewApiKey {
+export interface NewApiKey extends CredentialGrants {
   userId: string;
   tenant?: string;
   scope: ApiKeyScope;
   expiresAt?: number;
-  topics?: string[];
-  publishTopics?: string[];
-  groups?: string[];
-  autoSubscribe?: string[];
-  keepalive?: boolean;
 }
 
 /** The API keys table: one row per key, by id; by user through a GSI; recently revoked ones through another. */
@@ -202,7 +190,8 @@ function sha256(secret: string): string {
 }
 
 function toApiKey(item: Record<string, unknown>): ApiKey {
-  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt, topics, publishTopics, groups, autoSubscribe, keepalive } = item as unknown as ApiKey;
+  const row = item as unknown as ApiKey;
+  const { keyId, userId, tenant, scope, createdAt, expiresAt, revokedAt } = row;
   return {
     keyId,
     userId,
@@ -211,26 +200,8 @@ function toApiKey(item: Record<string, unknown>): ApiKey {
     ...(tenant !== undefined && { tenant }),
     ...(expiresAt !== undefined && { expiresAt }),
     ...(revokedAt !== undefined && { revokedAt }),
-    ...(topics !== undefined && { topics }),
-    ...(publishTopics !== undefined && { publishTopics }),
-    ...(groups !== undefined && { groups }),
-    ...(autoSubscribe !== undefined && { autoSubscribe }),
-    ...(keepalive !== undefined && { keepalive }),
+    ...credentialGrantsOf(row),
   };
-}
-
-/** Who a verified API key says the client is. */
-export interface ApiKeyIdentity {
-  userId: string;
-  keyId: string;
-  tenant?: string;
-  /** Epoch seconds; absent for a key that does not expire. */
-  expiresAt?: number;
-  topics?: string[];
-  publishTopics?: string[];
-  groups?: string[];
-  autoSubscribe?: string[];
-  keepalive?: boolean;
 }
 
 /** Verifies a key presented alone (`basicUser` undefined) or as the password of `Basic <user>:<key>`. */
@@ -250,16 +221,15 @@ export function createApiKeyVerifier(keys: ApiKeyTable, { scope, multiTenant }: 
     // Keys made before creation bounded these are refused here rather than failing $connect.
     const problem = userIdProblem(key.userId, "the key's user id") ?? (key.tenant === undefined ? undefined : tenantProblem(key.tenant, "the key's tenant"));
     if (problem !== undefined) throw new CredentialError(problem);
+    // As a token's claim: `keepalive` only when it asks for them.
+    const { keepalive, ...grants } = credentialGrantsOf(key);
     return {
       userId: key.userId,
       keyId: key.keyId,
       ...(key.tenant !== undefined && { tenant: key.tenant }),
       ...(key.expiresAt !== undefined && { expiresAt: key.expiresAt }),
-      ...(key.topics !== undefined && { topics: key.topics }),
-      ...(key.publishTopics !== undefined && { publishTopics: key.publishTopics }),
-      ...(key.groups !== undefined && { groups: key.groups }),
-      ...(key.autoSubscribe !== undefined && { autoSubscribe: key.autoSubscribe }),
-      ...(key.keepalive === true && { keepalive: true }),
+      ...grants,
+      ...(keepalive === true && { keepalive }),
     };
   };
 }

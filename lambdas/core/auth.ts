@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { CredentialGrants, VerifiedIdentity } from './identity';
 import { bearerTokenFrom, offeredSubprotocols } from './subprotocol';
 import { autoSubscribeFrom, grantFrom, groupGrantFrom } from './topics';
 
@@ -24,23 +25,6 @@ export interface JwtSettings {
   jwksUri: string;
   /** The claim that names the token's tenant; a token without it is refused. Unset: no tenants. */
   tenantClaim?: string;
-}
-
-export interface VerifiedIdentity {
-  userId: string;
-  /** The token's `exp`, epoch seconds. */
-  expiresAt: number;
-  tenant?: string;
-  /** Topic patterns from the `topics` claim: what the connection may subscribe to. */
-  topics?: string[];
-  /** Topic patterns from the `publishTopics` claim: what it may publish to. */
-  publishTopics?: string[];
-  /** Group patterns from the `groups` claim: which groups it may join. */
-  groups?: string[];
-  /** Topics (or `<topic>#<group>`) from the `autoSubscribe` claim: subscribed at `$connect`. */
-  autoSubscribe?: string[];
-  /** The `keepalive` claim: the connection asks for server keepalives (where the stack offers them on request). */
-  keepalive?: boolean;
 }
 
 /** User ids of anonymous connections; no credential may name one. */
@@ -117,7 +101,7 @@ export function tenantProblem(tenant: string, what: string): string | undefined 
 }
 
 /** The token's topic grants, auto-subscriptions and keepalive; a malformed one refuses the token. */
-function grantsIn(payload: Record<string, unknown>): Pick<VerifiedIdentity, 'topics' | 'publishTopics' | 'groups' | 'autoSubscribe' | 'keepalive'> {
+function grantsIn(payload: Record<string, unknown>): CredentialGrants {
   try {
     const topics = grantFrom(payload['topics'], 'topics');
     const publishTopics = grantFrom(payload['publishTopics'], 'publishTopics');

@@ -1,5 +1,4 @@
-import type { ApiKeyIdentity } from './api-keys';
-import type { VerifiedIdentity } from './auth';
+import type { ApiKeyIdentity, VerifiedIdentity } from './identity';
 
 /**
  * API Gateway's quota on a WebSocket Lambda authorizer's result, not adjustable. A larger result is

@@ -1,6 +1,8 @@
 import * as z from 'zod/mini';
+import type { KeepaliveMode } from '../contract/environment';
+import type { TopicGrants } from './identity';
 import { readableError } from './messages';
-import { autoSubscriptionParts, EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, type TopicGrants, TopicName } from './topics';
+import { autoSubscriptionParts, EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, TopicName } from './topics';
 
 /**
  * Subscriptions one `$connect` may make: they are written in the connection's own transaction
@@ -82,8 +84,8 @@ export function connectSubscriptions(
   return wanted;
 }
 
-/** The stack's keepalive setting (construct prop `keepalive`). */
-export type KeepaliveMode = 'off' | 'requested' | 'all';
+/** The stack's keepalive setting (construct prop `keepalive`), as its functions' environment holds it. */
+export type { KeepaliveMode };
 
 /**
  * Whether the connection gets server keepalives: every connection where the stack says `all`; where

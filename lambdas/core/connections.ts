@@ -8,6 +8,7 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import type { TopicGrants } from './identity';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 import { type InitialSubscriptions, SUBSCRIBED_TOPICS, type SubscriptionTable } from './subscriptions';
 import { transactWrite } from './transactions';
@@ -119,11 +120,7 @@ export async function removeConnection(connectionId: string, deps: { connections
  * on its row by a refresh. API Gateway hands every route the `$connect` authorizer's context for the
  * connection's whole life, so a refresh cannot change that: subscribe and publish read the row.
  */
-export interface StoredGrants {
-  subscribe: string[];
-  publish: string[];
-  groups: string[];
-}
+export type StoredGrants = TopicGrants;
 
 /** Why a sweep closes a connection: the frame code the client is sent. */
 export type CloseReason = 'credential_expired' | 'credential_revoked';
@@ -146,10 +143,20 @@ export interface ExpiringCredential {
 }
 
 /** The connection table: one row per open connection, found by id or, through the GSI, by user. */
+/**
+ * The connection table as a function that never registers nor removes a connection holds it: it
+ * reads rows, finds a user's connections, stores a refresh. Without `register` and `remove`, which
+ * a table built without the counts table would do only half of (lambdas/wiring/tables.ts builds
+ * the whole table, always with the counts table, for the functions that remove connections).
+ */
+export type ConnectionRows = Omit<ConnectionTable, 'register' | 'remove'>;
+
 export class ConnectionTable {
   /**
    * @param countsTableName the table of each user's and API key's open connections (sets of ids):
    * with it, `register` can enforce limits and `remove` takes the connection out of its sets.
+   * Without it (tests, the CLI's reads), a `remove` leaves the counts as they were: in lambdas/,
+   * only wiring/tables.ts builds a table, and it never leaves it out where `remove` can be called.
    */
   constructor(
     private readonly db: DynamoDBDocumentClient,

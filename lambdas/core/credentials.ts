@@ -6,9 +6,10 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import * as z from 'zod/mini';
-import type { VerifiedIdentity, VerifyToken } from './auth';
+import type { VerifyToken } from './auth';
+import type { PublicGrants, VerifiedIdentity } from './identity';
 import type { ApiKeyTable } from './api-keys';
-import { type CloseClaim, type CloseReason, type ConnectionTable, removeConnection, type StoredGrants } from './connections';
+import { type CloseClaim, type CloseReason, type ConnectionRows, type ConnectionTable, removeConnection, type StoredGrants } from './connections';
 import { mayAccess, mayJoin } from './topics';
 import type { SubscriptionTable } from './subscriptions';
 import { authenticatedFrame, type ErrorCode, errorFrame, parseJson, tooDeepFrame } from './frames';
@@ -30,10 +31,10 @@ export interface ConnectionIdentity {
  */
 export interface RefreshDeps {
   verifyToken: VerifyToken | undefined;
-  connections: ConnectionTable;
+  connections: Pick<ConnectionRows, 'refreshCredential'>;
   subscriptions: SubscriptionTable;
   /** The stack's `publicTopics` and `publicGroups`, which every credential holds. */
-  publicGrants: { topics: readonly string[]; groups: readonly string[] };
+  publicGrants: PublicGrants;
   managementApi: ApiGatewayManagementApiClient;
   /** Gets the reason for each refusal, which the client is never told (it gets a code). */
   logRefusal?: (reason: string) => void;

@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { isAnonymousUserId } from './auth';
+import type { ConnectionRows } from './connections';
 import { type DeliverDeps, deliverToConnection } from './deliver';
 import { enqueueAll } from './enqueue';
 import { type FramePosition, type Notification, notificationFrame, USER_STREAM } from './frames';
@@ -112,7 +113,7 @@ export async function fanOutToUser(
   const frame = notificationFrame(notification, position);
   const { sentAt } = origin;
   const messageFor = (connectionId: string) =>
-    ({ connectionId, ...notification, ...(position && { seq: position.seq, epoch: position.epoch }) }) satisfies NotifyConnectionMessage;
+    ({ connectionId, handOff: true, ...notification, ...(position && { seq: position.seq, epoch: position.epoch }) }) satisfies NotifyConnectionMessage;
 
   const pages = deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) });
   const few: string[] = [];
@@ -157,7 +158,7 @@ export async function enqueueForConnectionsOf(
   userId: string,
   tenant: string | undefined,
   messageFor: (connectionId: string) => object,
-  deps: Pick<FanOutDeps, 'connections' | 'sqs' | 'notifyConnectionQueueUrl'>,
+  deps: Pick<FanOutDeps, 'sqs' | 'notifyConnectionQueueUrl'> & { connections: Pick<ConnectionRows, 'connectionIdsOf'> },
 ): Promise<number> {
   return enqueueForEach(deps.connections.connectionIdsOf(userId, { ...(tenant !== undefined && { tenant }) }), messageFor, deps);
 }

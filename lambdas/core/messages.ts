@@ -33,11 +33,18 @@ export const NotifyUserMessage = z.object({
 });
 export type NotifyUserMessage = z.infer<typeof NotifyUserMessage>;
 
-/** Body of a NotifyConnection queue message: reaches one connection. */
+/**
+ * Body of a NotifyConnection queue message: reaches one connection. Two senders write it: a backend
+ * (`{"connectionId","data","id"?}`), and the NotifyUser fan-out, whose hand-off of one connection
+ * of its user says so (`"handOff":true`) and carries the notification as the fan-out dated and
+ * placed it (docs/protocol.md, "Queue messages").
+ */
 export const NotifyConnectionMessage = z.object({
   connectionId: z.string().check(z.minLength(1), z.maxLength(128)),
   data: JsonValue,
   id: z.optional(notificationId),
+  // Set by the NotifyUser fan-out: this is its hand-off, counted and dated there (see isHandOff).
+  handOff: z.optional(z.literal(true)),
   // Set by the NotifyUser fan-out so that every connection of a user sees the same notification time.
   time: z.optional(z.iso.datetime()),
   // Set by the NotifyUser fan-out: the notification's place in its user's stream (see StreamPosition).
@@ -45,6 +52,19 @@ export const NotifyConnectionMessage = z.object({
   epoch: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
 }).check(z.refine((message) => (message.seq === undefined) === (message.epoch === undefined), { message: 'seq and epoch go together' }));
 export type NotifyConnectionMessage = z.infer<typeof NotifyConnectionMessage>;
+
+/**
+ * Whether a NotifyConnection message is the NotifyUser fan-out's hand-off (its notification was
+ * counted as received there), rather than a backend's own message.
+ *
+ * For one release, a message with `time` and no `handOff` is taken for a hand-off too: that is how
+ * the fan-out marked one before `handOff`, and a deploy replaces the functions while such messages
+ * may still wait in the queue (or come back from its dead-letter queue by a redrive). Remove the
+ * `time` test in the release after the one that added `handOff`.
+ */
+export function isHandOff(message: NotifyConnectionMessage): boolean {
+  return message.handOff === true || message.time !== undefined;
+}
 
 export function parseMessage<T>(schema: z.ZodMiniType<T>, body: string): T {
   return validMessage(schema, parseJsonBody(body));

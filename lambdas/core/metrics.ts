@@ -1,4 +1,4 @@
-import type { MetricName } from '../metric-names';
+import type { MetricName } from '../contract/metric-names';
 import type { InvalidMessageReason } from './messages';
 
 /**

@@ -1,12 +1,12 @@
 import * as z from 'zod/mini';
 import { isAnonymousUserId } from './auth';
 import { errorFrame, eventFrame, type FramePosition, idOf, MAX_MESSAGE_BYTES, notificationFrame, parseJson, tooDeepFrame, topicStream, USER_STREAM } from './frames';
+import type { TopicCaller } from './identity';
 import { nestsTooDeep } from './json';
 import { readableError } from './messages';
 import { planReplay, type ReplayPlan, replayQueryFrom } from './replay';
 import { type StreamEntry, type StreamTable, topicStreamKey, userStreamKey } from './streams';
 import type { SubscriptionTable } from './subscriptions';
-import type { TopicCaller } from './topic-frames';
 import { type CloudEvent, eventTypeMatches, mayAccess, TopicName } from './topics';
 
 /** A position in a stream, as a client names it: `seq: 0` (epoch optional) is "from the start". */

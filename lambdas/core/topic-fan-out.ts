@@ -1,5 +1,5 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { ConnectionTable } from './connections';
+import type { ConnectionRows } from './connections';
 import { enqueueAll } from './enqueue';
 import type { EnrichmentResult } from './enrichment';
 import { checkTopicTenancy, enqueueForConnectionsOf, widestPosition } from './fan-out';
@@ -31,7 +31,7 @@ export interface TopicFanOutDeps {
 export interface Enrichment {
   /** How the topic's events are enriched, if a function enriches them. */
   enricherOf(topic: string): ((message: PublishMessage) => Promise<EnrichmentResult>) | undefined;
-  connections: ConnectionTable;
+  connections: Pick<ConnectionRows, 'connectionIdsOf'>;
 }
 
 export const DEFAULT_PAGE_SIZE = 1000;

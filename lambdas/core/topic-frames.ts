@@ -4,21 +4,12 @@ import * as z from 'zod/mini';
 import type { PublishedFrame, SubscribedFrame, UnsubscribedFrame } from '../../client/src/protocol';
 import { MAX_CONNECTION_SECONDS } from './connections';
 import { errorFrame, idOf, parseJson, tooDeepFrame } from './frames';
+import type { TopicCaller } from './identity';
 import { JsonValue, nestsTooDeep } from './json';
 import { readableError } from './messages';
 import { replaySubscription, type StreamReadDeps, StreamPositionFrame } from './stream-frames';
 import { ConnectionGoneError, type SubscriptionTable, TooManySubscriptionsError } from './subscriptions';
-import { EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, RESERVED_SOURCE_PREFIX, stampPublisher, type TopicGrants, type TopicPage, TopicName } from './topics';
-
-/** A connection as its `$connect` authorizer described it, with what it may do with topics. */
-export interface TopicCaller {
-  connectionId: string;
-  userId: string;
-  tenant?: string;
-  /** Epoch milliseconds. */
-  connectedAt: number;
-  grants: TopicGrants;
-}
+import { EventTypeFilter, GroupName, mayAccess, mayJoin, MAX_PATTERNS, RESERVED_SOURCE_PREFIX, stampPublisher, type TopicPage, TopicName } from './topics';
 
 const SubscribeFrame = z.object({
   action: z.literal('subscribe'),

@@ -36,16 +36,6 @@ export function eventTypeMatches(filters: readonly string[] | undefined, type: s
   return filters.some((filter) => (filter.endsWith('.*') ? type.startsWith(filter.slice(0, -1)) : filter === type));
 }
 
-/** What a connection's credential lets it do with topics. */
-export interface TopicGrants {
-  /** Topics it may subscribe to: its credential's `topics` plus the stack's public topics. */
-  subscribe: string[];
-  /** Topics it may publish to: its credential's `publishTopics`. */
-  publish: string[];
-  /** Groups it may join (GroupPattern): its credential's `groups` plus the stack's public groups. */
-  groups: string[];
-}
-
 /** Whether a group grant lets a connection join `group` on `topic`. */
 export function mayJoin(patterns: readonly string[], topic: string, group: string): boolean {
   return patterns.some((pattern) => topicMatches(pattern, pattern.includes('#') ? `${topic}#${group}` : topic));

@@ -1,23 +1,24 @@
-import { createDocumentClient, createSqsClient } from '../clients';
-import { readConfig } from '../config';
-import { AckTable } from '../core/acks';
+import { ackCheckEnvironment } from '../contract/environment';
 import { BatchingSender } from '../core/batching-sender';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { parseMessage } from '../core/messages';
 import { AckCheckMessage, checkAck } from '../core/undelivered';
-import { logger } from '../logger';
-import { metrics } from '../metrics';
-import { sqsBatchHandler } from '../sqs-batch';
+import { sqsBatchHandler } from '../transport/sqs-batch';
+import { createDocumentClient, createSqsClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
+import { ackTable } from '../wiring/streams';
 
-const config = readConfig('STREAMS_TABLE_NAME', 'ACKS_TABLE_NAME', 'HISTORY_TTL_SECONDS', 'UNDELIVERED_QUEUE_URL', 'DEAD_LETTER_QUEUE_URL');
+const env = readEnvironment(ackCheckEnvironment);
 const db = createDocumentClient();
 const sqs = createSqsClient();
 const deps = {
   db,
-  streamsTableName: config.STREAMS_TABLE_NAME,
-  acks: new AckTable(db, config.ACKS_TABLE_NAME, Number(config.HISTORY_TTL_SECONDS)),
+  streamsTableName: env.STREAMS_TABLE_NAME,
+  acks: ackTable(db, env),
   // The checks of a batch that go out leave in one SendMessageBatch.
-  undelivered: new BatchingSender(sqs, config.UNDELIVERED_QUEUE_URL),
+  undelivered: new BatchingSender(sqs, env.UNDELIVERED_QUEUE_URL),
 };
 
 /** AckCheck messages, `ackTimeout` after their notification: an unacked one goes to the Undelivered queue. */
@@ -27,5 +28,5 @@ export const handler = sqsBatchHandler(
     const outcome = await checkAck(check, deps);
     logger.debug('ack checked', { messageId: record.messageId, seq: check.seq, outcome });
   },
-  new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics),
+  new DeadLetterQueue(sqs, env.DEAD_LETTER_QUEUE_URL, metrics),
 );

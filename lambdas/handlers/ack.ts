@@ -1,21 +1,18 @@
 /** `{"action":"ack","stream":"user","seq"}`: answered `acked`, or an error frame. */
-import { createDocumentClient } from '../clients';
+import { ackEnvironment } from '../contract/environment';
 import { acknowledge } from '../core/acks';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { ackTableFromEnvironment, streamTableFromEnvironment } from '../streams-config';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { callerOf } from '../transport/topic-caller';
+import { createDocumentClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { ackTable, streamTable } from '../wiring/streams';
 
+// The route exists only on a stack with history, whose streams and acks this function requires.
+const env = readEnvironment(ackEnvironment);
 const db = createDocumentClient();
-const streams = streamTableFromEnvironment(db);
-const acks = ackTableFromEnvironment(db);
-// The route exists only on a stack with history, which sets both.
-if (streams === undefined || acks === undefined) throw new Error('the ack route needs STREAMS_TABLE_NAME and ACKS_TABLE_NAME');
-const deps = { streams, acks };
+const deps = { streams: streamTable(db, env), acks: ackTable(db, env) };
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
-  const { authorizer } = event.requestContext;
-  const tenant = authorizer?.['tenant'];
-  return {
-    statusCode: 200,
-    body: await acknowledge(event.body, { userId: String(authorizer?.['userId'] ?? ''), ...(typeof tenant === 'string' && { tenant }) }, deps),
-  };
+  const { userId, tenant } = callerOf(event);
+  return { statusCode: 200, body: await acknowledge(event.body, { userId, ...(tenant !== undefined && { tenant }) }, deps) };
 };

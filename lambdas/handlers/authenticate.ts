@@ -1,22 +1,23 @@
-import { createDocumentClient, createManagementApiClient } from '../clients';
-import { SubscriptionTable } from '../core/subscriptions';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment } from '../topic-caller';
-import { readConfig } from '../config';
-import { ConnectionTable } from '../core/connections';
+import { authenticateEnvironment } from '../contract/environment';
 import { refreshCredential } from '../core/credentials';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { tokenVerifierFromEnvironment } from '../credential-verifiers';
-import { logger } from '../logger';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { callerOf } from '../transport/topic-caller';
+import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
+import { tokenVerifier } from '../wiring/credential-verifiers';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { publicGrantsOf } from '../wiring/public-grants';
+import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
+const env = readEnvironment(authenticateEnvironment);
 const db = createDocumentClient();
 const deps = {
-  verifyToken: tokenVerifierFromEnvironment(),
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME),
+  verifyToken: tokenVerifier(env),
+  connections: connectionRows(db, env),
   // The connection's row holds the set of its topics, which ending a subscription keeps in step.
-  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME),
-  publicGrants: { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() },
-  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
+  subscriptions: subscriptionTable(db, env),
+  publicGrants: publicGrantsOf(env),
+  managementApi: createManagementApiClient(env.MANAGEMENT_API_ENDPOINT),
 };
 
 /**
@@ -24,13 +25,8 @@ const deps = {
  * expiry, and replaces its grants. On a stack with JWT off it answers `jwt_not_enabled`.
  */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
-  const { connectionId, authorizer } = event.requestContext;
-  const tenant = authorizer?.['tenant'];
-  const identity = {
-    connectionId,
-    userId: String(authorizer?.['userId'] ?? ''),
-    ...(typeof tenant === 'string' && { tenant }),
-  };
+  const identity = callerOf(event);
+  const { connectionId } = identity;
   const logRefusal = (reason: string) => logger.info('refresh refused', { connectionId, reason });
   return { statusCode: 200, body: await refreshCredential(event.body, identity, { ...deps, logRefusal }) };
 };

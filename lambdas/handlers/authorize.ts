@@ -1,12 +1,10 @@
-import { ConfigurationError, readFlags } from '../config';
-import type { ApiKeyIdentity } from '../core/api-keys';
+import { authorizeEnvironment } from '../contract/environment';
 import {
   anonymousUserId,
   CredentialError,
   credentialFrom,
   credentialOffered,
   type PresentedCredential,
-  type VerifiedIdentity,
 } from '../core/auth';
 import {
   authorizerContext,
@@ -15,13 +13,17 @@ import {
   authorizerResultBytes,
   MAX_AUTHORIZER_RESULT_BYTES,
 } from '../core/authorizer-result';
-import { connectKeyVerifierFromEnvironment, tokenVerifierFromEnvironment } from '../credential-verifiers';
-import type { WebSocketAuthorizerEvent } from '../events';
-import { logger } from '../logger';
+import type { ApiKeyIdentity, VerifiedIdentity } from '../core/identity';
+import type { WebSocketAuthorizerEvent } from '../transport/events';
+import { createDocumentClient } from '../wiring/clients';
+import { apiKeyVerifier, tokenVerifier } from '../wiring/credential-verifiers';
+import { ConfigurationError, readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
 
-const { ALLOW_ANONYMOUS: allowAnonymous, ACCEPT_API_KEYS: acceptApiKeys } = readFlags('ALLOW_ANONYMOUS', 'ACCEPT_API_KEYS');
-const verifyToken = tokenVerifierFromEnvironment();
-const verifyApiKey = acceptApiKeys ? connectKeyVerifierFromEnvironment() : undefined;
+const env = readEnvironment(authorizeEnvironment);
+const { ALLOW_ANONYMOUS: allowAnonymous, ACCEPT_API_KEYS: acceptApiKeys } = env;
+const verifyToken = tokenVerifier(env);
+const verifyApiKey = acceptApiKeys ? apiKeyVerifier(createDocumentClient(), 'connect', { ...env, API_KEYS_TABLE_NAME: apiKeysTableName() }) : undefined;
 if (!verifyToken && !verifyApiKey && !allowAnonymous) {
   throw new ConfigurationError('no authentication mode is on: set JWT_ISSUER (JWT), ACCEPT_API_KEYS or ALLOW_ANONYMOUS');
 }
@@ -77,4 +79,10 @@ function verify(credential: PresentedCredential): Promise<VerifiedIdentity | Api
   }
   if (!verifyApiKey) throw new CredentialError('API keys are not accepted on this stack');
   return verifyApiKey(credential.apiKey, credential.user);
+}
+
+/** Required where the stack accepts API keys. */
+function apiKeysTableName(): string {
+  if (env.API_KEYS_TABLE_NAME === undefined) throw new ConfigurationError('missing environment variable(s): API_KEYS_TABLE_NAME (ACCEPT_API_KEYS is true)');
+  return env.API_KEYS_TABLE_NAME;
 }

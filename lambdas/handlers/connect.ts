@@ -1,31 +1,25 @@
-import { createDocumentClient } from '../clients';
-import { ConfigurationError, readConfig, readOptionalConfig } from '../config';
+import { connectEnvironment } from '../contract/environment';
 import { header } from '../core/auth';
-import { ConnectRefusedError, connectSubscriptions, type KeepaliveMode, wantsKeepalive } from '../core/connect-options';
-import { ConnectionLimitError, ConnectionTable } from '../core/connections';
+import { ConnectRefusedError, connectSubscriptions, wantsKeepalive } from '../core/connect-options';
+import { ConnectionLimitError } from '../core/connections';
 import { keepaliveSlot } from '../core/keepalive';
 import { offeredSubprotocols, selectedSubprotocol } from '../core/subprotocol';
-import { SubscriptionTable } from '../core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { logger } from '../logger';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { topicCallerOf } from '../transport/topic-caller';
+import { createDocumentClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { publicGrantsOf } from '../wiring/public-grants';
+import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig(
-  'CONNECTIONS_TABLE_NAME',
-  'CONNECTION_COUNTS_TABLE_NAME',
-  'SUBSCRIPTIONS_TABLE_NAME',
-  'MAX_CONNECTIONS_PER_USER',
-  'MAX_CONNECTIONS_PER_API_KEY',
-  'MAX_SUBSCRIPTIONS_PER_CONNECTION',
-);
-const { KEEPALIVE: keepaliveMode = 'off' } = readOptionalConfig('KEEPALIVE');
-if (!['off', 'requested', 'all'].includes(keepaliveMode)) throw new ConfigurationError(`KEEPALIVE must be off, requested or all, not "${keepaliveMode}"`);
+const env = readEnvironment(connectEnvironment);
+const keepaliveMode = env.KEEPALIVE ?? 'off';
 const db = createDocumentClient();
-const connections = new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME);
-const subscriptions = new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME);
-const limits = { perUser: Number(config.MAX_CONNECTIONS_PER_USER), perKey: Number(config.MAX_CONNECTIONS_PER_API_KEY) };
-const maxSubscriptions = Number(config.MAX_SUBSCRIPTIONS_PER_CONNECTION);
-const publicGrants = { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() };
+const connections = connectionTable(db, env);
+const subscriptions = subscriptionTable(db, env);
+const limits = { perUser: env.MAX_CONNECTIONS_PER_USER, perKey: env.MAX_CONNECTIONS_PER_API_KEY };
+const maxSubscriptions = env.MAX_SUBSCRIPTIONS_PER_CONNECTION;
+const publicGrants = publicGrantsOf(env);
 
 /** A refused `$connect`'s status: API Gateway refuses the upgrade with it, so the client sees why (too many). */
 export const TOO_MANY_CONNECTIONS = 429;
@@ -47,7 +41,7 @@ export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> =
     const { grants } = topicCallerOf(event, publicGrants);
     const autoSubscribe = typeof authorizer?.['autoSubscribe'] === 'string' ? (JSON.parse(authorizer['autoSubscribe']) as string[]) : [];
     const wanted = connectSubscriptions(query, autoSubscribe, grants, maxSubscriptions);
-    const keepalive = wantsKeepalive(query, String(authorizer?.['keepalive']) === 'true', keepaliveMode as KeepaliveMode);
+    const keepalive = wantsKeepalive(query, String(authorizer?.['keepalive']) === 'true', keepaliveMode);
     await connections.register(
       {
         connectionId,

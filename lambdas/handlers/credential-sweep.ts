@@ -1,19 +1,18 @@
 import type { Context } from 'aws-lambda';
-import { createDocumentClient, createManagementApiClient } from '../clients';
-import { readConfig } from '../config';
-import { ApiKeyTable } from '../core/api-keys';
-import { ConnectionTable } from '../core/connections';
+import { credentialSweepEnvironment } from '../contract/environment';
 import { closeRevokedKeyConnections, expireCredentials, type SweepReport } from '../core/credentials';
-import { SubscriptionTable } from '../core/subscriptions';
-import { logger } from '../logger';
+import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { apiKeyTable, connectionTable, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'API_KEYS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
+const env = readEnvironment(credentialSweepEnvironment);
 const db = createDocumentClient();
 const deps = {
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
-  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
-  apiKeys: new ApiKeyTable(db, config.API_KEYS_TABLE_NAME),
-  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
+  connections: connectionTable(db, env),
+  subscriptions: subscriptionTable(db, env),
+  apiKeys: apiKeyTable(db, env),
+  managementApi: createManagementApiClient(env.MANAGEMENT_API_ENDPOINT),
 };
 
 /**

@@ -1,5 +1,5 @@
 import { unroutedFrameError } from '../core/frames';
-import type { WebSocketEvent, WebSocketResult } from '../events';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 
 /** Every frame no route matched: not JSON, no `action`, or an action ws-notify does not know. */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({

@@ -1,14 +1,15 @@
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
-import { ConnectionTable, removeConnection } from '../core/connections';
-import { SubscriptionTable } from '../core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { logger } from '../logger';
+import { disconnectEnvironment } from '../contract/environment';
+import { removeConnection } from '../core/connections';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { createDocumentClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME');
+const env = readEnvironment(disconnectEnvironment);
 const db = createDocumentClient();
-const connections = new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME);
-const subscriptions = new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME);
+const connections = connectionTable(db, env);
+const subscriptions = subscriptionTable(db, env);
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;

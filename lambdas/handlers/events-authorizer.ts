@@ -1,16 +1,12 @@
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult } from 'aws-lambda';
-import { createDocumentClient } from '../clients';
-import { readConfig, readOptionalConfig } from '../config';
-import { ApiKeyTable, createApiKeyVerifier } from '../core/api-keys';
+import { eventsAuthorizerEnvironment } from '../contract/environment';
 import { credentialFrom } from '../core/auth';
-import { logger } from '../logger';
+import { createDocumentClient } from '../wiring/clients';
+import { apiKeyVerifier } from '../wiring/credential-verifiers';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
 
-const config = readConfig('API_KEYS_TABLE_NAME');
-const { TENANT_CLAIM } = readOptionalConfig('TENANT_CLAIM');
-const verifyApiKey = createApiKeyVerifier(new ApiKeyTable(createDocumentClient(), config.API_KEYS_TABLE_NAME), {
-  scope: 'publish',
-  multiTenant: TENANT_CLAIM !== undefined,
-});
+const verifyApiKey = apiKeyVerifier(createDocumentClient(), 'publish', readEnvironment(eventsAuthorizerEnvironment));
 
 type Result = APIGatewaySimpleAuthorizerWithContextResult<Record<string, string>>;
 

@@ -1,18 +1,18 @@
 import type { APIGatewayProxyEventV2WithRequestContext, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { createSqsClient } from '../clients';
-import { readConfig, readOptionalConfig } from '../config';
+import { eventsIngressEnvironment } from '../contract/environment';
 import { acceptEvents, type HttpPublisher } from '../core/events-ingress';
-import { logger } from '../logger';
-import { publicTopicsFromEnvironment } from '../topic-caller';
+import { createSqsClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { publicTopicsOf } from '../wiring/public-grants';
 
-const config = readConfig('TOPIC_PAGES_QUEUE_URL');
-const { TENANT_CLAIM, IAM_PRINCIPALS } = readOptionalConfig('TENANT_CLAIM', 'IAM_PRINCIPALS');
+const env = readEnvironment(eventsIngressEnvironment);
 const deps = {
   sqs: createSqsClient(),
-  topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL,
-  ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
-  ...(IAM_PRINCIPALS && { iamPrincipals: JSON.parse(IAM_PRINCIPALS) as string[] }),
-  publicTopics: publicTopicsFromEnvironment(),
+  topicPagesQueueUrl: env.TOPIC_PAGES_QUEUE_URL,
+  ...(env.TENANT_CLAIM && { tenantClaim: env.TENANT_CLAIM }),
+  ...(env.IAM_PRINCIPALS !== undefined && { iamPrincipals: env.IAM_PRINCIPALS as string[] }),
+  publicTopics: publicTopicsOf(env),
 };
 
 /** What the two routes' authorizers leave in the request context. */

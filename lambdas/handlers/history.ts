@@ -1,18 +1,19 @@
 /** `{"action":"history","stream","after"?,"before"?,"limit"?}`: a page of the stream's retained entries, in one reply. */
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
-import { ConnectionTable } from '../core/connections';
+import { historyEnvironment } from '../contract/environment';
 import { history } from '../core/stream-frames';
-import { SubscriptionTable } from '../core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { streamTableFromEnvironment } from '../streams-config';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { topicCallerOf } from '../transport/topic-caller';
+import { createDocumentClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { publicGrantsOf } from '../wiring/public-grants';
+import { streamTable } from '../wiring/streams';
+import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME', 'STREAMS_TABLE_NAME');
+const env = readEnvironment(historyEnvironment);
 const db = createDocumentClient();
-const connections = new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME);
-const publicGrants = { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() };
-const deps = { streams: streamTableFromEnvironment(db)!, subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME) };
+const connections = connectionRows(db, env);
+const publicGrants = publicGrantsOf(env);
+const deps = { streams: streamTable(db, env), subscriptions: subscriptionTable(db, env) };
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({
   statusCode: 200,

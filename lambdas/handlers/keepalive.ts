@@ -1,17 +1,17 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { createDocumentClient, createManagementApiClient } from '../clients';
-import { readConfig } from '../config';
-import { ConnectionTable } from '../core/connections';
+import { keepaliveEnvironment } from '../contract/environment';
 import { sendKeepalives } from '../core/keepalive';
-import { SubscriptionTable } from '../core/subscriptions';
-import { logger } from '../logger';
+import { createDocumentClient, createManagementApiClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT');
+const env = readEnvironment(keepaliveEnvironment);
 const db = createDocumentClient();
 const deps = {
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
-  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
-  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
+  connections: connectionTable(db, env),
+  subscriptions: subscriptionTable(db, env),
+  managementApi: createManagementApiClient(env.MANAGEMENT_API_ENDPOINT),
 };
 
 /**

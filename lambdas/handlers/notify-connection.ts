@@ -1,23 +1,23 @@
 import type { SQSRecord } from 'aws-lambda';
-import { createDocumentClient, createManagementApiClient, createSqsClient } from '../clients';
-import { readConfig } from '../config';
-import { ConnectionTable } from '../core/connections';
+import { notifyConnectionEnvironment } from '../contract/environment';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { deliverToConnection } from '../core/deliver';
 import { eventFrame, notificationFrame, topicStream, USER_STREAM } from '../core/frames';
-import { NotifyConnectionMessage, parseJsonBody, validMessage } from '../core/messages';
-import { SubscriptionTable } from '../core/subscriptions';
+import { isHandOff, NotifyConnectionMessage, parseJsonBody, validMessage } from '../core/messages';
 import { EventDelivery } from '../core/topics';
-import { logger } from '../logger';
-import { metrics } from '../metrics';
-import { sentAt, sentTime, sqsBatchHandler } from '../sqs-batch';
+import { sentAt, sentTime, sqsBatchHandler } from '../transport/sqs-batch';
+import { createDocumentClient, createManagementApiClient, createSqsClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
+import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MANAGEMENT_API_ENDPOINT', 'DEAD_LETTER_QUEUE_URL');
+const env = readEnvironment(notifyConnectionEnvironment);
 const db = createDocumentClient();
 const deps = {
-  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
-  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
+  managementApi: createManagementApiClient(env.MANAGEMENT_API_ENDPOINT),
+  connections: connectionTable(db, env),
+  subscriptions: subscriptionTable(db, env),
   metrics,
 };
 
@@ -44,8 +44,7 @@ function deliveryOf(record: SQSRecord): {
     connectionId: message.connectionId,
     frame: notificationFrame(notification, position),
     kind: 'notification',
-    // A message with a time is a NotifyUser fan-out's hand-off.
-    receivedHere: message.time === undefined,
+    receivedHere: !isHandOff(message),
     about: { notificationId: notification.id },
   };
 }
@@ -57,5 +56,5 @@ export const handler = sqsBatchHandler(
     const outcome = await deliverToConnection(connectionId, frame, sentAt(record), deps);
     logger.debug(`${kind} delivered`, { messageId: record.messageId, ...about, outcome });
   },
-  new DeadLetterQueue(createSqsClient(), config.DEAD_LETTER_QUEUE_URL, metrics),
+  new DeadLetterQueue(createSqsClient(), env.DEAD_LETTER_QUEUE_URL, metrics),
 );

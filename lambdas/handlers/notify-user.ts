@@ -1,36 +1,29 @@
-import { createDocumentClient, createManagementApiClient, createSqsClient } from '../clients';
-import { readConfig, readOptionalConfig } from '../config';
-import { ConnectionTable } from '../core/connections';
+import { notifyUserEnvironment } from '../contract/environment';
 import { DeadLetterQueue } from '../core/dead-letter';
 import { fanOutToUser } from '../core/fan-out';
 import { NotifyUserMessage, parseMessage } from '../core/messages';
-import { SubscriptionTable } from '../core/subscriptions';
-import { logger } from '../logger';
-import { metrics } from '../metrics';
-import { appendOrigin, sentTime, sqsBatchHandler } from '../sqs-batch';
-import { streamTableFromEnvironment } from '../streams-config';
+import { appendOrigin, sentTime, sqsBatchHandler } from '../transport/sqs-batch';
+import { createDocumentClient, createManagementApiClient, createSqsClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
+import { streamTable } from '../wiring/streams';
+import { connectionTable, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig(
-  'CONNECTIONS_TABLE_NAME', 'CONNECTION_COUNTS_TABLE_NAME',
-  'SUBSCRIPTIONS_TABLE_NAME',
-  'MANAGEMENT_API_ENDPOINT',
-  'NOTIFY_CONNECTION_QUEUE_URL',
-  'DEAD_LETTER_QUEUE_URL',
-);
-const { TENANT_CLAIM, ACK_CHECK_QUEUE_URL } = readOptionalConfig('TENANT_CLAIM', 'ACK_CHECK_QUEUE_URL');
+const env = readEnvironment(notifyUserEnvironment);
 const db = createDocumentClient();
-const streams = streamTableFromEnvironment(db);
+const streams = streamTable(db, env);
 const sqs = createSqsClient();
 const deps = {
-  connections: new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME, config.CONNECTION_COUNTS_TABLE_NAME),
-  subscriptions: new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME),
-  managementApi: createManagementApiClient(config.MANAGEMENT_API_ENDPOINT),
+  connections: connectionTable(db, env),
+  subscriptions: subscriptionTable(db, env),
+  managementApi: createManagementApiClient(env.MANAGEMENT_API_ENDPOINT),
   sqs,
-  notifyConnectionQueueUrl: config.NOTIFY_CONNECTION_QUEUE_URL,
+  notifyConnectionQueueUrl: env.NOTIFY_CONNECTION_QUEUE_URL,
   metrics,
-  ...(TENANT_CLAIM && { tenantClaim: TENANT_CLAIM }),
+  ...(env.TENANT_CLAIM && { tenantClaim: env.TENANT_CLAIM }),
   ...(streams && { streams }),
-  ...(ACK_CHECK_QUEUE_URL && { ackCheckQueueUrl: ACK_CHECK_QUEUE_URL }),
+  ...(env.ACK_CHECK_QUEUE_URL && { ackCheckQueueUrl: env.ACK_CHECK_QUEUE_URL }),
 };
 
 export const handler = sqsBatchHandler(
@@ -45,5 +38,5 @@ export const handler = sqsBatchHandler(
     }
     logger.debug('notification fanned out', { messageId: record.messageId, notificationId: notification.id, ...counts });
   },
-  new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL, metrics),
+  new DeadLetterQueue(sqs, env.DEAD_LETTER_QUEUE_URL, metrics),
 );

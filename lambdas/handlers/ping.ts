@@ -1,5 +1,5 @@
 import { pongFrame } from '../core/frames';
-import type { WebSocketEvent, WebSocketResult } from '../events';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
 
 /** Answered through the route response, so a pong costs no management-API call. */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({

@@ -1,13 +1,14 @@
-import { createDocumentClient, createSqsClient } from '../clients';
-import { ConnectionTable } from '../core/connections';
-import { readConfig } from '../config';
+import { publishEnvironment } from '../contract/environment';
 import { publishFromClient } from '../core/topic-frames';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { topicCallerOf } from '../transport/topic-caller';
+import { createDocumentClient, createSqsClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { connectionRows } from '../wiring/tables';
 
-const config = readConfig('TOPIC_PAGES_QUEUE_URL', 'CONNECTIONS_TABLE_NAME');
-const connections = new ConnectionTable(createDocumentClient(), config.CONNECTIONS_TABLE_NAME);
-const deps = { sqs: createSqsClient(), topicPagesQueueUrl: config.TOPIC_PAGES_QUEUE_URL };
+const env = readEnvironment(publishEnvironment);
+const connections = connectionRows(createDocumentClient(), env);
+const deps = { sqs: createSqsClient(), topicPagesQueueUrl: env.TOPIC_PAGES_QUEUE_URL };
 
 /** `{"action":"publish","topic","event"}`: onto the fan-out's own queue, if the credential may publish there. */
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({

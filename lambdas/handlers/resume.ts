@@ -1,18 +1,19 @@
 /** `{"action":"resume","streams":{…}}`: the missed entries of each stream (posted), then `resumed` per stream (the last is the reply). */
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
-import { ConnectionTable } from '../core/connections';
+import { resumeEnvironment } from '../contract/environment';
 import { resume } from '../core/stream-frames';
-import { SubscriptionTable } from '../core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { streamReadsFromEnvironment } from '../streams-config';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { topicCallerOf } from '../transport/topic-caller';
+import { createDocumentClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { publicGrantsOf } from '../wiring/public-grants';
+import { streamReadsOf } from '../wiring/streams';
+import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME', 'STREAMS_TABLE_NAME');
+const env = readEnvironment(resumeEnvironment);
 const db = createDocumentClient();
-const connections = new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME);
-const publicGrants = { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() };
-const streamReads = streamReadsFromEnvironment(db, new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME))!;
+const connections = connectionRows(db, env);
+const publicGrants = publicGrantsOf(env);
+const streamReads = streamReadsOf(db, subscriptionTable(db, env), env);
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;

@@ -1,21 +1,22 @@
 /** `{"action":"subscribe","topic","events"?,"group"?,"since"?,"rewind"?}`: answered `subscribed` (then, from a position, the replay and `resumed`), or `forbidden_topic` / `forbidden_group` / `invalid_subscription` / `too_many_subscriptions` / `connection_closed`. */
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
-import { ConnectionTable } from '../core/connections';
-import { SubscriptionTable } from '../core/subscriptions';
+import { subscribeEnvironment } from '../contract/environment';
 import { subscribe } from '../core/topic-frames';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { streamReadsFromEnvironment } from '../streams-config';
-import { publicGroupsFromEnvironment, publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { topicCallerOf } from '../transport/topic-caller';
+import { createDocumentClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { publicGrantsOf } from '../wiring/public-grants';
+import { streamReadsOf } from '../wiring/streams';
+import { connectionRows, subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 'CONNECTIONS_TABLE_NAME');
+const env = readEnvironment(subscribeEnvironment);
 const db = createDocumentClient();
-const connections = new ConnectionTable(db, config.CONNECTIONS_TABLE_NAME);
-const publicGrants = { topics: publicTopicsFromEnvironment(), groups: publicGroupsFromEnvironment() };
-const subscriptions = new SubscriptionTable(db, config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME);
-const maxSubscriptionsPerConnection = Number(config.MAX_SUBSCRIPTIONS_PER_CONNECTION);
+const connections = connectionRows(db, env);
+const publicGrants = publicGrantsOf(env);
+const subscriptions = subscriptionTable(db, env);
+const maxSubscriptionsPerConnection = env.MAX_SUBSCRIPTIONS_PER_CONNECTION;
 // `since` and `rewind` read the topic's stream, on a stack with history.
-const streamReads = streamReadsFromEnvironment(db, subscriptions);
+const streamReads = streamReadsOf(db, subscriptions, env);
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;

@@ -1,4 +1,7 @@
-import { topicFanOutHandler } from '../topic-fan-out-handler';
+import { topicFanOutEnvironment } from '../contract/environment';
+import { readEnvironment } from '../wiring/environment';
+import { topicFanOutWiring } from '../wiring/topic-fan-out';
+import { topicFanOutConsumer } from '../transport/topic-fan-out';
 
 /** The Publish queue, in a stack without enrichment functions. */
-export const handler = topicFanOutHandler();
+export const handler = topicFanOutConsumer(topicFanOutWiring(readEnvironment(topicFanOutEnvironment)));

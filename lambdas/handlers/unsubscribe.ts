@@ -1,14 +1,16 @@
 /** `{"action":"unsubscribe","topic"}`: answered `unsubscribed`. */
-import { createDocumentClient } from '../clients';
-import { readConfig } from '../config';
-import { SubscriptionTable } from '../core/subscriptions';
+import { unsubscribeEnvironment } from '../contract/environment';
 import { unsubscribe } from '../core/topic-frames';
-import type { WebSocketEvent, WebSocketResult } from '../events';
-import { publicTopicsFromEnvironment, topicCallerOf } from '../topic-caller';
+import type { WebSocketEvent, WebSocketResult } from '../transport/events';
+import { topicCallerOf } from '../transport/topic-caller';
+import { createDocumentClient } from '../wiring/clients';
+import { readEnvironment } from '../wiring/environment';
+import { publicTopicsOf } from '../wiring/public-grants';
+import { subscriptionTable } from '../wiring/tables';
 
-const config = readConfig('SUBSCRIPTIONS_TABLE_NAME', 'CONNECTIONS_TABLE_NAME');
-const publicTopics = publicTopicsFromEnvironment();
-const deps = { subscriptions: new SubscriptionTable(createDocumentClient(), config.SUBSCRIPTIONS_TABLE_NAME, config.CONNECTIONS_TABLE_NAME) };
+const env = readEnvironment(unsubscribeEnvironment);
+const publicTopics = publicTopicsOf(env);
+const deps = { subscriptions: subscriptionTable(createDocumentClient(), env) };
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => ({
   statusCode: 200,

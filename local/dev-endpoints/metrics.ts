@@ -1,4 +1,4 @@
-import { METRICS_NAMESPACE, MetricName } from '../../lambdas/metric-names';
+import { METRICS_NAMESPACE, MetricName } from '../../lambdas/contract/metric-names';
 
 /** What the functions' metrics add up to since the runtime started: `GET /_local/metrics`. */
 export interface LocalMetricsSnapshot {

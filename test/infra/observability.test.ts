@@ -5,7 +5,7 @@ import { Code, Function, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { METRICS_NAMESPACE, MetricName } from '../../lambdas/metric-names';
+import { METRICS_NAMESPACE, MetricName } from '../../lambdas/contract/metric-names';
 import { wsNotifyPropsFromContext } from '../../lib/app-context';
 import { type WsNotifyAlarmOptions, WsNotifyObservability } from '../../lib/observability';
 import { WsNotifyStack } from '../../lib/ws-notify-stack';

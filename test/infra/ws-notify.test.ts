@@ -8,7 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { wsNotifyPropsFromContext } from '../../lib/app-context';
 import { WsNotify } from '../../lib/ws-notify';
 import { WsNotifyStack } from '../../lib/ws-notify-stack';
-import { METRICS_NAMESPACE } from '../../lambdas/metric-names';
+import { METRICS_NAMESPACE } from '../../lambdas/contract/metric-names';
 
 const props = { jwtIssuer: 'https://issuer.example.com', jwtAudience: 'my-app' };
 /** As `cdk deploy` synthesizes: a concrete account and region. Bundling is skipped: these tests read the template. */

@@ -4,7 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { AckTable } from '../../lambdas/core/acks';
 import { StreamTable, userStreamKey } from '../../lambdas/core/streams';
 import { type UndeliveredMessage, undeliveredIds } from '../../lambdas/core/undelivered';
-import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
+import type { WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { messageEventWith } from '../support/events';
 import { loadHandler } from '../support/load-handler';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';

@@ -3,7 +3,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiKeyTable, checkNewApiKey, createApiKeyVerifier, type NewApiKey } from '../../lambdas/core/api-keys';
 import { authorizerContext, authorizerPolicy, authorizerResultBytes } from '../../lambdas/core/authorizer-result';
 import { ConnectionTable } from '../../lambdas/core/connections';
-import type { AuthorizerResult, WebSocketAuthorizerEvent, WebSocketEvent, WebSocketResult } from '../../lambdas/events';
+import type { AuthorizerResult, WebSocketAuthorizerEvent, WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { authorizerEventWith, connectEventFor } from '../support/events';
 import { loadHandler } from '../support/load-handler';
 import { CONNECTION_LIMITS_ENV, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';

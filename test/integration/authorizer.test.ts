@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../../lambdas/events';
+import type { AuthorizerResult, WebSocketAuthorizerEvent } from '../../lambdas/transport/events';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { authorizerEventWith } from '../support/events';
 import { loadHandler } from '../support/load-handler';

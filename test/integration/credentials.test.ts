@@ -1,7 +1,7 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import type { VerifiedIdentity } from '../../lambdas/core/auth';
+import type { VerifiedIdentity } from '../../lambdas/core/identity';
 import { ApiKeyTable } from '../../lambdas/core/api-keys';
 import { ConnectionTable, removeConnection } from '../../lambdas/core/connections';
 import {

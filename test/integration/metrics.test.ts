@@ -1,5 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
+import type { WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { DIRECT_DELIVERY_MAX_CONNECTIONS } from '../../lambdas/core/fan-out';
 import { EmfCapture, type EmfDocument, sumOf, valuesOf } from '../support/emf';
 import { connectEventFor } from '../support/events';

@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { ConnectionTable } from '../../lambdas/core/connections';
 import { KEEPALIVE_PERIOD_MINUTES, keepaliveSlot, sendKeepalives } from '../../lambdas/core/keepalive';
 import { CONNECTION_INDEX, SubscriptionTable } from '../../lambdas/core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
+import type { WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { connectEventFor } from '../support/events';
 import { loadHandler } from '../support/load-handler';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';

@@ -1,7 +1,7 @@
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { AwsCallMeter } from '../../bench/measurements/aws-calls';
-import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
+import type { WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { connectEventFor, messageEventWith } from '../support/events';
 import { loadHandler } from '../support/load-handler';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type StreamEntry, StreamTable, topicStreamKey, userStreamKey } from '../../lambdas/core/streams';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, SubscriptionTable } from '../../lambdas/core/subscriptions';
-import type { WebSocketEvent, WebSocketResult } from '../../lambdas/events';
+import type { WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { connectEventFor, messageEventWith } from '../support/events';
 import { loadHandler } from '../support/load-handler';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';

@@ -1,13 +1,14 @@
 import { BatchWriteCommand, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConnectionTable, removeConnection } from '../../lambdas/core/connections';
-import type { WebSocketEvent } from '../../lambdas/events';
+import type { WebSocketEvent } from '../../lambdas/transport/events';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from '../../lambdas/core/messages';
 import { StreamTable, topicStreamKey } from '../../lambdas/core/streams';
 import { chooseMember, CONNECTION_INDEX, DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, type Subscription, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { fanOutToTopic, type TopicFanOutDeps } from '../../lambdas/core/topic-fan-out';
 import { acceptEvents } from '../../lambdas/core/events-ingress';
-import { publishFromClient, subscribe, type TopicCaller } from '../../lambdas/core/topic-frames';
+import type { TopicCaller } from '../../lambdas/core/identity';
+import { publishFromClient, subscribe } from '../../lambdas/core/topic-frames';
 import { type CloudEvent, MAX_GROUPS_PER_TOPIC, type PublishMessage, type TopicPage } from '../../lambdas/core/topics';
 import { RecordedMetrics } from '../support/recorded-metrics';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';

@@ -1,4 +1,4 @@
-import type { WebSocketAuthorizerEvent, WebSocketEvent } from '../../lambdas/events';
+import type { WebSocketAuthorizerEvent, WebSocketEvent } from '../../lambdas/transport/events';
 import authorizerEvent from '../fixtures/authorizer-event.json';
 import connectEvent from '../fixtures/connect-event.json';
 import disconnectEvent from '../fixtures/disconnect-event.json';

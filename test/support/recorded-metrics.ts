@@ -1,6 +1,6 @@
 import type { InvalidMessageReason } from '../../lambdas/core/messages';
 import type { MetricsRecorder } from '../../lambdas/core/metrics';
-import type { MetricName } from '../../lambdas/metric-names';
+import type { MetricName } from '../../lambdas/contract/metric-names';
 
 /** The core's metrics recorder, keeping every datum for a test to read (ours, not an AWS client). */
 export class RecordedMetrics implements MetricsRecorder {

@@ -1,6 +1,6 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { METRICS_NAMESPACE } from '../../lambdas/metric-names';
-import { EmbeddedMetrics } from '../../lambdas/metrics';
+import { METRICS_NAMESPACE } from '../../lambdas/contract/metric-names';
+import { EmbeddedMetrics } from '../../lambdas/wiring/metrics';
 import { EmfCapture, valuesOf } from '../support/emf';
 
 let emf: EmfCapture;

@@ -1,10 +1,10 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { DeadLetterQueue } from './core/dead-letter';
-import type { AppendOrigin } from './core/streams';
-import { InvalidMessageError } from './core/messages';
-import { logger } from './logger';
-import { metrics } from './metrics';
+import type { DeadLetterQueue } from '../core/dead-letter';
+import type { AppendOrigin } from '../core/streams';
+import { InvalidMessageError } from '../core/messages';
+import { logger } from '../wiring/logger';
+import { metrics } from '../wiring/metrics';
 
 /**
  * An SQS handler that reports partial batch failures: a record that fails is retried alone, its

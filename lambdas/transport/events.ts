@@ -37,4 +37,4 @@ export interface WebSocketAuthorizerEvent {
   requestContext: Omit<WebSocketRequestContext, 'authorizer'>;
 }
 
-export type { AuthorizerResult } from './core/authorizer-result';
+export type { AuthorizerResult } from '../core/authorizer-result';

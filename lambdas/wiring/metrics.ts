@@ -1,8 +1,8 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { InvalidMessageReason } from './core/messages';
-import type { MetricsRecorder } from './core/metrics';
+import type { InvalidMessageReason } from '../core/messages';
+import type { MetricsRecorder } from '../core/metrics';
 import { logger } from './logger';
-import { MetricName } from './metric-names';
+import { MetricName } from '../contract/metric-names';
 
 /**
  * Powertools Metrics behind the core's recorder: embedded metric format on stdout, which
