@@ -8,6 +8,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { environmentProblems, type FunctionName, type VariableName } from '../lambdas/contract/environment';
 import { METRICS_NAMESPACE } from '../lambdas/contract/metric-names';
 
 // The stack's resources, each with its secure defaults, created in the caller's scope under the id
@@ -65,26 +66,34 @@ export function consume(fn: NodejsFunction, queue: Queue, maxConcurrency?: numbe
   fn.addEventSource(new SqsEventSource(queue, { batchSize: SQS_BATCH_SIZE, reportBatchItemFailures: true, ...(maxConcurrency !== undefined && { maxConcurrency }) }));
 }
 
+/** Variables of a function's environment, by the names its contract (lambdas/contract/environment.ts) declares. */
+export type EnvironmentVariables = Partial<Record<VariableName, string>>;
+
 export interface HandlerFunctionProps {
-  /** The file in lambdas/handlers/, without `.ts`. */
-  readonly handler: string;
+  /** The file in lambdas/handlers/, without `.ts`: it names the function's environment contract too. */
+  readonly handler: FunctionName;
   readonly logRetention: RetentionDays;
   /** What the function reads besides what its grants add. @default none */
-  readonly environment?: Record<string, string>;
+  readonly environment?: EnvironmentVariables;
   /** @default CONSUMER_TIMEOUT */
   readonly timeout?: Duration;
 }
 
+/** What each function was given, for the check against its contract once every grant has added its variables. */
+const givenEnvironments = new WeakMap<NodejsFunction, Record<string, string>>();
+
 /**
  * A function of lambdas/handlers/, as `<id>Function` with its log group `<id>Logs`: Node 22 on arm64,
- * JSON logs, bundled with the SDK clients it uses (tree-shaken), named metrics per stack.
+ * JSON logs, bundled with the SDK clients it uses (tree-shaken), named metrics per stack. At synth,
+ * its environment (what it was created with and what its grants added) must meet its contract: every
+ * required variable set, none the contract does not name.
  */
 export function newHandlerFunction(scope: Construct, id: string, props: HandlerFunctionProps): NodejsFunction {
   const logGroup = new LogGroup(scope, `${id}Logs`, {
     retention: props.logRetention,
     removalPolicy: RemovalPolicy.DESTROY,
   });
-  return new NodejsFunction(scope, `${id}Function`, {
+  const fn = new NodejsFunction(scope, `${id}Function`, {
     entry: path.join(__dirname, '..', 'lambdas', 'handlers', `${props.handler}.ts`),
     handler: 'handler',
     runtime: Runtime.NODEJS_22_X,
@@ -105,6 +114,10 @@ export function newHandlerFunction(scope: Construct, id: string, props: HandlerF
       esbuildArgs: Object.fromEntries(Object.entries(BUNDLING_ALIASES).map(([module, replacement]) => [`--alias:${module}`, replacement])),
     },
   });
+  const given: Record<string, string> = { ...props.environment };
+  givenEnvironments.set(fn, given);
+  fn.node.addValidation({ validate: () => environmentProblems(props.handler, given) });
+  return fn;
 }
 
 /** Exactly these actions on exactly these resources: the one way a part grants. */
@@ -113,6 +126,11 @@ export function allow(fn: NodejsFunction, actions: string[], resources: string[]
 }
 
 /** Environment variables a grant adds with its permissions. */
-export function addEnvironment(fn: NodejsFunction, variables: Record<string, string>): void {
-  for (const [name, value] of Object.entries(variables)) fn.addEnvironment(name, value);
+export function addEnvironment(fn: NodejsFunction, variables: EnvironmentVariables): void {
+  const given = givenEnvironments.get(fn);
+  for (const [name, value] of Object.entries(variables)) {
+    if (value === undefined) continue;
+    fn.addEnvironment(name, value);
+    if (given) given[name] = value;
+  }
 }

@@ -19,7 +19,7 @@ const DEFAULT_THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const;
 
 export interface AuthModes {
   /** The authorizer's and authenticate's JWT settings; empty where the stack accepts no JWTs. */
-  readonly jwt: Record<string, string>;
+  readonly jwt: Partial<Record<'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWKS_URI', string>>;
   readonly apiKeys: boolean;
   readonly anonymous: boolean;
   /** Who the authorizer admits, in words (cdk-nag's APIG4 acknowledgement says it). */
@@ -109,7 +109,7 @@ function authModes(props: WsNotifyProps): AuthModes {
   if (props.jwtIssuer === undefined && props.jwksUri !== undefined) {
     throw new Error('WsNotify: jwksUri is where the JWT issuer publishes its keys; set jwtIssuer and jwtAudience with it, or leave it out.');
   }
-  let jwt: Record<string, string> = {};
+  let jwt: AuthModes['jwt'] = {};
   if (props.jwtIssuer !== undefined) {
     const issuer = validHttpsUrl('jwtIssuer', props.jwtIssuer, 'the https URL of your token issuer');
     if (!props.jwtAudience) throw new Error('WsNotify: jwtAudience must not be empty (the `aud` your tokens carry).');

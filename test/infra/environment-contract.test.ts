@@ -3,6 +3,8 @@ import path from 'node:path';
 import { App, type CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Code, Function, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { addEnvironment, newHandlerFunction } from '../../lib/builders';
 import { WsNotify, type WsNotifyProps } from '../../lib/ws-notify';
 import { environmentProblems, FUNCTION_ENVIRONMENTS, type FunctionEnvironment, type FunctionName, POWERTOOLS_VARIABLES } from '../../lambdas/contract/environment';
 
@@ -84,5 +86,26 @@ describe('the environment contract (lambdas/contract/environment.ts)', () => {
     expect(everySet.size).toBeGreaterThan(0);
     const everyRead = new Set(Object.values(FUNCTION_ENVIRONMENTS).flatMap((contract: FunctionEnvironment) => [...contract.required, ...contract.optional]));
     expect([...everySet].filter((name) => !everyRead.has(name as never))).toEqual([]);
+  });
+});
+
+describe("a part's function whose grants leave out a variable its contract requires", () => {
+  it('fails the synth, naming the function and the variable', () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Ungranted', { env });
+    // Created as every part creates its functions, and given none of its grants.
+    newHandlerFunction(stack, 'NotifyConnection', { handler: 'notify-connection', logRetention: RetentionDays.ONE_DAY });
+
+    expect(() => Template.fromStack(stack)).toThrow(/the notify-connection function needs CONNECTIONS_TABLE_NAME/);
+  });
+
+  it('fails the synth on a variable the contract does not name, and passes a function given what it needs', () => {
+    const newStack = (id: string) => new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), id, { env });
+    const given = newStack('GivenTooMuch');
+    addEnvironment(newHandlerFunction(given, 'Ping', { handler: 'ping', logRetention: RetentionDays.ONE_DAY }), { DEAD_LETTER_QUEUE_URL: 'https://sqs.example/dlq' });
+    const exact = newStack('GivenWhatItNeeds');
+    newHandlerFunction(exact, 'Ping', { handler: 'ping', logRetention: RetentionDays.ONE_DAY });
+
+    expect(() => Template.fromStack(given)).toThrow(/the ping function's environment contract \(lambdas\/contract\/environment.ts\) does not name DEAD_LETTER_QUEUE_URL/);
+    expect(() => Template.fromStack(exact)).not.toThrow();
   });
 });
