@@ -3,6 +3,7 @@ import { eventsFromHttp, type HttpRequest, InvalidEventError } from './cloudeven
 import { enqueueAll } from './enqueue';
 import { checkTopicTenancy } from './fan-out';
 import { eventFrame } from './frames';
+import { globMatches } from './glob';
 import { InvalidMessageError } from './messages';
 import { mayAccess, reservedAttributeProblem, stampPublisher, type TopicPage, TopicName } from './topics';
 
@@ -29,11 +30,7 @@ export interface IngressDeps {
 /** Whether an ARN matches one of the patterns, in which `*` stands for any run of characters (as in IAM's ARN conditions). */
 export function principalMatches(patterns: readonly string[], arn: string | undefined): boolean {
   if (arn === undefined) return false;
-  return patterns.some((pattern) => new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`).test(arn));
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return patterns.some((pattern) => globMatches(pattern, arn));
 }
 
 export interface IngressResponse {
