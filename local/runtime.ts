@@ -19,11 +19,12 @@ import { provision } from './cloudformation/provision';
 import { type FaultSpec, Faults, parseFaultSpec } from './dev-endpoints/faults';
 import { LOCAL_AUDIENCE, LocalIssuer } from './dev-endpoints/issuer';
 import { LocalMetrics, type LocalMetricsSnapshot } from './dev-endpoints/metrics';
-import { DynamoDbProxy } from './engines/dynamodb-proxy';
-import { type Engine, startDynamoDbLocal, startSqsEmulator } from './engines/engine-processes';
+import { startDynamoDbProxy } from './engines/dynamodb-proxy';
+import { type DynamoDbLocal, type Engine, startDynamoDbLocal, startSqsEmulator } from './engines/engine-processes';
 import { Scheduler } from './event-sources/scheduler';
 import { SqsEventSourcePoller } from './event-sources/sqs-poller';
 import { declaresJson, foreignHostOf, foreignOriginOf } from './http/browser-guard';
+import type { LoopbackProxy } from './http/loopback-proxy';
 import { CA_FILE, openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from './http/tls';
 import { linkAwsSdk } from './lambda/aws-sdk-modules';
 import { type InvocationReport, LocalFunction } from './lambda/functions';
@@ -228,7 +229,7 @@ interface ReadyParts {
   stateDir: string;
   origin: URL;
   server: PlainAndTlsPort;
-  engines: { dynamo: Engine; sqs: Engine };
+  engines: { dynamo: DynamoDbLocal; sqs: Engine };
   issuer: LocalIssuer;
   /** What the running app's synth read; undefined where it is not known (every edit then re-synthesizes). */
   inputs: SynthInputs | undefined;
@@ -251,7 +252,8 @@ class Ready {
   // Kept across reloads: the counts are the session's, as CloudWatch's outlive a deployment.
   private readonly metrics = new LocalMetrics();
   private readonly faults = new Faults();
-  private dynamoDbProxy!: DynamoDbProxy;
+  /** The functions' DynamoDB endpoint, which can pause a table (`--faults`). */
+  private dynamoDbProxy!: LoopbackProxy;
   /** The client SDK's browser bundle, built on the first request for it. */
   private clientBundle?: Promise<Uint8Array>;
 
@@ -287,7 +289,7 @@ class Ready {
       const { dropConnections: _, ...standing } = parts.options.faults;
       ready.faults.set(standing);
     }
-    ready.dynamoDbProxy = await DynamoDbProxy.start(parts.engines.dynamo.endpoint, ready.faults);
+    ready.dynamoDbProxy = await startDynamoDbProxy(parts.engines.dynamo.database, ready.faults);
     try {
       ready.loaded = await ready.load();
     } catch (error) {

