@@ -1,12 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from '../../local/http/tls';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { generate } from 'selfsigned';
+import { CA_DAYS, openLocalTls, type PlainAndTlsPort, plainAndTlsOnOnePort } from '../../local/http/tls';
 
 /** The runtime's port as runtime.ts builds it: one HTTP and one HTTPS server behind one listener, on 127.0.0.1 port 0. */
 let stateDir: string;
@@ -81,4 +83,100 @@ describe("the state directory's certificate authority", () => {
     expect(server.checkHost('localhost')).toBe('localhost');
     expect(server.checkHost('example.com')).toBeUndefined();
   });
+
+  it('lasts a year at most', () => {
+    const authority = new X509Certificate(ca);
+    const lifetimeDays = (Date.parse(authority.validTo) - Date.parse(authority.validFrom)) / 86_400_000;
+    expect(lifetimeDays).toBeLessThanOrEqual(CA_DAYS);
+    expect(CA_DAYS).toBeLessThanOrEqual(366);
+  });
+
+  it('may certify loopback names only: a certificate its key signs for another name or address fails verification where ca.pem is trusted', async () => {
+    const key = readFileSync(path.join(stateDir, 'ca-key.pem'), 'utf8');
+    const outcomes: Record<string, string> = {};
+    for (const [name, altName] of [
+      ['localhost', { type: 2, value: 'localhost' }],
+      ['127.0.0.2', { type: 7, ip: '127.0.0.2' }],
+      ['::1', { type: 7, ip: '::1' }],
+      ['bank.example', { type: 2, value: 'bank.example' }],
+      ['localhost.attacker.example', { type: 2, value: 'localhost.attacker.example' }],
+      ['10.0.0.1', { type: 7, ip: '10.0.0.1' }],
+    ] as const) {
+      // A common name that is no host name: OpenSSL checks one that is against the constraints too.
+      const forged = await generate([{ name: 'commonName', value: `forged for ${name}` }], {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        ca: { key, cert: ca.toString() },
+        extensions: [{ name: 'basicConstraints', cA: false }, { name: 'extKeyUsage', serverAuth: true }, { name: 'subjectAltName', altNames: [altName] }],
+      });
+      outcomes[name] = await chainVerdict(forged.private, forged.cert);
+    }
+
+    expect(outcomes).toEqual({
+      localhost: 'trusted',
+      '127.0.0.2': 'trusted',
+      '::1': 'trusted',
+      'bank.example': 'permitted subtree violation',
+      'localhost.attacker.example': 'permitted subtree violation',
+      '10.0.0.1': 'permitted subtree violation',
+    });
+  });
+
+  it('replaces a CA of an older version (any name, 10 years) found in the state directory', async () => {
+    const oldStateDir = mkdtempSync(path.join(tmpdir(), 'local-tls-old-'));
+    try {
+      const now = Date.now();
+      const old = await generate([{ name: 'commonName', value: 'ws-notify local CA (old)' }], {
+        keyType: 'ec',
+        algorithm: 'sha256',
+        notBeforeDate: new Date(now),
+        notAfterDate: new Date(now + 10 * 365 * 86_400_000),
+        extensions: [
+          { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+          { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+        ],
+      });
+      writeFileSync(path.join(oldStateDir, 'ca.pem'), old.cert);
+      writeFileSync(path.join(oldStateDir, 'ca-key.pem'), old.private, { mode: 0o600 });
+
+      const tls = await openLocalTls(oldStateDir);
+      const authority = new X509Certificate(readFileSync(tls.caFile));
+
+      expect(authority.subject).not.toContain('(old)');
+      expect(new X509Certificate(tls.cert).verify(authority.publicKey)).toBe(true);
+      expect((Date.parse(authority.validTo) - Date.parse(authority.validFrom)) / 86_400_000).toBeLessThanOrEqual(CA_DAYS);
+    } finally {
+      rmSync(oldStateDir, { recursive: true, force: true });
+    }
+  });
 });
+
+/**
+ * Whether a client that trusts ca.pem accepts the chain of a server presenting this certificate:
+ * 'trusted', or the verification error. The host name check is left out (it would refuse
+ * any name but the one asked for): the CA's name constraints are what is under test.
+ */
+async function chainVerdict(key: string, cert: string): Promise<string> {
+  const server = createTlsServer({ key, cert }, (socket) => socket.end());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const socket: TLSSocket = tlsConnect({
+      host: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      ca,
+      checkServerIdentity: () => undefined,
+    });
+    try {
+      await Promise.race([once(socket, 'secureConnect'), once(socket, 'error').then(([error]) => Promise.reject(error))]);
+      return 'trusted';
+    } catch (error) {
+      // Node reports OpenSSL's X509_V_ERR_PERMITTED_VIOLATION with the code UNSPECIFIED: the message names it.
+      return (error as Error).message;
+    } finally {
+      socket.destroy();
+    }
+  } finally {
+    server.close();
+  }
+}
