@@ -111,6 +111,12 @@ interface Loaded {
 
 const TEST_PAGE = path.join(__dirname, 'dev-endpoints', 'test-page.html');
 
+/**
+ * The test page mints tokens and sends notifications at a click: a page of another site could frame
+ * it and lure those clicks (clickjacking). Both headers, for browsers that know only the older one.
+ */
+const NOT_FRAMED = { 'content-security-policy': "frame-ancestors 'self'", 'x-frame-options': 'SAMEORIGIN' };
+
 /** The answer to a development endpoint's body sent as anything but JSON (a form, text/plain). */
 const NOT_JSON = { message: 'send the body as JSON, with Content-Type: application/json' };
 
@@ -347,7 +353,7 @@ class Ready {
     const route = `${request.method} ${url.pathname}`;
     switch (route) {
       case 'GET /':
-        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(readFileSync(TEST_PAGE));
+        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...NOT_FRAMED }).end(readFileSync(TEST_PAGE));
         return;
       case 'GET /issuer/.well-known/jwks.json':
         return sendJson(response, 200, this.parts.issuer.jwks());

@@ -34,7 +34,8 @@ Options:
   --auto-subscribe <t,u>
                      topics its connections are subscribed to at every connect (<topic>#<group>
                      joins that group), as a token's autoSubscribe claim; each must be granted
-                     (--topics, --groups, or the stack's public ones) or $connect refuses with 403
+                     by --topics (and --groups, for a group), a public topic too, or the key is
+                     refused: $connect would refuse every connection with it (403)
   --keepalive        its connections ask for a {"type":"keepalive"} frame every 8 minutes, where the
                      stack's keepalive prop is "requested"
 

@@ -10,7 +10,7 @@ import {
   MAX_AUTHORIZER_RESULT_BYTES,
 } from './authorizer-result';
 import { type ApiKeyIdentity, type CredentialGrants, credentialGrantsOf } from './identity';
-import { autoSubscribeFrom, grantFrom, groupGrantFrom } from './topics';
+import { autoSubscribeFrom, autoSubscriptionParts, grantFrom, groupGrantFrom, mayAccess, mayJoin } from './topics';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 
 /**
@@ -183,6 +183,27 @@ export function checkNewApiKey(key: NewApiKey, nowSeconds = Math.floor(Date.now(
         `${MAX_AUTHORIZER_RESULT_BYTES}: grant fewer or shorter patterns (a trailing * covers every topic with that prefix), or auto-subscribe to fewer topics`,
     );
   }
+  const ungranted = ungrantedAutoSubscription(key);
+  if (ungranted !== undefined) throw new RangeError(ungranted);
+}
+
+/**
+ * Why one of a key's auto-subscriptions is not covered by its own grants, or undefined. `$connect`
+ * refuses every connection with such a key (403 `forbidden_topic` or `forbidden_group`), so it is
+ * refused at creation. The key's own grants are asked for even for a topic the stack makes public:
+ * the CLI cannot see the stack's `publicTopics`, and a key so made keeps connecting if they change.
+ */
+function ungrantedAutoSubscription({ autoSubscribe = [], topics = [], groups = [] }: NewApiKey): string | undefined {
+  for (const entry of autoSubscribe) {
+    const { topic, group } = autoSubscriptionParts(entry);
+    if (!mayAccess(topics, topic)) {
+      return `this key auto-subscribes to "${topic}", which its topic grant does not cover, so $connect would refuse every connection with it: add it to --topics (a topic the stack makes public too)`;
+    }
+    if (group !== undefined && !mayJoin(groups, topic, group)) {
+      return `this key joins the group "${group}" of "${topic}" at connect, which its group grant does not cover, so $connect would refuse every connection with it: add "${entry}" to --groups`;
+    }
+  }
+  return undefined;
 }
 
 function sha256(secret: string): string {

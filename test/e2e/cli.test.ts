@@ -415,6 +415,15 @@ describe('ws-notify apikey', () => {
     expect(runs[0]?.stderr).toContain('--expires takes an ISO 8601 time');
     expect(runs[1]?.stderr).toContain('--expires must be in the future');
   });
+
+  it('refuses a key that auto-subscribes to a topic its grants do not cover (every connection with it would be refused), with exit code 2, and stores nothing', async () => {
+    const created = await cli('apikey', 'create', '--user', 'otto', '--topics', 'open', '--auto-subscribe', 'secret', '--outputs', outputsFile);
+
+    expect(created.code).toBe(2);
+    expect(created.stderr).toContain('this key auto-subscribes to "secret", which its topic grant does not cover');
+    expect(created.stdout).toBe('');
+    expect(await cli('apikey', 'list', '--user', 'otto', '--outputs', outputsFile)).toMatchObject({ code: 0, stdout: '' });
+  });
 });
 
 describe('ws-notify dlq', () => {

@@ -645,6 +645,11 @@ describe('web pages: DNS rebinding and requests from other origins (docs/securit
     }
   });
 
+  it("sends the test page with frame-ancestors 'self' and X-Frame-Options, so no other site can frame it", async () => {
+    const reply = await rawRequest(port(), { method: 'GET', path: '/' });
+    expect([reply.status, reply.headers['content-security-policy'], reply.headers['x-frame-options']]).toEqual([200, "frame-ancestors 'self'", 'SAMEORIGIN']);
+  });
+
   it('serves 127.0.0.1, localhost and [::1] with its port', async () => {
     for (const host of [`127.0.0.1:${port()}`, `localhost:${port()}`, `[::1]:${port()}`, `LOCALHOST:${port()}`]) {
       const reply = await rawRequest(port(), { method: 'POST', path: '/_local/token', headers: { ...json, host }, body: tokenRequest });

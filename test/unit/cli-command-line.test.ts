@@ -275,6 +275,20 @@ describe('apikey', () => {
       ['apikey', 'create', '--user', 'alice', '--scope', 'publish', '--auto-subscribe', 'orders'],
       'auto-subscriptions and keepalive are for connect keys: a publish key opens no connection',
     ],
+    [
+      // $connect would refuse every connection with it (403 forbidden_topic).
+      ['apikey', 'create', '--user', 'alice', '--topics', 'open', '--auto-subscribe', 'secret'],
+      expect.stringMatching(/^this key auto-subscribes to "secret", which its topic grant does not cover, so \$connect would refuse every connection with it/),
+    ],
+    [
+      ['apikey', 'create', '--user', 'alice', '--auto-subscribe', 'news'],
+      expect.stringMatching(/^this key auto-subscribes to "news", which its topic grant does not cover/),
+    ],
+    [
+      // The topic is granted, the group is not (403 forbidden_group at $connect).
+      ['apikey', 'create', '--user', 'alice', '--topics', 'jobs', '--auto-subscribe', 'jobs#workers'],
+      expect.stringMatching(/^this key joins the group "workers" of "jobs" at connect, which its group grant does not cover/),
+    ],
     [['apikey', 'list'], '--user is required'],
     [['apikey', 'revoke'], 'revoke needs the id of the key (apikey list shows them)'],
     [['apikey', 'revoke', 'a', 'b'], "Unexpected argument 'b'"],
@@ -361,7 +375,7 @@ describe('apikey create grants', () => {
   });
 
   it('reads --auto-subscribe as topics or <topic>#<group>, and --keepalive as a flag', () => {
-    expect(parseCommandLine(['apikey', 'create', '--user', 'ann', '--topics', 'orders,jobs', '--auto-subscribe', 'orders, jobs#workers', '--keepalive'])).toMatchObject({
+    expect(parseCommandLine(['apikey', 'create', '--user', 'ann', '--topics', 'orders,jobs', '--groups', 'jobs#w*', '--auto-subscribe', 'orders, jobs#workers', '--keepalive'])).toMatchObject({
       key: { autoSubscribe: ['orders', 'jobs#workers'], keepalive: true },
     });
   });
