@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LOCAL_AUDIENCE } from '../../local/issuer';
 import { type SynthRecording, synthesize } from '../../local/synth';
@@ -123,8 +123,12 @@ function holderIsAlive(lockDir: string): boolean {
   try {
     pid = Number(readFileSync(path.join(lockDir, 'pid'), 'utf8'));
   } catch {
-    // Taken this instant, its pid not written yet.
-    return true;
+    // Taken this instant, its pid not written yet; or by a process that died before it wrote it.
+    try {
+      return Date.now() - statSync(lockDir).mtimeMs < 10_000;
+    } catch {
+      return false;
+    }
   }
   try {
     process.kill(pid, 0);
