@@ -13,4 +13,7 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   testTimeout: 30000,
+  // Two files at a time on CI's two cores (jest's default there, cores - 1, runs them one by one): an
+  // e2e file spends much of its time waiting on its runtime's queues and timers, which another uses.
+  maxWorkers: 2,
 };

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest } from '../support/local-runtime';
 
@@ -161,16 +161,7 @@ describe('the local test page, in headless Chromium', () => {
     await loggedFrame('in', 'subscribed');
     const [connectionId] = await runtime.connectionIdsOf('gil', 1);
 
-    const managementApi = new ApiGatewayManagementApiClient({
-      endpoint: runtime.outputs['ManagementApiEndpoint'],
-      region: runtime.outputs.Region,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    try {
-      await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
-    } finally {
-      managementApi.destroy();
-    }
+    await runtime.managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
 
     await page.locator('li[data-direction="in"][data-type="subscribed"]').nth(1).waitFor();
     expect(await connectionState('open')).toBe('Open as gil');
@@ -263,16 +254,7 @@ describe("the client SDK's browser bundle (GET /_local/client.js), in headless C
     await notify('before');
     await until((page) => page.notifications.length === 1, 'the first notification');
 
-    const managementApi = new ApiGatewayManagementApiClient({
-      endpoint: runtime.outputs['ManagementApiEndpoint'],
-      region: runtime.outputs.Region,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    try {
-      await managementApi.send(new DeleteConnectionCommand({ ConnectionId: first }));
-    } finally {
-      managementApi.destroy();
-    }
+    await runtime.managementApi.send(new DeleteConnectionCommand({ ConnectionId: first }));
     await until((page) => page.states.length === 3, 'the reconnect');
     const [second] = await runtime.connectionIdsOf('sdk-page', 1);
     await notify('after');

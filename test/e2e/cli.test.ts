@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SendMessageCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -34,7 +34,6 @@ const CLI_TIMEOUT_MS = 20_000;
 let stack: RuntimeUnderTest;
 let outputsFile: string;
 let scratchDir: string;
-let managementApi: ApiGatewayManagementApiClient;
 const clients: TestClient[] = [];
 const running = new Set<CliProcess>();
 
@@ -43,11 +42,6 @@ beforeAll(async () => {
   stack = await startRuntimeUnderTest({ scheduleEverySeconds: 2 });
   outputsFile = stack.runtime.outputsFile;
   scratchDir = mkdtempSync(path.join(tmpdir(), 'ws-notify-cli-'));
-  managementApi = new ApiGatewayManagementApiClient({
-    endpoint: stack.outputs['ManagementApiEndpoint'],
-    region: stack.outputs.Region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
 }, 300_000);
 
 afterEach(() => {
@@ -57,7 +51,6 @@ afterEach(() => {
 afterAll(async () => {
   for (const cli of running) cli.kill();
   for (const client of clients) client.socket.terminate();
-  managementApi?.destroy();
   if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
   await stack?.stop();
 }, 30_000);
@@ -256,7 +249,7 @@ describe('ws-notify stream', () => {
     await stream.until((cli) => (cli.stderr.includes('connected to') ? true : undefined), 'the stream to connect');
     const [connectionId] = await stack.connectionIdsOf('stan', 1);
 
-    await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    await stack.managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
     await stream.until((cli) => (cli.stderr.includes('reconnected') ? true : undefined), 'the stream to reconnect');
     expect(stream.stderr).toContain('the connection closed; reconnecting');
     await stack.sqs.send(

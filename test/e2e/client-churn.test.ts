@@ -1,7 +1,7 @@
 // Issue 15's proof: zero loss under churn, through the client SDK and the durable streams (frames
 // with stream/seq/epoch, `resume`, `subscribe` with `since`). A runtime of its own: connections
 // live 15 s and the expiry sweep runs every 2 s.
-import { ApiGatewayManagementApiClient, DeleteConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DeleteConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import WebSocket from 'ws';
 import { createClient, type Gap, type WsNotifyClient } from '../../client/src';
@@ -15,22 +15,15 @@ const NOTIFICATIONS = 2_000;
 const EVENTS = 500;
 
 let stack: RuntimeUnderTest;
-let managementApi: ApiGatewayManagementApiClient;
 let client: WsNotifyClient | undefined;
 
 beforeAll(async () => {
   // Connections live 15 s; the expiry sweep runs every 2 s, so a 20-second token is closed on time.
   stack = await startRuntimeUnderTest({ scheduleEverySeconds: 2, maxConnectionSeconds: 15 });
-  managementApi = new ApiGatewayManagementApiClient({
-    endpoint: stack.outputs['ManagementApiEndpoint'],
-    region: stack.outputs.Region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
 }, 300_000);
 
 afterAll(async () => {
   await client?.close();
-  managementApi?.destroy();
   await stack?.stop();
 }, 30_000);
 
@@ -55,7 +48,7 @@ async function churn(everyMs: number, until: number): Promise<number> {
     for await (const page of table.connectionIdsOf(USER)) {
       for (const connectionId of page) {
         try {
-          await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+          await stack.managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
           deleted += 1;
         } catch (error) {
           if (!(error instanceof GoneException)) throw error;

@@ -1,5 +1,4 @@
 import {
-  ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
   GetConnectionCommand,
   GoneException,
@@ -19,7 +18,6 @@ import { startLocalRuntime } from '../../local/runtime';
 import { eventually, PROJECT_DIR, type RuntimeUnderTest, startRuntimeUnderTest, TestClient, UpgradeRefusedError } from '../support/local-runtime';
 
 let stack: RuntimeUnderTest;
-let managementApi: ApiGatewayManagementApiClient;
 const clients: TestClient[] = [];
 // Embedded-metric lines the functions wrote: CloudWatch Logs ingests them on AWS, so the function log gets them too.
 let emfLinesLogged = 0;
@@ -37,16 +35,10 @@ beforeAll(async () => {
       else functionLines.push(line);
     },
   });
-  managementApi = new ApiGatewayManagementApiClient({
-    endpoint: stack.outputs['ManagementApiEndpoint'],
-    region: stack.outputs.Region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
 }, 300_000);
 
 afterAll(async () => {
   for (const client of clients) client.socket.terminate();
-  managementApi?.destroy();
   await stack?.stop();
 }, 30_000);
 
@@ -260,20 +252,20 @@ describe('the management API', () => {
     const client = await connectAs('gina-m');
     const [connectionId] = await stack.connectionIdsOf('gina-m', 1);
 
-    const info = await managementApi.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+    const info = await stack.managementApi.send(new GetConnectionCommand({ ConnectionId: connectionId }));
     expect(info.ConnectedAt).toBeInstanceOf(Date);
     expect(info.Identity?.SourceIp).toBe('127.0.0.1');
 
-    await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{"direct":true}' }));
+    await stack.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{"direct":true}' }));
     expect(await client.frame((frame) => frame.direct === true)).toEqual({ direct: true });
 
-    await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    await stack.managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
     expect((await client.closedWith()).code).toBe(1000);
     await eventually(async () => ((await row(connectionId as string)) === undefined ? true : undefined), '$disconnect to delete the row');
   });
 
   it('answers GoneException for a connection that does not exist', async () => {
-    await expect(managementApi.send(new PostToConnectionCommand({ ConnectionId: 'nobody=', Data: 'x' }))).rejects.toBeInstanceOf(GoneException);
+    await expect(stack.managementApi.send(new PostToConnectionCommand({ ConnectionId: 'nobody=', Data: 'x' }))).rejects.toBeInstanceOf(GoneException);
   });
 });
 
@@ -391,7 +383,7 @@ describe('the client SDK (@ws-notify/client) on real sockets', () => {
   const until = (condition: () => boolean, what: string, timeoutMs = 10_000) => eventually(async () => (condition() ? true : undefined), what, timeoutMs);
   const deleteConnectionOf = async (userId: string) => {
     const [connectionId] = await stack.connectionIdsOf(userId, 1);
-    await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    await stack.managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
   };
 
   it('reconnects after the management API deletes its connection, subscribes again, and receives what is sent next', async () => {
@@ -700,7 +692,7 @@ describe('web pages: DNS rebinding and requests from other origins (docs/securit
         'MissingAuthenticationTokenException',
       ]);
     }
-    await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{"signed":true}' }));
+    await stack.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: '{"signed":true}' }));
     await client.frame((frame) => frame.signed === true);
     expect(client.frames.some((frame: any) => frame.forged)).toBe(false);
     expect(client.closed).toBeUndefined();
@@ -787,7 +779,7 @@ describe('durable streams (issue 14)', () => {
     const seen = notificationsOf(first).map((frame) => frame.seq as number);
     expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
 
-    await managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    await stack.managementApi.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
     await first.closedWith();
     await notifyMany('st-cut', 100, 51);
     await appended('st-cut', 150);
@@ -851,7 +843,7 @@ async function deadLetterQueueOf(queueUrl: string): Promise<string> {
 /** Finds which client a connection id belongs to by posting a marker to it. */
 async function whichClientIs(connectionId: string, candidates: TestClient[]): Promise<TestClient> {
   const marker = `marker-${connectionId}`;
-  await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ marker }) }));
+  await stack.managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ marker }) }));
   return eventually(async () => candidates.find((client) => client.frames.some((frame: any) => frame.marker === marker)), 'the marker');
 }
 

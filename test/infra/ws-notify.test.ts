@@ -612,14 +612,14 @@ describe('the subscription table', () => {
 
   it('gives the events ingress the IAM principals its IAM route takes (none unless set: any the account allows), and refuses a pattern that is not an IAM ARN', () => {
     expect(resources[functionLogicalId('EventsIngress')]?.Properties['Environment'].Variables).not.toHaveProperty('IAM_PRINCIPALS');
-    const stack = new Stack();
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
     const principals = ['arn:aws:iam::123456789012:user/ci', 'arn:aws:sts::123456789012:assumed-role/publisher/*'];
     new WsNotify(stack, 'WsNotify', { ...props, eventsIamPrincipals: principals });
     const scoped = Template.fromStack(stack).toJSON().Resources as typeof resources;
     const ingress = Object.entries(scoped).find(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.includes('EventsIngress'));
     expect(ingress?.[1].Properties['Environment'].Variables).toMatchObject({ IAM_PRINCIPALS: JSON.stringify(principals) });
     for (const eventsIamPrincipals of [[], ['*'], ['123456789012'], ['arn:aws:s3:::bucket']]) {
-      expect(() => new WsNotify(new Stack(), 'WsNotify', { ...props, eventsIamPrincipals })).toThrow(/eventsIamPrincipals/);
+      expect(() => new WsNotify(new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } })), 'WsNotify', { ...props, eventsIamPrincipals })).toThrow(/eventsIamPrincipals/);
     }
   }, 120_000);
 

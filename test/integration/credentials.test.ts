@@ -1,4 +1,4 @@
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { VerifiedIdentity } from '../../lambdas/core/identity';
@@ -15,6 +15,7 @@ import {
 } from '../../lambdas/core/credentials';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIBED_TOPICS, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import { loadHandler } from '../support/load-handler';
+import { managementApiClient } from '../support/management-api-client';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { lambdaContext, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
@@ -32,7 +33,7 @@ beforeAll(async () => {
   stack = await startStackUnderTest();
   managementApiServer = await startManagementApi(clients, 'live');
   // The SDK retries a failed call once (three attempts by default), so that an injected failure costs one short backoff.
-  managementApi = new ApiGatewayManagementApiClient({ endpoint: managementApiServer.endpoint, maxAttempts: 2 });
+  managementApi = managementApiClient(managementApiServer.endpoint, { maxAttempts: 2 });
   connections = new ConnectionTable(stack.db, stack.tableName);
   apiKeys = new ApiKeyTable(stack.db, stack.apiKeysTableName);
   subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName, stack.tableName);

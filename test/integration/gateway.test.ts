@@ -1,5 +1,5 @@
 import {
-  ApiGatewayManagementApiClient,
+  type ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
   GetConnectionCommand,
   GoneException,
@@ -12,6 +12,7 @@ import { FunctionError } from '../../local/lambda/functions';
 import { type GatewayLimits, WebSocketGateway } from '../../local/apigateway/websocket-api';
 import { handleManagementApiRequest } from '../../local/apigateway/management-api';
 import { eventually, TestClient, UpgradeRefusedError } from '../support/local-runtime';
+import { managementApiClient } from '../support/management-api-client';
 
 /**
  * The API's functions, as plain functions: what each returns or throws is the test's to choose.
@@ -86,12 +87,7 @@ beforeEach(async () => {
   const { port } = server.address() as AddressInfo;
   url = `ws://127.0.0.1:${port}/live`;
   management?.destroy();
-  management = new ApiGatewayManagementApiClient({
-    endpoint: `http://127.0.0.1:${port}/live`,
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
+  management = managementApiClient(`http://127.0.0.1:${port}/live`, { region: 'eu-west-1', maxAttempts: 1 });
 });
 
 afterAll(() => management?.destroy());

@@ -1,5 +1,5 @@
 import {
-  ApiGatewayManagementApiClient,
+  type ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
   GetConnectionCommand,
   GoneException,
@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Faults } from '../../local/dev-endpoints/faults';
 import { handleManagementApiRequest } from '../../local/apigateway/management-api';
+import { managementApiClient } from '../support/management-api-client';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 
 const connections = new RecordingConnections();
@@ -19,12 +20,7 @@ let client: ApiGatewayManagementApiClient;
 
 beforeAll(async () => {
   server = await startManagementApi(connections, 'live');
-  client = new ApiGatewayManagementApiClient({
-    endpoint: server.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
+  client = managementApiClient(server.endpoint, { maxAttempts: 1 });
 });
 
 afterAll(async () => {
@@ -79,12 +75,7 @@ describe('injected faults (--faults), through the real SDK client', () => {
       }
     });
     await new Promise<void>((resolve) => faultyServer.listen(0, '127.0.0.1', resolve));
-    faulty = new ApiGatewayManagementApiClient({
-      endpoint: `http://127.0.0.1:${(faultyServer.address() as AddressInfo).port}/live`,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts: 1,
-    });
+    faulty = managementApiClient(`http://127.0.0.1:${(faultyServer.address() as AddressInfo).port}/live`, { maxAttempts: 1 });
   });
 
   afterAll(async () => {

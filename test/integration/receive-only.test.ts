@@ -1,4 +1,4 @@
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { ConnectionTable } from '../../lambdas/core/connections';
@@ -7,6 +7,7 @@ import { CONNECTION_INDEX, SubscriptionTable } from '../../lambdas/core/subscrip
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { connectEventFor } from '../support/events';
 import { loadHandler } from '../support/load-handler';
+import { managementApiClient } from '../support/management-api-client';
 import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
 import { CONNECTION_LIMITS_ENV, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
 
@@ -24,7 +25,7 @@ beforeAll(async () => {
   connections = new ConnectionTable(stack.db, stack.tableName, stack.connectionCountsTableName);
   subscriptions = new SubscriptionTable(stack.db, stack.subscriptionsTableName, stack.tableName);
   managementApiServer = await startManagementApi(clients, 'live');
-  managementApi = new ApiGatewayManagementApiClient({ endpoint: managementApiServer.endpoint, maxAttempts: 1 });
+  managementApi = managementApiClient(managementApiServer.endpoint, { maxAttempts: 1 });
 }, 60_000);
 
 afterAll(async () => {

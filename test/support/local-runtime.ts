@@ -5,8 +5,12 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import WebSocket from 'ws';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConnectionTable } from '../../lambdas/core/connections';
+import { freePort } from '../../local/engines/engine-processes';
 import { type LocalOutputs, type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+import { LOCAL_CREDENTIALS, managementApiClient } from './management-api-client';
+import { placeSharedSynth, sharedSynth } from './shared-synth';
 
 export const PROJECT_DIR = path.join(__dirname, '..', '..');
 
@@ -16,6 +20,8 @@ export interface RuntimeUnderTest {
   stateDir: string;
   sqs: SQSClient;
   db: DynamoDBDocumentClient;
+  /** The runtime's management API (`ManagementApiEndpoint`), through the real SDK client. */
+  managementApi: ApiGatewayManagementApiClient;
   /** A token from the runtime's issuer. */
   tokenFor(userId: string, ttlSeconds?: number): Promise<string>;
   /** The user's connection ids as the table has them, once there are `count` (a client cannot know its own id). */
@@ -23,20 +29,39 @@ export interface RuntimeUnderTest {
   stop(): Promise<void>;
 }
 
-/** `npm start`, in-process: port 0, a state directory of its own, no file watching. */
+/**
+ * `npm start`, in-process: a state directory of its own, no file watching. The project's synth with
+ * this context is shared with the other e2e files (see shared-synth.ts): the runtime finds it in its
+ * state directory with the reuse record that `npm start` keeps, and runs it without synthesizing.
+ */
 export async function startRuntimeUnderTest(options: Partial<LocalRuntimeOptions> = {}): Promise<RuntimeUnderTest> {
+  const projectDir = options.projectDir ?? PROJECT_DIR;
+  const request = { projectDir, ...(options.stackName !== undefined && { stackName: options.stackName }), context: options.context ?? {} };
+  const shared = options.synth ? undefined : await sharedSynth(request);
   const stateDir = mkdtempSync(path.join(tmpdir(), 'ws-notify-e2e-'));
-  const runtime = await startLocalRuntime({ port: 0, projectDir: PROJECT_DIR, stateDir, ...options });
+  let runtime: LocalRuntime;
+  try {
+    runtime = await startOnAFreePort(async (port) => {
+      // The synth names the issuer, whose URL is the runtime's: the copy is made for the port it gets.
+      if (shared) placeSharedSynth(shared, request, stateDir, `http://127.0.0.1:${port}/issuer`);
+      return startLocalRuntime({ projectDir, stateDir, ...options, port });
+    });
+  } catch (error) {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw error;
+  }
   const { outputs } = runtime;
-  const clientConfig = { region: outputs.Region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+  const clientConfig = { region: outputs.Region, credentials: LOCAL_CREDENTIALS };
   const sqs = new SQSClient({ ...clientConfig, endpoint: outputs.SqsEndpoint, useQueueUrlAsEndpoint: false });
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientConfig, endpoint: outputs.DynamoDbEndpoint }));
+  const managementApi = managementApiClient(outputs['ManagementApiEndpoint'] as string, { region: outputs.Region });
   return {
     runtime,
     outputs,
     stateDir,
     sqs,
     db,
+    managementApi,
     tokenFor: (userId, ttlSeconds) => runtime.issuer.mint({ userId, ...(ttlSeconds !== undefined && { ttlSeconds }) }),
     connectionIdsOf: (userId, count) => {
       const table = new ConnectionTable(db, outputs['ConnectionsTableName'] as string);
@@ -49,10 +74,26 @@ export async function startRuntimeUnderTest(options: Partial<LocalRuntimeOptions
     stop: async () => {
       sqs.destroy();
       db.destroy();
+      managementApi.destroy();
       await runtime.stop();
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Starts the runtime on a loopback port free a moment ago, and on another if something took that
+ * one since (the runtime then fails before it starts anything).
+ */
+async function startOnAFreePort(start: (port: number) => Promise<LocalRuntime>): Promise<LocalRuntime> {
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (error) {
+      if (attempt === 5 || !(error as Error).message.startsWith(`port ${port} on 127.0.0.1 is in use`)) throw error;
+    }
+  }
 }
 
 /** A real `ws` client that keeps every frame it receives, and how it was closed. */
