@@ -25,6 +25,19 @@ export function foreignHostOf(request: IncomingMessage): string | undefined {
 }
 
 /**
+ * Why the request's `Host` does not name this machine (a loopback name, on any port), or undefined
+ * if it does: an engine's door, which a client may reach through a port forwarder or a TCP proxy of
+ * its own (its `Host` then names that port), refuses what a rebinding page sends, its own name.
+ */
+export function foreignHostNameOf(request: IncomingMessage): string | undefined {
+  const host = request.headers.host?.toLowerCase();
+  // A name (or a bracketed IPv6 address) and an optional port, nothing else.
+  const name = host === undefined ? undefined : /^(\[[^\]]*\]|[^:[\]]*)(?::\d+)?$/.exec(host)?.[1];
+  if (name !== undefined && LOOPBACK_NAMES.includes(name)) return undefined;
+  return `Host ${host === undefined ? '(none)' : JSON.stringify(host)} is refused: the local runtime's engines answer only requests to ${LOOPBACK_NAMES.join(', ')}`;
+}
+
+/**
  * Why the request comes from a page of another origin than the runtime's own, or undefined if not.
  * Browsers send `Origin` on every cross-origin request that can change anything; SDKs and the CLI
  * send none. `Origin: null` (a sandboxed frame, a file) is another origin too.

@@ -1,6 +1,6 @@
 import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, request as forward, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { foreignHostOf } from './browser-guard';
+import { foreignHostNameOf } from './browser-guard';
 
 /** Where a proxy passes requests on to: a loopback port, or a Unix socket, which no web page can reach. */
 export type Upstream = { host: string; port: number } | { socketPath: string };
@@ -57,7 +57,7 @@ export class LoopbackProxy {
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const refusal = foreignHostOf(request);
+    const refusal = foreignHostNameOf(request);
     if (refusal) return answer(response, { status: 403, contentType: 'application/json', body: JSON.stringify({ message: refusal }) });
     const { intercept, headers, name } = this.options;
     let body: Buffer | undefined;
