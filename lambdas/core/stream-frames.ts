@@ -157,7 +157,7 @@ export async function history(body: string | undefined, caller: TopicCaller, dep
   let bytes = Buffer.byteLength(JSON.stringify({ ...envelope, items: [], next: Number.MAX_SAFE_INTEGER }));
   const items: { seq: number }[] = [];
   let next: number | undefined;
-  for await (const entry of deps.streams.entries(stream.key, { ...range, newestFirst: !forwards, pageLimit: Math.min(limit + 1, 100) })) {
+  for await (const entry of deps.streams.entries(stream.key, { ...range, newestFirst: !forwards, pageLimit: limit + 1 })) {
     // Entries that are no longer retained are the oldest ones: skipped going forwards, the end going backwards.
     if (!deps.streams.isRetained(entry, newest)) {
       if (forwards) continue;
