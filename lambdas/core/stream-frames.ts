@@ -4,7 +4,7 @@ import { errorFrame, eventFrame, type FramePosition, idOf, MAX_MESSAGE_BYTES, no
 import type { TopicCaller } from './identity';
 import { nestsTooDeep } from './json';
 import { readableError } from './messages';
-import { type ReplayPlan, type ReplayRange, ReplayScan, replayRange } from './replay';
+import { type ReplayPlan, ReplayScan, replayRange } from './replay';
 import { billedMessages, FrameReplayBudget, type ReplayBucketStore, type ReplayBudgetSettings } from './replay-budget';
 import { type StreamEntry, type StreamTable, topicStreamKey, userStreamKey } from './streams';
 import type { SubscriptionTable } from './subscriptions';
@@ -178,54 +178,56 @@ export async function history(body: string | undefined, caller: TopicCaller, dep
 
 /**
  * Replays one stream after `position` within `budget`, and returns its `resumed` frame. The
- * entries are read newest first to find where the replay starts (the newest run that is retained
- * and fits `replayLimit` and the budget), the budget is taken, then they are posted oldest first:
- * from what that read kept where it was small, else read again a page at a time. Never more than a
- * page of entries, and at most HELD_REPLAY_BYTES of frames, is held.
+ * entries from the position's own on are read newest first (the first is the stream's newest: one
+ * Query where the replay fits a page) to find where the replay starts: the newest run that is
+ * retained and fits `replayLimit` and the budget. The budget is taken, then they are posted oldest
+ * first: from what that read kept where it was small, else read again a page at a time. Never more
+ * than a page of entries, and at most HELD_REPLAY_BYTES of frames, is held.
  */
 async function replay(stream: ReadableStream, position: StreamPositionFrame, deps: StreamReadDeps, budget: FrameReplayBudget, frameId: { id?: string | number }): Promise<string> {
   const limits = { nowSeconds: Date.now() / 1000, maxEntries: deps.streams.settings.maxEntries, replayLimit: deps.replayLimit };
-  const range = replayRange(position, await deps.streams.newest(stream.key), limits);
-  if (!('newest' in range)) return resumedFrame(stream.name, range, frameId);
-  const available = await budget.available();
-  const scan = new ReplayScan(range, limits, available);
-  let held: string[] | undefined = [];
-  let heldBytes = 0;
-  for await (const entry of deps.streams.entries(stream.key, { from: range.floor, to: range.newest.seq, newestFirst: true, pageLimit: scanPageLimit(range, stream, limits.replayLimit, available) })) {
-    const frames = replayFrames(stream, entry);
-    if (!scan.offer(entry, frames.reduce((sum, sent) => sum + billedMessages(sent), 0))) break;
-    if (held !== undefined) {
-      held.push(...frames);
-      heldBytes += frames.reduce((sum, sent) => sum + Buffer.byteLength(sent), 0);
-      if (heldBytes > HELD_REPLAY_BYTES) held = undefined;
+  // From the position's own entry (to see its epoch is the stream's), or seq 1; a page is DynamoDB's 1 MB at most.
+  const newestFirst = deps.streams.entries(stream.key, { from: Math.max(position.seq, 1), newestFirst: true, pageLimit: deps.replayLimit + 1 });
+  try {
+    let read = await newestFirst.next();
+    const range = replayRange(position, read.done ? undefined : read.value, limits);
+    if (!('newest' in range)) return resumedFrame(stream.name, range, frameId);
+    const scan = new ReplayScan(range, limits, await budget.available());
+    let held: string[] | undefined = [];
+    let heldBytes = 0;
+    while (!read.done) {
+      const frames = replayFrames(stream, read.value);
+      if (!scan.offer(read.value, frames.reduce((sum, sent) => sum + billedMessages(sent), 0))) break;
+      if (held !== undefined) {
+        held.push(...frames);
+        heldBytes += frames.reduce((sum, sent) => sum + Buffer.byteLength(sent), 0);
+        if (heldBytes > HELD_REPLAY_BYTES) held = undefined;
+      }
+      if (scan.done) break;
+      read = await newestFirst.next();
     }
-    if (scan.done) break;
-  }
-  scan.end();
-  const granted = await budget.take(scan.messages);
-  if (granted < scan.messages) {
-    scan.shrinkTo(granted);
-    held = undefined;
-  }
-  const plan = scan.plan();
-  if (plan.from !== undefined) {
-    if (held !== undefined) {
-      for (const sent of held.reverse()) await deps.post(sent);
-    } else {
-      const to = range.newest.seq;
-      for await (const entry of deps.streams.entries(stream.key, { from: plan.from, to, newestFirst: false, pageLimit: to - plan.from + 1 })) {
-        for (const sent of replayFrames(stream, entry)) await deps.post(sent);
+    scan.end();
+    const granted = await budget.take(scan.messages);
+    if (granted < scan.messages) {
+      scan.shrinkTo(granted);
+      held = undefined;
+    }
+    const plan = scan.plan();
+    if (plan.from !== undefined) {
+      if (held !== undefined) {
+        for (const sent of held.reverse()) await deps.post(sent);
+      } else {
+        const to = range.newest.seq;
+        for await (const entry of deps.streams.entries(stream.key, { from: plan.from, to, newestFirst: false, pageLimit: to - plan.from + 1 })) {
+          for (const sent of replayFrames(stream, entry)) await deps.post(sent);
+        }
       }
     }
+    return resumedFrame(stream.name, plan, frameId);
+  } finally {
+    // Stops reading where the scan stopped.
+    await newestFirst.return(undefined);
   }
-  return resumedFrame(stream.name, plan, frameId);
-}
-
-/** Entries the newest-first read asks for a page: as many as the replay could take, and one to see past it. */
-function scanPageLimit(range: ReplayRange, stream: ReadableStream, replayLimit: number, messages: number): number {
-  // A filtered subscription's skipped events cost nothing: only the limit bounds how many are read.
-  const takeable = stream.events === undefined ? Math.min(replayLimit, messages) : replayLimit;
-  return Math.min(range.newest.seq - range.floor + 1, takeable + 1);
 }
 
 /** The frame that replays `entry` (none for an event the subscription's filters do not pass). */

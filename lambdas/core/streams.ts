@@ -165,12 +165,12 @@ export class StreamTable {
   }
 
   /**
-   * The entries from `from` to `to` (seqs, both included), oldest or newest first, one Query page at
+   * The entries from `from` to `to` (seqs, both included; no `to`: the newest), oldest or newest first, one Query page at
    * a time: at most `pageLimit` entries and DynamoDB's 1 MB a page, so what is held is one page, never
    * the stream. A reader that stops iterating stops reading.
    */
-  async *entries(stream: string, { from, to, newestFirst, pageLimit }: { from: number; to: number; newestFirst: boolean; pageLimit: number }): AsyncGenerator<StreamEntry> {
-    if (from > to) return;
+  async *entries(stream: string, { from, to, newestFirst, pageLimit }: { from: number; to?: number; newestFirst: boolean; pageLimit: number }): AsyncGenerator<StreamEntry> {
+    if (to !== undefined && from > to) return;
     let start: Record<string, unknown> | undefined;
     do {
       const { Items = [], LastEvaluatedKey } = await this.db.send(

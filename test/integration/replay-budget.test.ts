@@ -1,6 +1,10 @@
-import { BatchWriteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../../lambdas/core/subscriptions';
-import { topicStreamKey, userStreamKey } from '../../lambdas/core/streams';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConnectionTable } from '../../lambdas/core/connections';
+import { DEFAULT_REPLAY_BUDGET } from '../../lambdas/core/replay-budget';
+import { resume as resumeFrame } from '../../lambdas/core/stream-frames';
+import { StreamTable, topicStreamKey, userStreamKey } from '../../lambdas/core/streams';
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, SubscriptionTable } from '../../lambdas/core/subscriptions';
 import type { WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { messageEventWith } from '../support/events';
 import { loadHandler } from '../support/load-handler';
@@ -153,6 +157,35 @@ describe('a replay budget per frame and per connection', () => {
     expect(replayedFrames('conn-large')).toHaveLength(500);
     expect(JSON.parse(reply.body ?? '')).toEqual({ type: 'resumed', stream: 'user', recovered: false, reason: 'replay_limit', from: 101, to: 600 });
   }, 60_000);
+
+  it('replays 1,000 small entries missed whole with one Query, one GetItem and one UpdateItem (the bucket)', async () => {
+    await openConnection('conn-cheap', 'cheap');
+    await fillStream(userStreamKey('cheap', undefined), 1000, notification);
+    const calls: Record<string, number> = {};
+    const db = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    db.middlewareStack.add(
+      (next, context) => async (args) => {
+        const name = String(context.commandName).replace(/Command$/, '');
+        calls[name] = (calls[name] ?? 0) + 1;
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const deps = {
+      streams: new StreamTable(db, stack.streamsTableName, { ttlSeconds: 86_400, maxEntries: 1000 }),
+      replayLimit: 1000,
+      replayBudget: { settings: DEFAULT_REPLAY_BUDGET, buckets: new ConnectionTable(db, stack.tableName) },
+      subscriptions: new SubscriptionTable(db, stack.subscriptionsTableName),
+      post: async () => undefined,
+    };
+    const caller = { connectionId: 'conn-cheap', userId: 'cheap', connectedAt: Date.now(), grants: { subscribe: [], publish: [], groups: [] } };
+
+    const reply = JSON.parse(await resumeFrame(JSON.stringify({ action: 'resume', streams: { user: { seq: 0 } } }), caller, deps));
+
+    expect(reply).toEqual({ type: 'resumed', stream: 'user', recovered: true, from: 1, to: 1000 });
+    expect(calls).toEqual({ Query: 1, GetItem: 1, UpdateItem: 1 });
+    db.destroy();
+  });
 
   it('replays nothing, and stores no row, for a connection whose row is gone', async () => {
     clients.connect('conn-gone');
