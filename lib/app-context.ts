@@ -32,6 +32,9 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
         'publishConcurrency',
         'historyMaxEntries',
         'replayLimit',
+        'replayBudgetPerFrame',
+        'replayBudgetPerMinute',
+        'anonymousReplayBudgetPerMinute',
       ] as const
     )
       .map((name) => [name, numberContext(node, name)] as const)

@@ -101,10 +101,12 @@ export class WsNotify extends Construct {
       streams.grantAppend(delivery.notifyUser);
       streams.grantAppend(topics.topicFanOut);
       // A subscribe from a position, and a resume, post their replay ahead of the reply.
-      streams.grantRead(topics.subscribe);
+      streams.grantReplay(topics.subscribe);
+      store.grantKeepReplayBudget(topics.subscribe);
       endpoint.grantPost(topics.subscribe);
       store.grantReadGrants(streams.resume);
-      streams.grantRead(streams.resume);
+      streams.grantReplay(streams.resume);
+      store.grantKeepReplayBudget(streams.resume);
       store.grantReadSubscription(streams.resume);
       endpoint.grantPost(streams.resume);
       store.grantReadGrants(streams.history);
