@@ -647,7 +647,13 @@ class Client extends Emitter<ClientEvents> implements WsNotifyClient {
 const closedError = () => new WsNotifyError('client_closed', 'the client is closed');
 
 /** A request that failed only because its connection (or the client) closed: nothing the application has to hear of. */
-const lostWithConnection = (error: WsNotifyError) => error.code === 'connection_lost' || error.code === 'client_closed';
+/**
+ * The frame went with its connection: the connection dropped before the reply, the client closed,
+ * or the server answered that the connection is closing (a subscribe racing its connection's end).
+ * What a session re-sends (subscribes, resumes) goes again on the next connection.
+ */
+const lostWithConnection = (error: WsNotifyError) =>
+  error.code === 'connection_lost' || error.code === 'client_closed' || error.code === 'connection_closed';
 
 function credentialOf({ token, apiKey, anonymous }: ClientOptions): Credential {
   const given = [token !== undefined, apiKey !== undefined, anonymous === true].filter(Boolean).length;

@@ -441,6 +441,22 @@ describe('subscriptions', () => {
     expect(server.latest.sentOf('subscribe')).toEqual([]);
   });
 
+  it('subscribes again on the next connection when the server answers that the connection is closing (connection_closed)', async () => {
+    const { client, server, recorded } = await start();
+    const orders = client.subscribe('orders');
+    server.latest.accept();
+    const [racing] = server.latest.sentOf('subscribe');
+    server.latest.reply(racing, { type: 'error', code: 'connection_closed', message: 'this connection is closing' });
+    await settle();
+    server.latest.drop();
+    await jest.advanceTimersByTimeAsync(500);
+    server.latest.accept();
+
+    expect(server.latest.sentOf('subscribe')).toEqual([expect.objectContaining({ action: 'subscribe', topic: 'orders' })]);
+    expect(orders.state).toBe('subscribing');
+    expect(recorded.errors).toEqual([]);
+  });
+
   it('unsubscribes: the server is told, and the topic is not subscribed again', async () => {
     const { client, server } = await start();
     const orders = client.subscribe('orders');
