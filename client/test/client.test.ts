@@ -443,17 +443,19 @@ describe('subscriptions', () => {
 
   it('subscribes again on the next connection when the server answers that the connection is closing (connection_closed)', async () => {
     const { client, server, recorded } = await start();
-    const orders = client.subscribe('orders');
+    const subscribed: unknown[] = [];
+    client.subscribe('orders').on('subscribed', (reply) => subscribed.push(reply));
     server.latest.accept();
     const [racing] = server.latest.sentOf('subscribe');
     server.latest.reply(racing, { type: 'error', code: 'connection_closed', message: 'this connection is closing' });
     await settle();
     server.latest.drop();
     await jest.advanceTimersByTimeAsync(500);
-    server.latest.accept();
+    openAndAnswer(server.latest);
+    await settle();
 
     expect(server.latest.sentOf('subscribe')).toEqual([expect.objectContaining({ action: 'subscribe', topic: 'orders' })]);
-    expect(orders.state).toBe('subscribing');
+    expect(subscribed).toEqual([expect.objectContaining({ type: 'subscribed', topic: 'orders' })]);
     expect(recorded.errors).toEqual([]);
   });
 
