@@ -619,7 +619,7 @@ describe('web pages: DNS rebinding and requests from other origins (docs/securit
     }
   });
 
-  it("refuses a request to the engines' endpoints in outputs.json (DynamoDB, SQS) whose Host is not a loopback name with its port: 403", async () => {
+  it("refuses a request to the engines' endpoints in outputs.json (DynamoDB, SQS) whose Host is not a loopback name: 403", async () => {
     const signedFor = (service: string) => `AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`;
     const engines = [
       { endpoint: stack.outputs.DynamoDbEndpoint, target: 'DynamoDB_20120810.ListTables', service: 'dynamodb' },
@@ -628,7 +628,7 @@ describe('web pages: DNS rebinding and requests from other origins (docs/securit
     for (const { endpoint, target, service } of engines) {
       const enginePort = Number(new URL(endpoint).port);
       const headers = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': target, authorization: signedFor(service) };
-      for (const host of [`attacker.example:${enginePort}`, `127.0.0.1:${port()}`]) {
+      for (const host of [`attacker.example:${enginePort}`, `127.0.0.1.attacker.example:${port()}`]) {
         const reply = await rawRequest(enginePort, { method: 'POST', path: '/', headers: { ...headers, host }, body: '{}' });
         expect([endpoint, host, reply.status, reply.body]).toEqual([endpoint, host, 403, expect.stringContaining('is refused')]);
       }
