@@ -32,9 +32,6 @@ export function wsNotifyPropsFromContext(node: Node): WsNotifyProps {
         'publishConcurrency',
         'historyMaxEntries',
         'replayLimit',
-        'replayBudgetPerFrame',
-        'replayBudgetPerMinute',
-        'anonymousReplayBudgetPerMinute',
       ] as const
     )
       .map((name) => [name, numberContext(node, name)] as const)

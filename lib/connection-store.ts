@@ -106,12 +106,6 @@ export class ConnectionStore {
     allow(fn, ['dynamodb:GetItem'], [this.connectionsTable.tableArn]);
   }
 
-  /** A replay's budget, a token bucket on the connection's row: read, then taken from with one conditional write. */
-  grantKeepReplayBudget(fn: NodejsFunction): void {
-    this.addConnectionsEnvironment(fn);
-    allow(fn, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [this.connectionsTable.tableArn]);
-  }
-
   /** One transaction (its per-item actions): the topic into the connection row's set, counted against the limit there, and the subscription's row. */
   grantSubscribe(fn: NodejsFunction): void {
     this.addConnectionsEnvironment(fn, { subscriptions: true });

@@ -3,7 +3,6 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { KeepaliveMode } from '../lambdas/core/connect-options';
 import { DEFAULT_MAX_CONNECTIONS_PER_API_KEY, DEFAULT_MAX_CONNECTIONS_PER_USER } from '../lambdas/core/connections';
-import { DEFAULT_REPLAY_BUDGET, type ReplayBudgetSettings } from '../lambdas/core/replay-budget';
 import { DEFAULT_HISTORY_MAX_ENTRIES, DEFAULT_HISTORY_TTL_SECONDS, DEFAULT_REPLAY_LIMIT } from '../lambdas/core/streams';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../lambdas/core/subscriptions';
 import { grantFrom, groupGrantFrom } from '../lambdas/core/topics';
@@ -32,8 +31,6 @@ export interface HistorySettings {
   readonly ttlSeconds: number;
   readonly maxEntries: number;
   readonly replayLimit: number;
-  /** What one connection's replays may post, in API Gateway messages: per client frame, per minute. */
-  readonly replayBudget: Readonly<ReplayBudgetSettings>;
 }
 
 export interface WsNotifySettings {
@@ -173,20 +170,9 @@ function ackTimeoutOf(props: WsNotifyProps): Duration | undefined {
 
 /** The streams' settings; undefined with `history: false`. */
 function historySettings(props: WsNotifyProps): HistorySettings | undefined {
-  const configured = [
-    props.historyTtl,
-    props.historyMaxEntries,
-    props.replayLimit,
-    props.replayBudgetPerFrame,
-    props.replayBudgetPerMinute,
-    props.anonymousReplayBudgetPerMinute,
-  ].some((value) => value !== undefined);
+  const configured = [props.historyTtl, props.historyMaxEntries, props.replayLimit].some((value) => value !== undefined);
   if (props.history === false) {
-    if (configured) {
-      throw new Error(
-        'WsNotify: historyTtl, historyMaxEntries, replayLimit, replayBudgetPerFrame, replayBudgetPerMinute and anonymousReplayBudgetPerMinute need history; remove them, or history: false.',
-      );
-    }
+    if (configured) throw new Error('WsNotify: historyTtl, historyMaxEntries and replayLimit need history; remove them, or history: false.');
     return undefined;
   }
   const ttlSeconds = props.historyTtl?.toSeconds() ?? DEFAULT_HISTORY_TTL_SECONDS;
@@ -197,22 +183,7 @@ function historySettings(props: WsNotifyProps): HistorySettings | undefined {
     ttlSeconds,
     maxEntries: wholeNumberIn('historyMaxEntries', props.historyMaxEntries ?? DEFAULT_HISTORY_MAX_ENTRIES, 100_000),
     replayLimit: wholeNumberIn('replayLimit', props.replayLimit ?? DEFAULT_REPLAY_LIMIT, 10_000),
-    replayBudget: replayBudgetOf(props),
   };
-}
-
-/** The replay budget: a frame's within a connection's bucket, an anonymous connection's bucket no larger than a user's. */
-function replayBudgetOf(props: WsNotifyProps): ReplayBudgetSettings {
-  const perMinute = wholeNumberIn('replayBudgetPerMinute', props.replayBudgetPerMinute ?? DEFAULT_REPLAY_BUDGET.perMinute, 100_000);
-  const perFrame = wholeNumberIn('replayBudgetPerFrame', props.replayBudgetPerFrame ?? Math.min(DEFAULT_REPLAY_BUDGET.perFrame, perMinute), 10_000);
-  if (perFrame > perMinute) {
-    throw new Error(`WsNotify: replayBudgetPerFrame (${perFrame}) must be at most replayBudgetPerMinute (${perMinute}): a frame takes its replay from the connection's bucket, which holds a minute's worth.`);
-  }
-  const anonymousPerMinute = props.anonymousReplayBudgetPerMinute ?? Math.min(DEFAULT_REPLAY_BUDGET.anonymousPerMinute, perMinute);
-  if (!Number.isInteger(anonymousPerMinute) || anonymousPerMinute < 0 || anonymousPerMinute > perMinute) {
-    throw new Error(`WsNotify: anonymousReplayBudgetPerMinute must be a whole number from 0 (anonymous connections replay nothing) to replayBudgetPerMinute (${perMinute}), not ${anonymousPerMinute}.`);
-  }
-  return { perFrame, perMinute, anonymousPerMinute };
 }
 
 function wholeNumberIn(prop: string, value: number, max: number): number {

@@ -63,17 +63,6 @@ export class StreamHistory {
     allow(fn, ['dynamodb:Query'], [this.streamsTable.tableArn]);
   }
 
-  /** Replay a stream to the calling connection (`resume`, `subscribe` from a position): read it, within the replay budget. */
-  grantReplay(fn: NodejsFunction): void {
-    this.grantRead(fn);
-    const { perFrame, perMinute, anonymousPerMinute } = this.settings.replayBudget;
-    addEnvironment(fn, {
-      REPLAY_BUDGET_PER_FRAME: String(perFrame),
-      REPLAY_BUDGET_PER_MINUTE: String(perMinute),
-      ANONYMOUS_REPLAY_BUDGET_PER_MINUTE: String(anonymousPerMinute),
-    });
-  }
-
   /** The offline fallback's check: the user's acked position, then the entry claimed and marked sent, once per notification. */
   grantCheckAcks(fn: NodejsFunction): void {
     this.addStreamsEnvironment(fn);

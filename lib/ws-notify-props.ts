@@ -134,31 +134,6 @@ export interface WsNotifyProps extends WsNotifyAlarmOptions {
    */
   readonly replayLimit?: number;
   /**
-   * API Gateway messages (each posted frame is billed per started 32 KB) that one client frame's
-   * replays may post, across every stream it names: a `resume` of many streams shares it, in the
-   * order named, and a stream it cannot carry whole is answered `recovered:false` with
-   * `reason: "replay_limit"` (its newest entries that fit, if any), for the client to page on with
-   * `history`. Also bounds a `subscribe` with `since` or `rewind`. From 1 to 10,000, and at most
-   * `replayBudgetPerMinute`.
-   * @default 1000
-   */
-  readonly replayBudgetPerFrame?: number;
-  /**
-   * Each connection's replay bucket, kept on its row: it holds this many API Gateway messages and
-   * is refilled at this many a minute; every replay takes what it posts from it before posting. A
-   * connection therefore makes the stack post at most this many replayed messages in a minute, plus
-   * a minute's worth at once. From 1 to 100,000.
-   * @default 2000
-   */
-  readonly replayBudgetPerMinute?: number;
-  /**
-   * The same bucket for an anonymous connection (`allowAnonymous`), which anyone can open. From 0
-   * (anonymous connections replay nothing: `replay_limit`, paged with `history`) to
-   * `replayBudgetPerMinute`.
-   * @default 100
-   */
-  readonly anonymousReplayBudgetPerMinute?: number;
-  /**
    * The offline fallback: a user notification that none of the user's connections has acked
    * (`{"action":"ack","stream":"user","seq"}`) this long after it was sent goes to the Undelivered
    * queue (`undeliveredQueue`), once, for the backend to e-mail or push it. Each notification then

@@ -101,12 +101,10 @@ export class WsNotify extends Construct {
       streams.grantAppend(delivery.notifyUser);
       streams.grantAppend(topics.topicFanOut);
       // A subscribe from a position, and a resume, post their replay ahead of the reply.
-      streams.grantReplay(topics.subscribe);
-      store.grantKeepReplayBudget(topics.subscribe);
+      streams.grantRead(topics.subscribe);
       endpoint.grantPost(topics.subscribe);
       store.grantReadGrants(streams.resume);
-      streams.grantReplay(streams.resume);
-      store.grantKeepReplayBudget(streams.resume);
+      streams.grantRead(streams.resume);
       store.grantReadSubscription(streams.resume);
       endpoint.grantPost(streams.resume);
       store.grantReadGrants(streams.history);

@@ -42,7 +42,6 @@ export type ErrorCode =
   | 'invalid_event'
   | 'too_deep'
   | 'invalid_resume'
-  | 'rate_limited'
   | 'invalid_history'
   | 'not_subscribed'
   | 'invalid_stream'

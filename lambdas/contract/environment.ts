@@ -39,12 +39,6 @@ export const VARIABLES = {
   HISTORY_MAX_ENTRIES: 'count',
   /** entries one resume replays per stream (prop `replayLimit`) */
   REPLAY_LIMIT: 'count',
-  /** API Gateway messages (32 KB each) one client frame's replays may post, across its streams (prop `replayBudgetPerFrame`) */
-  REPLAY_BUDGET_PER_FRAME: 'count',
-  /** a connection's replay bucket: holds this many messages, refilled at this many a minute (prop `replayBudgetPerMinute`) */
-  REPLAY_BUDGET_PER_MINUTE: 'count',
-  /** the same for an anonymous connection (prop `anonymousReplayBudgetPerMinute`) */
-  ANONYMOUS_REPLAY_BUDGET_PER_MINUTE: 'count',
   // Queues and APIs
   /** the WebSocket stage's callback URL, for PostToConnection and DeleteConnection */
   MANAGEMENT_API_ENDPOINT: 'text',
@@ -157,18 +151,7 @@ export const disconnectEnvironment = {
 /** `subscribe`; with history (STREAMS_TABLE_NAME and its settings, and MANAGEMENT_API_ENDPOINT), from a position. */
 export const subscribeEnvironment = {
   required: ['CONNECTIONS_TABLE_NAME', 'SUBSCRIPTIONS_TABLE_NAME', 'MAX_SUBSCRIPTIONS_PER_CONNECTION'],
-  optional: [
-    'PUBLIC_TOPICS',
-    'PUBLIC_GROUPS',
-    'STREAMS_TABLE_NAME',
-    'HISTORY_TTL_SECONDS',
-    'HISTORY_MAX_ENTRIES',
-    'REPLAY_LIMIT',
-    'REPLAY_BUDGET_PER_FRAME',
-    'REPLAY_BUDGET_PER_MINUTE',
-    'ANONYMOUS_REPLAY_BUDGET_PER_MINUTE',
-    'MANAGEMENT_API_ENDPOINT',
-  ],
+  optional: ['PUBLIC_TOPICS', 'PUBLIC_GROUPS', 'STREAMS_TABLE_NAME', 'HISTORY_TTL_SECONDS', 'HISTORY_MAX_ENTRIES', 'REPLAY_LIMIT', 'MANAGEMENT_API_ENDPOINT'],
   unread: ['CONNECTION_COUNTS_TABLE_NAME'],
 } as const satisfies FunctionEnvironment;
 
@@ -197,8 +180,7 @@ export const resumeEnvironment = {
     'REPLAY_LIMIT',
     'MANAGEMENT_API_ENDPOINT',
   ],
-  // The replay budget: absent, its defaults (lambdas/core/replay-budget.ts).
-  optional: ['PUBLIC_TOPICS', 'PUBLIC_GROUPS', 'REPLAY_BUDGET_PER_FRAME', 'REPLAY_BUDGET_PER_MINUTE', 'ANONYMOUS_REPLAY_BUDGET_PER_MINUTE'],
+  optional: ['PUBLIC_TOPICS', 'PUBLIC_GROUPS'],
   unread: ['CONNECTION_COUNTS_TABLE_NAME'],
 } as const satisfies FunctionEnvironment;
 

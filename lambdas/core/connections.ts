@@ -9,7 +9,6 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { TopicGrants } from './identity';
-import type { ReplayBucket, ReplayBucketStore } from './replay-budget';
 import { minuteBucket, minuteBucketsBetween } from './minute-buckets';
 import { type InitialSubscriptions, SUBSCRIBED_TOPICS, type SubscriptionTable } from './subscriptions';
 import { transactWrite } from './transactions';
@@ -152,7 +151,7 @@ export interface ExpiringCredential {
  */
 export type ConnectionRows = Omit<ConnectionTable, 'register' | 'remove'>;
 
-export class ConnectionTable implements ReplayBucketStore {
+export class ConnectionTable {
   /**
    * @param countsTableName the table of each user's and API key's open connections (sets of ids):
    * with it, `register` can enforce limits and `remove` takes the connection out of its sets.
@@ -290,30 +289,6 @@ export class ConnectionTable implements ReplayBucketStore {
       new GetCommand({ TableName: this.tableName, Key: { connectionId }, ProjectionExpression: '#grants', ExpressionAttributeNames: { '#grants': 'grants' }, ConsistentRead: true }),
     );
     return Item?.['grants'] as StoredGrants | undefined;
-  }
-
-  /** The connection's replay budget (lambdas/core/replay-budget.ts): undefined before its first replay, null once the row is gone. */
-  async replayBucketOf(connectionId: string): Promise<ReplayBucket | undefined | null> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tableName, Key: { connectionId }, ProjectionExpression: 'connectionId, replayTokens, replayAt', ConsistentRead: true }),
-    );
-    if (Item === undefined) return null;
-    return typeof Item['replayAt'] === 'number' ? { tokens: Item['replayTokens'] as number, at: Item['replayAt'] } : undefined;
-  }
-
-  /** One conditional write: the bucket becomes `next` if it is still `previous` and the connection still exists. */
-  async replaceReplayBucket(connectionId: string, previous: ReplayBucket | undefined, next: ReplayBucket): Promise<boolean> {
-    const updated = await this.updateIf(connectionId, {
-      UpdateExpression: 'SET replayTokens = :tokens, replayAt = :at',
-      ConditionExpression:
-        previous === undefined ? 'attribute_exists(connectionId) AND attribute_not_exists(replayAt)' : 'replayAt = :previousAt AND replayTokens = :previousTokens',
-      ExpressionAttributeValues: {
-        ':tokens': next.tokens,
-        ':at': next.at,
-        ...(previous !== undefined && { ':previousAt': previous.at, ':previousTokens': previous.tokens }),
-      },
-    });
-    return updated !== undefined;
   }
 
   /**

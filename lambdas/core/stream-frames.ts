@@ -4,8 +4,7 @@ import { errorFrame, eventFrame, type FramePosition, idOf, MAX_MESSAGE_BYTES, no
 import type { TopicCaller } from './identity';
 import { nestsTooDeep } from './json';
 import { readableError } from './messages';
-import { type ReplayPlan, ReplayScan, replayRange } from './replay';
-import { billedMessages, FrameReplayBudget, type ReplayBucketStore, type ReplayBudgetSettings } from './replay-budget';
+import { planReplay, type ReplayPlan, replayQueryFrom } from './replay';
 import { type StreamEntry, type StreamTable, topicStreamKey, userStreamKey } from './streams';
 import type { SubscriptionTable } from './subscriptions';
 import { type CloudEvent, eventTypeMatches, mayAccess, TopicName } from './topics';
@@ -46,15 +45,10 @@ export interface StreamReadDeps {
   streams: StreamTable;
   /** `replayLimit`: entries one resume replays per stream at most. */
   replayLimit: number;
-  /** What one connection's replays may post, per client frame and per minute, and where its bucket is kept. */
-  replayBudget: { settings: ReplayBudgetSettings; buckets: ReplayBucketStore };
   subscriptions: SubscriptionTable;
   /** Sends a frame to the calling connection ahead of the reply (PostToConnection); throws if it is gone. */
   post(frame: string): Promise<void>;
 }
-
-/** A replay keeps the frames it read while looking for its start, to post them without reading again, up to this many bytes. */
-const HELD_REPLAY_BYTES = 1024 * 1024;
 
 /** A stream as the caller may read it: its table key, and which of its entries the caller gets. */
 interface ReadableStream {
@@ -67,14 +61,10 @@ interface ReadableStream {
 /**
  * `resume`: for each stream named, replays the entries after the client's position (oldest first,
  * each its own frame with `replay: true`), then answers `resumed` for it; the last `resumed` is the
- * reply, every frame before it is posted. What the replays post is bounded by the frame's and the
- * connection's budget (lambdas/core/replay-budget.ts), shared by the streams in the order named: a
- * stream the budget cannot carry whole is answered `replay_limit` with the newest entries it could
- * carry (none, once it is spent), and the client pages on with `history`. The `resumed` frames
- * posted ahead of the reply are paid from the same budget first: a frame it cannot pay them for is
- * refused `rate_limited`, posting nothing. A topic stream needs a
- * subscription to the topic and the grant to read it; an anonymous connection has no user stream.
- * Anything refused refuses the whole frame, before anything is replayed.
+ * reply, every frame before it is posted. Each stream costs one Query (more only where its entries
+ * exceed DynamoDB's 1 MB page). A topic stream needs a subscription to the topic and the grant to
+ * read it; an anonymous connection has no user stream. Anything refused refuses the whole frame,
+ * before anything is replayed.
  */
 export async function resume(body: string | undefined, caller: TopicCaller, deps: StreamReadDeps): Promise<string> {
   const frame = parseJson(body);
@@ -88,21 +78,17 @@ export async function resume(body: string | undefined, caller: TopicCaller, deps
     if (typeof stream === 'string') return errorFrame(stream, refusal(stream, name), frame);
     readable.push([stream, position]);
   }
-  const budget = frameBudgetOf(caller, deps);
-  // Every stream but the last is answered by a posted `resumed`: those are paid for first, or the frame is refused.
-  if (readable.length > 1 && !(await budget.takeAll(readable.length - 1))) {
-    return errorFrame('rate_limited', `this connection's replay budget cannot carry the answers for ${readable.length} streams now: resume fewer at once, or later`, frame);
-  }
-  // Stream by stream, so that only one stream's replay is under way at a time; the last stream's `resumed` is the reply.
+  // Stream by stream, so that only one stream's replay is held at a time; the last stream's `resumed` is the reply.
   const last = readable.pop()!;
-  for (const [stream, position] of readable) await deps.post(await replay(stream, position, deps, budget, idOf(frame)));
-  return replay(last[0], last[1], deps, budget, idOf(frame));
+  for (const [stream, position] of readable) {
+    for (const sent of await replayed(stream, position, deps, idOf(frame))) await deps.post(sent);
+  }
+  return postAllButLast(await replayed(last[0], last[1], deps, idOf(frame)), deps);
 }
 
 /**
  * A subscription's start from a position (`since`) or `rewind` entries back: the `subscribed`
- * reply is posted, then the replay (within the frame's and the connection's budget, as `resume`),
- * and the `resumed` frame is the reply.
+ * reply is posted, then the replay, and the `resumed` frame is the reply.
  */
 export async function replaySubscription(
   subscribed: string,
@@ -122,13 +108,7 @@ export async function replaySubscription(
     position = newest === undefined ? { seq: 0 } : { seq: Math.max(newest.seq - start.rewind, newest.epochStart - 1), epoch: newest.epoch };
     if (position.seq === 0) position = { seq: 0 };
   }
-  await deps.post(subscribed);
-  return replay(stream, position, deps, frameBudgetOf(caller, deps), frameId);
-}
-
-function frameBudgetOf(caller: TopicCaller, deps: Pick<StreamReadDeps, 'replayBudget'>): FrameReplayBudget {
-  const { buckets, settings } = deps.replayBudget;
-  return new FrameReplayBudget(buckets, caller.connectionId, settings, isAnonymousUserId(caller.userId));
+  return postAllButLast([subscribed, ...(await replayed(stream, position, deps, frameId))], deps);
 }
 
 /**
@@ -147,91 +127,38 @@ export async function history(body: string | undefined, caller: TopicCaller, dep
   if (typeof stream === 'string') return errorFrame(stream, refusal(stream, name), frame);
 
   const newest = await deps.streams.newest(stream.key);
-  const envelope = { type: 'history', stream: name, epoch: newest?.epoch ?? null, ...idOf(frame) };
-  if (newest === undefined) return JSON.stringify({ ...envelope, items: [] });
-  // In paging order (forwards: oldest first; backwards: newest first), up to `limit` and 128 KB, read
-  // a page at a time and no further than the reply holds: one entry past it says there is a next page.
   const forwards = after !== undefined;
-  const floor = Math.max(newest.epochStart, newest.seq - deps.streams.settings.maxEntries + 1);
-  const range = forwards ? { from: Math.max(after + 1, floor), to: newest.seq } : { from: floor, to: Math.min((before ?? newest.seq + 1) - 1, newest.seq) };
+  const read =
+    newest === undefined
+      ? []
+      : forwards
+        ? await deps.streams.oldestAfter(stream.key, after, limit + 1)
+        : await deps.streams.newestBefore(stream.key, before ?? newest.seq + 1, limit + 1);
+  // In paging order (forwards: oldest first; backwards: newest first), up to `limit` and 128 KB.
+  const retained = newest === undefined ? [] : read.filter((entry) => deps.streams.isRetained(entry, newest));
+  const envelope = { type: 'history', stream: name, epoch: newest?.epoch ?? null, ...idOf(frame) };
   let bytes = Buffer.byteLength(JSON.stringify({ ...envelope, items: [], next: Number.MAX_SAFE_INTEGER }));
   const items: { seq: number }[] = [];
-  let next: number | undefined;
-  for await (const entry of deps.streams.entries(stream.key, { ...range, newestFirst: !forwards, pageLimit: limit + 1 })) {
-    // Entries that are no longer retained are the oldest ones: skipped going forwards, the end going backwards.
-    if (!deps.streams.isRetained(entry, newest)) {
-      if (forwards) continue;
-      break;
-    }
+  for (const entry of retained.slice(0, limit)) {
     const item = { seq: entry.seq, ...(JSON.parse(entry.content) as object) };
-    const size = Buffer.byteLength(JSON.stringify(item)) + 1;
-    if (items.length === limit || bytes + size > MAX_MESSAGE_BYTES) {
-      next = items[items.length - 1]?.seq;
-      break;
-    }
-    bytes += size;
+    bytes += Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (bytes > MAX_MESSAGE_BYTES) break;
     items.push(item);
   }
+  const next = items.length < retained.length ? items[items.length - 1]?.seq : undefined;
   if (!forwards) items.reverse();
   return JSON.stringify({ ...envelope, items, ...(next !== undefined && { next }) });
 }
 
-/**
- * Replays one stream after `position` within `budget`, and returns its `resumed` frame. The
- * entries from the position's own on are read newest first (the first is the stream's newest: one
- * Query where the replay fits a page) to find where the replay starts: the newest run that is
- * retained and fits `replayLimit` and the budget. The budget is taken, then they are posted oldest
- * first: from what that read kept where it was small, else read again a page at a time. Never more
- * than a page of entries, and at most HELD_REPLAY_BYTES of frames, is held.
- */
-async function replay(stream: ReadableStream, position: StreamPositionFrame, deps: StreamReadDeps, budget: FrameReplayBudget, frameId: { id?: string | number }): Promise<string> {
-  const limits = { nowSeconds: Date.now() / 1000, maxEntries: deps.streams.settings.maxEntries, replayLimit: deps.replayLimit };
-  // From the position's own entry (to see its epoch is the stream's), or seq 1; a page is DynamoDB's 1 MB at most.
-  const newestFirst = deps.streams.entries(stream.key, { from: Math.max(position.seq, 1), newestFirst: true, pageLimit: deps.replayLimit + 1 });
-  try {
-    let read = await newestFirst.next();
-    const range = replayRange(position, read.done ? undefined : read.value, limits);
-    if (!('newest' in range)) return resumedFrame(stream.name, range, frameId);
-    const scan = new ReplayScan(range, limits, await budget.available());
-    let held: string[] | undefined = [];
-    let heldBytes = 0;
-    while (!read.done) {
-      const frames = replayFrames(stream, read.value);
-      if (!scan.offer(read.value, frames.reduce((sum, sent) => sum + billedMessages(sent), 0))) break;
-      if (held !== undefined) {
-        held.push(...frames);
-        heldBytes += frames.reduce((sum, sent) => sum + Buffer.byteLength(sent), 0);
-        if (heldBytes > HELD_REPLAY_BYTES) held = undefined;
-      }
-      if (scan.done) break;
-      read = await newestFirst.next();
-    }
-    scan.end();
-    const granted = await budget.take(scan.messages);
-    if (granted < scan.messages) {
-      scan.shrinkTo(granted);
-      held = undefined;
-    }
-    const plan = scan.plan();
-    if (plan.from !== undefined) {
-      if (held !== undefined) {
-        for (const sent of held.reverse()) await deps.post(sent);
-      } else {
-        const to = range.newest.seq;
-        for await (const entry of deps.streams.entries(stream.key, { from: plan.from, to, newestFirst: false, pageLimit: to - plan.from + 1 })) {
-          for (const sent of replayFrames(stream, entry)) await deps.post(sent);
-        }
-      }
-    }
-    return resumedFrame(stream.name, plan, frameId);
-  } finally {
-    // Stops reading where the scan stopped.
-    await newestFirst.return(undefined);
-  }
+/** The replayed frames of one stream after `position`, then its `resumed` frame. */
+async function replayed(stream: ReadableStream, position: StreamPositionFrame, deps: StreamReadDeps, frameId: { id?: string | number }): Promise<string[]> {
+  const { settings } = deps.streams;
+  const entries = await deps.streams.newestFrom(stream.key, replayQueryFrom(position.seq), deps.replayLimit + 2);
+  const plan = planReplay(position, entries, { nowSeconds: Date.now() / 1000, maxEntries: settings.maxEntries, replayLimit: deps.replayLimit });
+  return [...plan.entries.flatMap((entry) => replayFrame(stream, entry)), resumedFrame(stream.name, plan, frameId)];
 }
 
-/** The frame that replays `entry` (none for an event the subscription's filters do not pass). */
-function replayFrames(stream: ReadableStream, entry: StreamEntry): string[] {
+function replayFrame(stream: ReadableStream, entry: StreamEntry): string[] {
   const position: FramePosition = { stream: stream.name, seq: entry.seq, epoch: entry.epoch };
   if (stream.name === USER_STREAM) return [notificationFrame(JSON.parse(entry.content) as Parameters<typeof notificationFrame>[0], position, true)];
   const { topic, event } = JSON.parse(entry.content) as { topic: string; event: CloudEvent };
@@ -265,4 +192,10 @@ function refusal(reason: Refusal, name: string): string {
   if (reason === 'invalid_stream') return 'an anonymous connection has no user stream';
   if (reason === 'forbidden_topic') return `this connection may not read "${name}"`;
   return `subscribe to the topic before resuming "${name}"`;
+}
+
+/** Posts every frame but the last, in order, and returns the last as the route's reply, so that it arrives after them. */
+async function postAllButLast(frames: string[], deps: Pick<StreamReadDeps, 'post'>): Promise<string> {
+  for (const frame of frames.slice(0, -1)) await deps.post(frame);
+  return frames[frames.length - 1]!;
 }

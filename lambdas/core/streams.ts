@@ -164,29 +164,6 @@ export class StreamTable {
     return this.query({ ...this.keyCondition(stream, { to: beforeSeq - 1 }), ScanIndexForward: false }, limit);
   }
 
-  /**
-   * The entries from `from` to `to` (seqs, both included; no `to`: the newest), oldest or newest first, one Query page at
-   * a time: at most `pageLimit` entries and DynamoDB's 1 MB a page, so what is held is one page, never
-   * the stream. A reader that stops iterating stops reading.
-   */
-  async *entries(stream: string, { from, to, newestFirst, pageLimit }: { from: number; to?: number; newestFirst: boolean; pageLimit: number }): AsyncGenerator<StreamEntry> {
-    if (to !== undefined && from > to) return;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const { Items = [], LastEvaluatedKey } = await this.db.send(
-        new QueryCommand({
-          ...this.keyCondition(stream, { from, to }),
-          ScanIndexForward: !newestFirst,
-          Limit: pageLimit,
-          ConsistentRead: true,
-          ...(start && { ExclusiveStartKey: start }),
-        }),
-      );
-      start = LastEvaluatedKey;
-      yield* Items as StreamEntry[];
-    } while (start !== undefined);
-  }
-
   /** Whether the entry is still readable: not expired, and among the newest `maxEntries` of a stream whose newest is `newest`. */
   isRetained(entry: StreamEntry, newest: StreamEntry): boolean {
     return entry.expiresAt > this.now() / 1000 && entry.epoch === newest.epoch && entry.seq > newest.seq - this.settings.maxEntries;
@@ -207,13 +184,7 @@ export class StreamTable {
 
   private keyCondition(stream: string, range: { from?: number; to?: number } = {}): Pick<QueryCommandInput, 'TableName' | 'KeyConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> {
     const seqCondition =
-      range.from !== undefined && range.to !== undefined
-        ? ' AND #seq BETWEEN :from AND :to'
-        : range.from !== undefined
-          ? ' AND #seq >= :from'
-          : range.to !== undefined
-            ? ' AND #seq <= :to'
-            : '';
+      range.from !== undefined ? ' AND #seq >= :from' : range.to !== undefined ? ' AND #seq <= :to' : '';
     return {
       TableName: this.tableName,
       KeyConditionExpression: `#stream = :stream${seqCondition}`,

@@ -13,7 +13,7 @@ const env = readEnvironment(resumeEnvironment);
 const db = createDocumentClient();
 const connections = connectionRows(db, env);
 const publicGrants = publicGrantsOf(env);
-const streamReads = streamReadsOf(db, subscriptionTable(db, env), connections, env);
+const streamReads = streamReadsOf(db, subscriptionTable(db, env), env);
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;

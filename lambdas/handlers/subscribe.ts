@@ -16,7 +16,7 @@ const publicGrants = publicGrantsOf(env);
 const subscriptions = subscriptionTable(db, env);
 const maxSubscriptionsPerConnection = env.MAX_SUBSCRIPTIONS_PER_CONNECTION;
 // `since` and `rewind` read the topic's stream, on a stack with history.
-const streamReads = streamReadsOf(db, subscriptions, connections, env);
+const streamReads = streamReadsOf(db, subscriptions, env);
 
 export const handler = async (event: WebSocketEvent): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;

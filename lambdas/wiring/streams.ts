@@ -1,7 +1,6 @@
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AckTable } from '../core/acks';
-import { DEFAULT_REPLAY_BUDGET, type ReplayBucketStore } from '../core/replay-budget';
 import type { StreamReadDeps } from '../core/stream-frames';
 import { StreamTable } from '../core/streams';
 import type { SubscriptionTable } from '../core/subscriptions';
@@ -29,37 +28,24 @@ export function streamTable(db: DynamoDBDocumentClient, env: StreamsEnvironment)
   return new StreamTable(db, STREAMS_TABLE_NAME, { ttlSeconds: HISTORY_TTL_SECONDS, maxEntries: HISTORY_MAX_ENTRIES });
 }
 
-/** The replay budget's settings (props `replayBudgetPerFrame`, `replayBudgetPerMinute`, `anonymousReplayBudgetPerMinute`); absent: the defaults. */
-interface ReplayBudgetEnvironment {
-  REPLAY_BUDGET_PER_FRAME?: number;
-  REPLAY_BUDGET_PER_MINUTE?: number;
-  ANONYMOUS_REPLAY_BUDGET_PER_MINUTE?: number;
-}
-
-type StreamReadsEnvironment = StreamsEnvironment & ReplayBudgetEnvironment & { REPLAY_LIMIT?: number; MANAGEMENT_API_ENDPOINT?: string };
-
 /**
- * What `resume` and `subscribe` from a position read with, for one calling connection: undefined
- * on a stack without history. Frames ahead of the reply are posted to the connection; its replay
- * budget is kept on its row (`buckets`).
+ * What `resume`, `history` and `subscribe` from a position read with, for one calling connection:
+ * undefined on a stack without history. Frames ahead of the reply are posted to the connection.
  */
 export function streamReadsOf(
   db: DynamoDBDocumentClient,
   subscriptions: SubscriptionTable,
-  buckets: ReplayBucketStore,
-  env: Required<StreamsEnvironment> & ReplayBudgetEnvironment & { REPLAY_LIMIT: number; MANAGEMENT_API_ENDPOINT: string },
+  env: Required<StreamsEnvironment> & { REPLAY_LIMIT: number; MANAGEMENT_API_ENDPOINT: string },
 ): (connectionId: string) => StreamReadDeps;
 export function streamReadsOf(
   db: DynamoDBDocumentClient,
   subscriptions: SubscriptionTable,
-  buckets: ReplayBucketStore,
-  env: StreamReadsEnvironment,
+  env: StreamsEnvironment & { REPLAY_LIMIT?: number; MANAGEMENT_API_ENDPOINT?: string },
 ): ((connectionId: string) => StreamReadDeps) | undefined;
 export function streamReadsOf(
   db: DynamoDBDocumentClient,
   subscriptions: SubscriptionTable,
-  buckets: ReplayBucketStore,
-  env: StreamReadsEnvironment,
+  env: StreamsEnvironment & { REPLAY_LIMIT?: number; MANAGEMENT_API_ENDPOINT?: string },
 ): ((connectionId: string) => StreamReadDeps) | undefined {
   const streams = streamTable(db, env);
   if (streams === undefined) return undefined;
@@ -67,19 +53,10 @@ export function streamReadsOf(
   if (replayLimit === undefined || MANAGEMENT_API_ENDPOINT === undefined) {
     throw new ConfigurationError('missing environment variable(s): reading streams needs REPLAY_LIMIT and MANAGEMENT_API_ENDPOINT');
   }
-  const replayBudget = {
-    buckets,
-    settings: {
-      perFrame: env.REPLAY_BUDGET_PER_FRAME ?? DEFAULT_REPLAY_BUDGET.perFrame,
-      perMinute: env.REPLAY_BUDGET_PER_MINUTE ?? DEFAULT_REPLAY_BUDGET.perMinute,
-      anonymousPerMinute: env.ANONYMOUS_REPLAY_BUDGET_PER_MINUTE ?? DEFAULT_REPLAY_BUDGET.anonymousPerMinute,
-    },
-  };
   const managementApi = createManagementApiClient(MANAGEMENT_API_ENDPOINT);
   return (connectionId) => ({
     streams,
     replayLimit,
-    replayBudget,
     subscriptions,
     post: async (frame) => {
       await managementApi.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));

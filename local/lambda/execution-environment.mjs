@@ -134,18 +134,6 @@ process.on('message', async ({ invocationId, event, context }) => {
   }
 });
 
-// As Lambda: an environment whose memory (its whole process, not only the JavaScript heap, which
-// --max-old-space-size bounds) passes the function's memory size is killed, failing its invocation.
-// Checked often, and never keeping the event loop alive.
-const memoryLimitBytes = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) * 1024 * 1024;
-if (memoryLimitBytes > 0) {
-  setInterval(() => {
-    const used = process.memoryUsage.rss();
-    if (used <= memoryLimitBytes) return;
-    process.send({ outOfMemory: true, usedMb: Math.ceil(used / (1024 * 1024)) }, () => process.kill(process.pid, 'SIGKILL'));
-  }, 20).unref();
-}
-
 // The parent is gone (stopped, or killed without a chance to stop us): so is this environment.
 process.on('disconnect', () => process.exit(0));
 

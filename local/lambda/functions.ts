@@ -55,8 +55,6 @@ interface Instance {
   /** The code it runs: environments of older code are retired once their invocation ends. */
   codeVersion: number;
   retired?: boolean;
-  /** It passed the function's memory size (measured by the environment itself, or V8's heap limit). */
-  outOfMemory?: boolean;
   pending?: { invocationId: string; settle: (outcome: { result?: unknown; error?: Error }) => void };
 }
 
@@ -67,7 +65,6 @@ const INIT_TIMEOUT_MS = 10_000;
 
 type EnvironmentMessage =
   | { ready: true }
-  | { outOfMemory: true; usedMb: number }
   | {
       invocationId: string;
       result?: unknown;
@@ -80,8 +77,8 @@ type EnvironmentMessage =
 /**
  * Runs one function's synthesized bundle as Lambda would: each execution environment (a process on
  * the Node.js major of the function's runtime, with the function's own environment variables)
- * handles one event at a time and is reused while warm; a timeout, or memory past the function's
- * memory size, ends the environment, as Lambda does, and the next invocation starts a new one.
+ * handles one event at a time and is reused while warm; a timeout ends the environment, as Lambda
+ * does, and the next invocation starts a new one.
  */
 export class LocalFunction {
   private readonly idle: Instance[] = [];
@@ -217,9 +214,7 @@ export class LocalFunction {
       execPath: node,
       // Not this process's flags (a TypeScript loader, say): Lambda's Node runs with none. Only a CPU
       // profile asked of the runtime extends to its functions (bench/measurements/profile-summary.ts reads them).
-      // The function's memory size bounds its JavaScript heap too (V8 aborts past it); the environment
-      // watches its whole memory (execution-environment.mjs), as Lambda does.
-      execArgv: [...process.execArgv.filter((flag) => flag.startsWith('--cpu-prof')), `--max-old-space-size=${definition.memoryMb}`],
+      execArgv: process.execArgv.filter((flag) => flag.startsWith('--cpu-prof')),
       cwd: definition.codeDir,
       env: {
         ...options.baseEnvironment,
@@ -253,32 +248,19 @@ export class LocalFunction {
         instance.retired = true;
         const index = this.idle.indexOf(instance);
         if (index >= 0) this.idle.splice(index, 1);
-        instance.pending?.settle({
-          error: instance.outOfMemory
-            ? new FunctionError(definition.name, 'Runtime.OutOfMemory', `Runtime exited with error: signal: killed (memory size ${definition.memoryMb} MB exceeded)`)
-            : new FunctionError(definition.name, 'Runtime.ExitError', reason),
-        });
+        instance.pending?.settle({ error: new FunctionError(definition.name, 'Runtime.ExitError', reason) });
         // An invocation waiting for an environment gets a new one in its place.
         const next = this.waiting.shift();
         if (next) next.resolve(this.coldStart(node));
         resolve();
       };
-      child.once('exit', (code, signal) => {
-        // V8 aborts a process whose heap passes --max-old-space-size.
-        if (signal === 'SIGABRT' || code === 134) instance.outOfMemory = true;
-        gone(`execution environment exited (${signal ?? `code ${code}`})`);
-      });
+      child.once('exit', (code, signal) => gone(`execution environment exited (${signal ?? `code ${code}`})`));
       // A failed spawn, or a send to an environment that just exited: it is gone either way.
       child.on('error', (error) => gone(`execution environment failed: ${error.message}`));
     });
     const instance: Instance = { child, ready, exited, codeVersion: this.codeVersion };
     child.on('message', (message: EnvironmentMessage) => {
       if ('ready' in message) return markReady();
-      if ('outOfMemory' in message) {
-        instance.outOfMemory = true;
-        instance.retired = true;
-        return options.log(definition.name, `Memory Size: ${definition.memoryMb} MB Max Memory Used: ${message.usedMb} MB: the environment is killed, as Lambda does`);
-      }
       if (instance.pending?.invocationId !== message.invocationId) return;
       if (message.exiting) instance.retired = true;
       if (message.measurement) options.onInvocation?.({ functionName: definition.name, ...message.measurement, failed: message.error !== undefined });

@@ -53,20 +53,6 @@ exports.sleeps = async (event) => {
   await new Promise((resolve) => setTimeout(resolve, event.ms));
   return process.pid;
 };
-// Memory outside the JavaScript heap (Buffers), a megabyte a turn, or on the heap (strings).
-exports.hoardsBuffers = async (event) => {
-  const kept = [];
-  for (let mb = 0; mb < event.mb; mb += 1) {
-    kept.push(Buffer.alloc(1024 * 1024, mb));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return { kept: kept.length, pid: process.pid };
-};
-exports.hoardsStrings = async (event) => {
-  const kept = [];
-  for (let mb = 0; mb < event.mb; mb += 1) kept.push(require('node:crypto').randomBytes(512 * 1024).toString('latin1'));
-  return kept.length;
-};
 exports.throwsOutsideTheHandler = () => {
   setTimeout(() => { throw new SyntaxError('escaped'); }, 0);
 };
@@ -206,21 +192,6 @@ describe('execution environments', () => {
     const after = (await fn.invoke({ ms: 0 })) as number;
     expect(after).not.toBe(before);
     expect(isRunning(before)).toBe(false);
-  });
-
-  it("kills an environment whose memory passes the function's memory size, failing the invocation as Lambda does, and runs the next in a new one", async () => {
-    const fn = localFunction('hoardsBuffers', { memoryMb: 128 });
-    const before = ((await fn.invoke({ mb: 16 })) as { pid: number }).pid;
-    const error = await fn.invoke({ mb: 256 }).catch((thrown: unknown) => thrown);
-    expect(error).toMatchObject({ errorType: 'Runtime.OutOfMemory', errorMessage: 'Runtime exited with error: signal: killed (memory size 128 MB exceeded)' });
-    const after = ((await fn.invoke({ mb: 16 })) as { pid: number }).pid;
-    expect(after).not.toBe(before);
-    expect(isRunning(before)).toBe(false);
-  });
-
-  it("bounds the JavaScript heap by the function's memory size", async () => {
-    const error = await localFunction('hoardsStrings', { memoryMb: 128 }).invoke({ mb: 512 }).catch((thrown: unknown) => thrown);
-    expect(error).toMatchObject({ errorType: 'Runtime.OutOfMemory' });
   });
 
   it('fails the invocation with an exception nothing caught, and runs the next one in a new environment', async () => {

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type StreamEntry, StreamTable, topicStreamKey, userStreamKey } from '../../lambdas/core/streams';
 import { DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION, SubscriptionTable } from '../../lambdas/core/subscriptions';
@@ -253,17 +253,8 @@ describe('resume, history and subscribe from a position', () => {
     return event;
   }
 
-  /** The connection's row, as `$connect` stores it: a replay's budget is kept there, and a connection without one is gone. */
-  const stored = new Set<string>();
-  async function storeConnection(connectionId: string, userId: string): Promise<void> {
-    if (stored.has(connectionId)) return;
-    await stack.db.send(new PutCommand({ TableName: stack.tableName, Item: { connectionId, userId, connectedAt: Date.now(), expiresAt: Math.floor(Date.now() / 1000) + 7200 } }));
-    stored.add(connectionId);
-  }
-
   /** What the connection was posted, then the reply: in the order the client receives them. */
   async function ask(handler: WebSocketHandler, connectionId: string, userId: string, body: object, topics?: string[]) {
-    await storeConnection(connectionId, userId);
     clients.frames.delete(connectionId);
     const reply = await handler(frameFrom(connectionId, userId, body, topics));
     return [...clients.framesOf(connectionId), JSON.parse(reply.body ?? 'null')] as Record<string, unknown>[];
