@@ -1,58 +1,28 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { WebSocketEvent, WebSocketResult } from '../../lambdas/transport/events';
 import { DIRECT_DELIVERY_MAX_CONNECTIONS } from '../../lambdas/core/fan-out';
 import { EmfCapture, type EmfDocument, sumOf, valuesOf } from '../support/emf';
-import { connectEventFor } from '../support/events';
-import { loadHandler } from '../support/load-handler';
-import { type ManagementApiServer, RecordingConnections, startManagementApi } from '../support/management-api-server';
-import { CONNECTION_LIMITS_ENV, drain, enqueue, type StackUnderTest, startStackUnderTest } from '../support/stack-under-test';
+import { type DeliveryUnderTest, type SqsHandler, startDeliveryUnderTest } from '../support/delivery-under-test';
+import { RecordingConnections } from '../support/management-api-server';
+import { drain, enqueue, type StackUnderTest } from '../support/stack-under-test';
 
-type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-
-// As the construct sets them on every function.
-const METRICS_ENV = { POWERTOOLS_METRICS_NAMESPACE: 'WsNotify', POWERTOOLS_SERVICE_NAME: 'ws-notify-metrics-test' };
-
+let delivery: DeliveryUnderTest;
 let stack: StackUnderTest;
-let managementApi: ManagementApiServer;
 let emf: EmfCapture;
 const clients = new RecordingConnections();
-let connect: (event: WebSocketEvent) => Promise<WebSocketResult>;
 let notifyUser: SqsHandler;
 let notifyConnection: SqsHandler;
 
 beforeAll(async () => {
-  stack = await startStackUnderTest();
-  managementApi = await startManagementApi(clients, 'live');
-  const tables = { CONNECTIONS_TABLE_NAME: stack.tableName, CONNECTION_COUNTS_TABLE_NAME: stack.connectionCountsTableName, SUBSCRIPTIONS_TABLE_NAME: stack.subscriptionsTableName };
-  connect = loadHandler('connect', { ...tables, ...CONNECTION_LIMITS_ENV });
-  notifyUser = loadHandler('notify-user', {
-    ...tables,
-    ...METRICS_ENV,
-    MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
-    NOTIFY_CONNECTION_QUEUE_URL: stack.notifyConnection.url,
-    DEAD_LETTER_QUEUE_URL: stack.notifyUser.deadLetterUrl,
-  });
-  notifyConnection = loadHandler('notify-connection', {
-    ...tables,
-    ...METRICS_ENV,
-    MANAGEMENT_API_ENDPOINT: managementApi.endpoint,
-    DEAD_LETTER_QUEUE_URL: stack.notifyConnection.deadLetterUrl,
-  });
-  emf = new EmfCapture();
+  delivery = await startDeliveryUnderTest('ws-notify-metrics-test', clients);
+  ({ stack, emf, notifyUser, notifyConnection } = delivery);
 }, 60_000);
 
 afterAll(async () => {
-  emf?.restore();
-  await managementApi?.stop();
-  await stack?.stop();
+  await delivery?.stop();
 });
 
 beforeEach(() => emf.take());
 
-async function connectAs(userId: string, connectionId: string, open = true): Promise<void> {
-  expect((await connect(connectEventFor(connectionId, userId))).statusCode).toBe(200);
-  if (open) clients.connect(connectionId);
-}
+const connectAs = (userId: string, connectionId: string, open = true) => delivery.connectAs(userId, connectionId, open);
 
 /** The totals a dashboard would show for what the documents hold. */
 function counts(documents: EmfDocument[]): Record<string, number> {
